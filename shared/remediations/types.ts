@@ -1,0 +1,81 @@
+/**
+ * The remediation contract. Each kind is one file that registers a `Remediation` with the registry:
+ * read the resource's *current* state → plan exact changes (or nothing) → apply (with If-Match
+ * where the API offers it) → verify by reading back. Events arrive at least once and out of order,
+ * so nothing here trusts the event payload beyond "which resource".
+ */
+import type { z } from "zod";
+import type { AuditQuery, AuditRecord, Change } from "../audit/types.js";
+import type { AzureClients } from "../azure/clients.js";
+import type { Logger } from "../log.js";
+import type { Policy } from "../policy/schema.js";
+import type { Signal, SignalTarget } from "../signals/types.js";
+
+/** Read-only view of the audit trail, for kinds that reverse what they did (scale restore). */
+export interface AuditHistory {
+  /** Newest first. */
+  query(q: AuditQuery): Promise<{ items: AuditRecord[]; continuationToken: string | null }>;
+}
+
+export interface RemediationContext<P = unknown> {
+  /** The resource the signal is about (from the signal, already matched to the policy). */
+  target: SignalTarget;
+  signal: Signal;
+  policy: Policy;
+  /** The policy's `params`, parsed with the kind's `paramsSchema`. */
+  params: P;
+  clients: AzureClients;
+  history: AuditHistory;
+  now: () => Date;
+  log: Logger;
+}
+
+/** Current state as read from Azure. */
+export interface Current<S> {
+  state: S;
+  /** Tags that govern this resource (for children: the parent's, merged with its own). Used for
+   *  the opt-out tag `driftguard:exclude`. */
+  tags: Record<string, string>;
+}
+
+export type Plan<D = unknown> =
+  | { action: "noop"; reason: string }
+  | {
+      action: "change";
+      /** Exact changes, `{path, from, to}` — recorded in every outcome (dry-run, pending-approval, …). */
+      changes: Change[];
+      /** One line for people: Teams card, CLI, demo output. */
+      summary: string;
+      /** True when this plan reverses an earlier remediation (outcome `reverted` on success). */
+      reverts?: boolean;
+      /** Kind-specific data `apply`/`verify` need (never secret values). */
+      data: D;
+      /** Non-secret facts stored on the record for later runs (e.g. `{restoreAt}`). */
+      followUp?: Record<string, unknown>;
+    };
+
+export type ChangePlan<D = unknown> = Extract<Plan<D>, { action: "change" }>;
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Why verification failed (read-back differs from the plan). */
+  detail?: string;
+}
+
+export interface Remediation<P = unknown, S = unknown, D = unknown> {
+  /** Stable name (CONTRACT §4), e.g. `disable-public-network-access`. */
+  readonly kind: string;
+  readonly description: string;
+  /** Validates the policy's `params` for this kind. */
+  readonly paramsSchema: z.ZodType<P>;
+  /** ARM resource types (case-insensitive) this kind can act on. */
+  supports(resourceType: string): boolean;
+  /** Reads current state. Throws RemediationError (step `read`). */
+  read(ctx: RemediationContext<P>): Promise<Current<S>>;
+  /** Pure decision from current state (and, for reversals, the audit history). */
+  plan(current: Current<S>, ctx: RemediationContext<P>): Promise<Plan<D>> | Plan<D>;
+  /** Applies the plan. Throws RemediationError naming the failed step. */
+  apply(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<void>;
+  /** Reads back and checks the plan took effect. */
+  verify(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<VerifyResult>;
+}

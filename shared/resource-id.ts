@@ -1,0 +1,119 @@
+/**
+ * Strict ARM resource ID parsing. IDs come from untrusted payloads and end up in SDK URLs and
+ * Cosmos queries, so anything not shaped like an ARM ID is rejected: no empty segments, no `.`/`..`,
+ * no query/fragment characters, balanced type/name pairs after the provider namespace.
+ */
+
+export interface ResourceId {
+  /** The ID as given, with a leading slash and no trailing slash. Casing preserved. */
+  id: string;
+  subscriptionId: string;
+  resourceGroup?: string;
+  /** Provider namespace, e.g. `Microsoft.Network`; undefined for subscription / resource group IDs. */
+  namespace?: string;
+  /** Full ARM type, e.g. `Microsoft.Network/networkSecurityGroups/securityRules`,
+   *  `Microsoft.Resources/resourceGroups`, `Microsoft.Resources/subscriptions`. */
+  type: string;
+  /** Last name segment. */
+  name: string;
+  /** `[typeSegment, name]` pairs after the namespace, e.g. `[["networkSecurityGroups","nsg"],["securityRules","r"]]`. */
+  names: [string, string][];
+}
+
+export class ResourceIdError extends Error {
+  override readonly name = "ResourceIdError";
+}
+
+const SEGMENT = /^[A-Za-z0-9_\-.()~ ]+$/;
+
+function assertSegment(seg: string | undefined, what: string): string {
+  if (seg === undefined || seg.length === 0) throw new ResourceIdError(`empty ${what} segment`);
+  if (seg === "." || seg === "..") throw new ResourceIdError(`'${seg}' is not allowed in a resource ID`);
+  if (!SEGMENT.test(seg)) throw new ResourceIdError(`invalid characters in ${what} segment '${seg.slice(0, 80)}'`);
+  if (seg.length > 260) throw new ResourceIdError(`${what} segment too long`);
+  return seg;
+}
+
+/** Parses an ARM resource ID or throws ResourceIdError with the reason. */
+export function parseResourceId(raw: string): ResourceId {
+  if (typeof raw !== "string") throw new ResourceIdError("resource ID must be a string");
+  if (raw.length > 2048) throw new ResourceIdError("resource ID too long");
+  if (!raw.startsWith("/")) throw new ResourceIdError("resource ID must start with '/'");
+  const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
+  const parts = trimmed.slice(1).split("/");
+  if (parts[0]?.toLowerCase() !== "subscriptions") throw new ResourceIdError("resource ID must start with /subscriptions/");
+  const subscriptionId = assertSegment(parts[1], "subscription");
+  if (!/^[0-9a-fA-F-]{1,64}$/.test(subscriptionId)) throw new ResourceIdError("subscription ID is not a GUID");
+  if (parts.length === 2) {
+    return { id: trimmed, subscriptionId, type: "Microsoft.Resources/subscriptions", name: subscriptionId, names: [] };
+  }
+  if (parts[2]?.toLowerCase() !== "resourcegroups") {
+    throw new ResourceIdError("expected 'resourceGroups' after the subscription");
+  }
+  const resourceGroup = assertSegment(parts[3], "resource group");
+  if (parts.length === 4) {
+    return {
+      id: trimmed,
+      subscriptionId,
+      resourceGroup,
+      type: "Microsoft.Resources/resourceGroups",
+      name: resourceGroup,
+      names: [],
+    };
+  }
+  if (parts[4]?.toLowerCase() !== "providers") throw new ResourceIdError("expected 'providers' after the resource group");
+  const namespace = assertSegment(parts[5], "provider namespace");
+  if (!/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+$/.test(namespace)) {
+    throw new ResourceIdError(`'${namespace}' is not a provider namespace`);
+  }
+  const rest = parts.slice(6);
+  if (rest.length === 0 || rest.length % 2 !== 0) {
+    throw new ResourceIdError("resource type and name segments must come in pairs");
+  }
+  const names: [string, string][] = [];
+  for (let i = 0; i < rest.length; i += 2) {
+    const typeSeg = assertSegment(rest[i], "resource type");
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(typeSeg)) throw new ResourceIdError(`'${typeSeg}' is not a resource type`);
+    names.push([typeSeg, assertSegment(rest[i + 1], "resource name")]);
+  }
+  const last = names[names.length - 1]!;
+  return {
+    id: trimmed,
+    subscriptionId,
+    resourceGroup,
+    namespace,
+    type: `${namespace}/${names.map(([t]) => t).join("/")}`,
+    name: last[1],
+    names,
+  };
+}
+
+/** True when the ID parses. */
+export function isResourceId(raw: unknown): raw is string {
+  if (typeof raw !== "string") return false;
+  try {
+    parseResourceId(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Case-insensitive prefix test on whole segments (`/a/b` is a prefix of `/a/b/c`, not of `/a/bc`). */
+export function isUnderScope(resourceId: string, scope: string): boolean {
+  const id = resourceId.toLowerCase().replace(/\/+$/, "");
+  const prefix = scope.toLowerCase().replace(/\/+$/, "");
+  return id === prefix || id.startsWith(`${prefix}/`);
+}
+
+/** ID of the parent resource (one type/name pair up), or undefined at the top level. */
+export function parentResourceId(id: ResourceId): string | undefined {
+  if (id.names.length < 2) return undefined;
+  const parts = id.id.split("/");
+  return parts.slice(0, -2).join("/");
+}
+
+/** Case-insensitive type comparison (ARM types are case-insensitive). */
+export function sameType(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
