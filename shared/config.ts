@@ -1,0 +1,129 @@
+/**
+ * Settings (CONTRACT §7): app settings in Azure, env vars locally. Each is validated at start and an
+ * invalid one fails fast with its name and the reason. Production identity is Managed Identity; the
+ * key/CA/vault-URL settings exist only for the local stack.
+ */
+import { ConfigError } from "./errors.js";
+import { DEFAULT_POLICY_FILE } from "./policy/load.js";
+import { MODES, type PolicyMode } from "./policy/schema.js";
+
+export interface DriftguardConfig {
+  mode: PolicyMode;
+  policyFile: string;
+  cosmos: {
+    endpoint: string;
+    database: string;
+    /** Local stack only; production authenticates with Managed Identity. */
+    key?: string;
+  };
+  armEndpoint: string;
+  /** User-assigned managed identity client ID (undefined = system-assigned / developer credential). */
+  azureClientId?: string;
+  selfPrincipalIds: string[];
+  /** Vault name → data-plane URL overrides (local stack); otherwise https://{vault}.vault.azure.net. */
+  vaultUrls: Record<string, string>;
+  /** Extra CA certificate file to trust (local stack's generated certificate). */
+  caFile?: string;
+  /** Key for pseudonymous IDs (keyed hash of object IDs). */
+  pseudonymKey: string;
+  teams: {
+    /** Teams Workflows webhook URL: cards with Action.OpenUrl to the approval page. */
+    workflowUrl?: string;
+    /** Bot app ID (audience of Bot Framework JWTs) for in-card Action.Execute approvals. */
+    botAppId?: string;
+  };
+  approvers: {
+    /** Entra object IDs allowed to approve. */
+    objectIds: string[];
+    /** Signing key for one-time approval-page tokens (HS256). */
+    signingKey: string;
+    ttlMinutes: number;
+  };
+  /** Public base URL of the function app, for links in cards. */
+  publicUrl?: string;
+  /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
+  inAzure: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function httpsUrl(env: Env, name: string, fallback?: string): string {
+  const raw = env[name] ?? fallback;
+  if (!raw) throw new ConfigError(name, "is required");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `'${raw}' is not a URL`);
+  }
+  if (url.protocol !== "https:") throw new ConfigError(name, "must be an https:// URL");
+  return raw.replace(/\/+$/, "");
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function guidList(env: Env, name: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  const ids = raw.split(/[,;\s]+/).filter(Boolean);
+  const bad = ids.find((id) => !GUID.test(id));
+  if (bad) throw new ConfigError(name, `'${bad}' is not a GUID (comma-separated object/app IDs expected)`);
+  return ids;
+}
+
+export function loadConfig(env: Env = process.env): DriftguardConfig {
+  const inAzure = !!env.WEBSITE_SITE_NAME;
+  const mode = (env.DRIFTGUARD_MODE ?? "enforce").trim() as PolicyMode;
+  if (!MODES.includes(mode)) throw new ConfigError("DRIFTGUARD_MODE", `must be one of ${MODES.join(" | ")}, got '${env.DRIFTGUARD_MODE}'`);
+
+  const database = env.COSMOS_DATABASE ?? "driftguard";
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(database)) throw new ConfigError("COSMOS_DATABASE", "letters, digits, '-' and '_' only");
+  const key = env.COSMOS_KEY || undefined;
+  if (inAzure && key) throw new ConfigError("COSMOS_KEY", "must not be set in Azure: the app uses its Managed Identity");
+
+  let vaultUrls: Record<string, string> = {};
+  if (env.DRIFTGUARD_VAULT_URLS) {
+    try {
+      vaultUrls = JSON.parse(env.DRIFTGUARD_VAULT_URLS) as Record<string, string>;
+      if (typeof vaultUrls !== "object" || vaultUrls === null || Array.isArray(vaultUrls)) throw new Error("not an object");
+      for (const [name, url] of Object.entries(vaultUrls)) httpsUrl({ [name]: url }, name);
+    } catch (err) {
+      throw new ConfigError("DRIFTGUARD_VAULT_URLS", `must be a JSON object of vault name → https URL (${(err as Error).message})`);
+    }
+  }
+
+  const pseudonymKey = env.DRIFTGUARD_PSEUDONYM_KEY ?? (inAzure ? undefined : "local-stack-pseudonym-key");
+  if (!pseudonymKey || pseudonymKey.length < 16) {
+    throw new ConfigError("DRIFTGUARD_PSEUDONYM_KEY", "is required (at least 16 characters; use a Key Vault reference in Azure)");
+  }
+  const signingKey = env.APPROVER_SIGNING_KEY ?? (inAzure ? undefined : "local-stack-approval-signing-key-0123456789");
+  if (!signingKey || signingKey.length < 32) {
+    throw new ConfigError("APPROVER_SIGNING_KEY", "is required (at least 32 characters; use a Key Vault reference in Azure)");
+  }
+  const ttl = Number(env.APPROVER_TTL_MINUTES ?? "1440");
+  if (!Number.isInteger(ttl) || ttl < 5 || ttl > 7 * 1440) throw new ConfigError("APPROVER_TTL_MINUTES", "must be an integer between 5 and 10080");
+
+  const azureClientId = env.AZURE_CLIENT_ID || undefined;
+  if (azureClientId && !GUID.test(azureClientId)) throw new ConfigError("AZURE_CLIENT_ID", "must be the GUID client ID of the user-assigned identity");
+  const botAppId = env.TEAMS_BOT_APP_ID || undefined;
+  if (botAppId && !GUID.test(botAppId)) throw new ConfigError("TEAMS_BOT_APP_ID", "must be the bot's Entra app ID (GUID)");
+
+  return {
+    mode,
+    policyFile: env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE,
+    cosmos: { endpoint: httpsUrl(env, "COSMOS_ENDPOINT", inAzure ? undefined : "https://127.0.0.1:8081"), database, key },
+    armEndpoint: httpsUrl(env, "ARM_ENDPOINT", "https://management.azure.com"),
+    azureClientId,
+    selfPrincipalIds: guidList(env, "DRIFTGUARD_SELF_PRINCIPAL_IDS"),
+    vaultUrls,
+    caFile: env.DRIFTGUARD_CA_FILE || undefined,
+    pseudonymKey,
+    teams: {
+      workflowUrl: env.TEAMS_WORKFLOW_URL ? httpsUrl(env, "TEAMS_WORKFLOW_URL") : undefined,
+      botAppId,
+    },
+    approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
+    publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    inAzure,
+  };
+}
