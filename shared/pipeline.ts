@@ -49,6 +49,8 @@ export interface PipelineDeps {
   approvalTtlMs?: number;
   /** Public base URL of the function app (approval links). */
   publicBaseUrl?: string;
+  /** Observer of every decision (the local demo prints them as they happen). */
+  onDecision?: (decision: Decision, signal: Signal) => void;
 }
 
 export type DecisionOutcome = Outcome | "ignored" | "duplicate" | "busy";
@@ -93,7 +95,11 @@ export class Pipeline {
   /** Handles every target of a signal; one Decision per target. */
   async handle(signal: Signal, opts: RunOptions = {}): Promise<Decision[]> {
     const decisions: Decision[] = [];
-    for (const target of signal.targets) decisions.push(await this.handleTarget(signal, target, opts));
+    for (const target of signal.targets) {
+      const decision = await this.handleTarget(signal, target, opts);
+      this.deps.onDecision?.(decision, signal);
+      decisions.push(decision);
+    }
     return decisions;
   }
 
@@ -395,6 +401,7 @@ export class Pipeline {
       record: decisionRecord,
       retry: false,
     };
+    this.deps.onDecision?.(first, decided.signal);
     if (decision === "rejected") return { approval: decided, decisions: [first] };
     const replay: Signal = { ...decided.signal, dedupeKey: `approval:${id}`, targets: [decided.target] };
     const runs = await this.handle(replay, { policyName: decided.policy, approved: { approval: decided, approver } });
@@ -433,6 +440,8 @@ export class Pipeline {
       approvalId: a.id,
       reason: `no decision before ${a.expiresAt}`,
     });
-    return { target: a.target, policy: a.policy, kind: a.kind, outcome: "expired", record: r, retry: false };
+    const d: Decision = { target: a.target, policy: a.policy, kind: a.kind, outcome: "expired", record: r, retry: false };
+    this.deps.onDecision?.(d, a.signal);
+    return d;
   }
 }

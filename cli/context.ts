@@ -1,0 +1,72 @@
+/**
+ * Where the CLI's pipeline and audit store point: the configured environment (CONTRACT §7 settings)
+ * when COSMOS_ENDPOINT is set, else the running local stack (`npm start` writes
+ * `.driftguard/stack.json`), else an ephemeral local stack started just for this command.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { staticTokenCredential } from "../shared/azure/clients.js";
+import { loadConfig } from "../shared/config.js";
+import { createLogger, type Logger } from "../shared/log.js";
+import { createRuntime, type Runtime } from "../shared/runtime.js";
+
+export const LOCAL_STACK_FILE = path.resolve(".driftguard", "stack.json");
+
+export interface LocalStackInfo {
+  functions: string;
+  cosmos: string;
+  cosmosKey: string;
+  azure: string;
+  vaults: Record<string, string>;
+  caCertFile: string;
+  subscriptions: string[];
+  policyFile: string;
+  pid: number;
+}
+
+export interface CliContext {
+  runtime: Runtime;
+  /** Where it points, for messages. */
+  target: string;
+  close(): Promise<void>;
+}
+
+async function readStackFile(): Promise<LocalStackInfo | undefined> {
+  try {
+    const info = JSON.parse(await readFile(LOCAL_STACK_FILE, "utf8")) as LocalStackInfo;
+    // Only if that process is still alive.
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function openContext(opts: { log?: Logger; policyFile?: string; ephemeral?: boolean } = {}): Promise<CliContext> {
+  const log = opts.log ?? createLogger({ level: "error" });
+  const policyEnv = opts.policyFile ? { DRIFTGUARD_POLICY_FILE: opts.policyFile } : {};
+  if (process.env.COSMOS_ENDPOINT) {
+    const runtime = await createRuntime(loadConfig({ ...process.env, ...policyEnv }), { log });
+    return { runtime, target: process.env.COSMOS_ENDPOINT, close: async () => undefined };
+  }
+  const info = await readStackFile();
+  if (info) {
+    const config = loadConfig({
+      ...process.env,
+      DRIFTGUARD_POLICY_FILE: opts.policyFile ?? process.env.DRIFTGUARD_POLICY_FILE ?? info.policyFile,
+      COSMOS_ENDPOINT: info.cosmos,
+      COSMOS_KEY: info.cosmosKey,
+      ARM_ENDPOINT: info.azure,
+      DRIFTGUARD_VAULT_URLS: JSON.stringify(info.vaults),
+      DRIFTGUARD_CA_FILE: info.caCertFile,
+    });
+    const runtime = await createRuntime(config, { credential: staticTokenCredential(), log });
+    return { runtime, target: `local stack at ${info.functions}`, close: async () => undefined };
+  }
+  if (opts.ephemeral === false) {
+    throw new Error("no driftguard environment: set COSMOS_ENDPOINT (and the other settings) or run `npm start` first");
+  }
+  const { startLocalStack } = await import("../dev/stack.js");
+  const stack = await startLocalStack({ port: 0, cosmosPort: 0, azurePort: 0, log, policyFile: opts.policyFile });
+  return { runtime: stack.runtime, target: "an ephemeral local stack (bundled sample environment)", close: () => stack.close() };
+}

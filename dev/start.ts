@@ -1,0 +1,140 @@
+/**
+ * `npm start`: boots the local stack on embedded defaults (no Azure account, no env file), replays
+ * the sample scenario through the real HTTP routes, prints each decision as it happens, and keeps
+ * serving until Ctrl-C. Flags: CONTRACT §1.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { LOCAL_STACK_FILE, type LocalStackInfo } from "../cli/context.js";
+import { createLogger } from "../shared/log.js";
+import type { Decision } from "../shared/pipeline.js";
+import { formatDecision } from "./format.js";
+import { DEFAULT_SEED_FILE, type LocalStack, startLocalStack } from "./stack.js";
+
+const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535 (0 = any free port)");
+  return n;
+}
+
+/** Posts every sample payload to the route Azure would deliver it to, in file-name order. */
+async function replaySamples(stack: LocalStack, dir: string): Promise<void> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+  for (const file of files) {
+    const body = await readFile(path.join(dir, file), "utf8");
+    const json = JSON.parse(body) as unknown;
+    const isEventGrid = Array.isArray(json) || (typeof json === "object" && json !== null && "specversion" in json);
+    const url = isEventGrid
+      ? `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${encodeURIComponent(stack.functionKey)}`
+      : `${stack.functionsUrl}/api/alerts`;
+    const headers: Record<string, string> = isEventGrid
+      ? Array.isArray(json)
+        ? { "content-type": "application/json", "aeg-event-type": "Notification" }
+        : { "content-type": "application/cloudevents+json" }
+      : { "content-type": "application/json", "x-functions-key": stack.functionKey };
+    process.stdout.write(`\n▶ ${file}\n`);
+    const res = await fetch(url, { method: "POST", headers, body });
+    if (!res.ok) process.stdout.write(`  delivery answered ${res.status}: ${(await res.text()).slice(0, 300)}\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("npm start --")
+    .description("Boot the driftguard local stack and replay the sample scenario")
+    .option("--port <n>", "functions host port", port, 7071)
+    .option("--cosmos-port <n>", "embedded Cosmos DB port", port, 8081)
+    .option("--azure-port <n>", "Azure simulator port (vaults take further free ports)", port, 8443)
+    .option("--seed <file>", "simulated Azure environment", DEFAULT_SEED_FILE)
+    .option("--no-demo", "skip the sample replay")
+    .option("--function-key <key>", "function key (default: generated and printed)")
+    .option("--ready-file <file>", "write the stack's URLs and key as JSON here when ready")
+    .option("--policy <file>", "policy file (same as DRIFTGUARD_POLICY_FILE)")
+    .option("--verbose", "structured logs at info level")
+    .parse(process.argv.slice(2));
+  const opts = program.opts<{
+    port: number;
+    cosmosPort: number;
+    azurePort: number;
+    seed: string;
+    demo: boolean;
+    functionKey?: string;
+    readyFile?: string;
+    policy?: string;
+    verbose?: boolean;
+  }>();
+  if (opts.functionKey !== undefined && !/^[A-Za-z0-9_\-=.]{16,128}$/.test(opts.functionKey)) {
+    program.error("--function-key: 16-128 characters of letters, digits, '-', '_', '=', '.'");
+  }
+
+  const started = Date.now();
+  const log = createLogger({ level: opts.verbose ? "info" : "warn" });
+  const print = (d: Decision) => process.stdout.write(`${formatDecision(d)}\n`);
+  const stack = await startLocalStack({
+    port: opts.port,
+    cosmosPort: opts.cosmosPort,
+    azurePort: opts.azurePort,
+    seed: path.resolve(opts.seed),
+    policyFile: opts.policy ?? process.env.DRIFTGUARD_POLICY_FILE,
+    functionKey: opts.functionKey,
+    log,
+    timers: true,
+    onDecision: print,
+  });
+  const ready = {
+    functions: stack.functionsUrl,
+    cosmos: stack.cosmosUrl,
+    azure: stack.azureUrl,
+    vaults: stack.vaults,
+    functionKey: stack.functionKey,
+    caCertFile: stack.caCertFile,
+  };
+  if (opts.readyFile) await writeFile(opts.readyFile, JSON.stringify(ready, null, 2));
+  // For the CLI (`npx driftguard audit`, `replay`) to find this running stack.
+  const subscriptions = [...new Set((stack.seed.resources ?? []).map((r) => String(r.id).split("/")[2]).filter(Boolean))];
+  const stackInfo: LocalStackInfo = {
+    ...ready,
+    cosmosKey: stack.cosmosKey,
+    subscriptions: subscriptions as string[],
+    policyFile: stack.runtime.config.policyFile,
+    pid: process.pid,
+  };
+  await mkdir(path.dirname(LOCAL_STACK_FILE), { recursive: true });
+  await writeFile(LOCAL_STACK_FILE, JSON.stringify(stackInfo, null, 2));
+  process.stdout.write(
+    [
+      `driftguard ready in ${((Date.now() - started) / 1000).toFixed(1)}s — functions ${stack.functionsUrl}  cosmos ${stack.cosmosUrl}  azure ${stack.azureUrl}`,
+      `  function key: ${stack.functionKey}`,
+      `  Event Grid webhook: ${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=<key>`,
+      `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
+      `  policies: ${stack.runtime.config.policyFile}   mode: ${stack.runtime.config.mode}`,
+      "",
+    ].join("\n"),
+  );
+  if (opts.demo) {
+    process.stdout.write("Replaying the sample scenario (dev/sample-events/) against the simulated environment…\n");
+    await replaySamples(stack, SAMPLE_EVENTS_DIR);
+    process.stdout.write(`\nDemo done. Query the trail: curl -s '${stack.functionsUrl}/api/audit?code=<key>&limit=20'\n`);
+  }
+  process.stdout.write("Serving until Ctrl-C.\n");
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write("\nStopping…\n");
+    await rm(LOCAL_STACK_FILE, { force: true });
+    await stack.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`driftguard failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+/**
+ * The one table of the app's functions. `index.ts` registers it with the Azure Functions host;
+ * `dev/host.ts` serves the same table locally. One source — no second routing list.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
+import { handleAlert } from "./alerts.js";
+import { handleApprovalPage } from "./approvals.js";
+import { handleAuditQuery } from "./audit.js";
+import { handleAuditViewer } from "./audit-viewer.js";
+import { handleHealth } from "./health.js";
+import { handleResourceEvent } from "./resource-events.js";
+import { handleTeamsMessage } from "./teams-messages.js";
+import { expirePendingApprovals, runDueRestorations } from "./timers.js";
+
+export type AuthLevel = "anonymous" | "function" | "admin";
+
+export interface HttpFunction {
+  name: string;
+  trigger: "http";
+  /** Route under the `api` prefix (host.json `routePrefix`), with `{param}` segments. */
+  route: string;
+  methods: ("GET" | "POST" | "OPTIONS")[];
+  authLevel: AuthLevel;
+  handler: (req: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+}
+
+export interface EventGridFunction {
+  name: string;
+  trigger: "eventGrid";
+  /** Called once per event; throwing makes the host answer non-2xx (Event Grid redelivers). */
+  handler: (event: unknown, context: InvocationContext) => Promise<void>;
+}
+
+export interface TimerFunction {
+  name: string;
+  trigger: "timer";
+  /** NCRONTAB (six fields, with seconds). */
+  schedule: string;
+  /** Local host interval equivalent of `schedule`. */
+  everyMs: number;
+  handler: (timer: Timer | undefined, context: InvocationContext) => Promise<void>;
+}
+
+export type FunctionDefinition = HttpFunction | EventGridFunction | TimerFunction;
+
+export const functionsTable: FunctionDefinition[] = [
+  { name: "resourceEvents", trigger: "eventGrid", handler: handleResourceEvent },
+  { name: "alerts", trigger: "http", route: "alerts", methods: ["POST"], authLevel: "function", handler: handleAlert },
+  { name: "auditQuery", trigger: "http", route: "audit", methods: ["GET"], authLevel: "function", handler: handleAuditQuery },
+  // The viewer page is static; the data it shows comes from `audit` with the caller's key.
+  { name: "auditViewer", trigger: "http", route: "audit-viewer", methods: ["GET"], authLevel: "anonymous", handler: handleAuditViewer },
+  // Signed one-time token + signed-in approver, checked by the handler itself.
+  { name: "approvalPage", trigger: "http", route: "approvals/{id}", methods: ["GET", "POST"], authLevel: "anonymous", handler: handleApprovalPage },
+  // Bot Framework JWT, checked by the handler itself.
+  { name: "teamsMessages", trigger: "http", route: "teams/messages", methods: ["POST"], authLevel: "anonymous", handler: handleTeamsMessage },
+  { name: "health", trigger: "http", route: "health", methods: ["GET"], authLevel: "anonymous", handler: handleHealth },
+  { name: "restoreDue", trigger: "timer", schedule: "0 */1 * * * *", everyMs: 60_000, handler: runDueRestorations },
+  { name: "expireApprovals", trigger: "timer", schedule: "0 */5 * * * *", everyMs: 300_000, handler: expirePendingApprovals },
+];

@@ -1,0 +1,26 @@
+/**
+ * Timer triggers. Follow-ups are found in Cosmos DB (the audit trail and approvals), never held in
+ * memory, so nothing depends on a process staying up.
+ */
+import type { InvocationContext, Timer } from "@azure/functions";
+import { findDueRestorations, restoreSignal } from "../shared/restore-due.js";
+import { getRuntime } from "../shared/runtime.js";
+import { summarize } from "./decisions.js";
+
+/** Restores throttled API subscriptions whose cooldown has expired. */
+export async function runDueRestorations(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
+  const runtime = await getRuntime();
+  const now = runtime.clock.now();
+  const due = await findDueRestorations(runtime.stores.audit, now);
+  for (const d of due) {
+    const decisions = await runtime.pipeline.handle(restoreSignal(d, now), { policyName: d.policy });
+    for (const s of summarize(decisions)) runtime.log.info({ invocationId: context.invocationId, ...s }, "cooldown restore");
+  }
+}
+
+/** Marks approval requests past their deadline as expired (one `expired` record each). */
+export async function expirePendingApprovals(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
+  const runtime = await getRuntime();
+  const decisions = await runtime.pipeline.expireApprovals();
+  for (const s of summarize(decisions)) runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
+}

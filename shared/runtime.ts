@@ -1,0 +1,113 @@
+/**
+ * Composition root: builds the pipeline and its adapters from validated settings. The function
+ * triggers get everything through `getRuntime()`; the local host and tests install their own runtime
+ * (pointing at the simulator and the embedded Cosmos DB) with `setRuntime()`.
+ */
+import { readFileSync } from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
+import type { AuditStore } from "./audit/types.js";
+import { AzureClients, productionVaultUrl } from "./azure/clients.js";
+import type { DriftguardConfig } from "./config.js";
+import { loadConfig } from "./config.js";
+import { createLogger, type Logger } from "./log.js";
+import { Pipeline, type PipelineDeps } from "./pipeline.js";
+import { loadPolicyFile } from "./policy/load.js";
+import type { ActionBudget, ApprovalStore, Clock, Notifier, SignalLedger } from "./ports.js";
+import { systemClock } from "./ports.js";
+import "./remediations/index.js";
+
+export interface Stores {
+  audit: AuditStore;
+  ledger: SignalLedger;
+  budget: ActionBudget;
+  approvals: ApprovalStore;
+  /** Readiness probe of the backing store (Cosmos reachable). */
+  ping(): Promise<void>;
+}
+
+export interface Runtime {
+  config: DriftguardConfig;
+  pipeline: Pipeline;
+  stores: Stores;
+  clients: AzureClients;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface RuntimeOverrides {
+  credential?: TokenCredential;
+  stores?: Stores;
+  notifier?: Notifier;
+  clock?: Clock;
+  log?: Logger;
+  /** Trusted CA (PEM) for ARM/Key Vault/Cosmos; defaults to the file named by DRIFTGUARD_CA_FILE. */
+  ca?: string;
+  lroPollIntervalMs?: number;
+  retry?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
+  busyWaitMs?: number;
+  onDecision?: PipelineDeps["onDecision"];
+}
+
+/** Managed Identity in Azure (user-assigned when AZURE_CLIENT_ID is set); developer credentials elsewhere. */
+async function productionCredential(config: DriftguardConfig): Promise<TokenCredential> {
+  const identity = await import("@azure/identity");
+  if (config.inAzure) return new identity.ManagedIdentityCredential(config.azureClientId ? { clientId: config.azureClientId } : {});
+  return new identity.DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+}
+
+export async function createRuntime(config: DriftguardConfig, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+  const log = overrides.log ?? createLogger();
+  const clock = overrides.clock ?? systemClock;
+  const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
+  const credential = overrides.credential ?? (await productionCredential(config));
+  const policies = await loadPolicyFile(config.policyFile);
+  const clients = new AzureClients({
+    armEndpoint: config.armEndpoint,
+    credential,
+    ca,
+    vaultUrl: (name) => config.vaultUrls[name] ?? config.vaultUrls[name.toLowerCase()] ?? productionVaultUrl(name),
+    // Only stand-in vaults (explicit URLs, local stack) skip the vault.azure.net resource check.
+    disableChallengeResourceVerification: !config.inAzure && Object.keys(config.vaultUrls).length > 0,
+    retry: overrides.retry,
+    lroPollIntervalMs: overrides.lroPollIntervalMs,
+  });
+  const stores = overrides.stores ?? (await (await import("./cosmos/stores.js")).createCosmosStores(config, credential, ca));
+  const notifier = overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
+  const pipeline = new Pipeline({
+    policies: policies.policies,
+    globalMode: config.mode,
+    clients,
+    audit: stores.audit,
+    ledger: stores.ledger,
+    budget: stores.budget,
+    approvals: stores.approvals,
+    notifier,
+    clock,
+    log,
+    selfPrincipalIds: config.selfPrincipalIds,
+    pseudonymKey: config.pseudonymKey,
+    approvalTtlMs: config.approvers.ttlMinutes * 60_000,
+    publicBaseUrl: config.publicUrl,
+    busyWaitMs: overrides.busyWaitMs,
+    onDecision: overrides.onDecision,
+  });
+  return { config, pipeline, stores, clients, notifier, clock, log };
+}
+
+let current: Promise<Runtime> | undefined;
+
+/** The process-wide runtime, created on first use from the environment (fails fast on bad settings). */
+export function getRuntime(): Promise<Runtime> {
+  if (!current) {
+    current = createRuntime(loadConfig()).catch((err) => {
+      current = undefined; // let the next invocation retry (e.g. Cosmos not reachable yet)
+      throw err;
+    });
+  }
+  return current;
+}
+
+export function setRuntime(runtime: Runtime | undefined): void {
+  current = runtime ? Promise.resolve(runtime) : undefined;
+}

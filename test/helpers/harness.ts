@@ -1,0 +1,143 @@
+/**
+ * Test harness: the real pipeline and the real SDK clients against the HTTPS Azure simulator, with
+ * in-memory stores (which follow the same contract tests as the Cosmos ones). For tests that need
+ * the whole HTTP stack and Cosmos DB, use `startTestStack` (test/helpers/stack.ts).
+ */
+import { stringify } from "yaml";
+import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
+import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
+import {
+  InMemoryActionBudget,
+  InMemoryApprovalStore,
+  InMemoryAuditStore,
+  InMemorySignalLedger,
+} from "../../shared/audit/memory-store.js";
+import type { AuditRecord } from "../../shared/audit/types.js";
+import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { silentLogger } from "../../shared/log.js";
+import { type Decision, Pipeline, type RunOptions } from "../../shared/pipeline.js";
+import { validatePolicyText } from "../../shared/policy/load.js";
+import type { PolicyFile, PolicyMode } from "../../shared/policy/schema.js";
+import type { Approval, Clock, Notifier } from "../../shared/ports.js";
+import "../../shared/remediations/index.js";
+import type { Signal } from "../../shared/signals/types.js";
+
+export class RecordingNotifier implements Notifier {
+  readonly requests: Approval[] = [];
+  async requestApproval(approval: Approval): Promise<void> {
+    this.requests.push(approval);
+  }
+}
+
+/** A clock tests can move. */
+export class ManualClock implements Clock {
+  constructor(private current: Date = new Date()) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(d: Date | string): void {
+    this.current = new Date(d);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export interface HarnessOptions {
+  seed: Seed;
+  /** YAML/JSON text or a policy file object. */
+  policies: string | PolicyFile | { version: 1; policies: unknown[] };
+  /** Global DRIFTGUARD_MODE (default enforce). */
+  mode?: PolicyMode;
+  now?: Date;
+  clock?: Clock;
+  /** Reuse an audit store (restart-safety tests: a new pipeline over the same trail). */
+  audit?: InMemoryAuditStore;
+  /** Reuse a simulator instead of starting one. */
+  sim?: AzureSimulator;
+  lro?: "sync" | "async";
+  selfPrincipalIds?: string[];
+  busyWaitMs?: number;
+}
+
+export interface Harness {
+  sim: AzureSimulator;
+  tls: LocalTls;
+  clients: AzureClients;
+  pipeline: Pipeline;
+  audit: InMemoryAuditStore;
+  approvals: InMemoryApprovalStore;
+  notifier: RecordingNotifier;
+  clock: Clock;
+  handle(signal: Signal, opts?: RunOptions): Promise<Decision[]>;
+  /** Every record, oldest first. */
+  records(): Promise<AuditRecord[]>;
+  close(): Promise<void>;
+}
+
+export const TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789";
+
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const tls = await loadOrCreateLocalTls();
+  const ownSim = !opts.sim;
+  const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
+  const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
+  const { file, issues } = validatePolicyText(text);
+  if (!file) throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+  const clients = new AzureClients({
+    armEndpoint: sim.url,
+    credential: staticTokenCredential(),
+    ca: tls.cert,
+    vaultUrl: (v) => {
+      const url = sim.vaults[v];
+      if (!url) throw new Error(`no simulated vault '${v}'`);
+      return url;
+    },
+    disableChallengeResourceVerification: true,
+    retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+    lroPollIntervalMs: 0,
+  });
+  const clock = opts.clock ?? (opts.now ? new ManualClock(opts.now) : { now: () => new Date() });
+  const audit = opts.audit ?? new InMemoryAuditStore();
+  const approvals = new InMemoryApprovalStore();
+  const notifier = new RecordingNotifier();
+  const pipeline = new Pipeline({
+    policies: file.policies,
+    globalMode: opts.mode ?? "enforce",
+    clients,
+    audit,
+    ledger: new InMemorySignalLedger(),
+    budget: new InMemoryActionBudget(),
+    approvals,
+    notifier,
+    clock,
+    log: silentLogger,
+    selfPrincipalIds: opts.selfPrincipalIds ?? [],
+    pseudonymKey: TEST_PSEUDONYM_KEY,
+    busyWaitMs: opts.busyWaitMs ?? 5_000,
+  });
+  return {
+    sim,
+    tls,
+    clients,
+    pipeline,
+    audit,
+    approvals,
+    notifier,
+    clock,
+    handle: (signal, runOpts) => pipeline.handle(signal, runOpts),
+    records: async () => {
+      const all: AuditRecord[] = [];
+      let token: string | null = null;
+      do {
+        const page: { items: AuditRecord[]; continuationToken: string | null } = await audit.query({ limit: 1000, continuationToken: token });
+        all.push(...page.items);
+        token = page.continuationToken;
+      } while (token);
+      return all.reverse();
+    },
+    close: async () => {
+      if (ownSim) await sim.close();
+    },
+  };
+}
