@@ -105,6 +105,25 @@ export const throttleParamsSchema = z.strictObject({
 });
 export type ThrottleParams = z.infer<typeof throttleParamsSchema>;
 
+/**
+ * The policy's params as this kind needs them. The policy loader already parsed them; parsing again
+ * here applies the defaults when a policy object was built in code, and names a bad field.
+ */
+export function paramsOf(ctx: RemediationContext<ThrottleParams>): ThrottleParams {
+  const parsed = throttleParamsSchema.safeParse(ctx.params ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.length ? `params.${issue.path.join(".")}` : "params";
+  throw new RemediationError(
+    "InvalidParams",
+    `policy ${ctx.policy.name}: ${field}: ${issue?.message ?? "invalid"}`,
+    {
+      step: "plan",
+      resourceId: ctx.target.resourceId,
+    },
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // State and plan data
 
@@ -338,7 +357,8 @@ function decide(state: ThrottleState, ctx: RemediationContext<ThrottleParams>): 
         reason: `APIM subscription '${ref.sid}' is '${sub.state}', not active: nothing to suspend`,
       };
     }
-    const cooldownMs = parseIsoDuration(ctx.params.cooldown);
+    const { cooldown } = paramsOf(ctx);
+    const cooldownMs = parseIsoDuration(cooldown);
     const restoreAt = new Date(now.getTime() + cooldownMs).toISOString();
     const alert = ctx.signal.alert;
     const rule = alert?.ruleName ?? ctx.signal.type;
@@ -350,7 +370,7 @@ function decide(state: ThrottleState, ctx: RemediationContext<ThrottleParams>): 
       changes: [change],
       summary: `Suspend APIM subscription '${ref.sid}' on '${ref.serviceName}' until ${restoreAt} (alert ${truncate(rule, 120)})`,
       data: { ref, from: sub.state, to: "suspended", stateComment, etag: sub.etag, intent },
-      followUp: { restoreAt, apimSubscriptionId: ref.id, cooldown: ctx.params.cooldown },
+      followUp: { restoreAt, apimSubscriptionId: ref.id, cooldown },
     };
   }
 
@@ -488,12 +508,13 @@ export const throttleApiSubscription: Remediation<ThrottleParams, ThrottleState,
       state.intent = intent;
       value = apimId;
     } else {
-      value = dimensionValue(ctx.signal.alert?.dimensions, ctx.params.dimension);
+      const { dimension } = paramsOf(ctx);
+      value = dimensionValue(ctx.signal.alert?.dimensions, dimension);
       if (value === undefined) {
         const present = Object.keys(ctx.signal.alert?.dimensions ?? {});
         state.problem = {
           code: "MissingDimension",
-          message: `alert ${ctx.signal.alert?.ruleName ?? ctx.signal.id} has no '${ctx.params.dimension}' dimension naming the APIM subscription${present.length ? ` (dimensions: ${present.slice(0, 10).join(", ")})` : " (no dimensions)"}`,
+          message: `alert ${ctx.signal.alert?.ruleName ?? ctx.signal.id} has no '${dimension}' dimension naming the APIM subscription${present.length ? ` (dimensions: ${present.slice(0, 10).join(", ")})` : " (no dimensions)"}`,
         };
         return { state, tags };
       }
