@@ -1,0 +1,56 @@
+/**
+ * Approval notifiers. With `TEAMS_WORKFLOW_URL` the card goes to a Teams Workflows webhook, its
+ * button opening the approval page with a signed one-time link. Without it (local stack) the link is
+ * logged, so a developer can open it.
+ */
+import type { DriftguardConfig } from "../config.js";
+import type { Logger } from "../log.js";
+import type { Approval, Notifier } from "../ports.js";
+import { approvalCard, workflowMessage } from "./card.js";
+import { approvalLink, signApprovalToken } from "./tokens.js";
+
+export class WorkflowWebhookNotifier implements Notifier {
+  constructor(
+    private readonly url: string,
+    private readonly baseUrl: string,
+    private readonly signingKey: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  async requestApproval(approval: Approval): Promise<void> {
+    const token = await signApprovalToken(approval.id, this.signingKey, new Date(approval.expiresAt));
+    const card = approvalCard(approval, { link: approvalLink(this.baseUrl, approval.id, token) });
+    const res = await this.fetchImpl(this.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(workflowMessage(card)),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`Teams workflow webhook answered ${res.status}`);
+  }
+}
+
+export class LogNotifier implements Notifier {
+  constructor(
+    private readonly log: Logger,
+    private readonly baseUrl: string,
+    private readonly signingKey: string,
+    /** The link is a capability: only the local stack may log it. */
+    private readonly logLink: boolean,
+  ) {}
+
+  async requestApproval(approval: Approval): Promise<void> {
+    const fields: Record<string, string> = { approvalId: approval.id, policy: approval.policy, resourceId: approval.target.resourceId };
+    if (this.logLink) {
+      const token = await signApprovalToken(approval.id, this.signingKey, new Date(approval.expiresAt));
+      fields.approvalUrl = approvalLink(this.baseUrl, approval.id, token);
+    }
+    this.log.warn(fields, "approval requested (no TEAMS_WORKFLOW_URL configured)");
+  }
+}
+
+export async function createNotifier(config: DriftguardConfig, log: Logger): Promise<Notifier> {
+  const base = config.publicUrl ?? "http://localhost:7071";
+  if (config.teams.workflowUrl) return new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey);
+  return new LogNotifier(log, base, config.approvers.signingKey, !config.inAzure);
+}
