@@ -453,8 +453,13 @@ function isApplyRecord(r: AuditRecord): boolean {
   const dir = r.followUp?.direction;
   if (r.outcome === "remediated") return dir !== "restore";
   if (r.outcome === "failed") {
-    // A failed apply may have been half-applied; only records that say they were an apply count.
-    return dir === "apply" && (r.error?.step === "apply" || r.error?.step === "verify");
+    // A failed apply may have been half-applied, so its planned changes count too (the per-field
+    // check on restore leaves untouched fields alone). Failed records carry no followUp: a failed
+    // *restore* is recognised by its Resolved signal.
+    const step = r.error?.step;
+    if (step !== "apply" && step !== "verify") return false;
+    if (dir !== undefined) return dir === "apply";
+    return !/resolved/i.test(r.signal?.type ?? "");
   }
   return false;
 }
