@@ -508,6 +508,18 @@ describe("Fired / budget: apply the limits", () => {
     expect(writes.map((w) => `${w.method} ${w.path.toLowerCase()}`)).toEqual([
       `PUT ${POOL_ID("gpua100").toLowerCase()}`,
     ]);
+    // GET → PUT of the whole pool, guarded by the GET's ETag
+    expect(writes[0]!.headers["if-match"]).toMatch(/^W\/"|^"/);
+    expect(writes[0]!.body).toMatchObject({
+      properties: {
+        maxCount: 2,
+        count: 2,
+        minCount: 0,
+        enableAutoScaling: true,
+        mode: "User",
+        vmSize: "Standard_NC24ads_A100_v4",
+      },
+    });
     expect(pool("gpua100")).toMatchObject({
       maxCount: 2,
       count: 2,
@@ -838,6 +850,23 @@ describe("faults", () => {
       retryable: true,
     });
     expect(sim.writes()).toHaveLength(0);
+  });
+
+  it("412 on the PUT (ETag moved) is a retryable ConcurrentChange", async () => {
+    sim.addFault({ method: "PUT", path: "/agentPools/gpua100", status: 412, count: 1 });
+    const ctx = ctxFor(alert(AKS_ID, "Fired"));
+    const plan = asChange(await scaleGpuPool.plan(await scaleGpuPool.read(ctx), ctx));
+    const err = await scaleGpuPool.apply(plan, ctx).catch((e) => e);
+    expect(err).toMatchObject({
+      name: "RemediationError",
+      code: "ConcurrentChange",
+      step: "apply",
+      statusCode: 412,
+      retryable: true,
+    });
+    // the redelivery re-reads and re-plans
+    await run(ctx);
+    expect(pool("gpua100")).toMatchObject({ maxCount: 2, count: 2 });
   });
 
   it("a missing target fails the read with a typed error", async () => {
