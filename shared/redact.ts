@@ -63,7 +63,7 @@ export const REDACT_PATHS: string[] = [
   "*.accessToken",
   "*.authorization",
   "*.headers.authorization",
-  "*.headers[\"x-functions-key\"]",
+  '*.headers["x-functions-key"]',
   "*.headers.cookie",
   "*.connectionString",
   "*.clientSecret",
@@ -73,7 +73,7 @@ export const REDACT_PATHS: string[] = [
   "*.httpRequest.clientIpAddress",
   "*.data.httpRequest.clientIpAddress",
   "req.headers.authorization",
-  "req.headers[\"x-functions-key\"]",
+  'req.headers["x-functions-key"]',
   "req.query.code",
   "value",
   "secret",
@@ -111,24 +111,34 @@ export function redactText(text: string): string {
  * Deep copy with secret and personal fields replaced. `keepNames` lists field names that are safe
  * in this structure even though they are in the personal list (e.g. `name` of a resource).
  */
-export function redactDeep<T>(input: T, opts: { keepNames?: string[] } = {}): T {
+export function redactDeep<T>(
+  input: T,
+  opts: {
+    keepNames?: string[];
+    /** Additive option: string values (or string array items) under field `field` for which this
+     *  returns true are kept verbatim instead of going through `redactText` — e.g. IP prefixes in
+     *  NSG rule definitions, which are configuration, not personal data. */
+    keepValue?: (field: string, value: string) => boolean;
+  } = {},
+): T {
   const keep = new Set((opts.keepNames ?? []).map((k) => k.toLowerCase()));
-  const walk = (v: unknown, depth: number): unknown => {
+  const keepValue = opts.keepValue;
+  const walk = (v: unknown, depth: number, field: string | undefined): unknown => {
     if (depth > 32) return REDACTED;
-    if (typeof v === "string") return redactText(v);
-    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    if (typeof v === "string") return field !== undefined && keepValue?.(field, v) ? v : redactText(v);
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, field));
     if (v && typeof v === "object") {
       const out: Record<string, unknown> = {};
       for (const [k, val] of Object.entries(v)) {
         const lk = k.toLowerCase();
         if (!keep.has(lk) && (SECRET_SET.has(lk) || PERSONAL_SET.has(lk))) out[k] = REDACTED;
-        else out[k] = walk(val, depth + 1);
+        else out[k] = walk(val, depth + 1, k);
       }
       return out;
     }
     return v;
   };
-  return walk(input, 0) as T;
+  return walk(input, 0, undefined) as T;
 }
 
 /**

@@ -1,0 +1,113 @@
+/**
+ * Hash chain of audit records. Each resource has its own chain: record `seq` n carries the hash of
+ * record n-1 in `prevHash` (the first one carries GENESIS_HASH), and its own `hash` is SHA-256 over
+ * the canonical JSON of every other field. Changing any stored field (or deleting / reordering a
+ * record) breaks the chain at that record.
+ */
+import { createHash } from "node:crypto";
+import type { AuditRecord, ChainBreak } from "./types.js";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * Canonical JSON: object keys sorted (by UTF-16 code units), no whitespace, `undefined` members
+ * dropped (as JSON.stringify does), arrays keep their order (`undefined` in arrays → null).
+ * Non-finite numbers become null, like JSON.stringify. Dates serialise through toJSON.
+ */
+export function canonicalJson(value: unknown): string {
+  const out = encode(value, 0);
+  return out === undefined ? "null" : out;
+}
+
+function encode(value: unknown, depth: number): string | undefined {
+  if (depth > 64) throw new Error("canonicalJson: value nested too deeply");
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "undefined":
+    case "function":
+    case "symbol":
+      return undefined;
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? JSON.stringify(value) : "null";
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      throw new Error("canonicalJson: bigint is not JSON");
+    default:
+      break;
+  }
+  const obj = value as { toJSON?: () => unknown };
+  if (typeof obj.toJSON === "function") return encode(obj.toJSON(), depth + 1);
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => encode(v, depth + 1) ?? "null").join(",")}]`;
+  }
+  const entries = Object.keys(value as object)
+    .sort()
+    .flatMap((k) => {
+      const v = encode((value as Record<string, unknown>)[k], depth + 1);
+      return v === undefined ? [] : [`${JSON.stringify(k)}:${v}`];
+    });
+  return `{${entries.join(",")}}`;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** SHA-256 hex over the canonical JSON of every record field except `hash` (`prevHash`, `seq`, `id`
+ *  included). Storage adapters strip their own metadata before calling this. */
+export function computeRecordHash(record: Omit<AuditRecord, "hash"> | AuditRecord): string {
+  const { hash: _hash, ...fields } = record as AuditRecord;
+  return sha256Hex(canonicalJson(fields));
+}
+
+/** Deterministic record ID: one resource + seq always yields the same ID (duplicates collide on create). */
+export function recordId(resourceId: string, seq: number): string {
+  return `${resourceKey(resourceId)}-${String(seq).padStart(10, "0")}`;
+}
+
+/** Stable key of a resource's chain (case-insensitive like ARM IDs). */
+export function resourceKey(resourceId: string): string {
+  return sha256Hex(resourceId.toLowerCase()).slice(0, 32);
+}
+
+/**
+ * Verifies one resource's chain, records sorted by `seq` ascending. Returns the first broken
+ * record, or undefined when the chain is intact.
+ */
+export function verifyChain(records: readonly AuditRecord[]): ChainBreak | undefined {
+  let prevHash = GENESIS_HASH;
+  let resourceId: string | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const at = (reason: string): ChainBreak => ({
+      resourceId: r.resourceId,
+      recordId: r.id,
+      seq: r.seq,
+      reason,
+    });
+    const expectedSeq = i + 1;
+    if (resourceId === undefined) resourceId = r.resourceId;
+    else if (r.resourceId.toLowerCase() !== resourceId.toLowerCase()) {
+      return at(`record belongs to resource ${r.resourceId}, not to this chain (${resourceId})`);
+    }
+    if (r.seq !== expectedSeq) {
+      return at(
+        r.seq > expectedSeq
+          ? `seq gap: expected seq ${expectedSeq}, found ${r.seq} (record ${expectedSeq} missing)`
+          : `seq ${r.seq} out of order or duplicated (expected ${expectedSeq})`,
+      );
+    }
+    if (r.id !== recordId(r.resourceId, r.seq))
+      return at(`id does not match resource and seq (expected ${recordId(r.resourceId, r.seq)})`);
+    if (r.prevHash !== prevHash) {
+      return at(`prevHash does not match the hash of record ${expectedSeq - 1 || "genesis"}`);
+    }
+    const hash = computeRecordHash(r);
+    if (r.hash !== hash) return at("hash mismatch: record content was modified after it was written");
+    prevHash = r.hash;
+  }
+  return undefined;
+}

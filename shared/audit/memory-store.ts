@@ -1,0 +1,326 @@
+/**
+ * In-memory implementations of the audit store and the ports (ledger, action budget, approvals).
+ * Used by unit tests and the test harness; they follow exactly the semantics of the Cosmos DB
+ * adapters in `shared/cosmos/` (same query order and paging, same lease and expiry rules — all
+ * based on comparing timestamps, never on TTL).
+ */
+import { randomUUID } from "node:crypto";
+import { InputError } from "../errors.js";
+import type { ActionBudget, Approval, ApprovalState, ApprovalStore, Claim, SignalLedger } from "../ports.js";
+import { computeRecordHash, GENESIS_HASH, recordId, resourceKey, verifyChain } from "./chain.js";
+import { encodeContinuation, matchesQuery, normalizeQuery, sortKey } from "./paging.js";
+import { sanitizeRecordInput } from "./record.js";
+import type {
+  AuditPage,
+  AuditQuery,
+  AuditRecord,
+  AuditRecordInput,
+  AuditStore,
+  ChainBreak,
+  VerifyReport,
+} from "./types.js";
+import { validateRecordInput } from "./validate.js";
+
+/** Serialises async work per key (one chain = one key). */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.tails.set(key, settled);
+    try {
+      return await next;
+    } finally {
+      if (this.tails.get(key) === settled) this.tails.delete(key);
+    }
+  }
+}
+
+interface Entry {
+  record: AuditRecord;
+  key: string;
+}
+
+export class InMemoryAuditStore implements AuditStore {
+  private readonly chains = new Map<string, AuditRecord[]>();
+  /** Newest first by sort key. */
+  private readonly sorted: Entry[] = [];
+  private readonly mutex = new KeyedMutex();
+
+  async append(input: AuditRecordInput): Promise<AuditRecord> {
+    validateRecordInput(input);
+    const clean = sanitizeRecordInput(structuredClone(input));
+    const chainKey = resourceKey(clean.resourceId);
+    return this.mutex.run(chainKey, async () => {
+      const chain = this.chains.get(chainKey) ?? [];
+      const last = chain[chain.length - 1];
+      const seq = (last?.seq ?? 0) + 1;
+      const base = {
+        ...clean,
+        id: recordId(clean.resourceId, seq),
+        seq,
+        prevHash: last?.hash ?? GENESIS_HASH,
+      };
+      const record: AuditRecord = { ...base, hash: computeRecordHash(base) };
+      const stored = structuredClone(record);
+      chain.push(stored);
+      this.chains.set(chainKey, chain);
+      const key = sortKey(stored);
+      // Binary insertion keeps `sorted` newest first.
+      let lo = 0;
+      let hi = this.sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.sorted[mid]!.key > key) lo = mid + 1;
+        else hi = mid;
+      }
+      this.sorted.splice(lo, 0, { record: stored, key });
+      return structuredClone(record);
+    });
+  }
+
+  async query(q: AuditQuery): Promise<AuditPage> {
+    const nq = normalizeQuery(q);
+    const items: AuditRecord[] = [];
+    let lastKey: string | undefined;
+    let more = false;
+    for (const e of this.sorted) {
+      if (!matchesQuery(e.record, e.key, nq)) continue;
+      if (items.length === nq.limit) {
+        more = true;
+        break;
+      }
+      items.push(structuredClone(e.record));
+      lastKey = e.key;
+    }
+    return { items, continuationToken: more && lastKey ? encodeContinuation(lastKey) : null };
+  }
+
+  async verify(opts: { resourceId?: string } = {}): Promise<VerifyReport> {
+    const keys = opts.resourceId ? [resourceKey(opts.resourceId)] : [...this.chains.keys()];
+    const breaks: ChainBreak[] = [];
+    let chains = 0;
+    let records = 0;
+    for (const k of keys) {
+      const chain = this.chains.get(k);
+      if (!chain || chain.length === 0) continue;
+      chains++;
+      records += chain.length;
+      const sorted = [...chain].sort((a, b) => a.seq - b.seq);
+      const br = verifyChain(sorted);
+      if (br) breaks.push(br);
+    }
+    breaks.sort((a, b) =>
+      a.resourceId.toLowerCase() < b.resourceId.toLowerCase()
+        ? -1
+        : a.resourceId.toLowerCase() > b.resourceId.toLowerCase()
+          ? 1
+          : 0,
+    );
+    return { chains, records, breaks };
+  }
+
+  /** The stored records of one resource's chain, by reference — for tests that tamper with storage
+   *  behind the store's back (the equivalent of editing a Cosmos document directly). */
+  unsafeStoredChain(resourceId: string): AuditRecord[] {
+    return this.chains.get(resourceKey(resourceId)) ?? [];
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+interface LedgerEntry {
+  state: "processing" | "done";
+  leaseUntil: string;
+  token: string;
+  updatedAt: string;
+}
+
+export class InMemorySignalLedger implements SignalLedger {
+  private readonly entries = new Map<string, LedgerEntry>();
+
+  async claim(key: string, opts: { leaseMs: number; now: Date }): Promise<Claim> {
+    validateLedgerKey(key);
+    validateLease(opts.leaseMs);
+    const existing = this.entries.get(key);
+    if (existing?.state === "done") return { status: "done" };
+    if (existing && Date.parse(existing.leaseUntil) > opts.now.getTime())
+      return { status: "busy", leaseUntil: existing.leaseUntil };
+    const token = randomUUID();
+    this.entries.set(key, {
+      state: "processing",
+      leaseUntil: new Date(opts.now.getTime() + opts.leaseMs).toISOString(),
+      token,
+      updatedAt: opts.now.toISOString(),
+    });
+    return { status: "claimed", token };
+  }
+
+  async complete(key: string, token: string): Promise<void> {
+    const e = this.entries.get(key);
+    // Only the lease holder may complete; a lost lease (expired and re-claimed) is left to its new holder.
+    if (e?.state !== "processing" || e.token !== token) return;
+    e.state = "done";
+    e.updatedAt = new Date().toISOString();
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    const e = this.entries.get(key);
+    if (e?.state !== "processing" || e.token !== token) return;
+    this.entries.delete(key);
+  }
+}
+
+export function validateLedgerKey(key: unknown): asserts key is string {
+  if (typeof key !== "string" || key.length === 0 || key.length > 1024) {
+    throw new InputError(
+      "InvalidDedupeKey",
+      "dedupe key must be a non-empty string of at most 1024 characters",
+      "dedupeKey",
+    );
+  }
+}
+
+function validateLease(leaseMs: unknown): void {
+  if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new InputError("InvalidLease", "leaseMs must be a positive number", "leaseMs");
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/** `2025-01-31T12` — the clock hour (UTC) a budget counter covers. */
+export function hourBucket(now: Date): string {
+  return now.toISOString().slice(0, 13);
+}
+
+export class InMemoryActionBudget implements ActionBudget {
+  private readonly counters = new Map<string, number>();
+
+  async tryConsume(policy: string, max: number, now: Date): Promise<boolean> {
+    validateBudgetArgs(policy, max);
+    const k = `${policy}|${hourBucket(now)}`;
+    const count = this.counters.get(k) ?? 0;
+    if (count >= max) return false;
+    this.counters.set(k, count + 1);
+    return true;
+  }
+}
+
+export function validateBudgetArgs(policy: unknown, max: unknown): void {
+  if (typeof policy !== "string" || policy.length === 0 || policy.length > 256) {
+    throw new InputError("InvalidPolicy", "policy name must be a non-empty string", "policy");
+  }
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 0) {
+    throw new InputError("InvalidLimit", "max must be a non-negative integer", "maxActionsPerHour");
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/** The stored form of an approval's signal: raw caller object IDs are dropped (app IDs are not personal). */
+export function storableApproval(a: Approval): Approval {
+  const { etag: _etag, ...rest } = a;
+  const copy = structuredClone(rest) as Approval;
+  if (copy.signal.caller) {
+    if (copy.signal.caller.appId) copy.signal.caller = { appId: copy.signal.caller.appId };
+    else delete copy.signal.caller;
+  }
+  return copy;
+}
+
+export function validateApproval(a: Approval): void {
+  if (!a || typeof a !== "object")
+    throw new InputError("InvalidApproval", "approval must be an object", "approval");
+  if (typeof a.id !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(a.id)) {
+    throw new InputError("InvalidApproval", "approval id must be 1-128 characters of [A-Za-z0-9_-]", "id");
+  }
+  if (a.state !== "pending")
+    throw new InputError("InvalidApproval", "a new approval must be pending", "state");
+  for (const f of ["createdAt", "expiresAt"] as const) {
+    if (typeof a[f] !== "string" || Number.isNaN(Date.parse(a[f])))
+      throw new InputError("InvalidApproval", `${f} must be an ISO 8601 date-time`, f);
+  }
+}
+
+export class ApprovalExistsError extends Error {
+  override readonly name = "ApprovalExistsError";
+  constructor(readonly id: string) {
+    super(`approval ${id} already exists`);
+  }
+}
+
+/** Decision rule shared by the stores: only from `pending`, and never after `expiresAt` (then it expires). */
+export function decideTransition(
+  current: Approval,
+  state: Exclude<ApprovalState, "pending">,
+  by: string | undefined,
+  now: Date,
+): { next: Approval; granted: boolean } | undefined {
+  if (current.state !== "pending") return undefined;
+  const expired = Date.parse(current.expiresAt) <= now.getTime();
+  if (expired && state !== "expired") {
+    const next: Approval = { ...current, state: "expired", decidedAt: now.toISOString() };
+    delete next.decidedBy;
+    return { next, granted: false };
+  }
+  const next: Approval = { ...current, state, decidedAt: now.toISOString() };
+  if (by !== undefined) next.decidedBy = by;
+  else delete next.decidedBy;
+  return { next, granted: true };
+}
+
+export class InMemoryApprovalStore implements ApprovalStore {
+  private readonly items = new Map<string, { approval: Approval; etag: string }>();
+  private etagCounter = 0;
+
+  private nextEtag(): string {
+    this.etagCounter += 1;
+    return `"${this.etagCounter.toString(16).padStart(8, "0")}"`;
+  }
+
+  async create(approval: Approval): Promise<Approval> {
+    validateApproval(approval);
+    if (this.items.has(approval.id)) throw new ApprovalExistsError(approval.id);
+    const etag = this.nextEtag();
+    const stored = storableApproval(approval);
+    this.items.set(approval.id, { approval: stored, etag });
+    return { ...structuredClone(stored), etag };
+  }
+
+  async get(id: string): Promise<Approval | undefined> {
+    const e = this.items.get(id);
+    return e ? { ...structuredClone(e.approval), etag: e.etag } : undefined;
+  }
+
+  async decide(
+    id: string,
+    state: Exclude<ApprovalState, "pending">,
+    by: string | undefined,
+    now: Date,
+  ): Promise<Approval | undefined> {
+    const e = this.items.get(id);
+    if (!e) return undefined;
+    const t = decideTransition(e.approval, state, by, now);
+    if (!t) return undefined;
+    const etag = this.nextEtag();
+    this.items.set(id, { approval: t.next, etag });
+    return t.granted ? { ...structuredClone(t.next), etag } : undefined;
+  }
+
+  async listExpired(now: Date): Promise<Approval[]> {
+    return [...this.items.values()]
+      .filter((e) => e.approval.state === "pending" && Date.parse(e.approval.expiresAt) <= now.getTime())
+      .sort((a, b) =>
+        a.approval.expiresAt < b.approval.expiresAt
+          ? -1
+          : a.approval.expiresAt > b.approval.expiresAt
+            ? 1
+            : a.approval.id < b.approval.id
+              ? -1
+              : 1,
+      )
+      .map((e) => ({ ...structuredClone(e.approval), etag: e.etag }));
+  }
+}
