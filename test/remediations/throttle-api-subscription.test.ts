@@ -20,6 +20,7 @@ import type { AuditHistory, ChangePlan, RemediationContext } from "../../shared/
 import { parseResourceId } from "../../shared/resource-id.js";
 import { findDueRestorations, restoreSignal } from "../../shared/restore-due.js";
 import type { Signal } from "../../shared/signals/types.js";
+import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-ai";
@@ -760,5 +761,115 @@ describe("cooldown expiry (timer)", () => {
     expect(plan.action).toBe("noop");
     expect((plan as { reason: string }).reason).toMatch(/suspended again/);
     expect(stateOf("team-a-key")!.state).toBe("suspended");
+  });
+});
+
+describe("through the pipeline (harness)", () => {
+  let h: Harness;
+  let clock: ManualClock;
+  const policies = {
+    version: 1 as const,
+    policies: [{ ...POLICY, params: { cooldown: "PT1H" } }],
+  };
+
+  beforeAll(async () => {
+    clock = new ManualClock(NOW);
+    h = await startHarness({ seed: seed(), policies, clock });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const hState = (sid: string, svc = SVC_ID) =>
+    (h.sim.getResource(subId(sid, svc))?.properties as { state: string }).state;
+
+  it("Fired → remediated with followUp.restoreAt; the due timer signal → reverted and active; then nothing is due", async () => {
+    clock.set(NOW);
+    const [d] = await h.handle(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" }));
+    expect(d?.outcome).toBe("remediated");
+    const restoreAt = new Date(NOW.getTime() + HOUR).toISOString();
+    expect(d?.record?.followUp).toMatchObject({ restoreAt, apimSubscriptionId: subId("team-a-key") });
+    expect(d?.record?.changes).toEqual([{ path: "properties.state", from: "active", to: "suspended" }]);
+    expect(d?.record?.kind).toBe(KIND);
+    expect(JSON.stringify(d?.record)).not.toMatch(/pk-|sk-/);
+    expect(hState("team-a-key")).toBe("suspended");
+    expect(hState("team-b-key")).toBe("active");
+    expect(hState("master")).toBe("active");
+
+    // Not due yet.
+    expect(await findDueRestorations(h.audit, new Date(NOW.getTime() + 30 * 60_000))).toEqual([]);
+
+    const later = new Date(NOW.getTime() + HOUR + 60_000);
+    clock.set(later);
+    const due = await findDueRestorations(h.audit, later);
+    expect(due).toHaveLength(1);
+    expect(due[0]).toMatchObject({ recordId: d?.record?.id, policy: POLICY.name, restoreAt });
+    const signal = restoreSignal(due[0]!, later);
+    const [r] = await h.handle(signal, { policyName: due[0]!.policy });
+    expect(r?.outcome).toBe("reverted");
+    expect(r?.record?.signal).toMatchObject({ source: "timer", id: d?.record?.id });
+    expect(r?.record?.changes).toEqual([{ path: "properties.state", from: "suspended", to: "active" }]);
+    expect(hState("team-a-key")).toBe("active");
+
+    // A second run finds nothing due; the same signal delivered again is a duplicate (no record).
+    expect(await findDueRestorations(h.audit, later)).toEqual([]);
+    expect(await findDueRestorations(h.audit, new Date(later.getTime() + 10 * HOUR))).toEqual([]);
+    const count = (await h.records()).length;
+    const [again] = await h.handle(signal, { policyName: due[0]!.policy });
+    expect(again?.outcome).toBe("duplicate");
+    expect(await h.records()).toHaveLength(count);
+  });
+
+  it("Resolved restores first; the timer then has nothing to do", async () => {
+    clock.set(NOW);
+    const [fired] = await h.handle(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" }));
+    expect(fired?.outcome).toBe("remediated");
+    clock.set(new Date(NOW.getTime() + 20 * 60_000));
+    const [resolved] = await h.handle(alertSignal("Resolved", { ApimSubscriptionId: "team-b-key" }));
+    expect(resolved?.outcome).toBe("reverted");
+    expect(resolved?.record?.followUp).toEqual({ apimSubscriptionId: subId("team-b-key") });
+    expect(hState("team-b-key")).toBe("active");
+    const due = await findDueRestorations(h.audit, new Date(NOW.getTime() + 2 * HOUR));
+    expect(due.map((x) => x.apimSubscriptionId)).not.toContain(subId("team-b-key"));
+  });
+
+  it("a person's change before the cooldown ends: the timer run is compliant and settles the restoration", async () => {
+    clock.set(new Date(NOW.getTime() + 30 * 60_000));
+    const [fired] = await h.handle(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" }));
+    expect(fired?.outcome).toBe("remediated");
+    const apim = h.clients.apiManagement(SUB).subscription;
+    const got = await apim.get(RG, SVC, "team-b-key");
+    await apim.update(RG, SVC, "team-b-key", got.eTag!, {
+      state: "suspended",
+      stateComment: "kept suspended by the API owner",
+    });
+    const later = new Date(NOW.getTime() + 2 * HOUR);
+    clock.set(later);
+    const due = await findDueRestorations(h.audit, later);
+    expect(due).toHaveLength(1);
+    // Without a pinned policy, the timer signal matches the policy's `manual: throttle-restore` trigger.
+    const [r] = await h.handle(restoreSignal(due[0]!, later));
+    expect(r?.policy).toBe(POLICY.name);
+    expect(r?.outcome).toBe("compliant");
+    expect(r?.reason).toMatch(/someone else/);
+    expect(hState("team-b-key")).toBe("suspended");
+    expect(await findDueRestorations(h.audit, later)).toEqual([]);
+  });
+
+  it("master → compliant; missing dimension → failed at step plan; opted-out service → excluded", async () => {
+    clock.set(NOW);
+    const [m] = await h.handle(alertSignal("Fired", { ApimSubscriptionId: "master" }));
+    expect(m?.outcome).toBe("compliant");
+    expect(m?.reason).toBe("built-in master subscription is never suspended");
+    expect(hState("master")).toBe("active");
+
+    const [f] = await h.handle(alertSignal("Fired", { Region: "westeurope" }));
+    expect(f?.outcome).toBe("failed");
+    expect(f?.retry).toBe(false);
+    expect(f?.record?.error).toMatchObject({ step: "plan", code: "MissingDimension" });
+
+    const [x] = await h.handle(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" }, OTHER_SVC_ID));
+    expect(x?.outcome).toBe("excluded");
+    expect(hState("team-a-key", OTHER_SVC_ID)).toBe("active");
   });
 });
