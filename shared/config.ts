@@ -31,6 +31,8 @@ export interface DriftguardConfig {
     workflowUrl?: string;
     /** Bot app ID (audience of Bot Framework JWTs) for in-card Action.Execute approvals. */
     botAppId?: string;
+    /** Bot Framework signing keys (JWKS). */
+    botJwksUrl: string;
   };
   approvers: {
     /** Entra object IDs allowed to approve. */
@@ -121,6 +123,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     teams: {
       workflowUrl: env.TEAMS_WORKFLOW_URL ? httpsUrl(env, "TEAMS_WORKFLOW_URL") : undefined,
       botAppId,
+      botJwksUrl: httpsUrl(env, "TEAMS_BOT_JWKS_URL", "https://login.botframework.com/v1/.well-known/keys"),
     },
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
