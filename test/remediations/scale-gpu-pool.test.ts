@@ -26,6 +26,7 @@ import {
 } from "../../shared/remediations/scale-gpu-pool.js";
 import type { AuditHistory, ChangePlan, Plan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -880,5 +881,131 @@ describe("faults", () => {
     const v = await scaleGpuPool.verify(plan, ctx);
     expect(v.ok).toBe(false);
     expect(v.detail).toContain("ws1/gpu-cluster.maxNodeCount is 8, expected 2");
+  });
+});
+
+describe("through the pipeline (harness): records and restart safety", () => {
+  const policies = (mode = "enforce", params: Record<string, unknown> = { maxNodes: 2 }) => ({
+    version: 1 as const,
+    policies: [{ ...POLICY, mode, params }],
+  });
+  const open: Harness[] = [];
+  afterEach(async () => {
+    // harnesses that share a simulator: close the owner last
+    for (const h of open.reverse()) await h.close();
+    open.length = 0;
+  });
+  async function harness(opts: Partial<Parameters<typeof startHarness>[0]> = {}): Promise<Harness> {
+    const h = await startHarness({ seed: { resources: seedResources() }, policies: policies(), ...opts });
+    open.push(h);
+    return h;
+  }
+
+  it("Fired → remediated; a new pipeline over the same audit trail turns Resolved into reverted with the exact old values", async () => {
+    const first = await harness();
+    const [fired] = await first.handle(alert(AKS_ID, "Fired", "alert-restart"));
+    expect(fired).toMatchObject({ outcome: "remediated", kind: KIND, policy: POLICY.name });
+    expect(fired!.record).toMatchObject({
+      outcome: "remediated",
+      resourceId: AKS_ID,
+      changes: [
+        { path: "agentPools[gpua100].maxCount", from: 10, to: 2 },
+        { path: "agentPools[gpua100].count", from: 6, to: 2 },
+      ],
+    });
+    const poolAfterFire = first.sim.getResource(POOL_ID("gpua100"))!.properties as Record<string, unknown>;
+    expect(poolAfterFire).toMatchObject({ maxCount: 2, count: 2 });
+
+    // "restart": a fresh pipeline (new clients, new ledger, nothing in memory) over the same trail and Azure
+    const second = await harness({ audit: first.audit, sim: first.sim });
+    expect(second.pipeline).not.toBe(first.pipeline);
+    const [resolved] = await second.handle(alert(AKS_ID, "Resolved", "alert-restart"));
+    expect(resolved).toMatchObject({ outcome: "reverted" });
+    expect(resolved!.record!.changes).toEqual([
+      { path: "agentPools[gpua100].maxCount", from: 2, to: 10 },
+      { path: "agentPools[gpua100].count", from: 2, to: 6 },
+    ]);
+    expect(first.sim.getResource(POOL_ID("gpua100"))!.properties).toMatchObject({
+      maxCount: 10,
+      count: 6,
+      minCount: 0,
+    });
+
+    const trail = await second.records();
+    expect(trail.map((r) => r.outcome)).toEqual(["remediated", "reverted"]);
+    expect((await second.audit.verify()).breaks).toEqual([]);
+
+    // a second Resolved (another alert instance) finds nothing left to restore
+    const [again] = await second.handle(alert(AKS_ID, "Resolved", "alert-restart-2"));
+    expect(again).toMatchObject({
+      outcome: "compliant",
+      reason: expect.stringContaining("nothing to restore"),
+    });
+  });
+
+  it("a repeated Fired is recorded compliant and writes nothing", async () => {
+    const h = await harness();
+    expect((await h.handle(alert(GPU_COMPUTE_ID, "Fired", "a1")))[0]).toMatchObject({
+      outcome: "remediated",
+    });
+    const writes = h.sim.writes().length;
+    const [second] = await h.handle(alert(GPU_COMPUTE_ID, "Fired", "a2"));
+    expect(second).toMatchObject({
+      outcome: "compliant",
+      reason: expect.stringContaining("already within the limits"),
+    });
+    expect(h.sim.writes()).toHaveLength(writes);
+  });
+
+  it("a person's change in between: Resolved is recorded compliant with the reason, the pool keeps their value", async () => {
+    const h = await harness();
+    await h.handle(alert(AKS_ID, "Fired", "a-person"));
+    const p = h.sim.getResource(POOL_ID("gpua100"))!;
+    h.sim.putResource({ ...p, properties: { ...(p.properties as object), maxCount: 5 } });
+    const [resolved] = await h.handle(alert(AKS_ID, "Resolved", "a-person"));
+    expect(resolved).toMatchObject({ outcome: "compliant" });
+    expect(resolved!.record!.reason).toContain("changed by someone");
+    expect(h.sim.getResource(POOL_ID("gpua100"))!.properties).toMatchObject({ maxCount: 5, count: 2 });
+  });
+
+  it("budget on the resource group → remediated for the scope; global dry-run records the exact changes and writes nothing", async () => {
+    const dry = await harness({ mode: "dry-run" });
+    const [d] = await dry.handle(budget(RG_ID));
+    expect(d).toMatchObject({ outcome: "dry-run" });
+    expect(d!.record!.changes).toHaveLength(3);
+    expect(dry.sim.writes()).toHaveLength(0);
+
+    const h = await harness();
+    const [b] = await h.handle(budget(RG_ID));
+    expect(b).toMatchObject({ outcome: "remediated" });
+    expect(b!.record).toMatchObject({ resourceId: RG_ID, changes: d!.record!.changes });
+    expect(
+      (
+        h.sim.getResource(GPU_COMPUTE_ID)!.properties as {
+          properties: { scaleSettings: { maxNodeCount: number } };
+        }
+      ).properties.scaleSettings.maxNodeCount,
+    ).toBe(2);
+    expect(h.sim.getResource(POOL_ID("gpua100"))!.properties).toMatchObject({ maxCount: 2, count: 2 });
+  });
+
+  it("a permanent failure is recorded failed with step 'apply', and a later Resolved restores what was written", async () => {
+    const h = await harness();
+    // the AML write works, the AKS one keeps failing: a half-applied budget run
+    h.sim.addFault({ method: "PUT", path: "/agentPools/gpua100", status: 403, count: -1 });
+    const [b] = await h.handle(budget(RG_ID));
+    expect(b).toMatchObject({ outcome: "failed", retry: false });
+    expect(b!.record!.error).toMatchObject({ step: "apply", code: expect.any(String) });
+    expect(b!.record!.changes).toHaveLength(3);
+    h.sim.clearFaults();
+    const [r] = await h.handle(alert(RG_ID, "Resolved", "after-failure"));
+    expect(r).toMatchObject({ outcome: "reverted" });
+    expect(r!.record!.changes).toEqual([
+      {
+        path: "workspaces[ws1].computes[gpu-cluster].properties.properties.scaleSettings.maxNodeCount",
+        from: 2,
+        to: 8,
+      },
+    ]);
   });
 });
