@@ -76,7 +76,7 @@ describe("NSG and security rules (inline children)", () => {
   it("DELETE of a rule (async LRO) removes it from the parent", async () => {
     await network().securityRules.beginDeleteAndWait(RG, "nsg-gpu-nodes", "allow-ssh-internet", poll);
     const nsg = sim.getResource(NSG)!;
-    const names = (nsg.properties?.securityRules as { name: string }[]).map((r) => r.name);
+    const names = (nsg.properties!.securityRules as { name: string }[]).map((r) => r.name);
     expect(names).not.toContain("allow-ssh-internet");
     expect(names).toHaveLength(3);
     await expect(
@@ -111,7 +111,7 @@ describe("NSG and security rules (inline children)", () => {
     const parent = sim.getResource(NSG)!;
     expect(parent.etag).not.toBe(before);
     const inline = (
-      parent.properties?.securityRules as { name: string; properties: Record<string, unknown> }[]
+      parent.properties!.securityRules as { name: string; properties: Record<string, unknown> }[]
     ).find((r) => r.name === "allow-ssh-internet");
     expect(inline?.properties.sourceAddressPrefix).toBe("10.1.0.0/16");
 
@@ -129,7 +129,7 @@ describe("NSG and security rules (inline children)", () => {
       },
       poll,
     );
-    expect((sim.getResource(NSG)!.properties?.securityRules as unknown[]).length).toBe(5);
+    expect((sim.getResource(NSG)!.properties!.securityRules as unknown[]).length).toBe(5);
 
     // parent PUT with only one rule → the others disappear as children too
     const nsg = await network().networkSecurityGroups.get(RG, "nsg-gpu-nodes");
@@ -207,12 +207,12 @@ describe("AKS managed cluster and agent pools", () => {
 
   it("a cluster-side change shows up on the agent pool, and a pool DELETE shrinks the cluster", async () => {
     const c = sim.getResource(AKS)!;
-    const profiles = c.properties?.agentPoolProfiles as Record<string, unknown>[];
+    const profiles = c.properties!.agentPoolProfiles as Record<string, unknown>[];
     profiles[2] = { ...profiles[2], count: 7 };
     sim.putResource(c);
     expect((await aks().agentPools.get(RG, "aks-inference", "cpu")).count).toBe(7);
     await aks().agentPools.delete(RG, "aks-inference", "cpu", poll);
-    const after = sim.getResource(AKS)!.properties?.agentPoolProfiles as { name: string }[];
+    const after = sim.getResource(AKS)!.properties!.agentPoolProfiles as { name: string }[];
     expect(after.map((p) => p.name)).toEqual(["system", "gpua100"]);
     await expect(aks().agentPools.get(RG, "aks-inference", "cpu")).rejects.toMatchObject({ statusCode: 404 });
   });
