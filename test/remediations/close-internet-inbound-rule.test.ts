@@ -1,0 +1,874 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ArmResource,
+  type AzureSimulator,
+  type Seed,
+  startAzureSimulator,
+} from "../../dev/azure-sim/index.js";
+import { loadOrCreateLocalTls } from "../../dev/tls.js";
+import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { RemediationError } from "../../shared/errors.js";
+import { silentLogger } from "../../shared/log.js";
+import type { Policy } from "../../shared/policy/schema.js";
+import {
+  type CloseInternetInboundRuleParams,
+  closeInternetInboundRule,
+  type InboundRuleData,
+  NSG_TYPE,
+  paramsSchema,
+  RULE_TYPE,
+} from "../../shared/remediations/close-internet-inbound-rule.js";
+import { type NsgRule, offendingRules } from "../../shared/remediations/nsg-rules.js";
+import { getRemediation } from "../../shared/remediations/registry.js";
+import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
+import type { Signal } from "../../shared/signals/types.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+
+const SUB = "00000000-0000-0000-0000-0000000000c1";
+const RG = "rg-net";
+const KIND = "close-internet-inbound-rule";
+const NOW = new Date("2030-04-01T08:00:00.000Z");
+const nsgId = (nsg: string) =>
+  `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${nsg}`;
+const ruleId = (nsg: string, rule: string) => `${nsgId(nsg)}/securityRules/${rule}`;
+
+type RuleProps = Omit<NsgRule, "name" | "id" | "etag">;
+
+/** ARM shape of an inline rule: `{name, properties}`. */
+function rule(name: string, props: RuleProps) {
+  return {
+    name,
+    properties: { protocol: "Tcp", sourcePortRange: "*", destinationAddressPrefix: "*", ...props },
+  };
+}
+
+const DEFAULT_RULES = [
+  {
+    name: "AllowVnetInBound",
+    properties: {
+      priority: 65000,
+      direction: "Inbound",
+      access: "Allow",
+      protocol: "*",
+      sourceAddressPrefix: "VirtualNetwork",
+      sourcePortRange: "*",
+      destinationAddressPrefix: "VirtualNetwork",
+      destinationPortRange: "*",
+    },
+  },
+  {
+    name: "AllowInternetOutBound",
+    properties: {
+      priority: 65001,
+      direction: "Outbound",
+      access: "Allow",
+      protocol: "*",
+      sourceAddressPrefix: "*",
+      sourcePortRange: "*",
+      destinationAddressPrefix: "Internet",
+      destinationPortRange: "*",
+    },
+  },
+];
+
+function nsg(
+  name: string,
+  rules: ReturnType<typeof rule>[],
+  tags: Record<string, string> = { env: "prod" },
+): ArmResource {
+  return {
+    id: nsgId(name),
+    name,
+    type: NSG_TYPE,
+    location: "westeurope",
+    tags,
+    properties: { securityRules: rules, defaultSecurityRules: DEFAULT_RULES },
+  };
+}
+
+// The six mixed rules of the NSG-level scenario: exactly two offend.
+const MIXED = [
+  rule("open-ssh", {
+    priority: 100,
+    direction: "Inbound",
+    access: "Allow",
+    sourceAddressPrefix: "*",
+    destinationPortRange: "22",
+    description: "debug access",
+  }),
+  rule("open-rdp-list", {
+    priority: 110,
+    direction: "Inbound",
+    access: "Allow",
+    sourceAddressPrefix: "",
+    sourceAddressPrefixes: ["10.0.0.0/8", "0.0.0.0/0"],
+    destinationPortRanges: ["3389", "5985-5986"],
+  }),
+  rule("deny-all-in", {
+    priority: 4000,
+    direction: "Inbound",
+    access: "Deny",
+    sourceAddressPrefix: "*",
+    destinationPortRange: "*",
+  }),
+  rule("allow-corp-https", {
+    priority: 200,
+    direction: "Inbound",
+    access: "Allow",
+    sourceAddressPrefix: "203.0.113.0/24",
+    destinationPortRange: "443",
+  }),
+  rule("allow-out-any", {
+    priority: 300,
+    direction: "Outbound",
+    access: "Allow",
+    sourceAddressPrefix: "*",
+    destinationPortRange: "*",
+  }),
+  rule("allow-lb", {
+    priority: 310,
+    direction: "Inbound",
+    access: "Allow",
+    sourceAddressPrefix: "AzureLoadBalancer",
+    destinationPortRange: "*",
+  }),
+];
+
+/** 32 rules: every combination of access × direction × source × port; 4 offend (2 with port 22). */
+function manyRules() {
+  const out: ReturnType<typeof rule>[] = [];
+  let priority = 100;
+  for (const access of ["Allow", "Deny"]) {
+    for (const direction of ["Inbound", "Outbound"]) {
+      for (const [si, source] of [
+        { sourceAddressPrefix: "Internet" },
+        { sourceAddressPrefixes: ["192.168.0.0/16", "::/0"] },
+        { sourceAddressPrefix: "10.0.0.0/8" },
+        { sourceAddressPrefixes: ["VirtualNetwork"] },
+      ].entries()) {
+        for (const port of ["22", "443"]) {
+          out.push(
+            rule(`r-${access}-${direction}-s${si}-p${port}`.toLowerCase(), {
+              priority: priority++,
+              access,
+              direction,
+              destinationPortRange: port,
+              ...source,
+            }),
+          );
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const SEED: Seed = {
+  resources: [
+    nsg(
+      "nsg-rule",
+      [
+        rule("allow-ssh-any", {
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "*",
+          destinationPortRange: "22",
+          description: "temp",
+        }),
+        rule("allow-https-vnet", {
+          priority: 110,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "VirtualNetwork",
+          destinationPortRange: "443",
+        }),
+        rule("allow-rdp-internet", {
+          priority: 120,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "Internet",
+          destinationPortRange: "3389",
+        }),
+      ],
+      { env: "prod", owner: "net-team" },
+    ),
+    nsg("nsg-mixed", MIXED),
+    nsg("nsg-many", manyRules()),
+    nsg("nsg-ports", [
+      rule("open-ssh", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "22",
+      }),
+      rule("open-https", {
+        priority: 110,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "Internet",
+        destinationPortRange: "443",
+      }),
+    ]),
+    nsg("nsg-range", [
+      rule("open-ssh", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "0.0.0.0/0",
+        destinationPortRange: "22",
+      }),
+      rule("open-https", {
+        priority: 110,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "Any",
+        destinationPortRange: "443",
+      }),
+    ]),
+    nsg("nsg-compliant", [
+      rule("allow-corp-ssh", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "198.51.100.0/24",
+        destinationPortRange: "22",
+      }),
+      rule("deny-all", {
+        priority: 4000,
+        direction: "Inbound",
+        access: "Deny",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "*",
+      }),
+    ]),
+    nsg("nsg-faults", [
+      rule("open-ssh", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "22",
+      }),
+      rule("allow-corp", {
+        priority: 200,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "10.0.0.0/8",
+        destinationPortRange: "*",
+      }),
+    ]),
+    nsg("nsg-forbidden", [
+      rule("open-a", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "22",
+      }),
+      rule("open-b", {
+        priority: 110,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "80",
+      }),
+      rule("allow-corp", {
+        priority: 200,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "10.0.0.0/8",
+        destinationPortRange: "*",
+      }),
+    ]),
+    nsg("nsg-race", [
+      rule("open-ssh", {
+        priority: 100,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "22",
+      }),
+      rule("open-web", {
+        priority: 110,
+        direction: "Inbound",
+        access: "Allow",
+        sourceAddressPrefix: "*",
+        destinationPortRange: "80",
+      }),
+    ]),
+  ],
+};
+
+const POLICY: Policy = {
+  name: "nsg-no-internet-inbound",
+  resourceTypes: [RULE_TYPE, NSG_TYPE],
+  triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
+  kind: KIND,
+  params: {},
+  mode: "enforce",
+  scope: [],
+  maxActionsPerHour: 100,
+};
+
+let eventSeq = 0;
+function writeSignal(resourceId: string): Signal {
+  const n = ++eventSeq;
+  const resourceType = resourceId.includes("/securityRules/") ? RULE_TYPE : NSG_TYPE;
+  return {
+    source: "eventgrid",
+    type: "Microsoft.Resources.ResourceWriteSuccess",
+    id: `evt-nsg-${n}`,
+    dedupeKey: `evt-nsg-${n}`,
+    correlationId: `corr-${n}`,
+    time: NOW.toISOString(),
+    subscriptionId: SUB,
+    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
+    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
+    operationName: `${resourceType}/write`,
+  };
+}
+
+/** Definition fields of every custom rule of an NSG in the simulator, by name. */
+function simRules(sim: AzureSimulator, nsgName: string): Record<string, Record<string, unknown>> {
+  const r = sim.getResource(nsgId(nsgName));
+  const rules = (r?.properties?.securityRules ?? []) as {
+    name: string;
+    properties: Record<string, unknown>;
+  }[];
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const x of rules) {
+    const { provisioningState: _p, ...props } = x.properties;
+    out[x.name] = props;
+  }
+  return out;
+}
+
+function deletes(sim: AzureSimulator, nsgName: string) {
+  return sim
+    .writes({ pathIncludes: `/networkSecurityGroups/${nsgName}/` })
+    .concat(sim.writes({ pathIncludes: `/networkSecurityGroups/${nsgName}?` }));
+}
+
+describe("close-internet-inbound-rule against the simulator", () => {
+  let sim: AzureSimulator;
+  let clients: AzureClients;
+
+  beforeAll(async () => {
+    const tls = await loadOrCreateLocalTls();
+    sim = await startAzureSimulator({ port: 0, tls, seed: structuredClone(SEED) });
+    clients = new AzureClients({
+      armEndpoint: sim.url,
+      credential: staticTokenCredential(),
+      ca: tls.cert,
+      vaultUrl: (v) => sim.vaults[v]!,
+      disableChallengeResourceVerification: true,
+      retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      lroPollIntervalMs: 0,
+    });
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  function ctxFor(
+    resourceId: string,
+    params: CloseInternetInboundRuleParams = {},
+  ): RemediationContext<CloseInternetInboundRuleParams> {
+    const signal = writeSignal(resourceId);
+    return {
+      target: signal.targets[0]!,
+      signal,
+      policy: { ...POLICY, params },
+      params: paramsSchema.parse(params),
+      clients,
+      history: { query: async () => ({ items: [], continuationToken: null }) },
+      now: () => NOW,
+      log: silentLogger,
+    };
+  }
+
+  async function planFor(ctx: RemediationContext<CloseInternetInboundRuleParams>) {
+    const current = await closeInternetInboundRule.read(ctx);
+    return { current, plan: await closeInternetInboundRule.plan(current, ctx) };
+  }
+
+  async function run(ctx: RemediationContext<CloseInternetInboundRuleParams>) {
+    const { current, plan } = await planFor(ctx);
+    if (plan.action === "noop") return { current, plan, verified: undefined };
+    await closeInternetInboundRule.apply(plan, ctx);
+    return { current, plan, verified: await closeInternetInboundRule.verify(plan, ctx) };
+  }
+
+  it("is registered under its contract name and supports NSGs and NSG rules only", () => {
+    expect(getRemediation(KIND)).toBe(closeInternetInboundRule);
+    expect(closeInternetInboundRule.supports(RULE_TYPE)).toBe(true);
+    expect(closeInternetInboundRule.supports(NSG_TYPE.toLowerCase())).toBe(true);
+    expect(closeInternetInboundRule.supports("Microsoft.Storage/storageAccounts")).toBe(false);
+  });
+
+  it("validates params: ports as numbers or ranges, strict object", () => {
+    expect(paramsSchema.parse({ ports: [22, "20-30", "443"] })).toEqual({ ports: [22, "20-30", "443"] });
+    expect(paramsSchema.parse({})).toEqual({});
+    for (const bad of [
+      { ports: [] },
+      { ports: [70000] },
+      { ports: ["30-20"] },
+      { ports: ["ssh"] },
+      { ports: ["*"] },
+      { port: [22] },
+    ]) {
+      const r = paramsSchema.safeParse(bad);
+      expect(r.success, JSON.stringify(bad)).toBe(false);
+    }
+    const r = paramsSchema.safeParse({ ports: [22, "30-20"] });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(["ports", 1]);
+  });
+
+  it("rule-level write: deletes only that Internet-open rule and records its full definition", async () => {
+    const ctx = ctxFor(ruleId("nsg-rule", "allow-ssh-any"));
+    const { current, plan, verified } = await run(ctx);
+    expect(current.tags).toEqual({ env: "prod", owner: "net-team" });
+    expect(plan.action).toBe("change");
+    if (plan.action !== "change") return;
+    expect(plan.changes).toEqual([
+      {
+        path: "properties.securityRules[allow-ssh-any]",
+        from: {
+          name: "allow-ssh-any",
+          id: ruleId("nsg-rule", "allow-ssh-any"),
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "*",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "22",
+          description: "temp",
+        },
+        to: null,
+      },
+    ]);
+    expect(verified).toEqual({ ok: true });
+    const writes = deletes(sim, "nsg-rule");
+    expect(writes.map((w) => `${w.method} ${w.path}`)).toEqual([
+      `DELETE ${ruleId("nsg-rule", "allow-ssh-any")}`,
+    ]);
+    expect(sim.getResource(ruleId("nsg-rule", "allow-ssh-any"))).toBeUndefined();
+    // The other Internet-open rule in the same NSG is not this signal's business.
+    expect(Object.keys(simRules(sim, "nsg-rule")).sort()).toEqual(["allow-https-vnet", "allow-rdp-internet"]);
+  });
+
+  it("rule-level: a compliant rule or a rule that is gone → noop, no write", async () => {
+    const compliant = await run(ctxFor(ruleId("nsg-rule", "allow-https-vnet")));
+    expect(compliant.plan).toMatchObject({ action: "noop" });
+    const gone = await run(ctxFor(ruleId("nsg-rule", "allow-ssh-any")));
+    expect(gone.plan).toEqual({ action: "noop", reason: "security rule 'allow-ssh-any' no longer exists" });
+    const noNsg = await run(ctxFor(ruleId("nsg-does-not-exist", "x")));
+    expect(noNsg.plan.action).toBe("noop");
+    expect(deletes(sim, "nsg-rule")).toHaveLength(1); // only the earlier test's delete
+  });
+
+  it("NSG-level write with mixed rules: exactly the 2 offending rules are deleted, nothing else changes", async () => {
+    const before = simRules(sim, "nsg-mixed");
+    const defaultsBefore = structuredClone(
+      sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules,
+    );
+    const { plan, verified } = await run(ctxFor(nsgId("nsg-mixed")));
+    expect(plan.action).toBe("change");
+    if (plan.action !== "change") return;
+    expect(plan.changes.map((c) => c.path)).toEqual([
+      "properties.securityRules[open-ssh]",
+      "properties.securityRules[open-rdp-list]",
+    ]);
+    expect(plan.changes[1]?.from).toMatchObject({
+      sourceAddressPrefixes: ["10.0.0.0/8", "0.0.0.0/0"],
+      destinationPortRanges: ["3389", "5985-5986"],
+    });
+    expect(plan.changes.every((c) => c.to === null)).toBe(true);
+    expect(verified).toEqual({ ok: true });
+
+    const writes = deletes(sim, "nsg-mixed");
+    expect(writes.map((w) => `${w.method} ${w.path}`).sort()).toEqual(
+      [`DELETE ${ruleId("nsg-mixed", "open-rdp-list")}`, `DELETE ${ruleId("nsg-mixed", "open-ssh")}`].sort(),
+    );
+    const after = simRules(sim, "nsg-mixed");
+    const { "open-ssh": _a, "open-rdp-list": _b, ...kept } = before;
+    expect(after).toEqual(kept);
+    expect(sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules).toEqual(defaultsBefore);
+  });
+
+  it("an NSG with 32 mixed rules loses exactly the offending ones (never a compliant rule)", async () => {
+    const before = simRules(sim, "nsg-many");
+    const expected = offendingRules(
+      Object.entries(before).map(([name, p]) => ({ name, ...(p as NsgRule) })),
+      undefined,
+    ).map((r) => r.name);
+    expect(expected).toHaveLength(4);
+
+    const { plan, verified } = await run(ctxFor(nsgId("nsg-many")));
+    expect(verified).toEqual({ ok: true });
+    expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual(
+      expected.map((n) => `properties.securityRules[${n}]`),
+    );
+    const writes = deletes(sim, "nsg-many");
+    expect(writes.every((w) => w.method === "DELETE")).toBe(true);
+    expect(writes.map((w) => w.path.split("/").pop()).sort()).toEqual([...expected].sort());
+    const after = simRules(sim, "nsg-many");
+    expect(Object.keys(after)).toHaveLength(28);
+    for (const [name, props] of Object.entries(before)) {
+      if (expected.includes(name)) expect(after[name]).toBeUndefined();
+      else expect(after[name]).toEqual(props);
+    }
+    // Second run: nothing left to do.
+    const again = await run(ctxFor(nsgId("nsg-many")));
+    expect(again.plan.action).toBe("noop");
+    expect(deletes(sim, "nsg-many")).toHaveLength(4);
+  });
+
+  it("ports filter: policy ports [22] leaves an Internet-open 443 rule alone", async () => {
+    const { plan, verified } = await run(ctxFor(nsgId("nsg-ports"), { ports: [22] }));
+    expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual([
+      "properties.securityRules[open-ssh]",
+    ]);
+    expect(verified).toEqual({ ok: true });
+    expect(Object.keys(simRules(sim, "nsg-ports"))).toEqual(["open-https"]);
+    expect(deletes(sim, "nsg-ports").map((w) => w.path)).toEqual([ruleId("nsg-ports", "open-ssh")]);
+    // The remaining 443 rule is compliant for this policy: noop, no write.
+    const again = await run(ctxFor(nsgId("nsg-ports"), { ports: [22] }));
+    expect(again.plan.action).toBe("noop");
+    expect(deletes(sim, "nsg-ports")).toHaveLength(1);
+  });
+
+  it('ports filter: range "20-30" matches the port-22 rule only', async () => {
+    const { plan } = await run(ctxFor(nsgId("nsg-range"), { ports: ["20-30"] }));
+    expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual([
+      "properties.securityRules[open-ssh]",
+    ]);
+    expect(Object.keys(simRules(sim, "nsg-range"))).toEqual(["open-https"]);
+  });
+
+  it("already compliant NSG → noop, no write", async () => {
+    const { plan } = await run(ctxFor(nsgId("nsg-compliant")));
+    expect(plan).toEqual({
+      action: "noop",
+      reason: "NSG 'nsg-compliant' has no rule allowing inbound traffic from the Internet",
+    });
+    expect(deletes(sim, "nsg-compliant")).toEqual([]);
+  });
+
+  it("429 with Retry-After and then a 500 on the DELETE: the SDK retries and the rule is removed", async () => {
+    const path = "/networkSecurityGroups/nsg-faults/securityRules/open-ssh";
+    sim.addFault({ method: "DELETE", path, status: 429, retryAfter: 1, count: 1 });
+    sim.addFault({ method: "DELETE", path, status: 500, count: 1 });
+    const started = Date.now();
+    const { plan, verified } = await run(ctxFor(nsgId("nsg-faults")));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // Retry-After: 1 was honoured
+    expect(plan.action).toBe("change");
+    expect(verified).toEqual({ ok: true });
+    const attempts = sim.requests({ method: "DELETE", pathIncludes: path });
+    expect(attempts.map((r) => r.status)).toEqual([429, 500, 202]);
+    expect(deletes(sim, "nsg-faults").map((w) => w.path)).toEqual([ruleId("nsg-faults", "open-ssh")]);
+    expect(Object.keys(simRules(sim, "nsg-faults"))).toEqual(["allow-corp"]);
+  });
+
+  it("permanent failure (403) on a DELETE → RemediationError at step apply; the other rules stay consistent", async () => {
+    sim.addFault({
+      method: "DELETE",
+      path: "/networkSecurityGroups/nsg-forbidden/securityRules/open-b",
+      status: 403,
+      count: -1,
+    });
+    const before = simRules(sim, "nsg-forbidden");
+    const ctx = ctxFor(nsgId("nsg-forbidden"));
+    const { plan } = await planFor(ctx);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
+    sim.clearFaults();
+    expect(err).toBeInstanceOf(RemediationError);
+    const re = err as RemediationError;
+    expect(re.step).toBe("apply");
+    expect(re.statusCode).toBe(403);
+    expect(re.retryable).toBe(false);
+    expect(re.resourceId).toBe(ruleId("nsg-forbidden", "open-b"));
+    expect(re.message).toContain("already deleted: 'open-a'");
+    const after = simRules(sim, "nsg-forbidden");
+    expect(after["open-a"]).toBeUndefined(); // deleted before the failure, as the message says
+    expect(after["open-b"]).toEqual(before["open-b"]); // the failed one is intact
+    expect(after["allow-corp"]).toEqual(before["allow-corp"]);
+    // Verification reports the rule that is still there.
+    const v = await closeInternetInboundRule.verify(plan, ctx);
+    expect(v.ok).toBe(false);
+    expect(v.detail).toContain("'open-b' still exists");
+  });
+
+  it("acts on current state: a rule narrowed to a restricted source between plan and apply is not deleted", async () => {
+    const ctx = ctxFor(nsgId("nsg-race"));
+    const { plan } = await planFor(ctx);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    expect(plan.changes).toHaveLength(2);
+    // Someone fixes open-web by hand before we apply.
+    sim.putResource({
+      id: ruleId("nsg-race", "open-web"),
+      name: "open-web",
+      type: RULE_TYPE,
+      properties: {
+        priority: 110,
+        direction: "Inbound",
+        access: "Allow",
+        protocol: "Tcp",
+        sourceAddressPrefix: "10.0.0.0/8",
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: "80",
+      },
+    });
+    const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemediationError);
+    expect((err as RemediationError).code).toBe("RuleChanged");
+    expect((err as RemediationError).step).toBe("apply");
+    expect((err as RemediationError).retryable).toBe(true);
+    expect(deletes(sim, "nsg-race").filter((w) => w.method === "DELETE")).toEqual([]);
+
+    // The redelivery re-reads: only the still-open rule goes.
+    const { plan: replan, verified } = await run(ctxFor(nsgId("nsg-race")));
+    expect(replan.action === "change" && replan.changes.map((c) => c.path)).toEqual([
+      "properties.securityRules[open-ssh]",
+    ]);
+    expect(verified).toEqual({ ok: true });
+    expect(simRules(sim, "nsg-race")["open-web"]).toMatchObject({ sourceAddressPrefix: "10.0.0.0/8" });
+  });
+
+  it("a planned rule already gone at apply time is skipped (no DELETE) and verification passes", async () => {
+    sim.putResource(
+      nsg("nsg-gone", [
+        rule("open-x", {
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "*",
+          destinationPortRange: "8080",
+        }),
+      ]),
+    );
+    const ctx = ctxFor(nsgId("nsg-gone"));
+    const { plan } = await planFor(ctx);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    // Removed by someone else in between (directly in the store: no request through ARM).
+    sim.putResource({ ...nsg("nsg-gone", []) });
+    await closeInternetInboundRule.apply(plan as ChangePlan<InboundRuleData>, ctx);
+    expect(deletes(sim, "nsg-gone")).toEqual([]);
+    expect(await closeInternetInboundRule.verify(plan, ctx)).toEqual({ ok: true });
+  });
+
+  it("verify notices a sibling rule that changed after the plan", async () => {
+    sim.putResource(
+      nsg("nsg-verify", [
+        rule("open-x", {
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "*",
+          destinationPortRange: "8080",
+        }),
+        rule("corp", {
+          priority: 200,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "10.0.0.0/8",
+          destinationPortRange: "443",
+        }),
+      ]),
+    );
+    const ctx = ctxFor(nsgId("nsg-verify"));
+    const { plan } = await planFor(ctx);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    await closeInternetInboundRule.apply(plan, ctx);
+    sim.putResource({
+      id: ruleId("nsg-verify", "corp"),
+      name: "corp",
+      type: RULE_TYPE,
+      properties: {
+        priority: 200,
+        direction: "Inbound",
+        access: "Allow",
+        protocol: "Tcp",
+        sourceAddressPrefix: "10.0.0.0/8",
+        sourcePortRange: "*",
+        destinationAddressPrefix: "*",
+        destinationPortRange: "8443",
+      },
+    });
+    const v = await closeInternetInboundRule.verify(plan, ctx);
+    expect(v).toEqual({ ok: false, detail: "security rule 'corp' (not planned for removal) changed" });
+  });
+
+  it("a target of another type is refused at read with a typed error", async () => {
+    const signal = writeSignal(
+      `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/st1`,
+    );
+    const ctx = { ...ctxFor(nsgId("nsg-compliant")), target: signal.targets[0]!, signal };
+    const err = await closeInternetInboundRule.read(ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemediationError);
+    expect((err as RemediationError).code).toBe("UnsupportedResourceType");
+    expect((err as RemediationError).step).toBe("read");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Through the pipeline (harness): audit records
+
+describe("close-internet-inbound-rule through the pipeline", () => {
+  const policies = { version: 1 as const, policies: [{ ...POLICY }] };
+  const harnessSeed = (): Seed => ({
+    resources: [
+      nsg("nsg-a", MIXED),
+      nsg("nsg-b", [
+        rule("open-ssh", {
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "*",
+          destinationPortRange: "22",
+        }),
+      ]),
+      nsg(
+        "nsg-excluded",
+        [
+          rule("open-ssh", {
+            priority: 100,
+            direction: "Inbound",
+            access: "Allow",
+            sourceAddressPrefix: "*",
+            destinationPortRange: "22",
+          }),
+        ],
+        { "driftguard:exclude": "true" },
+      ),
+    ],
+  });
+  let h: Harness | undefined;
+  afterAll(async () => {
+    await h?.close();
+  });
+  async function fresh(mode?: "enforce" | "dry-run") {
+    await h?.close();
+    h = await startHarness({ seed: harnessSeed(), policies, now: NOW, ...(mode ? { mode } : {}) });
+    return h;
+  }
+
+  it("enforce: one `remediated` record with the full rule definitions in `changes`", async () => {
+    const hh = await fresh();
+    const [d] = await hh.handle(writeSignal(nsgId("nsg-a")));
+    expect(d?.outcome).toBe("remediated");
+    const records = await hh.records();
+    expect(records).toHaveLength(1);
+    const rec = records[0]!;
+    expect(rec).toMatchObject({
+      outcome: "remediated",
+      kind: KIND,
+      policy: POLICY.name,
+      resourceId: nsgId("nsg-a"),
+      resourceType: NSG_TYPE,
+    });
+    expect(rec.changes).toEqual([
+      {
+        path: "properties.securityRules[open-ssh]",
+        from: {
+          name: "open-ssh",
+          id: ruleId("nsg-a", "open-ssh"),
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "*",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "22",
+          description: "debug access",
+        },
+        to: null,
+      },
+      {
+        path: "properties.securityRules[open-rdp-list]",
+        from: {
+          name: "open-rdp-list",
+          id: ruleId("nsg-a", "open-rdp-list"),
+          priority: 110,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "",
+          sourceAddressPrefixes: ["10.0.0.0/8", "0.0.0.0/0"],
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRanges: ["3389", "5985-5986"],
+        },
+        to: null,
+      },
+    ]);
+    expect(
+      hh.sim
+        .writes()
+        .map((w) => `${w.method} ${w.path}`)
+        .sort(),
+    ).toEqual([`DELETE ${ruleId("nsg-a", "open-rdp-list")}`, `DELETE ${ruleId("nsg-a", "open-ssh")}`].sort());
+    // The event our own deletion raises (a rule-level write on a now-absent rule) is compliant.
+    const [again] = await hh.handle(writeSignal(ruleId("nsg-a", "open-ssh")));
+    expect(again?.outcome).toBe("compliant");
+    expect(hh.sim.writes()).toHaveLength(2);
+  });
+
+  it("dry-run: a `dry-run` record with exactly the planned changes and zero writes", async () => {
+    const hh = await fresh("dry-run");
+    const [d] = await hh.handle(writeSignal(ruleId("nsg-b", "open-ssh")));
+    expect(d?.outcome).toBe("dry-run");
+    const [rec] = await hh.records();
+    expect(rec?.outcome).toBe("dry-run");
+    expect(rec?.changes).toEqual([
+      {
+        path: "properties.securityRules[open-ssh]",
+        from: {
+          name: "open-ssh",
+          id: ruleId("nsg-b", "open-ssh"),
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "*",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "22",
+        },
+        to: null,
+      },
+    ]);
+    expect(hh.sim.writes()).toEqual([]);
+    expect(hh.sim.getResource(ruleId("nsg-b", "open-ssh"))).toBeDefined();
+  });
+
+  it("opt-out tag on the parent NSG excludes a rule-level signal; no write", async () => {
+    const hh = await fresh();
+    const [d] = await hh.handle(writeSignal(ruleId("nsg-excluded", "open-ssh")));
+    expect(d?.outcome).toBe("excluded");
+    expect(hh.sim.writes()).toEqual([]);
+  });
+
+  it("failure: a `failed` record with error.step = apply; compliant rules untouched", async () => {
+    const hh = await fresh();
+    hh.sim.addFault({ method: "DELETE", path: "/securityRules/open-ssh", status: 403, count: -1 });
+    const before = simRules(hh.sim, "nsg-b");
+    const [d] = await hh.handle(writeSignal(nsgId("nsg-b")));
+    expect(d?.outcome).toBe("failed");
+    expect(d?.retry).toBe(false);
+    const [rec] = await hh.records();
+    expect(rec?.outcome).toBe("failed");
+    expect(rec?.error).toMatchObject({ step: "apply" });
+    expect(rec?.error?.code).toBeTruthy();
+    expect(simRules(hh.sim, "nsg-b")).toEqual(before);
+    expect(hh.sim.writes()).toEqual([]);
+  });
+});
