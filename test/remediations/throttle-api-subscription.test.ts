@@ -873,3 +873,43 @@ describe("through the pipeline (harness)", () => {
     expect(hState("team-a-key", OTHER_SVC_ID)).toBe("active");
   });
 });
+
+describe("policy files", () => {
+  it("the loader applies the kind's defaults and names a bad cooldown by its path", async () => {
+    const { validatePolicyObject } = await import("../../shared/policy/load.js");
+    const ok = validatePolicyObject({ version: 1, policies: [{ ...POLICY, params: {} }] });
+    expect(ok.issues).toEqual([]);
+    expect(ok.file?.policies[0]?.params).toEqual({ dimension: "ApimSubscriptionId", cooldown: "PT1H" });
+    const bad = validatePolicyObject({
+      version: 1,
+      policies: [{ ...POLICY, params: { cooldown: "1 hour" } }],
+    });
+    expect(bad.file).toBeUndefined();
+    expect(bad.issues.map((i) => i.path)).toContain("policies[0].params.cooldown");
+  });
+
+  it("ISO 8601 durations round-trip for any mix of fixed units", async () => {
+    const fc = await import("fast-check");
+    fc.assert(
+      fc.property(
+        fc.record({
+          w: fc.nat(4),
+          d: fc.nat(30),
+          h: fc.nat(48),
+          m: fc.nat(120),
+          s: fc.nat(3600),
+        }),
+        ({ w, d, h, m, s }) => {
+          const time = `${h ? `${h}H` : ""}${m ? `${m}M` : ""}${s ? `${s}S` : ""}`;
+          const text = `P${w ? `${w}W` : ""}${d ? `${d}D` : ""}${time ? `T${time}` : ""}`;
+          const expected = ((((w * 7 + d) * 24 + h) * 60 + m) * 60 + s) * 1000;
+          if (text === "P") {
+            expect(() => parseIsoDuration(text)).toThrow();
+          } else {
+            expect(parseIsoDuration(text)).toBe(expected);
+          }
+        },
+      ),
+    );
+  });
+});
