@@ -52,7 +52,7 @@ const alertSchema = z.object({
   schemaId: z.literal(COMMON_ALERT_SCHEMA_ID),
   data: z.object({
     essentials: essentialsSchema,
-    alertContext: z.unknown(),
+    alertContext: z.unknown().optional(),
   }),
 });
 
@@ -68,7 +68,7 @@ const contextDimensions = z.object({
     .nullish(),
   Dimensions: dimensionList,
   dimensions: dimensionList,
-  correlationId: z.unknown(),
+  correlationId: z.unknown().optional(),
 });
 
 /** Older log alerts: a single-row `SearchResults` table also names the alerted dimension values. */

@@ -26,7 +26,7 @@ const eventGridEnvelope = z.object({
   subject: z.string().max(2048).optional(),
   eventType: z.string().min(1).max(256),
   eventTime: isoTime,
-  data: z.unknown(),
+  data: z.unknown().optional(),
   dataVersion: z.string().max(64).optional(),
   metadataVersion: z.string().max(16).optional(),
 });
@@ -40,7 +40,7 @@ const cloudEventEnvelope = z.object({
   subject: z.string().max(2048).optional(),
   datacontenttype: z.string().max(256).optional(),
   dataschema: z.string().max(2048).optional(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
 });
 
 const validationData = z.object({
