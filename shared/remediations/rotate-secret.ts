@@ -194,6 +194,11 @@ function stepError(
   return new RemediationError(code, message, { step, resourceId, retryable, statusCode: status });
 }
 
+/** `now + days`, truncated to whole seconds: Key Vault stores expiry as epoch seconds. */
+function expiryAfter(now: Date, days: number): Date {
+  return new Date(Math.floor((now.getTime() + days * DAY_MS) / 1000) * 1000);
+}
+
 function isoOrUndefined(d: Date | undefined): string | undefined {
   return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;
 }
@@ -404,7 +409,7 @@ export const rotateSecret: Remediation<RotateSecretParams, SecretState, RotateSe
       }
       validityDays = n;
     }
-    const expiresOn = new Date(ctx.now().getTime() + validityDays * DAY_MS).toISOString();
+    const expiresOn = expiryAfter(ctx.now(), validityDays).toISOString();
     const length = ctx.params.length ?? 32;
 
     const credTag = tagEntry(s.tags, TAG_CREDENTIAL_ID);
@@ -480,7 +485,7 @@ export const rotateSecret: Remediation<RotateSecretParams, SecretState, RotateSe
 
   async apply(plan, ctx): Promise<void> {
     const d = plan.data;
-    const expiresOn = new Date(ctx.now().getTime() + d.validityDays * DAY_MS);
+    const expiresOn = expiryAfter(ctx.now(), d.validityDays);
     let value: string;
     if (d.mode === "alternate") {
       const provider = d.provider;

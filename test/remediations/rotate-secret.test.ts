@@ -1,6 +1,9 @@
 import { CommanderError } from "commander";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { rotateCommand } from "../../cli/rotate.js";
+import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
+import { loadOrCreateLocalTls } from "../../dev/tls.js";
+import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { createLogger, silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
@@ -385,5 +388,368 @@ describe("cli: driftguard rotate", () => {
       expect((r.thrown as CommanderError).exitCode).toBe(1);
       expect(r.errors).toContain(opt);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Against the Azure simulator: real SDK clients, real HTTPS, real Key Vault challenge.
+
+const ST_KEY1 = "stKEY1-original-value-AAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+const ST_KEY2 = "stKEY2-original-value-BBBBBBBBBBBBBBBBBBBBBBBBBBBB==";
+const COG_KEY1 = "cogKEY1-original-0123456789abcdef";
+const COG_KEY2 = "cogKEY2-original-fedcba9876543210";
+const PLAIN_VALUE = "plain-original-secret-value-ZZZZ";
+const ALREADY_VALUE = "already-rotated-original-value-YYYY";
+
+function simSeed(): Seed {
+  const inDays = (d: number) => new Date(Date.now() + d * DAY).toISOString();
+  return {
+    resources: [
+      {
+        id: VAULT_ID,
+        name: VAULT,
+        type: "Microsoft.KeyVault/vaults",
+        location: "westeurope",
+        tags: {},
+        properties: {},
+      },
+      {
+        id: STORAGE_ID,
+        name: "stai",
+        type: "Microsoft.Storage/storageAccounts",
+        location: "westeurope",
+        tags: {},
+        kind: "StorageV2",
+        properties: { publicNetworkAccess: "Disabled" },
+      },
+      {
+        id: COG_ID,
+        name: "oai",
+        type: "Microsoft.CognitiveServices/accounts",
+        location: "westeurope",
+        tags: {},
+        kind: "OpenAI",
+        properties: { publicNetworkAccess: "Disabled" },
+      },
+    ],
+    storageKeys: {
+      [STORAGE_ID]: [
+        { keyName: "key1", value: ST_KEY1 },
+        { keyName: "key2", value: ST_KEY2 },
+      ],
+      [COG_ID]: [
+        { keyName: "key1", value: COG_KEY1 },
+        { keyName: "key2", value: COG_KEY2 },
+      ],
+    },
+    secrets: [
+      {
+        vault: VAULT,
+        name: "storage-key",
+        value: ST_KEY1,
+        tags: { CredentialId: "key1", ProviderAddress: STORAGE_ID, ValidityPeriodDays: "45", team: "data" },
+        contentType: "text/plain",
+        expiresOn: inDays(10),
+      },
+      {
+        vault: VAULT,
+        name: "openai-key",
+        value: COG_KEY2,
+        tags: { CredentialId: "key2", ProviderAddress: COG_ID },
+        contentType: "application/x-api-key",
+        expiresOn: inDays(-1),
+      },
+      {
+        vault: VAULT,
+        name: "app-password",
+        value: PLAIN_VALUE,
+        tags: { owner: "ml-team" },
+        contentType: "password",
+        expiresOn: inDays(5),
+      },
+      {
+        vault: VAULT,
+        name: "already-rotated",
+        value: ALREADY_VALUE,
+        tags: { owner: "ml-team" },
+        expiresOn: inDays(3),
+      },
+    ],
+  };
+}
+
+describe("rotate-secret against the Azure simulator", () => {
+  let sim: AzureSimulator;
+  let clients: AzureClients;
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", destination: { write: (s: string) => void lines.push(s) } });
+  /** Every secret value and key this suite ever sees, to prove none leaks. */
+  const values = new Set<string>([ST_KEY1, ST_KEY2, COG_KEY1, COG_KEY2, PLAIN_VALUE, ALREADY_VALUE]);
+
+  beforeAll(async () => {
+    const tls = await loadOrCreateLocalTls();
+    sim = await startAzureSimulator({ port: 0, tls, seed: simSeed() });
+    clients = new AzureClients({
+      armEndpoint: sim.url,
+      credential: staticTokenCredential(),
+      ca: tls.cert,
+      vaultUrl: (v) => sim.vaults[v]!,
+      disableChallengeResourceVerification: true,
+      retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      lroPollIntervalMs: 0,
+    });
+  });
+
+  afterAll(async () => {
+    // Nothing may hold a value in clear: request log (redacted bodies) and every log line.
+    const requestLog = JSON.stringify(sim?.requests() ?? []);
+    for (const v of values) {
+      expect(requestLog.includes(v), "request log holds a secret value").toBe(false);
+      expect(lines.join("\n").includes(v), "a log line holds a secret value").toBe(false);
+    }
+    await sim?.close();
+  });
+
+  afterEach(() => sim.clearFaults());
+
+  const ctx = (signal: Signal, params: Partial<RotateSecretParams> = {}) => ({
+    ...ctxFor(signal, { params, clients, log }),
+    now: () => new Date(),
+  });
+
+  const currentVersion = (name: string) => sim.getSecret(VAULT, name)!.version;
+  const vaultWrites = () => sim.writes().filter((r) => r.origin !== "arm");
+
+  /** Asserts no known value (plus extras) appears in the given objects' JSON. */
+  function assertNoValues(label: string, ...objs: unknown[]) {
+    for (const o of objs) {
+      const json = JSON.stringify(o, (_k, v) => (v instanceof Error ? { ...v, message: v.message } : v));
+      for (const v of values) expect(json.includes(v), `${label} holds a secret value`).toBe(false);
+    }
+  }
+
+  async function runAll(signal: Signal, params: Partial<RotateSecretParams> = {}) {
+    const c = ctx(signal, params);
+    const current = await rotateSecret.read(c);
+    assertNoValues("state", current);
+    const plan = await rotateSecret.plan(current, c);
+    if (plan.action !== "change") return { plan, current };
+    const planned = structuredClone(plan.changes);
+    await rotateSecret.apply(plan, c);
+    const verified = await rotateSecret.verify(plan, c);
+    return { plan, current, planned, verified };
+  }
+
+  it("Storage: regenerates key2, stores it as the new version with CredentialId=key2 and the tag's validity", async () => {
+    const from = currentVersion("storage-key");
+    const started = Date.now();
+    const r = await runAll(kvSignal("storage-key", "SecretNearExpiry", from));
+    expect(r.plan.action).toBe("change");
+    if (r.plan.action !== "change") return;
+    const keys = sim.getStorageKeys(STORAGE_ID);
+    const newKey2 = keys.find((k) => k.keyName === "key2")!.value;
+    values.add(newKey2);
+    expect(newKey2).not.toBe(ST_KEY2);
+    expect(keys.find((k) => k.keyName === "key1")!.value).toBe(ST_KEY1); // the key in use stays valid
+    const latest = sim.getSecret(VAULT, "storage-key")!;
+    expect(latest.version).not.toBe(from);
+    expect(latest.value).toBe(newKey2);
+    expect(latest.tags).toEqual({
+      CredentialId: "key2",
+      ProviderAddress: STORAGE_ID,
+      ValidityPeriodDays: "45",
+      team: "data",
+    });
+    expect(latest.contentType).toBe("text/plain");
+    const exp = latest.attributes.exp! * 1000;
+    expect(exp).toBeGreaterThanOrEqual(started + 45 * DAY - 2000);
+    expect(exp).toBeLessThanOrEqual(Date.now() + 45 * DAY + 1000);
+    // Planned changes had the placeholder; after apply they name the actual version.
+    expect(r.planned?.[0]).toEqual({ path: "version", from, to: NEW_VERSION_PLACEHOLDER });
+    expect(r.plan.changes).toEqual([
+      { path: "version", from, to: latest.version },
+      { path: "tags.CredentialId", from: "key1", to: "key2" },
+      { path: "provider.regeneratedKey", from: null, to: `${STORAGE_ID}#key2` },
+      { path: "attributes.expires", from: expect.any(String), to: new Date(exp).toISOString() },
+    ]);
+    expect(r.verified).toEqual({ ok: true });
+    assertNoValues("plan", r.plan);
+    // Wire: POST regenerateKey {keyName: "key2"} on the account.
+    const regen = sim.requests().filter((q) => q.method === "POST" && /\/regenerateKey$/i.test(q.path));
+    expect(regen.at(-1)?.body).toEqual({ keyName: "key2" });
+  });
+
+  it("Cognitive Services: CredentialId key2 → regenerates Key1 and stores it; expiry from policy validityDays", async () => {
+    const from = currentVersion("openai-key");
+    const started = Date.now();
+    const r = await runAll(kvSignal("openai-key", "SecretExpired", from), { validityDays: 20 });
+    expect(r.plan.action).toBe("change");
+    const regen = sim
+      .requests()
+      .filter((q) => q.method === "POST" && q.path.toLowerCase().includes("/accounts/oai/regeneratekey"));
+    expect(regen.at(-1)?.body).toEqual({ keyName: "Key1" });
+    const latest = sim.getSecret(VAULT, "openai-key")!;
+    values.add(latest.value);
+    expect(latest.value).not.toBe(COG_KEY1);
+    expect(latest.value).not.toBe(COG_KEY2);
+    // The stored value is the provider's current Key1, read independently through the SDK.
+    const listed = await clients.cognitiveServices(SUB).accounts.listKeys(RG, "oai");
+    expect(latest.value).toBe(listed.key1);
+    expect(listed.key2).toBe(COG_KEY2);
+    expect(latest.tags).toEqual({ CredentialId: "key1", ProviderAddress: COG_ID });
+    expect(latest.contentType).toBe("application/x-api-key");
+    expect(latest.attributes.exp! * 1000).toBeGreaterThanOrEqual(started + 20 * DAY - 2000);
+    expect(r.verified).toEqual({ ok: true });
+    if (r.plan.action === "change") assertNoValues("plan", r.plan);
+  });
+
+  it("plain secret: new random value of the policy length; tags and content type copied", async () => {
+    const from = currentVersion("app-password");
+    const r = await runAll(manualSignal("app-password"), { length: 48, validityDays: 30 });
+    const latest = sim.getSecret(VAULT, "app-password")!;
+    values.add(latest.value);
+    expect(latest.version).not.toBe(from);
+    expect(latest.value).toHaveLength(48);
+    expect(latest.value).toMatch(/^[A-Za-z0-9_-]{48}$/);
+    expect(latest.value).not.toBe(PLAIN_VALUE);
+    expect(latest.tags).toEqual({ owner: "ml-team" });
+    expect(latest.contentType).toBe("password");
+    expect(Math.abs(latest.attributes.exp! * 1000 - (Date.now() + 30 * DAY))).toBeLessThan(5000);
+    expect(r.verified).toEqual({ ok: true });
+    expect(r.plan.action === "change" && r.plan.changes[0]).toEqual({
+      path: "version",
+      from,
+      to: latest.version,
+    });
+    if (r.plan.action === "change") assertNoValues("plan", r.plan);
+    // No ARM call for a plain rotation.
+    expect(lines.some((l) => l.includes('"secret rotated"') && l.includes(latest.version))).toBe(true);
+  });
+
+  it("already rotated (late, duplicate event for an older version) → noop, nothing written", async () => {
+    const old = currentVersion("already-rotated");
+    // Someone rotated by hand: a new version valid for a year.
+    const v = `by-hand-${Math.random().toString(36).slice(2)}-value`;
+    values.add(v);
+    await clients
+      .secrets(VAULT)
+      .setSecret("already-rotated", v, { expiresOn: new Date(Date.now() + 365 * DAY) });
+    const writesBefore = sim.writes().length;
+    for (const event of ["SecretNearExpiry", "SecretExpired", "SecretNearExpiry"] as const) {
+      const r = await runAll(kvSignal("already-rotated", event, old));
+      expect(r.plan).toEqual({ action: "noop", reason: expect.stringMatching(/already rotated/) });
+    }
+    expect(sim.writes().length).toBe(writesBefore);
+    expect(sim.listSecretVersions(VAULT, "already-rotated")).toHaveLength(2);
+  });
+
+  it("regeneration fails (403) → RemediationError step regenerate, nothing written to Key Vault", async () => {
+    const from = currentVersion("storage-key");
+    const keysBefore = JSON.stringify(sim.getStorageKeys(STORAGE_ID));
+    const vaultWritesBefore = vaultWrites().length;
+    sim.addFault({ method: "POST", path: "/regenerateKey", status: 403, count: -1 });
+    const c = ctx(kvSignal("storage-key", "SecretNearExpiry", from));
+    const plan = await rotateSecret.plan(await rotateSecret.read(c), c);
+    expect(plan.action).toBe("change");
+    if (plan.action !== "change") return;
+    const err = await rotateSecret.apply(plan, c).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RemediationError);
+    expect(err).toMatchObject({
+      step: "regenerate",
+      retryable: false,
+      statusCode: 403,
+      resourceId: secretId("storage-key"),
+    });
+    expect(vaultWrites().length).toBe(vaultWritesBefore);
+    expect(currentVersion("storage-key")).toBe(from);
+    expect(JSON.stringify(sim.getStorageKeys(STORAGE_ID))).toBe(keysBefore);
+    expect(plan.changes[0]?.to).toBe(NEW_VERSION_PLACEHOLDER);
+    assertNoValues("error", err, { message: (err as Error).message, cause: (err as Error).cause });
+  });
+
+  it("Key Vault write fails (500 every time) → step write-secret, retryable; a redelivery succeeds", async () => {
+    const from = currentVersion("storage-key");
+    sim.addFault({ method: "PUT", path: "/secrets/", status: 500, count: -1, origin: `vault:${VAULT}` });
+    const c = ctx(kvSignal("storage-key", "SecretNearExpiry", from));
+    const plan = await rotateSecret.plan(await rotateSecret.read(c), c);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    const err = await rotateSecret.apply(plan, c).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const regenerated = sim.getStorageKeys(STORAGE_ID).find((k) => k.keyName === "key1")!.value;
+    values.add(regenerated);
+    expect(err).toBeInstanceOf(RemediationError);
+    expect(err).toMatchObject({ step: "write-secret", retryable: true, statusCode: 500 });
+    expect((err as Error).cause).toBeUndefined(); // the SDK error carries the request body
+    expect(currentVersion("storage-key")).toBe(from);
+    // The SDK retried the PUT (3 retries) and all were faulted.
+    const puts = sim
+      .requests()
+      .filter((q) => q.method === "PUT" && q.origin === `vault:${VAULT}` && q.faulted);
+    expect(puts.length).toBeGreaterThanOrEqual(4);
+    assertNoValues("error", err, { message: (err as Error).message });
+
+    // Redelivery: the same event again. Key1 (not in use: the current version still holds key2)
+    // is regenerated once more and this time stored.
+    sim.clearFaults();
+    const r = await runAll(kvSignal("storage-key", "SecretNearExpiry", from));
+    expect(r.plan.action).toBe("change");
+    const latest = sim.getSecret(VAULT, "storage-key")!;
+    const key1 = sim.getStorageKeys(STORAGE_ID).find((k) => k.keyName === "key1")!.value;
+    values.add(key1);
+    expect(key1).not.toBe(regenerated);
+    expect(latest.value).toBe(key1);
+    expect(latest.tags.CredentialId).toBe("key1");
+    expect(r.verified).toEqual({ ok: true });
+  });
+
+  it("429 with Retry-After on regenerateKey → retried by the SDK and recovered", async () => {
+    const from = currentVersion("openai-key");
+    sim.addFault({ method: "POST", path: "/regenerateKey", status: 429, retryAfter: 1, count: 1 });
+    const before = sim.requests().length;
+    const started = Date.now();
+    const r = await runAll(manualSignal("openai-key"));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const regen = sim
+      .requests()
+      .slice(before)
+      .filter((q) => q.method === "POST" && /regenerateKey$/i.test(q.path));
+    expect(regen.map((q) => q.status)).toEqual([429, 200]);
+    const latest = sim.getSecret(VAULT, "openai-key")!;
+    values.add(latest.value);
+    expect(latest.version).not.toBe(from);
+    expect(latest.tags.CredentialId).toBe("key2");
+    expect(r.verified).toEqual({ ok: true });
+  });
+
+  it("dry-run: the plan lists the exact changes and nothing is written", async () => {
+    const current = sim.getSecret(VAULT, "storage-key")!;
+    const writesBefore = sim.writes().length;
+    const c = ctx(manualSignal("storage-key"), { validityDays: 10 });
+    const plan = await rotateSecret.plan(await rotateSecret.read(c), c);
+    expect(plan.action).toBe("change");
+    if (plan.action !== "change") return;
+    const cred = current.tags.CredentialId;
+    const next = cred === "key1" ? "key2" : "key1";
+    expect(plan.changes).toEqual([
+      { path: "version", from: current.version, to: NEW_VERSION_PLACEHOLDER },
+      { path: "tags.CredentialId", from: cred, to: next },
+      { path: "provider.regeneratedKey", from: null, to: `${STORAGE_ID}#${next}` },
+      {
+        path: "attributes.expires",
+        from: new Date(current.attributes.exp! * 1000).toISOString(),
+        to: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
+    ]);
+    // ValidityPeriodDays tag (45) wins over params (10).
+    const to = Date.parse(plan.changes[3]!.to as string);
+    expect(Math.abs(to - (Date.now() + 45 * DAY))).toBeLessThan(5000);
+    expect(plan.summary).toMatch(/storage-key/);
+    expect(sim.writes().length).toBe(writesBefore);
+    assertNoValues("plan", plan);
   });
 });
