@@ -401,7 +401,7 @@ function decide(state: ThrottleState, ctx: RemediationContext<ThrottleParams>): 
   const why =
     intent.reason === "resolved"
       ? `alert ${truncate(ctx.signal.alert?.ruleName ?? ctx.signal.type, 200)} resolved`
-      : `cooldown ended (due ${intent.restoreAt})`;
+      : `cooldown ended, due ${intent.restoreAt}`;
   const stateComment = `${STATE_COMMENT_PREFIX} restored by policy ${ctx.policy.name} at ${now.toISOString()}: ${why}`;
   return {
     action: "change",
