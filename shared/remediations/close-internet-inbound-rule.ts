@@ -10,7 +10,8 @@
  *
  * Which rules offend is decided by the pure functions in `nsg-rules.ts` (`offendingRules`), from
  * the current state read in `read`, never from the event. Each offending rule is deleted on its
- * own (`securityRules.beginDeleteAndWait`); nothing else is ever written. ARM's DELETE takes no
+ * own (`securityRules.beginDeleteAndWait`), one after the other (ARM serialises updates of one NSG;
+ * a `409 AnotherOperationInProgress` is treated as retryable); nothing else is ever written. ARM's DELETE takes no
  * If-Match through the SDK, so right before the deletes every planned rule is read again and
  * compared with the planned definition: a rule changed in between (e.g. narrowed to a restricted
  * source) is not deleted — the run fails with a retryable `RuleChanged` before any delete, and
@@ -41,16 +42,16 @@ export const KIND = "close-internet-inbound-rule";
 export const NSG_TYPE = "Microsoft.Network/networkSecurityGroups";
 export const RULE_TYPE = "Microsoft.Network/networkSecurityGroups/securityRules";
 
-const portSpecSchema = z.union([
-  z.number().int().min(0).max(65535),
-  z.string().superRefine((s, ctx) => {
+/** A port (`22`) or range (`"20-30"`); the message names what is wrong (range, order, `*`). */
+const portSpecSchema = z
+  .union([z.number(), z.string()], { error: 'expected a port number or a range string like "20-30"' })
+  .superRefine((spec, ctx) => {
     try {
-      parsePortSpec(s);
+      parsePortSpec(spec);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
     }
-  }),
-]);
+  });
 
 export const paramsSchema = z.strictObject({
   /** Only rules exposing any of these ports (`22`, `"20-30"`); absent = any port. */
@@ -314,20 +315,21 @@ export const closeInternetInboundRule: Remediation<
           ),
         );
       } catch (err) {
-        if (err instanceof RemediationError && deleted.length > 0) {
-          throw new RemediationError(
-            err.code,
-            `${err.message} (deleting '${planned.name}'; already deleted: ${deleted.map((n) => `'${n}'`).join(", ")})`,
-            {
-              step: "apply",
-              resourceId: err.resourceId,
-              retryable: err.retryable,
-              statusCode: err.statusCode,
-              cause: err,
-            },
-          );
-        }
-        throw err;
+        if (!(err instanceof RemediationError)) throw err;
+        // 409 (AnotherOperationInProgress: the NSG is busy with another update) clears on its own.
+        const retryable = err.retryable || err.statusCode === 409;
+        if (deleted.length === 0 && retryable === err.retryable) throw err;
+        const already =
+          deleted.length > 0
+            ? ` (deleting '${planned.name}'; already deleted: ${deleted.map((n) => `'${n}'`).join(", ")})`
+            : "";
+        throw new RemediationError(err.code, `${err.message}${already}`, {
+          step: "apply",
+          resourceId: err.resourceId,
+          retryable,
+          statusCode: err.statusCode,
+          cause: err,
+        });
       }
       deleted.push(planned.name);
     }

@@ -9,6 +9,7 @@ import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/log.js";
+import { validatePolicyText } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   type CloseInternetInboundRuleParams,
@@ -605,6 +606,40 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(v.detail).toContain("'open-b' still exists");
   });
 
+  it("409 AnotherOperationInProgress on the DELETE → retryable RemediationError at step apply, rule intact", async () => {
+    sim.putResource(
+      nsg("nsg-busy", [
+        rule("open-x", {
+          priority: 100,
+          direction: "Inbound",
+          access: "Allow",
+          sourceAddressPrefix: "*",
+          destinationPortRange: "22",
+        }),
+      ]),
+    );
+    sim.addFault({
+      method: "DELETE",
+      path: "/networkSecurityGroups/nsg-busy/securityRules/open-x",
+      status: 409,
+      count: -1,
+      body: {
+        error: {
+          code: "AnotherOperationInProgress",
+          message: "Another operation on this or dependent resource is in progress.",
+        },
+      },
+    });
+    const ctx = ctxFor(nsgId("nsg-busy"));
+    const { plan } = await planFor(ctx);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
+    sim.clearFaults();
+    expect(err).toBeInstanceOf(RemediationError);
+    expect(err).toMatchObject({ step: "apply", statusCode: 409, retryable: true });
+    expect(sim.getResource(ruleId("nsg-busy", "open-x"))).toBeDefined();
+  });
+
   it("acts on current state: a rule narrowed to a restricted source between plan and apply is not deleted", async () => {
     const ctx = ctxFor(nsgId("nsg-race"));
     const { plan } = await planFor(ctx);
@@ -870,5 +905,40 @@ describe("close-internet-inbound-rule through the pipeline", () => {
     expect(rec?.error?.code).toBeTruthy();
     expect(simRules(hh.sim, "nsg-b")).toEqual(before);
     expect(hh.sim.writes()).toEqual([]);
+  });
+});
+
+describe("close-internet-inbound-rule policy params", () => {
+  it("policy validation names each bad port by its path", () => {
+    const { file, issues } = validatePolicyText(`version: 1
+policies:
+  - name: nsg-ssh
+    resourceTypes: [Microsoft.Network/networkSecurityGroups, Microsoft.Storage/storageAccounts]
+    triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]
+    kind: close-internet-inbound-rule
+    params: { ports: [22, "30-20", true, 70000, "*"], extra: 1 }
+`);
+    expect(file).toBeUndefined();
+    const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
+    expect(byPath["policies[0].params.ports[1]"]).toMatch(/'30-20' is not a port or a range/);
+    expect(byPath["policies[0].params.ports[2]"]).toMatch(/expected a port number or a range/);
+    expect(byPath["policies[0].params.ports[3]"]).toMatch(/between 0 and 65535/);
+    expect(byPath["policies[0].params.ports[4]"]).toMatch(/leave ports out/);
+    expect(byPath["policies[0].params"]).toMatch(/extra/);
+    expect(byPath["policies[0].resourceTypes[1]"]).toMatch(/does not support/);
+    expect(issues.some((i) => i.path === "policies[0].params.ports[0]")).toBe(false);
+  });
+
+  it("a valid policy keeps its ports", () => {
+    const { file, issues } = validatePolicyText(`version: 1
+policies:
+  - name: nsg-ssh
+    resourceTypes: [Microsoft.Network/networkSecurityGroups/securityRules]
+    triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]
+    kind: close-internet-inbound-rule
+    params: { ports: [22, "3389", "5985-5986"] }
+`);
+    expect(issues).toEqual([]);
+    expect(file?.policies[0]?.params).toEqual({ ports: [22, "3389", "5985-5986"] });
   });
 });

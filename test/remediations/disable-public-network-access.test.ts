@@ -1,0 +1,710 @@
+/**
+ * `disable-public-network-access` against the HTTPS Azure simulator, with the real SDK clients:
+ * each supported type ends `Disabled` after exactly one write, compliant resources are not
+ * written, the online endpoint PUT keeps the rest of the endpoint, throttling and transient
+ * errors recover through the SDK's retry, permanent errors and failed provisioning surface as
+ * RemediationError naming the step and the resource.
+ */
+import https from "node:https";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type ArmResource, startAzureSimulator } from "../../dev/azure-sim/index.js";
+import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
+import type { Change } from "../../shared/audit/types.js";
+import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { RemediationError } from "../../shared/errors.js";
+import { silentLogger } from "../../shared/log.js";
+import type { Policy } from "../../shared/policy/schema.js";
+import { classicIfMatchOnce, tagsOf } from "../../shared/remediations/arm-helpers.js";
+import {
+  changesFor,
+  type DisablePublicNetworkAccessParams,
+  disablePublicNetworkAccess as dpna,
+  KIND,
+  type PublicNetworkAccessData,
+  type PublicNetworkAccessState,
+} from "../../shared/remediations/disable-public-network-access.js";
+import { getRemediation } from "../../shared/remediations/registry.js";
+import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
+import type { Signal } from "../../shared/signals/types.js";
+
+type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
+
+const SUB = "00000000-0000-0000-0000-0000000000d1";
+const RG = "rg-ai";
+const PROV = `/subscriptions/${SUB}/resourceGroups/${RG}/providers`;
+const TENANT = "11111111-1111-1111-1111-111111111111";
+
+const T = {
+  ws: "Microsoft.MachineLearningServices/workspaces",
+  ep: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+  st: "Microsoft.Storage/storageAccounts",
+  kv: "Microsoft.KeyVault/vaults",
+  cog: "Microsoft.CognitiveServices/accounts",
+} as const;
+
+const wsId = (n: string) => `${PROV}/Microsoft.MachineLearningServices/workspaces/${n}`;
+const epId = (ws: string, n: string) => `${wsId(ws)}/onlineEndpoints/${n}`;
+const stId = (n: string) => `${PROV}/Microsoft.Storage/storageAccounts/${n}`;
+const kvId = (n: string) => `${PROV}/Microsoft.KeyVault/vaults/${n}`;
+const cogId = (n: string) => `${PROV}/Microsoft.CognitiveServices/accounts/${n}`;
+
+function workspace(name: string, pna: string | undefined, tags: Record<string, string> = {}): ArmResource {
+  return {
+    id: wsId(name),
+    name,
+    type: T.ws,
+    location: "westeurope",
+    tags: { env: "prod", owner: "ml-team", ...tags },
+    identity: { type: "SystemAssigned" },
+    sku: { name: "Basic", tier: "Basic" },
+    properties: {
+      friendlyName: `Workspace ${name}`,
+      storageAccount: stId("stwsdefault"),
+      keyVault: kvId("kv-ws-default"),
+      ...(pna === undefined ? {} : { publicNetworkAccess: pna }),
+    },
+  };
+}
+
+function endpoint(ws: string, name: string, pna: string | undefined): ArmResource {
+  return {
+    id: epId(ws, name),
+    name,
+    type: T.ep,
+    location: "westeurope",
+    kind: "Managed",
+    tags: { app: "scoring", costCenter: "cc-42" },
+    identity: { type: "SystemAssigned" },
+    properties: {
+      authMode: "Key",
+      description: "scoring endpoint for the churn model",
+      properties: { "azureml.onlineendpointid": `ep-${name}`, team: "ds" },
+      traffic: { blue: 90, green: 10 },
+      ...(pna === undefined ? {} : { publicNetworkAccess: pna }),
+    },
+  };
+}
+
+function storage(name: string, pna: string | undefined, blob: boolean | undefined): ArmResource {
+  return {
+    id: stId(name),
+    name,
+    type: T.st,
+    location: "westeurope",
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS", tier: "Standard" },
+    tags: { data: "training" },
+    properties: {
+      minimumTlsVersion: "TLS1_2",
+      supportsHttpsTrafficOnly: true,
+      networkAcls: { bypass: "AzureServices", defaultAction: "Allow", ipRules: [], virtualNetworkRules: [] },
+      ...(pna === undefined ? {} : { publicNetworkAccess: pna }),
+      ...(blob === undefined ? {} : { allowBlobPublicAccess: blob }),
+    },
+  };
+}
+
+function vault(name: string, pna: string | undefined): ArmResource {
+  return {
+    id: kvId(name),
+    name,
+    type: T.kv,
+    location: "westeurope",
+    tags: { secrets: "ml" },
+    properties: {
+      tenantId: TENANT,
+      sku: { family: "A", name: "standard" },
+      enableRbacAuthorization: true,
+      vaultUri: `https://${name}.vault.azure.net/`,
+      networkAcls: {
+        bypass: "AzureServices",
+        defaultAction: "Allow",
+        ipRules: [{ value: "203.0.113.0/24" }],
+      },
+      ...(pna === undefined ? {} : { publicNetworkAccess: pna }),
+    },
+  };
+}
+
+function cognitive(name: string, pna: string | undefined, kind = "OpenAI"): ArmResource {
+  return {
+    id: cogId(name),
+    name,
+    type: T.cog,
+    location: "swedencentral",
+    kind,
+    sku: { name: "S0" },
+    tags: { model: "gpt-4o" },
+    properties: {
+      customSubDomainName: name,
+      endpoint: `https://${name}.openai.azure.com/`,
+      ...(pna === undefined ? {} : { publicNetworkAccess: pna }),
+    },
+  };
+}
+
+const SEED_RESOURCES: ArmResource[] = [
+  // one open resource per type, for the per-type apply test
+  workspace("ws-open", "Enabled"),
+  endpoint("ws-open", "ep-open", "Enabled"),
+  storage("stopen", "Enabled", true),
+  vault("kv-open", "Enabled"),
+  cognitive("oai-open", "Enabled"),
+  // already compliant
+  workspace("ws-closed", "Disabled"),
+  endpoint("ws-closed", "ep-closed", "Disabled"),
+  storage("stclosed", "Disabled", false),
+  vault("kv-closed", "disabled"),
+  cognitive("oai-closed", "Disabled", "CognitiveServices"),
+  // edge cases
+  storage("stblobonly", "Disabled", true),
+  storage("stdefaults", undefined, undefined),
+  workspace("ws-parent", "Disabled", { "driftguard:exclude": "true", env: "dev" }),
+  endpoint("ws-parent", "ep-child", "Enabled"),
+  // one per fault test, so tests stay independent
+  cognitive("oai-throttled", "Enabled"),
+  workspace("ws-flaky", "Enabled"),
+  cognitive("oai-forbidden", "Enabled"),
+  storage("stbadrequest", "Enabled", true),
+  vault("kv-forbidden", "Enabled"),
+  workspace("ws-failed", "Enabled"),
+  cognitive("oai-failed", "Enabled"),
+  cognitive("oai-gone", "Enabled"),
+  endpoint("ws-open", "ep-gone", "Enabled"),
+  endpoint("ws-open", "ep-full", "Enabled"),
+  vault("kv-gone", "Enabled"),
+  cognitive("oai-raced", "Enabled"),
+  workspace("ws-verify", "Enabled"),
+];
+
+const POLICY: Policy = {
+  name: "ai-private",
+  resourceTypes: [T.ws, T.ep, T.st, T.kv, T.cog],
+  triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
+  kind: KIND,
+  params: {},
+  mode: "enforce",
+  scope: [],
+  maxActionsPerHour: 20,
+};
+
+let tls: LocalTls;
+let sim: Sim;
+let clients: AzureClients;
+
+function signalFor(resourceId: string, resourceType: string): Signal {
+  return {
+    source: "eventgrid",
+    type: "Microsoft.Resources.ResourceWriteSuccess",
+    id: `evt-${resourceId.split("/").pop()}`,
+    dedupeKey: `evt-${resourceId}-${Math.random()}`,
+    time: new Date().toISOString(),
+    subscriptionId: SUB,
+    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
+    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
+  };
+}
+
+function ctxFor(
+  resourceId: string,
+  resourceType: string,
+): RemediationContext<DisablePublicNetworkAccessParams> {
+  const signal = signalFor(resourceId, resourceType);
+  return {
+    target: signal.targets[0]!,
+    signal,
+    policy: POLICY,
+    params: dpna.paramsSchema.parse({}),
+    clients,
+    history: { query: async () => ({ items: [], continuationToken: null }) },
+    now: () => new Date(),
+    log: silentLogger,
+  };
+}
+
+/** Writes that reached the simulator's handler for exactly this resource (not its children). */
+function writesTo(resourceId: string) {
+  return sim.writes().filter((w) => w.path.toLowerCase() === resourceId.toLowerCase());
+}
+
+function requestsTo(resourceId: string, method: string) {
+  return sim
+    .requests()
+    .filter((r) => r.method === method && r.path.toLowerCase() === resourceId.toLowerCase());
+}
+
+/** Plain HTTPS GET on the simulator, as any client would read ARM (`?api-version=` required). */
+function armGet(resourceId: string, apiVersion: string): Promise<{ status: number; body: ArmResource }> {
+  const url = new URL(`${resourceId}?api-version=${apiVersion}`, sim.url);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method: "GET", ca: tls.cert, headers: { authorization: "Bearer any-token" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function armRequest(
+  method: string,
+  url: URL,
+): Promise<{ status: number; headers: Record<string, unknown>; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      { method, ca: tls.cert, headers: { authorization: "Bearer any-token" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text ? JSON.parse(text) : undefined,
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** DELETE with plain HTTPS, following Azure-AsyncOperation until the operation ends. */
+async function armDelete(resourceId: string, apiVersion: string): Promise<number> {
+  const res = await armRequest("DELETE", new URL(`${resourceId}?api-version=${apiVersion}`, sim.url));
+  const op = res.headers["azure-asyncoperation"];
+  if (typeof op === "string") {
+    for (let i = 0; i < 10; i++) {
+      const status = await armRequest("GET", new URL(op));
+      if ((status.body as { status?: string }).status !== "InProgress") break;
+    }
+  }
+  return res.status;
+}
+
+async function planFor(resourceId: string, type: string) {
+  const ctx = ctxFor(resourceId, type);
+  const current = await dpna.read(ctx);
+  const plan = await dpna.plan(current, ctx);
+  return { ctx, current, plan };
+}
+
+function expectChange(
+  plan: Awaited<ReturnType<typeof planFor>>["plan"],
+): asserts plan is ChangePlan<PublicNetworkAccessData> {
+  expect(plan.action).toBe("change");
+}
+
+/** read → plan → apply → verify, the way the pipeline runs an enforce-mode remediation. */
+async function remediate(resourceId: string, type: string) {
+  const { ctx, current, plan } = await planFor(resourceId, type);
+  expectChange(plan);
+  await dpna.apply(plan, ctx);
+  const verified = await dpna.verify(plan, ctx);
+  return { current, plan, verified };
+}
+
+async function expectRemediationError(p: Promise<unknown>): Promise<RemediationError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RemediationError);
+  return err as RemediationError;
+}
+
+function pnaOf(r: ArmResource | undefined): unknown {
+  return (r?.properties as Record<string, unknown> | undefined)?.publicNetworkAccess;
+}
+
+beforeAll(async () => {
+  tls = await loadOrCreateLocalTls();
+  sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED_RESOURCES } });
+  clients = new AzureClients({
+    armEndpoint: sim.url,
+    credential: staticTokenCredential(),
+    ca: tls.cert,
+    vaultUrl: (v) => sim.vaults[v]!,
+    disableChallengeResourceVerification: true,
+    retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+    lroPollIntervalMs: 0,
+  });
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+beforeEach(() => {
+  sim.clearFaults();
+});
+
+describe("registration and params", () => {
+  it("is registered under its contract name and supports exactly the five types (case-insensitive)", () => {
+    expect(getRemediation(KIND)).toBe(dpna);
+    for (const t of Object.values(T)) {
+      expect(dpna.supports(t)).toBe(true);
+      expect(dpna.supports(t.toLowerCase())).toBe(true);
+    }
+    expect(dpna.supports("Microsoft.Network/networkSecurityGroups")).toBe(false);
+    expect(dpna.supports("Microsoft.KeyVault/vaults/secrets")).toBe(false);
+    expect(dpna.supports("Microsoft.MachineLearningServices/workspaces/computes")).toBe(false);
+  });
+
+  it("takes a strict empty params object", () => {
+    expect(dpna.paramsSchema.parse({})).toEqual({});
+    const bad = dpna.paramsSchema.safeParse({ force: true });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.code).toBe("unrecognized_keys");
+  });
+
+  it("refuses an unsupported or malformed target at step read, without calling Azure", async () => {
+    const before = sim.requests().length;
+    const nsg = `${PROV}/Microsoft.Network/networkSecurityGroups/nsg1`;
+    const e1 = await expectRemediationError(
+      dpna.read(ctxFor(nsg, "Microsoft.Network/networkSecurityGroups")),
+    );
+    expect(e1).toMatchObject({
+      code: "UnsupportedResourceType",
+      step: "read",
+      resourceId: nsg,
+      retryable: false,
+    });
+    const e2 = await expectRemediationError(dpna.read(ctxFor("/subscriptions/x/../y", T.ws)));
+    expect(e2).toMatchObject({ code: "InvalidResourceId", step: "read", retryable: false });
+    expect(sim.requests().length).toBe(before);
+  });
+});
+
+describe("apply on each supported type", () => {
+  const cases = [
+    { type: T.ws, id: wsId("ws-open"), api: "2024-04-01", tags: { env: "prod", owner: "ml-team" } },
+    {
+      type: T.ep,
+      id: epId("ws-open", "ep-open"),
+      api: "2024-04-01",
+      tags: { app: "scoring", costCenter: "cc-42" },
+    },
+    { type: T.st, id: stId("stopen"), api: "2023-05-01", tags: { data: "training" } },
+    { type: T.kv, id: kvId("kv-open"), api: "2023-07-01", tags: { secrets: "ml" } },
+    { type: T.cog, id: cogId("oai-open"), api: "2024-10-01", tags: { model: "gpt-4o" } },
+  ];
+
+  it.each(cases)("$type: Enabled → Disabled with exactly one write, verified by read-back", async (c) => {
+    const writesBefore = writesTo(c.id).length;
+    const { current, plan, verified } = await remediate(c.id, c.type);
+
+    expect(current.state.publicNetworkAccess).toBe("Enabled");
+    expect(current.state.resourceType).toBe(c.type);
+    // The endpoint inherits its workspace's tags, its own win.
+    expect(current.tags).toEqual(
+      c.type === T.ep ? { env: "prod", owner: "ml-team", app: "scoring", costCenter: "cc-42" } : c.tags,
+    );
+    const expected: Change[] = [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }];
+    if (c.type === T.st) expected.push({ path: "properties.allowBlobPublicAccess", from: true, to: false });
+    expect(plan.changes).toEqual(expected);
+    expect(plan.summary).toContain(c.id.split("/").pop()!);
+    expect(verified).toEqual({ ok: true });
+
+    expect(writesTo(c.id).length - writesBefore).toBe(1);
+    // The documented wire call: a PATCH carrying only the changed properties; a PUT of the whole endpoint.
+    const write = writesTo(c.id).at(-1)!;
+    // If-Match carries the etag read before the write — on the write only, never on the LRO polls
+    // or the final GET that follow it.
+    expect(write.headers["if-match"]).toBeTruthy();
+    if (c.type !== T.ep) expect(write.headers["if-match"]).toBe(current.state.etag);
+    const after = sim.requests().filter((r) => r.seq > write.seq);
+    expect(after.length).toBeGreaterThan(0);
+    for (const r of after) expect(r.headers["if-match"]).toBeUndefined();
+    if (c.type === T.ep) {
+      expect(write.method).toBe("PUT");
+    } else {
+      expect(write.method).toBe("PATCH");
+      expect(write.body).toEqual({
+        properties:
+          c.type === T.st
+            ? { publicNetworkAccess: "Disabled", allowBlobPublicAccess: false }
+            : { publicNetworkAccess: "Disabled" },
+      });
+    }
+    const stored = sim.getResource(c.id);
+    expect(pnaOf(stored)).toBe("Disabled");
+    const viaHttps = await armGet(c.id, c.api);
+    expect(viaHttps.status).toBe(200);
+    expect(pnaOf(viaHttps.body)).toBe("Disabled");
+    if (c.type === T.st) {
+      expect((viaHttps.body.properties as Record<string, unknown>).allowBlobPublicAccess).toBe(false);
+    }
+    // Tags are untouched by the remediation.
+    expect(tagsOf(viaHttps.body)).toEqual(c.tags);
+
+    // Running it again finds nothing to do.
+    const again = await planFor(c.id, c.type);
+    expect(again.plan).toEqual({ action: "noop", reason: "public network access already disabled" });
+  });
+
+  it("the online endpoint PUT keeps every other field of the endpoint", async () => {
+    const id = epId("ws-open", "ep-full");
+    const original = SEED_RESOURCES.find((r) => r.id === id)!;
+    const before = sim.getResource(id)!;
+    expect(pnaOf(before)).toBe("Enabled");
+    await remediate(id, T.ep);
+    const after = sim.getResource(id)!;
+    const strip = (r: ArmResource) => {
+      const { etag: _e, systemData: _s, ...rest } = r;
+      const {
+        publicNetworkAccess: _p,
+        provisioningState: _ps,
+        ...props
+      } = (rest.properties ?? {}) as Record<string, unknown>;
+      return { ...rest, properties: props };
+    };
+    expect(strip(after)).toEqual(strip(original));
+    const put = writesTo(id).at(-1)!;
+    expect(put.method).toBe("PUT");
+    expect(put.body).toMatchObject({
+      location: "westeurope",
+      kind: "Managed",
+      tags: { app: "scoring", costCenter: "cc-42" },
+      identity: { type: "SystemAssigned" },
+      properties: {
+        authMode: "Key",
+        description: "scoring endpoint for the churn model",
+        traffic: { blue: 90, green: 10 },
+        properties: { team: "ds" },
+        publicNetworkAccess: "Disabled",
+      },
+    });
+  });
+});
+
+describe("already compliant: noop, zero writes", () => {
+  it.each([
+    { type: T.ws, id: wsId("ws-closed") },
+    { type: T.ep, id: epId("ws-closed", "ep-closed") },
+    { type: T.st, id: stId("stclosed") },
+    { type: T.kv, id: kvId("kv-closed") },
+    { type: T.cog, id: cogId("oai-closed") },
+  ])("$type", async (c) => {
+    const writesBefore = sim.writes().length;
+    const { plan, current } = await planFor(c.id, c.type);
+    expect(plan).toEqual({ action: "noop", reason: "public network access already disabled" });
+    expect(changesFor(current.state)).toEqual([]);
+    expect(sim.writes().length).toBe(writesBefore);
+  });
+
+  it("Key Vault's lower-case 'disabled' counts as disabled", async () => {
+    const { current, plan } = await planFor(kvId("kv-closed"), T.kv);
+    expect(current.state.publicNetworkAccess).toBe("disabled");
+    expect(plan.action).toBe("noop");
+  });
+});
+
+describe("companion flags and defaults", () => {
+  it("storage already private but with anonymous blob access: only allowBlobPublicAccess changes", async () => {
+    const id = stId("stblobonly");
+    const { plan } = await remediate(id, T.st);
+    expect(plan.changes).toEqual([{ path: "properties.allowBlobPublicAccess", from: true, to: false }]);
+    const after = sim.getResource(id)!.properties!;
+    expect(after.allowBlobPublicAccess).toBe(false);
+    expect(after.publicNetworkAccess).toBe("Disabled");
+  });
+
+  it("absent properties (ARM default: enabled) are planned from null", async () => {
+    const id = stId("stdefaults");
+    const { plan } = await remediate(id, T.st);
+    expect(plan.changes).toEqual([
+      { path: "properties.publicNetworkAccess", from: null, to: "Disabled" },
+      { path: "properties.allowBlobPublicAccess", from: null, to: false },
+    ]);
+    expect(sim.getResource(id)!.properties).toMatchObject({
+      publicNetworkAccess: "Disabled",
+      allowBlobPublicAccess: false,
+      minimumTlsVersion: "TLS1_2",
+    });
+  });
+
+  it("Key Vault: network ACLs (IP rules, default action) are left as they were", async () => {
+    const acls = sim.getResource(kvId("kv-open"))!.properties!.networkAcls;
+    expect(acls).toEqual({
+      bypass: "AzureServices",
+      defaultAction: "Allow",
+      ipRules: [{ value: "203.0.113.0/24" }],
+    });
+  });
+
+  it("an endpoint inherits its workspace's opt-out tag", async () => {
+    const { current, plan } = await planFor(epId("ws-parent", "ep-child"), T.ep);
+    expect(current.tags["driftguard:exclude"]).toBe("true");
+    expect(current.tags.app).toBe("scoring");
+    expect(current.tags.env).toBe("dev");
+    expect(plan.action).toBe("change");
+  });
+});
+
+describe("faults", () => {
+  it("a 429 with Retry-After: 1 on the PATCH recovers through the SDK's retry", async () => {
+    const id = cogId("oai-throttled");
+    const { ctx, plan } = await planFor(id, T.cog);
+    expectChange(plan);
+    sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
+    const started = Date.now();
+    await dpna.apply(plan, ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(requestsTo(id, "PATCH").length).toBe(2);
+    expect(writesTo(id).length).toBe(1);
+    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+    expect(await dpna.verify(plan, ctx)).toEqual({ ok: true });
+  });
+
+  it("a 500 once on the PATCH recovers", async () => {
+    const id = wsId("ws-flaky");
+    const { ctx, plan } = await planFor(id, T.ws);
+    expectChange(plan);
+    sim.addFault({ method: "PATCH", path: id, status: 500, count: 1 });
+    await dpna.apply(plan, ctx);
+    expect(requestsTo(id, "PATCH").length).toBe(2);
+    expect(writesTo(id).length).toBe(1);
+    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+  });
+
+  it.each([
+    { status: 403, type: T.cog, id: cogId("oai-forbidden"), code: "AuthorizationFailed" },
+    { status: 400, type: T.st, id: stId("stbadrequest"), code: "BadRequest" },
+    { status: 403, type: T.kv, id: kvId("kv-forbidden"), code: "AuthorizationFailed" },
+  ])("a permanent $status on $type → RemediationError step apply, resource unchanged", async (c) => {
+    const { ctx, plan } = await planFor(c.id, c.type);
+    expectChange(plan);
+    const before = sim.getResource(c.id);
+    sim.addFault({ method: "PATCH", path: c.id, status: c.status, count: -1 });
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err).toMatchObject({
+      step: "apply",
+      resourceId: c.id,
+      statusCode: c.status,
+      retryable: false,
+      code: c.code,
+    });
+    expect(sim.getResource(c.id)).toEqual(before);
+    expect(pnaOf(sim.getResource(c.id))).toBe("Enabled");
+    expect(writesTo(c.id).length).toBe(0);
+    // No retries on a permanent 4xx.
+    expect(requestsTo(c.id, "PATCH").length).toBe(1);
+  });
+
+  it("a PATCH that answers provisioningState Failed → RemediationError ProvisioningFailed at step apply", async () => {
+    const id = wsId("ws-failed");
+    const { ctx, plan } = await planFor(id, T.ws);
+    expectChange(plan);
+    const failed = { ...workspace("ws-failed", "Disabled"), properties: { provisioningState: "Failed" } };
+    sim.addFault({ method: "PATCH", path: id, status: 200, body: failed, count: 1 });
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err).toMatchObject({ code: "ProvisioningFailed", step: "apply", resourceId: id });
+  });
+
+  it("a long-running operation ending Failed → RemediationError at step apply, resource unchanged", async () => {
+    const id = cogId("oai-failed");
+    const { ctx, plan } = await planFor(id, T.cog);
+    expectChange(plan);
+    const before = sim.getResource(id);
+    // The simulator runs writes as ARM does (PATCH → 200 + Azure-AsyncOperation); the operation
+    // status then reports Failed.
+    sim.addFault({
+      method: "GET",
+      path: "/operationStatuses/",
+      status: 200,
+      body: { status: "Failed", error: { code: "InternalError", message: "provisioning failed" } },
+      count: -1,
+    });
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err.step).toBe("apply");
+    expect(err.resourceId).toBe(id);
+    expect(requestsTo(id, "PATCH").length).toBe(1);
+    expect(
+      sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" }).length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(sim.getResource(id)).toEqual(before);
+  });
+
+  it.each([
+    { type: T.cog, id: cogId("oai-gone"), api: "2024-10-01" },
+    { type: T.ep, id: epId("ws-open", "ep-gone"), api: "2024-04-01" },
+    { type: T.kv, id: kvId("kv-gone"), api: "2023-07-01" },
+  ])("$type deleted between read and apply → 404 RemediationError at step apply", async (c) => {
+    const { ctx, plan } = await planFor(c.id, c.type);
+    expectChange(plan);
+    expect([200, 202, 204]).toContain(await armDelete(c.id, c.api));
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err).toMatchObject({ step: "apply", resourceId: c.id, statusCode: 404, retryable: false });
+    expect(sim.getResource(c.id)).toBeUndefined();
+  });
+
+  it("a missing resource fails at step read with 404", async () => {
+    const id = cogId("does-not-exist");
+    const err = await expectRemediationError(dpna.read(ctxFor(id, T.cog)));
+    expect(err).toMatchObject({ step: "read", resourceId: id, statusCode: 404 });
+  });
+
+  it("a resource changed after read is not overwritten: If-Match → 412, retryable", async () => {
+    const id = cogId("oai-raced");
+    const { ctx, current, plan } = await planFor(id, T.cog);
+    expectChange(plan);
+    expect(current.state.etag).toBeTruthy();
+    expect(plan.data.etag).toBe(current.state.etag);
+    // Someone else writes the resource (new etag) before we apply.
+    sim.putResource({ ...sim.getResource(id)!, tags: { model: "gpt-4o", changedBy: "someone-else" } });
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err).toMatchObject({
+      code: "PreconditionFailed",
+      step: "apply",
+      statusCode: 412,
+      retryable: true,
+    });
+    expect(pnaOf(sim.getResource(id))).toBe("Enabled");
+    // A redelivery re-reads and succeeds.
+    const { verified } = await remediate(id, T.cog);
+    expect(verified.ok).toBe(true);
+    expect(sim.getResource(id)!.tags).toEqual({ model: "gpt-4o", changedBy: "someone-else" });
+  });
+
+  it("verify reports a resource that is still public, and a read failure at step verify", async () => {
+    const id = wsId("ws-verify");
+    const { ctx, plan } = await planFor(id, T.ws);
+    expectChange(plan);
+    expect(await dpna.verify(plan, ctx)).toEqual({
+      ok: false,
+      detail: 'properties.publicNetworkAccess is "Enabled", expected "Disabled"',
+    });
+    sim.addFault({ method: "GET", path: id, status: 403, count: -1 });
+    const err = await expectRemediationError(dpna.verify(plan, ctx));
+    expect(err).toMatchObject({ step: "verify", resourceId: id, statusCode: 403 });
+  });
+});
+
+describe("arm-helpers", () => {
+  it("classicIfMatchOnce exposes If-Match to the first request only", () => {
+    const opts = classicIfMatchOnce('W/"abc"');
+    const headers = opts.requestOptions!.customHeaders;
+    expect(Object.keys(headers)).toEqual(["If-Match"]);
+    expect(headers["If-Match"]).toBe('W/"abc"');
+    expect(Object.keys(headers)).toEqual([]);
+    expect(classicIfMatchOnce(undefined)).toEqual({});
+  });
+
+  it("state never carries more than the decision fields", async () => {
+    const { current } = await planFor(cogId("oai-closed"), T.cog);
+    const keys = Object.keys(current.state as PublicNetworkAccessState).sort();
+    expect(keys).toEqual(["etag", "provisioningState", "publicNetworkAccess", "resourceId", "resourceType"]);
+  });
+});
