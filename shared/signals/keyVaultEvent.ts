@@ -89,21 +89,22 @@ function foldKeys(
   data: Record<string, unknown>,
   dataPath: string,
 ): { folded: Record<string, unknown>; original: Map<string, string> } {
-  const folded: Record<string, unknown> = {};
+  // A Map, not an object literal: a `__proto__` key must stay an ordinary (ignored) field.
+  const folded = new Map<string, unknown>();
   const original = new Map<string, string>();
   for (const [k, v] of Object.entries(data)) {
     const nk = k.trim().toLowerCase();
-    if (nk in folded && JSON.stringify(folded[nk]) !== JSON.stringify(v)) {
+    if (folded.has(nk) && JSON.stringify(folded.get(nk)) !== JSON.stringify(v)) {
       throw new InputError(
         "AmbiguousField",
         `'${original.get(nk)}' and '${k}' both name the same field with different values`,
         formatPath([k], dataPath),
       );
     }
-    folded[nk] = v;
+    folded.set(nk, v);
     original.set(nk, k);
   }
-  return { folded, original };
+  return { folded: Object.fromEntries(folded), original };
 }
 
 export function parseKeyVaultEvent(e: GridEvent, name: string): Signal {

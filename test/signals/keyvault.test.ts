@@ -101,6 +101,18 @@ describe("Key Vault events", () => {
     expectInputError(() => parseEventGridDelivery(b2, {}), { code: "InvalidEvent", path: "[0].data.EXP" });
   });
 
+  it("ignores unknown keys, including __proto__", () => {
+    const body = JSON.parse(
+      JSON.stringify(fixture("eg-keyvault-near-expiry.json")).replace(
+        '"VaultName"',
+        '"__proto__":{"polluted":true},"Extra":1,"VaultName"',
+      ),
+    );
+    const s = one(body);
+    expect(s.keyVault?.vaultName).toBe("ml-prod-kv");
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it("rejects two spellings of one key with different values", () => {
     const body = fixture("eg-keyvault-near-expiry.json");
     body[0].data.objectName = "other-secret";
