@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { rotateCommand } from "../../cli/rotate.js";
 import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
+import type { AuditRecord } from "../../shared/audit/types.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { createLogger, silentLogger } from "../../shared/log.js";
@@ -21,6 +22,7 @@ import {
 } from "../../shared/remediations/rotate-secret.js";
 import type { RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const RG = "rg-ai";
@@ -751,5 +753,165 @@ describe("rotate-secret against the Azure simulator", () => {
     expect(plan.summary).toMatch(/storage-key/);
     expect(sim.writes().length).toBe(writesBefore);
     assertNoValues("plan", plan);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Through the real pipeline (harness): one audit record per decision, and no record holds a value.
+
+const ROTATE_POLICIES = `
+version: 1
+policies:
+  - name: rotate-secrets
+    resourceTypes: [Microsoft.KeyVault/vaults/secrets]
+    triggers:
+      - keyVault: SecretNearExpiry
+      - keyVault: SecretExpired
+      - manual: "*"
+    kind: rotate-secret
+    params: { validityDays: 30, length: 40 }
+`;
+
+describe("rotate-secret through the pipeline (harness)", () => {
+  let h: Harness;
+  let dry: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ seed: simSeed(), policies: ROTATE_POLICIES });
+    dry = await startHarness({ seed: simSeed(), policies: ROTATE_POLICIES, mode: "dry-run" });
+  });
+
+  afterAll(async () => {
+    // Every value any version or provider key ever had, in either simulator, against every record.
+    const all = new Set([ST_KEY1, ST_KEY2, COG_KEY1, COG_KEY2, PLAIN_VALUE, ALREADY_VALUE]);
+    for (const x of [h, dry]) {
+      if (!x) continue;
+      for (const name of ["storage-key", "openai-key", "app-password", "already-rotated"]) {
+        for (const v of x.sim.listSecretVersions(VAULT, name)) all.add(v.value);
+      }
+      for (const id of [STORAGE_ID, COG_ID]) for (const k of x.sim.getStorageKeys(id)) all.add(k.value);
+      const records = await x.records();
+      expect(records.length).toBeGreaterThan(0);
+      for (const r of records) {
+        const json = JSON.stringify(r);
+        for (const v of all)
+          expect(json.includes(v), `record ${r.id} (${r.outcome}) holds a secret value`).toBe(false);
+      }
+      const requestLog = JSON.stringify(x.sim.requests());
+      for (const v of all) expect(requestLog.includes(v), "request log holds a secret value").toBe(false);
+    }
+    await h?.close();
+    await dry?.close();
+  });
+
+  const recordOf = (d: { record?: AuditRecord }) => {
+    expect(d.record).toBeDefined();
+    return d.record!;
+  };
+
+  it("SecretNearExpiry → remediated record with the actual new version; a duplicate delivery adds no record", async () => {
+    const from = h.sim.getSecret(VAULT, "storage-key")!.version;
+    const signal = kvSignal("storage-key", "SecretNearExpiry", from);
+    const [d] = await h.handle(signal);
+    expect(d?.outcome).toBe("remediated");
+    const latest = h.sim.getSecret(VAULT, "storage-key")!;
+    const rec = recordOf(d!);
+    expect(rec).toMatchObject({
+      outcome: "remediated",
+      kind: "rotate-secret",
+      policy: "rotate-secrets",
+      resourceId: secretId("storage-key"),
+      resourceType: "Microsoft.KeyVault/vaults/secrets",
+    });
+    expect(rec.changes).toEqual([
+      { path: "version", from, to: latest.version },
+      { path: "tags.CredentialId", from: "key1", to: "key2" },
+      { path: "provider.regeneratedKey", from: null, to: `${STORAGE_ID}#key2` },
+      {
+        path: "attributes.expires",
+        from: expect.any(String),
+        to: new Date(latest.attributes.exp! * 1000).toISOString(),
+      },
+    ]);
+    expect(latest.value).toBe(h.sim.getStorageKeys(STORAGE_ID).find((k) => k.keyName === "key2")!.value);
+    const count = (await h.records()).length;
+    const again = await h.handle(signal);
+    expect(again[0]?.outcome).toBe("duplicate");
+    expect((await h.records()).length).toBe(count);
+  });
+
+  it("a late event for the replaced version → compliant record, nothing written", async () => {
+    const versions = h.sim.listSecretVersions(VAULT, "storage-key");
+    const old = versions[0]!.version;
+    const writes = h.sim.writes().length;
+    const [d] = await h.handle({
+      ...kvSignal("storage-key", "SecretExpired", old),
+      id: "late-1",
+      dedupeKey: "late-1",
+    });
+    expect(d?.outcome).toBe("compliant");
+    expect(recordOf(d!).reason).toMatch(/already rotated/);
+    expect(h.sim.writes().length).toBe(writes);
+  });
+
+  it("regenerateKey 403 → failed record with error.step regenerate, no redelivery, no Key Vault write", async () => {
+    const from = h.sim.getSecret(VAULT, "openai-key")!.version;
+    h.sim.addFault({ method: "POST", path: "/regenerateKey", status: 403, count: -1 });
+    try {
+      const [d] = await h.handle(kvSignal("openai-key", "SecretExpired", from));
+      expect(d?.outcome).toBe("failed");
+      expect(d?.retry).toBe(false);
+      const rec = recordOf(d!);
+      expect(rec.error).toMatchObject({ step: "regenerate" });
+      expect(rec.changes[0]).toEqual({ path: "version", from, to: NEW_VERSION_PLACEHOLDER });
+      expect(h.sim.getSecret(VAULT, "openai-key")!.version).toBe(from);
+      expect(h.sim.writes({ pathIncludes: "/secrets/" }).filter((w) => w.origin !== "arm")).toHaveLength(1); // storage-key only
+    } finally {
+      h.sim.clearFaults();
+    }
+  });
+
+  it("Key Vault PUT 500 (every retry) → failed record with error.step write-secret and a redelivery request; the redelivery remediates", async () => {
+    const from = h.sim.getSecret(VAULT, "app-password")!.version;
+    const signal = kvSignal("app-password", "SecretNearExpiry", from);
+    h.sim.addFault({ method: "PUT", path: "/secrets/", status: 500, count: -1, origin: `vault:${VAULT}` });
+    let d: Awaited<ReturnType<Harness["handle"]>>[number] | undefined;
+    try {
+      [d] = await h.handle(signal);
+    } finally {
+      h.sim.clearFaults();
+    }
+    expect(d?.outcome).toBe("failed");
+    expect(d?.retry).toBe(true);
+    expect(recordOf(d!).error).toMatchObject({ step: "write-secret" });
+    expect(h.sim.getSecret(VAULT, "app-password")!.version).toBe(from);
+    // Event Grid redelivers the same event.
+    const [again] = await h.handle(signal);
+    expect(again?.outcome).toBe("remediated");
+    const latest = h.sim.getSecret(VAULT, "app-password")!;
+    expect(latest.value).toHaveLength(40);
+    expect(latest.tags).toEqual({ owner: "ml-team" });
+    expect(latest.contentType).toBe("password");
+    expect(recordOf(again!).changes[0]).toEqual({ path: "version", from, to: latest.version });
+  });
+
+  it("global dry-run → dry-run record with the exact planned changes and no write at all", async () => {
+    const current = dry.sim.getSecret(VAULT, "storage-key")!;
+    const [d] = await dry.handle(manualSignal("storage-key"));
+    expect(d?.outcome).toBe("dry-run");
+    const rec = recordOf(d!);
+    expect(rec.mode).toBe("dry-run");
+    expect(rec.changes).toEqual([
+      { path: "version", from: current.version, to: NEW_VERSION_PLACEHOLDER },
+      { path: "tags.CredentialId", from: "key1", to: "key2" },
+      { path: "provider.regeneratedKey", from: null, to: `${STORAGE_ID}#key2` },
+      {
+        path: "attributes.expires",
+        from: new Date(current.attributes.exp! * 1000).toISOString(),
+        to: expect.any(String),
+      },
+    ]);
+    expect(dry.sim.writes()).toEqual([]);
+    expect(dry.sim.getStorageKeys(STORAGE_ID).map((k) => k.value)).toEqual([ST_KEY1, ST_KEY2]);
   });
 });
