@@ -226,6 +226,12 @@ export class ArmHandler {
       return this.resourceGroup(m, path, segs[1]!, segs[3]!, res);
     }
 
+    const defaults =
+      /^(.*\/providers\/Microsoft\.Network\/networkSecurityGroups\/[^/]+)\/defaultSecurityRules(?:\/([^/]+))?$/i.exec(
+        path,
+      );
+    if (defaults) return this.defaultRules(m, defaults[1]!, defaults[2], res);
+
     const parsed = parseArmPath(path);
     if (!parsed?.namespace) {
       return sendJson(res, 404, armError("NotFound", `No HTTP resource was found that matches ${pr.path}.`));
@@ -337,6 +343,7 @@ export class ArmHandler {
       // new accounts get keys at creation
       this.getKeys(id, "storage");
     }
+    this.keepServerOwned(resource, this.store.get(id));
     const apply = () => {
       this.store.put(resource);
     };
@@ -386,12 +393,14 @@ export class ArmHandler {
     const merged = () => {
       const now = this.store.get(id) ?? current;
       const base = stripReadOnly(now);
-      return {
+      const next = {
         ...(mergePatch(base, patchBody) as Record<string, unknown>),
         id: now.id,
         name: now.name,
         type,
       } as ArmResource;
+      this.keepServerOwned(next, now);
+      return next;
     };
     const apply = () => {
       this.store.put(merged());
@@ -428,6 +437,37 @@ export class ArmHandler {
       location: this.opUrl(id, op, "operationResults"),
       "azure-asyncoperation": this.opUrl(id, op, "operationStatuses"),
     });
+  }
+
+  /** An NSG's `defaultSecurityRules` are ARM-owned: readable at their own IDs, never writable. */
+  private defaultRules(method: string, nsgId: string, name: string | undefined, res: ServerResponse) {
+    if (method !== "GET") {
+      return sendJson(
+        res,
+        405,
+        armError(
+          "MethodNotAllowed",
+          "Default security rules are read-only and cannot be changed or deleted.",
+        ),
+      );
+    }
+    const nsg = this.store.get(nsgId);
+    if (!nsg) return notFound(nsgId, res);
+    const rules = (nsg.properties?.defaultSecurityRules ?? []) as ArmResource[];
+    if (name === undefined) return sendJson(res, 200, { value: rules });
+    const rule = rules.find((r) => lower(String(r.name)) === lower(name));
+    if (!rule) return notFound(`${nsgId}/defaultSecurityRules/${name}`, res);
+    sendJson(res, 200, rule);
+  }
+
+  /** Keeps server-owned parts of a resource that clients cannot replace. */
+  private keepServerOwned(next: ArmResource, current: ArmResource | undefined): void {
+    if (lower(next.type) !== "microsoft.network/networksecuritygroups") return;
+    const props = isPlainObject(next.properties) ? next.properties : {};
+    next.properties = props;
+    const existing = current?.properties?.defaultSecurityRules;
+    if (existing !== undefined) props.defaultSecurityRules = structuredClone(existing);
+    else delete props.defaultSecurityRules;
   }
 
   // ---------------------------------------------------------------------------------------------

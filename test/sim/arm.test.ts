@@ -558,3 +558,22 @@ describe("generic ARM behaviour", () => {
     expect(none.status).toBe(404);
   });
 });
+
+describe("NSG default rules", () => {
+  it("are readable at their own IDs and cannot be written", async () => {
+    const url = `${sim.url}${NSG}/defaultSecurityRules/DenyAllInBound?api-version=1`;
+    const r = await call(url, ca, "GET", undefined, bearer);
+    expect(r.status).toBe(200);
+    expect(r.body.properties.access).toBe("Deny");
+    expect((await call(url, ca, "DELETE", undefined, bearer)).status).toBe(405);
+    // a parent PATCH cannot replace them either
+    await call(
+      `${sim.url}${NSG}?api-version=1`,
+      ca,
+      "PATCH",
+      { properties: { defaultSecurityRules: [] } },
+      bearer,
+    );
+    expect((sim.getResource(NSG)!.properties!.defaultSecurityRules as unknown[]).length).toBe(3);
+  });
+});
