@@ -26,6 +26,7 @@ import {
 import { getRemediation } from "../../shared/remediations/registry.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -706,5 +707,152 @@ describe("arm-helpers", () => {
     const { current } = await planFor(cogId("oai-closed"), T.cog);
     const keys = Object.keys(current.state as PublicNetworkAccessState).sort();
     expect(keys).toEqual(["etag", "provisioningState", "publicNetworkAccess", "resourceId", "resourceType"]);
+  });
+});
+
+describe("through the pipeline (harness)", () => {
+  const POLICY_YAML = `
+version: 1
+policies:
+  - name: ai-private
+    description: AI resources are never reachable from the Internet
+    resourceTypes:
+      - Microsoft.MachineLearningServices/workspaces
+      - Microsoft.MachineLearningServices/workspaces/onlineEndpoints
+      - Microsoft.Storage/storageAccounts
+      - Microsoft.KeyVault/vaults
+      - Microsoft.CognitiveServices/accounts
+    triggers:
+      - eventGrid: Microsoft.Resources.ResourceWriteSuccess
+    kind: disable-public-network-access
+    params: {}
+    mode: enforce
+`;
+  const targets = [
+    { type: T.ws, id: wsId("hws"), res: workspace("hws", "Enabled") },
+    { type: T.ep, id: epId("hws", "hep"), res: endpoint("hws", "hep", "Enabled") },
+    { type: T.st, id: stId("hstorage"), res: storage("hstorage", "Enabled", true) },
+    { type: T.kv, id: kvId("h-kv"), res: vault("h-kv", "Enabled") },
+    { type: T.cog, id: cogId("h-oai"), res: cognitive("h-oai", "Enabled") },
+  ];
+  const expectedChanges = (type: string): Change[] => [
+    { path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" },
+    ...(type === T.st ? [{ path: "properties.allowBlobPublicAccess", from: true, to: false }] : []),
+  ];
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({
+      seed: {
+        resources: [
+          ...targets.map((t) => t.res),
+          workspace("hws-excluded", "Disabled", { "driftguard:exclude": "true" }),
+          endpoint("hws-excluded", "hep-excluded", "Enabled"),
+          cognitive("h-oai-denied", "Enabled"),
+          storage("hdry", "Enabled", true),
+          cognitive("h-oai-dry", "Enabled"),
+        ],
+      },
+      policies: POLICY_YAML,
+    });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("five resource types end Disabled with one remediated record each, then compliant on the echo", async () => {
+    for (const t of targets) {
+      const writesBefore = h.sim.writes().length;
+      const [decision] = await h.handle(signalFor(t.id, t.type));
+      expect(decision).toMatchObject({
+        outcome: "remediated",
+        kind: KIND,
+        policy: "ai-private",
+        retry: false,
+      });
+      expect(decision!.record).toMatchObject({
+        outcome: "remediated",
+        kind: KIND,
+        policy: "ai-private",
+        mode: "enforce",
+        resourceId: t.id,
+        resourceType: t.type,
+        subscriptionId: SUB,
+        changes: expectedChanges(t.type),
+      });
+      expect(h.sim.writes().length - writesBefore).toBe(1);
+      expect(pnaOf(h.sim.getResource(t.id))).toBe("Disabled");
+
+      // Our own write raises another ResourceWriteSuccess: it finds the resource compliant and writes nothing.
+      const [echo] = await h.handle(signalFor(t.id, t.type));
+      expect(echo).toMatchObject({ outcome: "compliant", reason: "public network access already disabled" });
+      expect(h.sim.writes().length - writesBefore).toBe(1);
+    }
+    const records = (await h.records()).filter((r) => targets.some((t) => t.id === r.resourceId));
+    expect(records.map((r) => r.outcome)).toEqual(targets.flatMap(() => ["remediated", "compliant"]));
+    expect(records.filter((r) => r.outcome === "compliant").every((r) => r.changes.length === 0)).toBe(true);
+  });
+
+  it("a duplicate delivery yields no record and no write", async () => {
+    const signal = signalFor(cogId("h-oai"), T.cog);
+    const [first] = await h.handle(signal);
+    expect(first!.outcome).toBe("compliant");
+    const recordsBefore = (await h.records()).length;
+    const writesBefore = h.sim.writes().length;
+    const [dup] = await h.handle(signal);
+    expect(dup!.outcome).toBe("duplicate");
+    expect((await h.records()).length).toBe(recordsBefore);
+    expect(h.sim.writes().length).toBe(writesBefore);
+  });
+
+  it("an endpoint under an opted-out workspace is excluded and left public", async () => {
+    const id = epId("hws-excluded", "hep-excluded");
+    const [d] = await h.handle(signalFor(id, T.ep));
+    expect(d).toMatchObject({ outcome: "excluded" });
+    expect(pnaOf(h.sim.getResource(id))).toBe("Enabled");
+    expect(h.sim.writes().filter((w) => w.path.toLowerCase() === id.toLowerCase())).toEqual([]);
+  });
+
+  it("dry-run records the exact changes and writes nothing", async () => {
+    const dry = await startHarness({ seed: {}, policies: POLICY_YAML, mode: "dry-run", sim: h.sim });
+    try {
+      for (const [id, type] of [
+        [stId("hdry"), T.st],
+        [cogId("h-oai-dry"), T.cog],
+      ] as const) {
+        const writesBefore = h.sim.writes().length;
+        const [d] = await dry.handle(signalFor(id, type));
+        expect(d).toMatchObject({ outcome: "dry-run", mode: "dry-run", changes: expectedChanges(type) });
+        expect(d!.record).toMatchObject({
+          outcome: "dry-run",
+          mode: "dry-run",
+          resourceId: id,
+          changes: expectedChanges(type),
+        });
+        expect(h.sim.writes().length).toBe(writesBefore);
+        expect(pnaOf(h.sim.getResource(id))).toBe("Enabled");
+      }
+    } finally {
+      await dry.close();
+    }
+  });
+
+  it("a permanent 403 on the write → failed record naming step apply, with the planned changes", async () => {
+    const id = cogId("h-oai-denied");
+    h.sim.addFault({ method: "PATCH", path: id, status: 403, count: -1 });
+    try {
+      const [d] = await h.handle(signalFor(id, T.cog));
+      expect(d).toMatchObject({ outcome: "failed", retry: false });
+      expect(d!.record).toMatchObject({
+        outcome: "failed",
+        resourceId: id,
+        changes: expectedChanges(T.cog),
+        error: { code: "AuthorizationFailed", step: "apply" },
+      });
+      expect(pnaOf(h.sim.getResource(id))).toBe("Enabled");
+    } finally {
+      h.sim.clearFaults();
+    }
   });
 });
