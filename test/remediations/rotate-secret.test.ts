@@ -728,6 +728,34 @@ describe("rotate-secret against the Azure simulator", () => {
     expect(r.verified).toEqual({ ok: true });
   });
 
+  it("verify compares the stored value with the provider key by hash: a later regeneration is caught, no value in the detail", async () => {
+    const c = ctx(manualSignal("openai-key"));
+    const plan = await rotateSecret.plan(await rotateSecret.read(c), c);
+    if (plan.action !== "change") throw new Error("expected a change plan");
+    await rotateSecret.apply(plan, c);
+    expect(await rotateSecret.verify(plan, c)).toEqual({ ok: true });
+    // Someone regenerates the same key right after us: the secret no longer matches the provider.
+    const res = await clients
+      .cognitiveServices(SUB)
+      .accounts.regenerateKey(RG, "oai", plan.data.regenerate === "key1" ? "Key1" : "Key2");
+    for (const k of [res.key1, res.key2, sim.getSecret(VAULT, "openai-key")!.value]) if (k) values.add(k);
+    const v = await rotateSecret.verify(plan, c);
+    expect(v.ok).toBe(false);
+    expect(v.detail).toMatch(/does not match .* \(hash differs\)/);
+    assertNoValues("verify result", v);
+  });
+
+  it("a secret that does not exist → read error (not retryable), nothing written", async () => {
+    const writes = sim.writes().length;
+    const err = await rotateSecret.read(ctx(manualSignal("no-such-secret"))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RemediationError);
+    expect(err).toMatchObject({ code: "SecretNotFound", step: "read", retryable: false, statusCode: 404 });
+    expect(sim.writes().length).toBe(writes);
+  });
+
   it("dry-run: the plan lists the exact changes and nothing is written", async () => {
     const current = sim.getSecret(VAULT, "storage-key")!;
     const writesBefore = sim.writes().length;
