@@ -504,10 +504,18 @@ describe("close-internet-inbound-rule against the simulator", () => {
 
   it("an NSG with 32 mixed rules loses exactly the offending ones (never a compliant rule)", async () => {
     const before = simRules(sim, "nsg-many");
-    const expected = offendingRules(
-      Object.entries(before).map(([name, p]) => ({ name, ...(p as NsgRule) })),
-      undefined,
-    ).map((r) => r.name);
+    // Allow + Inbound + an Internet source (s0: "Internet", s1: a list with "::/0"), any port.
+    const expected = [
+      "r-allow-inbound-s0-p22",
+      "r-allow-inbound-s0-p443",
+      "r-allow-inbound-s1-p22",
+      "r-allow-inbound-s1-p443",
+    ];
+    expect(
+      offendingRules(Object.entries(before).map(([name, p]) => ({ name, ...(p as NsgRule) }))).map(
+        (r) => r.name,
+      ),
+    ).toEqual(expected);
     expect(expected).toHaveLength(4);
 
     const { plan, verified } = await run(ctxFor(nsgId("nsg-many")));
