@@ -47,8 +47,13 @@ export function parseResourceId(raw: string): ResourceId {
   if (parts.length === 2) {
     return { id: trimmed, subscriptionId, type: "Microsoft.Resources/subscriptions", name: subscriptionId, names: [] };
   }
-  if (parts[2]?.toLowerCase() !== "resourcegroups") {
-    throw new ResourceIdError("expected 'resourceGroups' after the subscription");
+  const atSubscription = parts[2]?.toLowerCase() === "providers";
+  if (!atSubscription && parts[2]?.toLowerCase() !== "resourcegroups") {
+    throw new ResourceIdError("expected 'resourceGroups' or 'providers' after the subscription");
+  }
+  if (atSubscription) {
+    // Subscription-level provider resources (role assignments, deployments, …).
+    return providerResource(trimmed, subscriptionId, undefined, parts.slice(3));
   }
   const resourceGroup = assertSegment(parts[3], "resource group");
   if (parts.length === 4) {
@@ -62,11 +67,20 @@ export function parseResourceId(raw: string): ResourceId {
     };
   }
   if (parts[4]?.toLowerCase() !== "providers") throw new ResourceIdError("expected 'providers' after the resource group");
-  const namespace = assertSegment(parts[5], "provider namespace");
+  return providerResource(trimmed, subscriptionId, resourceGroup, parts.slice(5));
+}
+
+function providerResource(
+  trimmed: string,
+  subscriptionId: string,
+  resourceGroup: string | undefined,
+  parts: string[],
+): ResourceId {
+  const namespace = assertSegment(parts[0], "provider namespace");
   if (!/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+$/.test(namespace)) {
     throw new ResourceIdError(`'${namespace}' is not a provider namespace`);
   }
-  const rest = parts.slice(6);
+  const rest = parts.slice(1);
   if (rest.length === 0 || rest.length % 2 !== 0) {
     throw new ResourceIdError("resource type and name segments must come in pairs");
   }
