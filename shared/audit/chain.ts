@@ -75,11 +75,19 @@ export function resourceKey(resourceId: string): string {
 
 /**
  * Verifies one resource's chain, records sorted by `seq` ascending. Returns the first broken
- * record, or undefined when the chain is intact.
+ * record, or undefined when the chain is intact. With `allowExpiredPrefix` (retention by TTL: the
+ * oldest records expire first) the chain may start after seq 1; its first record's `prevHash` is
+ * then taken as given (it names an expired record) and everything after it is checked.
  */
-export function verifyChain(records: readonly AuditRecord[]): ChainBreak | undefined {
-  let prevHash = GENESIS_HASH;
-  let resourceId: string | undefined;
+export function verifyChain(
+  records: readonly AuditRecord[],
+  opts: { allowExpiredPrefix?: boolean } = {},
+): ChainBreak | undefined {
+  const first = records[0];
+  if (!first) return undefined;
+  const startSeq = opts.allowExpiredPrefix && Number.isInteger(first.seq) && first.seq > 1 ? first.seq : 1;
+  let prevHash = startSeq === 1 ? GENESIS_HASH : first.prevHash;
+  const resourceId = first.resourceId;
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const at = (reason: string): ChainBreak => ({
@@ -88,9 +96,8 @@ export function verifyChain(records: readonly AuditRecord[]): ChainBreak | undef
       seq: r.seq,
       reason,
     });
-    const expectedSeq = i + 1;
-    if (resourceId === undefined) resourceId = r.resourceId;
-    else if (r.resourceId.toLowerCase() !== resourceId.toLowerCase()) {
+    const expectedSeq = startSeq + i;
+    if (r.resourceId.toLowerCase() !== resourceId.toLowerCase()) {
       return at(`record belongs to resource ${r.resourceId}, not to this chain (${resourceId})`);
     }
     if (r.seq !== expectedSeq) {
@@ -103,10 +110,14 @@ export function verifyChain(records: readonly AuditRecord[]): ChainBreak | undef
     if (r.id !== recordId(r.resourceId, r.seq))
       return at(`id does not match resource and seq (expected ${recordId(r.resourceId, r.seq)})`);
     if (r.prevHash !== prevHash) {
-      return at(`prevHash does not match the hash of record ${expectedSeq - 1 || "genesis"}`);
+      return at(
+        expectedSeq === 1
+          ? "prevHash of the first record is not the genesis hash"
+          : `prevHash does not match the hash of record ${expectedSeq - 1}`,
+      );
     }
-    const hash = computeRecordHash(r);
-    if (r.hash !== hash) return at("hash mismatch: record content was modified after it was written");
+    if (r.hash !== computeRecordHash(r))
+      return at("hash mismatch: record content was modified after it was written");
     prevHash = r.hash;
   }
   return undefined;

@@ -1,0 +1,51 @@
+/**
+ * Embedded Cosmos DB for the local stack and tests: `@vercel/cosmosdb-server` (in-memory, no
+ * persistence) served over HTTPS with the local-stack certificate, so the real `@azure/cosmos`
+ * client talks to it exactly as to Azure (it only trusts our CA; TLS verification stays on).
+ */
+import type { AddressInfo } from "node:net";
+import { createHttpsServer } from "@vercel/cosmosdb-server";
+import type { LocalTls } from "./tls.js";
+
+/** The Cosmos DB emulator's published, well-known account key (not a secret; local stack only). */
+export const EMULATOR_KEY =
+  "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
+export interface EmbeddedCosmos {
+  endpoint: string;
+  key: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedCosmos(opts: {
+  port?: number;
+  host?: string;
+  tls: Pick<LocalTls, "cert" | "key">;
+}): Promise<EmbeddedCosmos> {
+  const host = opts.host ?? "127.0.0.1";
+  // The package ships an expired certificate for CN "cosmosdb": serve ours. keepAlive: without it the
+  // server answers `connection: close` and every request pays a TLS handshake.
+  const server = createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, keepAlive: true } as Parameters<
+    typeof createHttpsServer
+  >[0]);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once("error", onError);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `https://${host}:${port}`,
+    key: EMULATOR_KEY,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * `GET /api/audit` query parameters (CONTRACT §5) → AuditQuery, and records → CSV. Every value is
+ * validated before it reaches a store: stores only ever use parameterised SQL, and nothing that is
+ * not shaped like the parameter it claims to be gets that far (InputError → 400 naming it).
+ */
+import { InputError } from "../errors.js";
+import { parseResourceId } from "../resource-id.js";
+import { canonicalTime, DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN_LENGTH } from "./paging.js";
+import { type AuditQuery, type AuditRecord, OUTCOMES, type Outcome } from "./types.js";
+
+export type AuditFormat = "json" | "csv";
+
+const KNOWN = new Set([
+  "resourceId",
+  "subscriptionId",
+  "kind",
+  "outcome",
+  "policy",
+  "actor",
+  "from",
+  "to",
+  "limit",
+  "continuationToken",
+  "format",
+  // The function key may arrive as `?code=` (checked by the host, not a filter).
+  "code",
+]);
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const KIND = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+const POLICY = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ACTOR = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
+
+export function parseAuditQueryParams(params: URLSearchParams): AuditQuery & { format: AuditFormat } {
+  const seen = new Set<string>();
+  for (const key of params.keys()) {
+    if (!KNOWN.has(key))
+      throw new InputError(
+        "UnknownParameter",
+        `unknown query parameter '${key.slice(0, 64)}'`,
+        key.slice(0, 64),
+      );
+    if (seen.has(key))
+      throw new InputError("DuplicateParameter", `query parameter '${key}' given more than once`, key);
+    seen.add(key);
+  }
+  const get = (name: string): string | undefined => {
+    const v = params.get(name);
+    if (v === null) return undefined;
+    if (v === "") throw new InputError("EmptyParameter", `${name} must not be empty`, name);
+    return v;
+  };
+  const out: AuditQuery & { format: AuditFormat } = { format: "json", limit: DEFAULT_LIMIT };
+
+  const resourceId = get("resourceId");
+  if (resourceId !== undefined) {
+    try {
+      out.resourceId = parseResourceId(resourceId).id;
+    } catch (err) {
+      throw new InputError(
+        "InvalidResourceId",
+        `resourceId is not an ARM resource ID: ${(err as Error).message}`,
+        "resourceId",
+      );
+    }
+  }
+  const subscriptionId = get("subscriptionId");
+  if (subscriptionId !== undefined) {
+    if (!GUID.test(subscriptionId))
+      throw new InputError("InvalidSubscriptionId", "subscriptionId must be a GUID", "subscriptionId");
+    out.subscriptionId = subscriptionId;
+  }
+  const kind = get("kind");
+  if (kind !== undefined) {
+    if (kind.length > 64 || !KIND.test(kind))
+      throw new InputError(
+        "InvalidKind",
+        "kind must be a remediation kind like disable-public-network-access",
+        "kind",
+      );
+    out.kind = kind;
+  }
+  const outcome = get("outcome");
+  if (outcome !== undefined) {
+    if (!(OUTCOMES as readonly string[]).includes(outcome))
+      throw new InputError("InvalidOutcome", `outcome must be one of ${OUTCOMES.join(", ")}`, "outcome");
+    out.outcome = outcome as Outcome;
+  }
+  const policy = get("policy");
+  if (policy !== undefined) {
+    if (!POLICY.test(policy))
+      throw new InputError(
+        "InvalidPolicy",
+        "policy must be a policy name (lower-case letters, digits and '-')",
+        "policy",
+      );
+    out.policy = policy;
+  }
+  const actor = get("actor");
+  if (actor !== undefined) {
+    if (!ACTOR.test(actor))
+      throw new InputError(
+        "InvalidActor",
+        "actor must look like driftguard, driftguard:approval or cli:<id>",
+        "actor",
+      );
+    out.actor = actor;
+  }
+  const from = get("from");
+  if (from !== undefined) {
+    canonicalTime(from, "from");
+    out.from = from;
+  }
+  const to = get("to");
+  if (to !== undefined) {
+    canonicalTime(to, "to");
+    out.to = to;
+  }
+  if (out.from !== undefined && out.to !== undefined && Date.parse(out.from) >= Date.parse(out.to)) {
+    throw new InputError("InvalidRange", "to must be later than from", "to");
+  }
+  const limit = get("limit");
+  if (limit !== undefined) {
+    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) {
+      throw new InputError("InvalidLimit", `limit must be an integer from 1 to ${MAX_LIMIT}`, "limit");
+    }
+    out.limit = Number(limit);
+  }
+  const token = get("continuationToken");
+  if (token !== undefined) {
+    if (token.length > MAX_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new InputError(
+        "InvalidContinuationToken",
+        `continuationToken must be an opaque token of at most ${MAX_TOKEN_LENGTH} characters`,
+        "continuationToken",
+      );
+    }
+    out.continuationToken = token;
+  }
+  const format = get("format");
+  if (format !== undefined) {
+    if (format !== "json" && format !== "csv")
+      throw new InputError("InvalidFormat", "format must be json or csv", "format");
+    out.format = format;
+  }
+  return out;
+}
+
+export const CSV_COLUMNS = [
+  "id",
+  "time",
+  "subscriptionId",
+  "resourceId",
+  "resourceType",
+  "signal.source",
+  "signal.type",
+  "signal.id",
+  "policy",
+  "kind",
+  "mode",
+  "outcome",
+  "changes",
+  "actor",
+  "approver",
+  "error.code",
+  "error.step",
+  "durationMs",
+  "prevHash",
+  "hash",
+] as const;
+
+function cellValue(r: AuditRecord, column: (typeof CSV_COLUMNS)[number]): string {
+  switch (column) {
+    case "signal.source":
+      return r.signal?.source ?? "";
+    case "signal.type":
+      return r.signal?.type ?? "";
+    case "signal.id":
+      return r.signal?.id ?? "";
+    case "changes":
+      return JSON.stringify(r.changes ?? []);
+    case "approver":
+      return r.approver ? r.approver.id : "";
+    case "error.code":
+      return r.error?.code ?? "";
+    case "error.step":
+      return r.error?.step ?? "";
+    case "durationMs":
+      return String(r.durationMs ?? "");
+    default: {
+      const v = r[column];
+      return v === undefined || v === null ? "" : String(v);
+    }
+  }
+}
+
+/** One CSV cell: formula-looking text neutralised with a leading `'`, then RFC 4180 quoting. */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** RFC 4180 CSV (CRLF line ends, header row, fixed column order). */
+export function toCsv(records: readonly AuditRecord[]): string {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const r of records) lines.push(CSV_COLUMNS.map((c) => csvCell(cellValue(r, c))).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}

@@ -1,0 +1,45 @@
+/**
+ * Blast-radius limit in Cosmos DB (container `counters`): one counter document per policy and UTC
+ * clock hour, incremented with a conditional patch (`incr` only while `count < max`), which is
+ * atomic on the server — concurrent callers can never push it past `max`.
+ */
+import type { Container } from "@azure/cosmos";
+import { sha256Hex } from "../audit/chain.js";
+import { hourBucket, validateBudgetArgs } from "../audit/memory-store.js";
+import type { ActionBudget } from "../ports.js";
+import { COUNTER_TTL_SECONDS } from "./client.js";
+import { ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
+
+export class CosmosActionBudget implements ActionBudget {
+  constructor(private readonly container: Container) {}
+
+  async tryConsume(policy: string, max: number, now: Date): Promise<boolean> {
+    validateBudgetArgs(policy, max);
+    if (max === 0) return false;
+    const hour = hourBucket(now);
+    const id = `${hour}-${sha256Hex(policy).slice(0, 32)}`;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        // `max` is a validated integer, so interpolating it into the condition is safe.
+        await this.container.item(id, id).patch({
+          condition: `FROM c WHERE c.count < ${max}`,
+          operations: [{ op: "incr", path: "/count", value: 1 }],
+        });
+        return true;
+      } catch (err) {
+        if (isPreconditionFailed(err)) return false;
+        if (!isNotFound(err)) throw err;
+      }
+      try {
+        await this.container.items.create(
+          { id, pk: id, policy, hour, count: 1, ttl: COUNTER_TTL_SECONDS },
+          { disableAutomaticIdGeneration: true },
+        );
+        return true;
+      } catch (err) {
+        if (!isConflict(err)) throw err; // created concurrently: go back to patching
+      }
+    }
+    throw new ContentionError("action budget kept racing; retry later");
+  }
+}

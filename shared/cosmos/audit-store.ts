@@ -1,0 +1,287 @@
+/**
+ * Append-only, hash-chained audit trail in Cosmos DB (container `audit`, partition key `/pk` =
+ * hash of the lower-cased resource ID: one logical partition per resource chain).
+ *
+ * Linear chains under concurrent writers (threads, processes, instances):
+ * - a record's ID is deterministic, `recordId(resourceId, seq)`, so two writers that both try to
+ *   append seq n collide on create (409): exactly one wins. The create is the linearisation point;
+ * - a chain-head document (`docType: "head"`, same partition) caches `{seq, hash}` of the latest
+ *   record, so an append costs one point read + one create instead of a query. It is only a hint:
+ *   it is advanced after the record is created (If-Match, never backwards). When it is behind
+ *   (a writer crashed between the two writes, or lost a race), the next append's create hits 409,
+ *   reads that record and walks forward — the chain repairs itself deterministically, no record is
+ *   ever unreachable, and the head never points at a missing record (it is only written after the
+ *   record exists). A transactional batch is not used: the local server applies batches
+ *   non-atomically, and the hint design needs no atomicity.
+ * - within one process appends to one chain are also serialised by a mutex (less contention).
+ *
+ * Records are never replaced or deleted by this code. Expiry is by TTL (retention, default 400
+ * days, per record); the head never expires. See docs/audit.md.
+ */
+import type { Container, SqlParameter } from "@azure/cosmos";
+import { computeRecordHash, GENESIS_HASH, recordId, resourceKey, verifyChain } from "../audit/chain.js";
+import { KeyedMutex } from "../audit/memory-store.js";
+import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
+import { sanitizeRecordInput } from "../audit/record.js";
+import type {
+  AuditPage,
+  AuditQuery,
+  AuditRecord,
+  AuditRecordInput,
+  AuditStore,
+  ChainBreak,
+  VerifyReport,
+} from "../audit/types.js";
+import { validateRecordInput } from "../audit/validate.js";
+import {
+  backoff,
+  ContentionError,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  stripFields,
+} from "./errors.js";
+
+/** Storage-only fields of a record document (not part of the record or its hash). */
+const RECORD_STORAGE_FIELDS = ["docType", "rid", "sub", "sk"] as const;
+
+interface HeadDoc {
+  id: string;
+  pk: string;
+  docType: "head";
+  resourceId: string;
+  seq: number;
+  hash: string;
+  recordId: string;
+  _etag?: string;
+}
+
+export interface CosmosAuditStoreOptions {
+  /** Days a record is kept (Cosmos TTL, per record). 0 = forever. Default 400. */
+  retentionDays?: number;
+  /** Attempts per append before giving up with a retryable ContentionError. Default 100. */
+  maxAttempts?: number;
+}
+
+export class CosmosAuditStore implements AuditStore {
+  private readonly mutex = new KeyedMutex();
+  private readonly retentionDays: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly container: Container,
+    opts: CosmosAuditStoreOptions = {},
+  ) {
+    this.retentionDays = opts.retentionDays ?? 400;
+    if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
+      throw new RangeError("retentionDays must be a non-negative integer");
+    this.maxAttempts = opts.maxAttempts ?? 100;
+  }
+
+  async append(input: AuditRecordInput): Promise<AuditRecord> {
+    validateRecordInput(input);
+    const clean = sanitizeRecordInput(structuredClone(input));
+    const pk = resourceKey(clean.resourceId);
+    return this.mutex.run(pk, async () => {
+      const head = await this.readHead(pk);
+      let seq = (head?.seq ?? 0) + 1;
+      let prevHash = head?.hash ?? GENESIS_HASH;
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        const base = { ...clean, id: recordId(clean.resourceId, seq), seq, prevHash };
+        const record: AuditRecord = { ...base, hash: computeRecordHash(base) };
+        try {
+          await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+          // Someone else appended seq `seq`: continue after it (walk forward).
+          const existing = await this.readRecordDoc(pk, base.id);
+          if (existing) {
+            prevHash = existing.hash;
+            seq += 1;
+          }
+          if (attempt >= 2) await backoff(attempt);
+          continue;
+        }
+        await this.advanceHead(pk, record, head);
+        return record;
+      }
+      throw new ContentionError(
+        `audit append for ${clean.resourceId} lost ${this.maxAttempts} races; retry later`,
+      );
+    });
+  }
+
+  async query(q: AuditQuery): Promise<AuditPage> {
+    const nq = normalizeQuery(q);
+    const where: string[] = ["c.docType = @docType"];
+    const parameters: SqlParameter[] = [
+      { name: "@docType", value: "record" },
+      { name: "@top", value: nq.limit + 1 },
+    ];
+    const add = (clause: string, name: string, value: string) => {
+      where.push(clause);
+      parameters.push({ name, value });
+    };
+    if (nq.resourceId !== undefined) {
+      add("c.pk = @pk", "@pk", resourceKey(nq.resourceId));
+      add("c.rid = @rid", "@rid", nq.resourceId);
+    }
+    if (nq.subscriptionId !== undefined) add("c.sub = @sub", "@sub", nq.subscriptionId);
+    if (nq.kind !== undefined) add("c.kind = @kind", "@kind", nq.kind);
+    if (nq.outcome !== undefined) add("c.outcome = @outcome", "@outcome", nq.outcome);
+    if (nq.policy !== undefined) add("c.policy = @policy", "@policy", nq.policy);
+    if (nq.actor !== undefined) add("c.actor = @actor", "@actor", nq.actor);
+    if (nq.from !== undefined) add("c.sk >= @from", "@from", nq.from);
+    if (nq.to !== undefined) add("c.sk < @to", "@to", nq.to);
+    if (nq.after !== undefined) add("c.sk < @after", "@after", nq.after);
+    const query = `SELECT TOP @top * FROM c WHERE ${where.join(" AND ")} ORDER BY c.sk DESC`;
+    const { resources } = await this.container.items
+      .query<Record<string, unknown>>(
+        { query, parameters },
+        {
+          maxItemCount: nq.limit + 1,
+          ...(nq.resourceId !== undefined ? { partitionKey: resourceKey(nq.resourceId) } : {}),
+        },
+      )
+      .fetchAll();
+    const more = resources.length > nq.limit;
+    const docs = resources.slice(0, nq.limit);
+    const items = docs.map((d) => this.toRecord(d));
+    const last = docs[docs.length - 1];
+    return { items, continuationToken: more && last ? encodeContinuation(String(last.sk)) : null };
+  }
+
+  async verify(opts: { resourceId?: string } = {}): Promise<VerifyReport> {
+    const chains = new Map<string, AuditRecord[]>();
+    const heads = new Map<string, HeadDoc>();
+    const pk = opts.resourceId ? resourceKey(opts.resourceId) : undefined;
+    const where = pk ? "c.pk = @pk AND " : "";
+    const parameters: SqlParameter[] = pk ? [{ name: "@pk", value: pk }] : [];
+    const options = pk ? { partitionKey: pk, maxItemCount: 1000 } : { maxItemCount: 1000 };
+    for await (const page of this.container.items
+      .query<Record<string, unknown>>(
+        { query: `SELECT * FROM c WHERE ${where}c.docType = "record"`, parameters },
+        options,
+      )
+      .getAsyncIterator()) {
+      for (const doc of page.resources) {
+        const key = String(doc.pk);
+        const list = chains.get(key) ?? [];
+        list.push(this.toRecord(doc));
+        chains.set(key, list);
+      }
+    }
+    for await (const page of this.container.items
+      .query<HeadDoc>({ query: `SELECT * FROM c WHERE ${where}c.docType = "head"`, parameters }, options)
+      .getAsyncIterator()) {
+      for (const h of page.resources) heads.set(h.pk, h);
+    }
+    const breaks: ChainBreak[] = [];
+    let records = 0;
+    for (const [key, list] of chains) {
+      list.sort((a, b) => a.seq - b.seq);
+      records += list.length;
+      const br =
+        verifyChain(list, { allowExpiredPrefix: this.retentionDays > 0 }) ??
+        this.checkHead(list, heads.get(key));
+      if (br) breaks.push(br);
+    }
+    // A head whose chain has no records left at all: every record was deleted.
+    for (const [key, h] of heads) {
+      if (!chains.has(key) && !this.retentionDays) {
+        breaks.push({
+          resourceId: h.resourceId,
+          recordId: h.recordId,
+          seq: h.seq,
+          reason: `chain head names seq ${h.seq} but no record of this resource exists`,
+        });
+      }
+    }
+    breaks.sort((a, b) => cmp(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()));
+    return { chains: chains.size, records, breaks };
+  }
+
+  private checkHead(list: AuditRecord[], head: HeadDoc | undefined): ChainBreak | undefined {
+    const last = list[list.length - 1];
+    if (!head || !last) return undefined;
+    if (head.seq > last.seq) {
+      return {
+        resourceId: last.resourceId,
+        recordId: head.recordId,
+        seq: head.seq,
+        reason: `chain truncated: the chain head names seq ${head.seq}, but the last record is seq ${last.seq}`,
+      };
+    }
+    const atHead = list.find((r) => r.seq === head.seq);
+    if (atHead && atHead.hash !== head.hash) {
+      return {
+        resourceId: last.resourceId,
+        recordId: atHead.id,
+        seq: atHead.seq,
+        reason: "record hash differs from the hash the chain head recorded",
+      };
+    }
+    return undefined;
+  }
+
+  private async readHead(pk: string): Promise<HeadDoc | undefined> {
+    const { resource } = await this.container.item(`${pk}-head`, pk).read<HeadDoc>();
+    return resource ?? undefined;
+  }
+
+  private async readRecordDoc(pk: string, id: string): Promise<AuditRecord | undefined> {
+    const { resource } = await this.container.item(id, pk).read<Record<string, unknown>>();
+    return resource ? this.toRecord(resource) : undefined;
+  }
+
+  /** Moves the head forward to `record` (If-Match; never backwards). Best effort: the head is a hint. */
+  private async advanceHead(pk: string, record: AuditRecord, known: HeadDoc | undefined): Promise<void> {
+    let head = known;
+    const next: HeadDoc = {
+      id: `${pk}-head`,
+      pk,
+      docType: "head",
+      resourceId: record.resourceId,
+      seq: record.seq,
+      hash: record.hash,
+      recordId: record.id,
+    };
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (head && head.seq >= record.seq) return;
+      try {
+        if (!head) await this.container.items.create(next, { disableAutomaticIdGeneration: true });
+        else
+          await this.container
+            .item(next.id, pk)
+            .replace(next, { accessCondition: { type: "IfMatch", condition: head._etag ?? "" } });
+        return;
+      } catch (err) {
+        if (!isConflict(err) && !isPreconditionFailed(err) && !isNotFound(err)) throw err;
+        head = await this.readHead(pk);
+        await backoff(attempt);
+      }
+    }
+    // Still racing: another writer is advancing the head past us, which is what we wanted.
+  }
+
+  private toDoc(record: AuditRecord, pk: string): Record<string, unknown> {
+    const doc: Record<string, unknown> = {
+      ...record,
+      pk,
+      docType: "record",
+      rid: record.resourceId.toLowerCase(),
+      sub: record.subscriptionId.toLowerCase(),
+      sk: sortKey(record),
+    };
+    if (this.retentionDays > 0) doc.ttl = this.retentionDays * 86_400;
+    return doc;
+  }
+
+  private toRecord(doc: Record<string, unknown>): AuditRecord {
+    return stripFields(doc, RECORD_STORAGE_FIELDS) as unknown as AuditRecord;
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
