@@ -16,6 +16,15 @@ export async function withStep<T>(step: Step, resourceId: string, fn: () => Prom
     return await fn();
   } catch (err) {
     if (err instanceof RemediationError) throw err;
+    const lro = lroFailure(err);
+    if (lro) {
+      throw new RemediationError(lro, scrub((err as Error).message), {
+        step,
+        resourceId,
+        retryable: true,
+        cause: err,
+      });
+    }
     const wrapped = asRemediationError(err, step, resourceId);
     if (wrapped.statusCode === 412) {
       return Promise.reject(
@@ -34,6 +43,24 @@ export async function withStep<T>(step: Step, resourceId: string, fn: () => Prom
     }
     throw wrapped;
   }
+}
+
+/**
+ * A long-running operation that ended `Failed`/`Canceled` surfaces from core-lro as a plain Error
+ * without `statusCode` ("The long-running operation has failed. <code>. <message>" /
+ * "Operation was canceled"). It gets its own code; a redelivery re-reads and may retry.
+ */
+function lroFailure(err: unknown): "OperationFailed" | "OperationCanceled" | undefined {
+  if (!(err instanceof Error) || typeof (err as { statusCode?: unknown }).statusCode === "number")
+    return undefined;
+  if (/^The long-running operation has failed/i.test(err.message)) return "OperationFailed";
+  if (/^Operation was canceled/i.test(err.message)) return "OperationCanceled";
+  return undefined;
+}
+
+function scrub(message: string): string {
+  const first = message.split("\n")[0] ?? message;
+  return first.length > 500 ? `${first.slice(0, 500)}…` : first;
 }
 
 /** `provisioningState` at the top level or under `properties` (SDK models flatten differently). */

@@ -176,6 +176,7 @@ const SEED_RESOURCES: ArmResource[] = [
   vault("kv-gone", "Enabled"),
   cognitive("oai-raced", "Enabled"),
   workspace("ws-verify", "Enabled"),
+  workspace("ws-canceled", "Enabled"),
 ];
 
 const POLICY: Policy = {
@@ -629,13 +630,29 @@ describe("faults", () => {
       count: -1,
     });
     const err = await expectRemediationError(dpna.apply(plan, ctx));
-    expect(err.step).toBe("apply");
-    expect(err.resourceId).toBe(id);
+    expect(err).toMatchObject({ code: "OperationFailed", step: "apply", resourceId: id, retryable: true });
+    expect(err.message).toContain("provisioning failed");
     expect(requestsTo(id, "PATCH").length).toBe(1);
     expect(
       sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" }).length,
     ).toBeGreaterThanOrEqual(1);
     expect(sim.getResource(id)).toEqual(before);
+  });
+
+  it("a long-running operation ending Canceled → RemediationError OperationCanceled at step apply", async () => {
+    const id = wsId("ws-canceled");
+    const { ctx, plan } = await planFor(id, T.ws);
+    expectChange(plan);
+    sim.addFault({
+      method: "GET",
+      path: "/operationStatuses/",
+      status: 200,
+      body: { status: "Canceled" },
+      count: -1,
+    });
+    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    expect(err).toMatchObject({ code: "OperationCanceled", step: "apply", resourceId: id });
+    expect(pnaOf(sim.getResource(id))).toBe("Enabled");
   });
 
   it.each([
