@@ -128,8 +128,11 @@ export interface ScaleState {
   target: string;
   /** Apply: the pools under the target that this policy governs. */
   units: PoolUnit[];
-  /** Restore: recorded changes per pool, with the pool as read now (undefined = gone). */
-  restore?: { entries: RestoreEntry[]; records: string[] };
+  /** Restore: recorded changes per pool, with the pool as read now (undefined = gone), and other
+   *  alerts that fired since the last restore and are still open (the limits stay while any is). */
+  restore?: { entries: RestoreEntry[]; records: string[]; openAlerts: string[] };
+  /** Apply: this alert's Resolved is already on record (Fired delivered late): do not cap again. */
+  alreadyResolved?: boolean;
   /** Pools looked at and left alone, with why (system pool, not GPU, excluded by tag, …). */
   skipped: Skipped[];
 }
@@ -464,10 +467,8 @@ function isApplyRecord(r: AuditRecord): boolean {
   return false;
 }
 
-/** Newest-first scan back to the latest `reverted` record; per path, the newest change wins. */
-async function recordedChanges(ctx: Ctx): Promise<{ changes: Map<string, Change>; records: string[] }> {
-  const changes = new Map<string, Change>();
-  const records: string[] = [];
+/** This kind's records for the target, newest first (bounded: at most MAX_RECORDS are read). */
+async function* trail(ctx: Ctx): AsyncGenerator<AuditRecord> {
   let token: string | null = null;
   let scanned = 0;
   do {
@@ -485,20 +486,63 @@ async function recordedChanges(ctx: Ctx): Promise<{ changes: Map<string, Change>
     for (const r of page.items) {
       scanned++;
       if (r.kind !== KIND || r.resourceId.toLowerCase() !== ctx.target.resourceId.toLowerCase()) continue;
-      if (r.outcome === "reverted") return { changes, records };
-      if (!isApplyRecord(r)) continue;
-      records.push(r.id);
-      for (const c of r.changes) if (!changes.has(c.path)) changes.set(c.path, c);
+      yield r;
     }
     token = page.continuationToken;
   } while (token && scanned < MAX_RECORDS);
-  return { changes, records };
+}
+
+const isAlertRecord = (r: AuditRecord, condition: "fired" | "resolved") =>
+  r.signal?.source === "monitor" && (r.signal.type ?? "").toLowerCase().endsWith(condition);
+
+const sameAlert = (a: string | undefined, b: string | undefined) =>
+  typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+
+/** The alert this signal is about (Monitor's alert ID, one per firing; the parser makes it the
+ *  signal's ID, which is what records keep), when it is an alert. */
+function alertIdOf(signal: Signal): string | undefined {
+  return signal.source === "monitor" ? signal.id : undefined;
+}
+
+/** Apply side: a Fired delivered after its own Resolved (at-least-once, unordered) must not cap again. */
+async function alreadyResolved(ctx: Ctx): Promise<boolean> {
+  const id = alertIdOf(ctx.signal);
+  if (!id) return false;
+  for await (const r of trail(ctx))
+    if (isAlertRecord(r, "resolved") && sameAlert(r.signal.id, id)) return true;
+  return false;
+}
+
+/**
+ * Restore side: newest-first scan back to the latest `reverted` record; per path, the newest change
+ * wins. Also collects alerts that fired in that time and have not resolved (other than this one):
+ * while one is open, the limits stay.
+ */
+async function recordedChanges(
+  ctx: Ctx,
+): Promise<{ changes: Map<string, Change>; records: string[]; openAlerts: string[] }> {
+  const changes = new Map<string, Change>();
+  const records: string[] = [];
+  const fired = new Map<string, string>();
+  const resolved = new Set<string>();
+  const self = alertIdOf(ctx.signal)?.toLowerCase();
+  for await (const r of trail(ctx)) {
+    if (r.outcome === "reverted") break;
+    if (isAlertRecord(r, "fired") && r.signal.id) fired.set(r.signal.id.toLowerCase(), r.signal.id);
+    if (isAlertRecord(r, "resolved") && r.signal.id) resolved.add(r.signal.id.toLowerCase());
+    if (!isApplyRecord(r)) continue;
+    records.push(r.id);
+    for (const c of r.changes) if (!changes.has(c.path)) changes.set(c.path, c);
+  }
+  const openAlerts = [...fired].filter(([k]) => k !== self && !resolved.has(k)).map(([, v]) => v);
+  return { changes, records, openAlerts };
 }
 
 async function readRestore(
   ctx: Ctx,
-): Promise<{ entries: RestoreEntry[]; records: string[]; skipped: Skipped[] }> {
-  const { changes, records } = await recordedChanges(ctx);
+): Promise<{ entries: RestoreEntry[]; records: string[]; skipped: Skipped[]; openAlerts: string[] }> {
+  const { changes, records, openAlerts } = await recordedChanges(ctx);
+  if (openAlerts.length > 0) return { entries: [], records, skipped: [], openAlerts };
   const byUnit = new Map<string, RestoreEntry>();
   const skipped: Skipped[] = [];
   for (const c of changes.values()) {
@@ -524,7 +568,7 @@ async function readRestore(
       entry.unit = undefined; // gone since: nothing to restore there
     }
   }
-  return { entries: [...byUnit.values()], records, skipped };
+  return { entries: [...byUnit.values()], records, skipped, openAlerts };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,6 +612,12 @@ export function limitPool(unit: PoolUnit, params: ScaleGpuPoolParams): PlannedUn
 const FIELD_ORDER: PoolField[] = ["maxNodeCount", "minNodeCount", "maxCount", "minCount", "count"];
 
 function planApply(state: ScaleState, ctx: Ctx): Plan<ScaleData> {
+  if (state.alreadyResolved) {
+    return {
+      action: "noop",
+      reason: "this alert has already resolved (late delivery of its Fired): limits not applied",
+    };
+  }
   const planned: PlannedUnit[] = [];
   for (const unit of state.units) {
     const set = limitPool(unit, ctx.params);
@@ -608,6 +658,12 @@ function planRestore(state: ScaleState): Plan<ScaleData> {
     return {
       action: "noop",
       reason: "nothing to restore: no earlier scale-gpu-pool change on record since the last restore",
+    };
+  }
+  if (restore.openAlerts.length > 0) {
+    return {
+      action: "noop",
+      reason: `restore deferred: alert(s) ${restore.openAlerts.join(", ")} fired since and have not resolved; the limits stay until the last one resolves`,
     };
   }
   const planned: PlannedUnit[] = [];
@@ -839,8 +895,10 @@ export const scaleGpuPool: Remediation<ScaleGpuPoolParams, ScaleState, ScaleData
       if (dir === "restore") {
         // What to restore comes from the audit trail, and exactly the pools it names are read.
         const r = await readRestore(ctx);
-        state.restore = { entries: r.entries, records: r.records };
+        state.restore = { entries: r.entries, records: r.records, openAlerts: r.openAlerts };
         state.skipped = r.skipped;
+      } else if (await alreadyResolved(ctx)) {
+        state.alreadyResolved = true;
       }
       return { state, tags };
     } catch (err) {

@@ -174,8 +174,8 @@ function alert(resourceId: string, condition: "Fired" | "Resolved", alertId = "a
   return {
     source: "monitor",
     type: `alert.${condition}`,
-    id: `${alertId}-${seq}`,
-    dedupeKey: `${alertId}|${condition}|${seq}`,
+    id: alertId, // as the parser does: the signal's ID is Monitor's alert ID
+    dedupeKey: `alert:${alertId}:${condition}`,
     time: new Date().toISOString(),
     subscriptionId: SUB,
     trigger: { alert: "gpu-cost-high", condition },
@@ -216,6 +216,8 @@ class FakeHistory implements AuditHistory {
     changes: Change[];
     followUp?: Record<string, unknown>;
     signalType?: string;
+    /** The cause's ID: Monitor's alert ID (default the one `alert()` uses) or a budget notification's. */
+    signalId?: string;
     step?: string;
   }): void {
     const n = this.records.length + 1;
@@ -228,7 +230,12 @@ class FakeHistory implements AuditHistory {
       subscriptionId: SUB,
       resourceId: r.resourceId,
       resourceType: typeOf(r.resourceId),
-      signal: { source: "monitor", type: r.signalType ?? "alert.Fired", id: `s-${n}`, correlationId: null },
+      signal: {
+        source: r.signalType === "budget" ? "budget" : "monitor",
+        type: r.signalType ?? "alert.Fired",
+        id: r.signalId ?? (r.signalType === "budget" ? `budget-${n}` : "alert-gpu-1"),
+        correlationId: null,
+      },
       policy: POLICY.name,
       kind: KIND,
       mode: "enforce",
@@ -330,6 +337,7 @@ function recordOf(
   resourceId: string,
   plan: Plan<ScaleData>,
   outcome: Outcome = "remediated",
+  signal?: Signal,
 ): void {
   const p = asChange(plan);
   history.add({
@@ -337,7 +345,8 @@ function recordOf(
     outcome,
     changes: p.changes,
     followUp: p.followUp,
-    signalType: p.reverts ? "alert.Resolved" : "alert.Fired",
+    signalType: signal?.type ?? (p.reverts ? "alert.Resolved" : "alert.Fired"),
+    signalId: signal?.id,
   });
 }
 
@@ -785,6 +794,58 @@ describe("Resolved: restore what the audit trail recorded", () => {
     expect(pool("gpua100")).toMatchObject({ maxCount: 10, count: 6 });
   });
 
+  it("two alerts on one cluster: the first Resolved keeps the limits while the other is still firing", async () => {
+    const history = new FakeHistory();
+    const fa = alert(AKS_ID, "Fired", "alert-a");
+    recordOf(history, AKS_ID, await run(ctxFor(fa)), "remediated", fa);
+    const fb = alert(AKS_ID, "Fired", "alert-b");
+    expect((await run(ctxFor(fb, { maxNodes: 2 }, history))).action).toBe("noop");
+    history.add({
+      resourceId: AKS_ID,
+      outcome: "compliant",
+      changes: [],
+      signalType: "alert.Fired",
+      signalId: "alert-b",
+    });
+
+    const ra = alert(AKS_ID, "Resolved", "alert-a");
+    const deferred = await run(ctxFor(ra, { maxNodes: 2 }, history));
+    expect(deferred).toEqual({
+      action: "noop",
+      reason: expect.stringContaining("alert(s) alert-b fired since and have not resolved"),
+    });
+    history.add({
+      resourceId: AKS_ID,
+      outcome: "compliant",
+      changes: [],
+      signalType: "alert.Resolved",
+      signalId: "alert-a",
+    });
+    expect(pool("gpua100")).toMatchObject({ maxCount: 2, count: 2 });
+
+    const rb = alert(AKS_ID, "Resolved", "alert-b");
+    const restored = asChange(await run(ctxFor(rb, { maxNodes: 2 }, history)));
+    expect(restored.reverts).toBe(true);
+    expect(pool("gpua100")).toMatchObject({ maxCount: 10, count: 6 });
+  });
+
+  it("a Fired delivered after its own Resolved does not cap again", async () => {
+    const history = new FakeHistory();
+    history.add({
+      resourceId: AKS_ID,
+      outcome: "compliant",
+      changes: [],
+      signalType: "alert.Resolved",
+      signalId: "alert-late",
+    });
+    const plan = await run(ctxFor(alert(AKS_ID, "Fired", "alert-late"), { maxNodes: 2 }, history));
+    expect(plan).toEqual({ action: "noop", reason: expect.stringContaining("already resolved") });
+    expect(sim.writes()).toHaveLength(0);
+    // another alert's Resolved does not stop a new firing
+    const other = await run(ctxFor(alert(AKS_ID, "Fired", "alert-new"), { maxNodes: 2 }, history));
+    expect(other.action).toBe("change");
+  });
+
   it("a pool deleted since is skipped with the reason", async () => {
     const history = new FakeHistory();
     history.add({
@@ -941,6 +1002,25 @@ describe("through the pipeline (harness): records and restart safety", () => {
       outcome: "compliant",
       reason: expect.stringContaining("nothing to restore"),
     });
+  });
+
+  it("two alerts: limits stay until the last one resolves; a late Fired after its Resolved is compliant", async () => {
+    const h = await harness();
+    expect((await h.handle(alert(AKS_ID, "Fired", "x-a")))[0]).toMatchObject({ outcome: "remediated" });
+    expect((await h.handle(alert(AKS_ID, "Fired", "x-b")))[0]).toMatchObject({ outcome: "compliant" });
+    const [ra] = await h.handle(alert(AKS_ID, "Resolved", "x-a"));
+    expect(ra).toMatchObject({ outcome: "compliant", reason: expect.stringContaining("x-b") });
+    expect(h.sim.getResource(POOL_ID("gpua100"))!.properties).toMatchObject({ maxCount: 2, count: 2 });
+    const [rb] = await h.handle(alert(AKS_ID, "Resolved", "x-b"));
+    expect(rb).toMatchObject({ outcome: "reverted" });
+    expect(h.sim.getResource(POOL_ID("gpua100"))!.properties).toMatchObject({ maxCount: 10, count: 6 });
+
+    // out of order: Resolved first (nothing to restore), then its Fired arrives late
+    expect((await h.handle(alert(AKS_ID, "Resolved", "x-c")))[0]).toMatchObject({ outcome: "compliant" });
+    const writes = h.sim.writes().length;
+    const [late] = await h.handle(alert(AKS_ID, "Fired", "x-c"));
+    expect(late).toMatchObject({ outcome: "compliant", reason: expect.stringContaining("already resolved") });
+    expect(h.sim.writes()).toHaveLength(writes);
   });
 
   it("a repeated Fired is recorded compliant and writes nothing", async () => {
