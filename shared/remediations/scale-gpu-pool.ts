@@ -25,6 +25,12 @@
  * `count` past a maximum someone lowered would be wrong). Untouched pools are still restored; when
  * no pool is left to restore the plan is a `noop` whose reason names each skipped pool and field.
  *
+ * Alerts arrive at least once and out of order, and several alert rules may target one resource:
+ * - a Resolved restores only when no *other* alert that fired since the last restore is still open
+ *   (its Fired is on record, its Resolved is not) — otherwise `noop`, "restore deferred";
+ * - a Fired whose own Resolved is already on record (same Monitor alert ID) plans nothing.
+ * Budget notifications only ever apply and never hold a restore back.
+ *
  * Change paths, relative to the target resource: the pool's own fields (`maxCount`, `minCount`,
  * `count` for AKS; `properties.properties.scaleSettings.maxNodeCount|minNodeCount` for AML), prefixed
  * with `type[name].` segments for pools below the target, e.g. `agentPools[gpua100].maxCount` on a
