@@ -11,6 +11,7 @@ import type { AuditQuery, AuditRecord, Change, Outcome } from "../../shared/audi
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/log.js";
+import { validatePolicyObject } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { getRemediation } from "../../shared/remediations/registry.js";
 import {
@@ -383,6 +384,21 @@ describe("params and registration", () => {
     const extra = scaleGpuPoolParamsSchema.safeParse({ maxNodes: 2, maxnodes: 3 });
     expect(extra.success).toBe(false);
     expect(extra.error?.issues[0]?.code).toBe("unrecognized_keys");
+  });
+
+  it("a policy file with bad params for this kind is rejected with the param's path", () => {
+    const bad = validatePolicyObject({
+      version: 1,
+      policies: [{ ...POLICY, params: { maxNodes: 2, minNodes: 5 } }],
+    });
+    expect(bad.file).toBeUndefined();
+    expect(bad.issues.map((i) => i.path)).toContain("policies[0].params.minNodes");
+    const good = validatePolicyObject({
+      version: 1,
+      policies: [{ ...POLICY, params: { maxNodes: 3, pool: "gpua100" } }],
+    });
+    expect(good.issues).toEqual([]);
+    expect(good.file?.policies[0]?.params).toEqual({ maxNodes: 3, pool: "gpua100" });
   });
 
   it("recognises GPU VM sizes by the N-series prefix", () => {
