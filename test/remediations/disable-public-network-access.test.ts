@@ -177,6 +177,8 @@ const SEED_RESOURCES: ArmResource[] = [
   cognitive("oai-raced", "Enabled"),
   workspace("ws-verify", "Enabled"),
   workspace("ws-canceled", "Enabled"),
+  storage("stthrottled", "Enabled", true),
+  vault("kv-flaky", "Enabled"),
 ];
 
 const POLICY: Policy = {
@@ -570,6 +572,33 @@ describe("faults", () => {
     expect(await dpna.verify(plan, ctx)).toEqual({ ok: true });
   });
 
+  it("a 429 with Retry-After on the modular Storage client's PATCH recovers too", async () => {
+    const id = stId("stthrottled");
+    const { ctx, plan } = await planFor(id, T.st);
+    expectChange(plan);
+    sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
+    const started = Date.now();
+    await dpna.apply(plan, ctx);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(requestsTo(id, "PATCH").length).toBe(2);
+    expect(writesTo(id).length).toBe(1);
+    expect(sim.getResource(id)!.properties).toMatchObject({
+      publicNetworkAccess: "Disabled",
+      allowBlobPublicAccess: false,
+    });
+  });
+
+  it("a 503 once on the Key Vault PATCH recovers", async () => {
+    const id = kvId("kv-flaky");
+    const { ctx, plan } = await planFor(id, T.kv);
+    expectChange(plan);
+    sim.addFault({ method: "PATCH", path: id, status: 503, count: 1 });
+    await dpna.apply(plan, ctx);
+    expect(requestsTo(id, "PATCH").length).toBe(2);
+    expect(writesTo(id).length).toBe(1);
+    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+  });
+
   it("a 500 once on the PATCH recovers", async () => {
     const id = wsId("ws-flaky");
     const { ctx, plan } = await planFor(id, T.ws);
@@ -724,6 +753,43 @@ describe("arm-helpers", () => {
     const { current } = await planFor(cogId("oai-closed"), T.cog);
     const keys = Object.keys(current.state as PublicNetworkAccessState).sort();
     expect(keys).toEqual(["etag", "provisioningState", "publicNetworkAccess", "resourceId", "resourceType"]);
+  });
+});
+
+describe("against a simulator that completes writes at once (lro: sync)", () => {
+  let syncSim: Sim;
+  let syncClients: AzureClients;
+  const cases = [
+    { type: T.ws, res: workspace("sws", "Enabled") },
+    { type: T.ep, res: endpoint("sws", "sep", "Enabled") },
+    { type: T.st, res: storage("ssync", "Enabled", true) },
+    { type: T.kv, res: vault("s-kv", "Enabled") },
+    { type: T.cog, res: cognitive("s-oai", "Enabled") },
+  ];
+
+  beforeAll(async () => {
+    syncSim = await startAzureSimulator({
+      port: 0,
+      tls,
+      seed: { resources: cases.map((c) => c.res) },
+      lro: "sync",
+    });
+    syncClients = new AzureClients({ ...clients.settings, armEndpoint: syncSim.url });
+  });
+
+  afterAll(async () => {
+    await syncSim?.close();
+  });
+
+  it.each(cases)("$type: Disabled after one write, no polling", async (c) => {
+    const ctx = { ...ctxFor(c.res.id, c.type), clients: syncClients };
+    const plan = await dpna.plan(await dpna.read(ctx), ctx);
+    expectChange(plan);
+    await dpna.apply(plan, ctx);
+    expect(await dpna.verify(plan, ctx)).toEqual({ ok: true });
+    expect(syncSim.writes().filter((w) => w.path.toLowerCase() === c.res.id.toLowerCase()).length).toBe(1);
+    expect(syncSim.requests({ pathIncludes: "/operationStatuses/" })).toEqual([]);
+    expect(pnaOf(syncSim.getResource(c.res.id))).toBe("Disabled");
   });
 });
 
