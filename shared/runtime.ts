@@ -72,7 +72,7 @@ export async function createRuntime(config: DriftguardConfig, overrides: Runtime
     retry: overrides.retry,
     lroPollIntervalMs: overrides.lroPollIntervalMs,
   });
-  const stores = overrides.stores ?? (await (await import("./cosmos/stores.js")).createCosmosStores(config, credential, ca));
+  const stores = overrides.stores ?? (await (await import("./cosmos-stores.js")).createCosmosStores(config, credential, ca));
   const notifier = overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({
     policies: policies.policies,

@@ -1,0 +1,28 @@
+/** Builds the Cosmos DB-backed stores from settings (Managed Identity in Azure, key only locally). */
+import type { TokenCredential } from "@azure/core-auth";
+import type { DriftguardConfig } from "./config.js";
+import { CosmosActionBudget } from "./cosmos/action-budget.js";
+import { CosmosApprovalStore } from "./cosmos/approval-store.js";
+import { CosmosAuditStore } from "./cosmos/audit-store.js";
+import { createCosmosClient, ensureContainers } from "./cosmos/client.js";
+import { CosmosSignalLedger } from "./cosmos/ledger.js";
+import type { Stores } from "./runtime.js";
+
+export async function createCosmosStores(config: DriftguardConfig, credential: TokenCredential, ca?: string): Promise<Stores> {
+  const client = createCosmosClient({
+    endpoint: config.cosmos.endpoint,
+    // The key exists only for the local stack; in Azure the app's Managed Identity is used.
+    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
+    ca,
+  });
+  const containers = await ensureContainers(client, config.cosmos.database);
+  return {
+    audit: new CosmosAuditStore(containers.audit),
+    ledger: new CosmosSignalLedger(containers.ledger),
+    budget: new CosmosActionBudget(containers.counters),
+    approvals: new CosmosApprovalStore(containers.approvals),
+    ping: async () => {
+      await containers.database.read();
+    },
+  };
+}
