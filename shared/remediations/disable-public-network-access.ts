@@ -250,17 +250,15 @@ async function write(t: Target, data: PublicNetworkAccessData, ctx: Ctx): Promis
     case "Microsoft.Storage/storageAccounts":
       // Both fields always go together: arm-storage 20's serializer only emits `properties` when
       // one of its listed names is set, and it lists `AllowBlobPublicAccess` with a capital A.
-      return ctx.clients
-        .storage(sub)
-        .storageAccounts.update(
-          t.resourceGroup,
-          t.names[0]!,
-          {
-            publicNetworkAccess: DISABLED,
-            ...(data.disableBlobPublicAccess ? { allowBlobPublicAccess: false } : {}),
-          },
-          modularIfMatch(data.etag),
-        );
+      return ctx.clients.storage(sub).storageAccounts.update(
+        t.resourceGroup,
+        t.names[0]!,
+        {
+          publicNetworkAccess: DISABLED,
+          ...(data.disableBlobPublicAccess ? { allowBlobPublicAccess: false } : {}),
+        },
+        modularIfMatch(data.etag),
+      );
     case "Microsoft.KeyVault/vaults":
       return ctx.clients
         .keyVaultManagement(sub)
