@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     .option("--ready-file <file>", "write the stack's URLs and key as JSON here when ready")
     .option("--policy <file>", "policy file (same as DRIFTGUARD_POLICY_FILE)")
     .option("--verbose", "structured logs at info level")
-    .parse(process.argv.slice(2));
+    .parse(process.argv);
   const opts = program.opts<{
     port: number;
     cosmosPort: number;
