@@ -92,6 +92,11 @@ const PERSONAL_SET = new Set(PERSONAL_FIELD_NAMES.map((k) => k.toLowerCase()));
 /** SAS signatures, bearer tokens, JWTs, `code=` query keys, IPv4 addresses and e-mail-like UPNs in free text. */
 const TEXT_PATTERNS: [RegExp, string][] = [
   [/([?&](?:sig|code|token|access_token|key)=)[^&\s"']+/gi, `$1${REDACTED}`],
+  // `name=value` secrets anywhere in free text (error messages echoing a request), not only in query strings.
+  [
+    /\b((?:sig|signature|token|access_token|refresh_token|client_secret|clientSecret|password|pwd|secret|api[-_]?key|subscription-key)=)[^&\s"',;]+/gi,
+    `$1${REDACTED}`,
+  ],
   [/\bBearer\s+[A-Za-z0-9\-._~+/]+=*/g, `Bearer ${REDACTED}`],
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
   [/\b(?:\d{1,3}\.){3}\d{1,3}\b(?!\/\d)/g, "<ip>"],
@@ -119,9 +124,12 @@ export function redactDeep<T>(
      *  returns true are kept verbatim instead of going through `redactText` — e.g. IP prefixes in
      *  NSG rule definitions, which are configuration, not personal data. */
     keepValue?: (field: string, value: string) => boolean;
+    /** Additive option: further field names whose values are replaced whole (e.g. `claims`). */
+    redactNames?: string[];
   } = {},
 ): T {
   const keep = new Set((opts.keepNames ?? []).map((k) => k.toLowerCase()));
+  const extra = new Set((opts.redactNames ?? []).map((k) => k.toLowerCase()));
   const keepValue = opts.keepValue;
   const walk = (v: unknown, depth: number, field: string | undefined): unknown => {
     if (depth > 32) return REDACTED;
@@ -131,7 +139,8 @@ export function redactDeep<T>(
       const out: Record<string, unknown> = {};
       for (const [k, val] of Object.entries(v)) {
         const lk = k.toLowerCase();
-        if (!keep.has(lk) && (SECRET_SET.has(lk) || PERSONAL_SET.has(lk))) out[k] = REDACTED;
+        if (extra.has(lk) || (!keep.has(lk) && (SECRET_SET.has(lk) || PERSONAL_SET.has(lk))))
+          out[k] = REDACTED;
         else out[k] = walk(val, depth + 1, k);
       }
       return out;

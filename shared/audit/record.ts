@@ -4,7 +4,8 @@
  *
  * - by field name: fields named like secrets (`value`, `key`, `password`, `token`, …) or personal
  *   claims (`upn`, `ipaddr`, `email`, …) are replaced wherever they appear; `name` is kept, because
- *   in `changes` it is a resource / rule name;
+ *   in `changes` it is a resource / rule name — so whole `claims` objects, raw object IDs (`oid`,
+ *   `objectId`) and request envelopes (`httpRequest`, `headers`) are replaced as a whole;
  * - by text pattern, on every string: bearer tokens, JWTs, SAS `sig=`, `code=` keys, connection
  *   string secrets, e-mail addresses and bare IPv4 addresses.
  *
@@ -54,13 +55,26 @@ function lastPathField(path: string): string {
 
 const PSEUDONYM = /^p-[0-9a-f]{24}$/;
 
+/** Beyond the shared secret/personal names: whole claim sets and raw object IDs never belong in a
+ *  record (`name` is kept for resources, so a claims object must go as a whole). */
+const RECORD_REDACT_NAMES = [
+  "claims",
+  "oid",
+  "objectId",
+  "http://schemas.microsoft.com/identity/claims/objectidentifier",
+  "httpRequest",
+  "authorization",
+  "headers",
+];
+
 /**
  * Returns a copy of the input safe to store: every free-text and structured field that could hold
  * a secret or personal data is redacted. Idempotent. Identifiers the contract requires (resource
  * IDs, policy, kind) are kept; caller / approver IDs that are not pseudonyms are replaced.
  */
 export function sanitizeRecordInput(input: AuditRecordInput): AuditRecordInput {
-  const deep = <T>(v: T): T => redactDeep(v, { keepNames: ["name"], keepValue: isNetworkConfigValue });
+  const deep = <T>(v: T): T =>
+    redactDeep(v, { keepNames: ["name"], keepValue: isNetworkConfigValue, redactNames: RECORD_REDACT_NAMES });
   const out: AuditRecordInput = {
     ...input,
     actor: redactText(input.actor),

@@ -1,0 +1,55 @@
+import {
+  InMemoryActionBudget,
+  InMemoryApprovalStore,
+  InMemoryAuditStore,
+  InMemorySignalLedger,
+} from "../../shared/audit/memory-store.js";
+import { describeAuditStoreContract, describePortsContract } from "./contract.js";
+
+describeAuditStoreContract("in-memory", {
+  async open() {
+    // One store object stands for the shared storage; the "second instance" shares it, like two
+    // function instances sharing one Cosmos container.
+    const store = new InMemoryAuditStore();
+    return {
+      store,
+      second: store,
+      raw: {
+        async tamper(resourceId, seq, mutate) {
+          const rec = store.unsafeStoredChain(resourceId).find((r) => r.seq === seq);
+          if (!rec) throw new Error(`no record ${seq}`);
+          mutate(rec as unknown as Record<string, unknown>);
+        },
+        async remove(resourceId, seq) {
+          const chain = store.unsafeStoredChain(resourceId);
+          const i = chain.findIndex((r) => r.seq === seq);
+          if (i < 0) throw new Error(`no record ${seq}`);
+          chain.splice(i, 1);
+        },
+        async dump() {
+          return JSON.stringify((await store.query({ limit: 1000 })).items);
+        },
+      },
+    };
+  },
+});
+
+describePortsContract("in-memory", {
+  async open() {
+    const ledger = new InMemorySignalLedger();
+    const budget = new InMemoryActionBudget();
+    const approvals = new InMemoryApprovalStore();
+    return {
+      ledger,
+      ledger2: ledger,
+      budget,
+      budget2: budget,
+      approvals,
+      approvals2: approvals,
+      rawApprovals: async () =>
+        JSON.stringify(
+          await Promise.all((await approvals.listExpired(new Date(8.64e15))).map((a) => approvals.get(a.id))),
+        ),
+    };
+  },
+});
