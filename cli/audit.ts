@@ -1,0 +1,230 @@
+/**
+ * `driftguard audit` — query the audit trail; `driftguard audit verify` — recompute the hash chains
+ * (CONTRACT §6). Filters are validated by the same code as the HTTP API (`parseAuditQueryParams`),
+ * so the CLI accepts and rejects exactly what `GET /api/audit` does.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { MAX_LIMIT } from "../shared/audit/paging.js";
+import { parseAuditQueryParams, toCsv } from "../shared/audit/query-params.js";
+import type { AuditQuery, AuditRecord, AuditStore } from "../shared/audit/types.js";
+import { InputError } from "../shared/errors.js";
+import { parseResourceId } from "../shared/resource-id.js";
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  now: () => Date;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  now: () => new Date(),
+};
+
+/** Most records one CLI call will fetch (it follows continuation tokens up to `--limit`). */
+export const CLI_MAX_LIMIT = 100_000;
+
+/**
+ * `24h`, `7d`, `30m`, `90s`, `2w`, or ISO 8601 durations (`PT1H`, `P7D`, `P1DT12H`) → milliseconds.
+ * Throws InvalidArgumentError (commander prints it and exits 1).
+ */
+export function parseDuration(raw: string): number {
+  const s = raw.trim();
+  const simple = /^(\d{1,6})(s|m|h|d|w)$/i.exec(s);
+  const unit: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+  let ms: number | undefined;
+  if (simple) ms = Number(simple[1]) * unit[simple[2]!.toLowerCase()]!;
+  else {
+    const iso =
+      /^P(?:(\d{1,6})W)?(?:(\d{1,6})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,6}(?:\.\d{1,3})?)S)?)?$/i.exec(
+        s,
+      );
+    if (iso && /\d/.test(s) && !/T$/i.test(s)) {
+      const [, w, d, h, m, sec] = iso;
+      ms =
+        (Number(w ?? 0) * 7 * 86400 +
+          Number(d ?? 0) * 86400 +
+          Number(h ?? 0) * 3600 +
+          Number(m ?? 0) * 60 +
+          Number(sec ?? 0)) *
+        1000;
+    }
+  }
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError("expected a duration like 24h, 7d, 30m or PT1H");
+  }
+  return ms;
+}
+
+function parseCliLimit(raw: string): number {
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > CLI_MAX_LIMIT) {
+    throw new InvalidArgumentError(`expected an integer from 1 to ${CLI_MAX_LIMIT}`);
+  }
+  return Number(raw);
+}
+
+interface AuditOptions {
+  resource?: string;
+  subscription?: string;
+  kind?: string;
+  outcome?: string;
+  policy?: string;
+  actor?: string;
+  since?: number;
+  limit: number;
+  format: "table" | "json" | "csv";
+}
+
+/** Fetches up to `limit` records, newest first, following continuation tokens. */
+export async function fetchRecords(
+  store: AuditStore,
+  query: AuditQuery,
+  limit: number,
+): Promise<{ items: AuditRecord[]; continuationToken: string | null }> {
+  const items: AuditRecord[] = [];
+  let token: string | null = null;
+  do {
+    const page = await store.query({
+      ...query,
+      limit: Math.min(MAX_LIMIT, limit - items.length),
+      continuationToken: token,
+    });
+    items.push(...page.items);
+    token = page.continuationToken;
+  } while (token && items.length < limit);
+  return { items, continuationToken: token };
+}
+
+function resourceName(id: string): string {
+  try {
+    const parsed = parseResourceId(id);
+    return parsed.names.length > 1 ? parsed.names.map(([, n]) => n).join("/") : parsed.name;
+  } catch {
+    return id;
+  }
+}
+
+/** Aligned plain-text table: time, outcome, kind, policy, resource name, number of changes. */
+export function formatTable(records: readonly AuditRecord[]): string {
+  const header = ["TIME", "OUTCOME", "KIND", "POLICY", "RESOURCE", "CHANGES"];
+  const rows = records.map((r) =>
+    [r.time, r.outcome, r.kind, r.policy, resourceName(r.resourceId), String(r.changes?.length ?? 0)].map(
+      printable,
+    ),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+/** Control characters (terminal escapes) never reach the terminal. */
+function printable(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+
+export function auditCommand(getStore: () => Promise<AuditStore>, io: CliIo = defaultIo): Command {
+  const audit = new Command("audit")
+    .description("query the audit trail (newest first)")
+    .enablePositionalOptions()
+    .option("--resource <id>", "only records of this resource ID")
+    .option("--subscription <guid>", "only records of this subscription")
+    .option("--kind <kind>", "only this remediation kind")
+    .option("--outcome <outcome>", "only this outcome (remediated, failed, dry-run, …)")
+    .option("--policy <name>", "only this policy")
+    .option("--actor <actor>", "only this actor (driftguard, driftguard:approval, cli:…)")
+    .option("--since <duration>", "only records newer than this (24h, 7d, PT1H)", parseDuration)
+    .option("--limit <n>", "at most this many records", parseCliLimit, 50)
+    .addOption(
+      new Option("--format <format>", "output format").choices(["table", "json", "csv"]).default("table"),
+    )
+    .action(async (opts: AuditOptions) => {
+      let query: AuditQuery;
+      try {
+        query = buildQuery(opts, io.now());
+      } catch (err) {
+        if (err instanceof InputError) {
+          io.stderr(`invalid ${err.path}: ${err.message}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        throw err;
+      }
+      const store = await getStore();
+      const page = await fetchRecords(store, query, opts.limit);
+      if (opts.format === "json") io.stdout(`${JSON.stringify(page, null, 2)}\n`);
+      else if (opts.format === "csv") io.stdout(toCsv(page.items));
+      else {
+        io.stdout(page.items.length === 0 ? "no audit records match\n" : formatTable(page.items));
+        if (page.continuationToken) io.stdout(`(more records exist; raise --limit to see them)\n`);
+      }
+    });
+
+  audit
+    .command("verify")
+    .description("recompute the hash chains; exit 1 naming the first broken record of each broken chain")
+    .option("--resource <id>", "verify only this resource's chain")
+    .option("--json", "print the report as JSON", false)
+    .action(async (opts: { resource?: string; json: boolean }) => {
+      if (opts.resource !== undefined) {
+        try {
+          parseResourceId(opts.resource);
+        } catch (err) {
+          io.stderr(`invalid --resource: ${(err as Error).message}\n`);
+          process.exitCode = 1;
+          return;
+        }
+      }
+      const store = await getStore();
+      const report = await store.verify(opts.resource ? { resourceId: opts.resource } : {});
+      if (opts.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+      else if (report.breaks.length === 0)
+        io.stdout(`ok: ${report.chains} chain(s), ${report.records} record(s) verified, no break\n`);
+      else {
+        for (const b of report.breaks) {
+          io.stdout(
+            `BROKEN resource=${b.resourceId} record=${b.recordId} seq=${b.seq} reason=${printable(b.reason)}\n`,
+          );
+        }
+        io.stdout(
+          `${report.breaks.length} broken chain(s) of ${report.chains}; ${report.records} record(s) checked\n`,
+        );
+      }
+      if (report.breaks.length > 0) process.exitCode = 1;
+    });
+  return audit;
+}
+
+/** Options → AuditQuery through the HTTP API's validator (errors name the CLI option). */
+export function buildQuery(opts: Omit<AuditOptions, "limit" | "format">, now: Date): AuditQuery {
+  const params = new URLSearchParams();
+  const map: [keyof typeof opts, string, string][] = [
+    ["resource", "resourceId", "--resource"],
+    ["subscription", "subscriptionId", "--subscription"],
+    ["kind", "kind", "--kind"],
+    ["outcome", "outcome", "--outcome"],
+    ["policy", "policy", "--policy"],
+    ["actor", "actor", "--actor"],
+  ];
+  for (const [opt, param] of map) {
+    const v = opts[opt];
+    if (typeof v === "string") params.set(param, v);
+  }
+  if (opts.since !== undefined) params.set("from", new Date(now.getTime() - opts.since).toISOString());
+  try {
+    const { format: _f, limit: _l, ...query } = parseAuditQueryParams(params);
+    return query;
+  } catch (err) {
+    if (err instanceof InputError) {
+      const option =
+        map.find(([, param]) => param === err.path)?.[2] ?? (err.path === "from" ? "--since" : err.path);
+      throw new InputError(err.code, err.message, option);
+    }
+    throw err;
+  }
+}
