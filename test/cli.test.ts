@@ -1,0 +1,103 @@
+/** The CLI as a user runs it: `npx driftguard …` in a child process, exit codes and output. */
+import { spawnSync } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "driftguard-cli-"));
+});
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ["bin/driftguard.mjs", ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, COSMOS_ENDPOINT: "", DRIFTGUARD_POLICY_FILE: "", ...env },
+    encoding: "utf8",
+    timeout: 90_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("driftguard policy validate", () => {
+  it("accepts the shipped default policies, which cover every kind", () => {
+    const r = cli(["policy", "validate"]);
+    expect(r.code).toBe(0);
+    for (const kind of [
+      "disable-public-network-access",
+      "close-internet-inbound-rule",
+      "rotate-secret",
+      "scale-gpu-pool",
+      "throttle-api-subscription",
+    ]) {
+      expect(r.stdout).toContain(kind);
+    }
+  });
+
+  it("prints every error with its path and exits 1", async () => {
+    const file = path.join(dir, "bad.yaml");
+    await writeFile(
+      file,
+      [
+        "version: 1",
+        "policies:",
+        "  - name: Bad Name",
+        "    resourceTypes: [Microsoft.ContainerService/managedClusters]",
+        "    triggers: [{ alert: 'gpu-*' }]",
+        "    kind: scale-gpu-pool",
+        "    params: { maxNodes: -1 }",
+        "    mode: sometimes",
+        "  - name: unknown-kind",
+        "    resourceTypes: [Microsoft.Storage/storageAccounts]",
+        "    triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]",
+        "    kind: delete-everything",
+      ].join("\n"),
+    );
+    const r = cli(["policy", "validate", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("policies[0].name");
+    expect(r.stderr).toContain("policies[0].mode");
+    expect(r.stderr).toContain("policies[0].params.maxNodes");
+    expect(r.stderr).toContain("policies[1].kind");
+  });
+});
+
+describe("driftguard replay", () => {
+  it("exits 1 on invalid input, naming the file and the field, and runs nothing", async () => {
+    const file = path.join(dir, "bad-event.json");
+    await writeFile(
+      file,
+      JSON.stringify([
+        {
+          id: "1",
+          topic: "/subscriptions/00000000-0000-0000-0000-000000000001",
+          subject: "x",
+          eventType: "Microsoft.Resources.ResourceWriteSuccess",
+          eventTime: "2026-11-21T10:00:00Z",
+          dataVersion: "2",
+          metadataVersion: "1",
+          data: {},
+        },
+      ]),
+    );
+    const r = cli(["replay", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("bad-event.json");
+    expect(r.stderr).toContain("[0].data.resourceUri");
+    expect(r.stdout).not.toContain("replaying");
+  });
+
+  it("replays sample payloads in dry-run against an ephemeral local stack and prints each decision as JSON", () => {
+    const r = cli(["replay", "dev/sample-events/01-ml-workspace-opened.json", "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      outcome: "dry-run",
+      kind: "disable-public-network-access",
+      policy: "ai-services-private",
+      changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+    });
+  }, 90_000);
+});
