@@ -112,15 +112,20 @@ export async function ensureContainers(
 ): Promise<DriftguardContainers> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(databaseName))
     throw new ConfigError("COSMOS_DATABASE", "must be 1-255 letters, digits, '-' or '_'");
-  const { database } = await retrying(() => client.databases.createIfNotExists({ id: databaseName }));
+  const { database } = await retrying(
+    () => client.databases.createIfNotExists({ id: databaseName }),
+    `database '${databaseName}'`,
+  );
   const make = (id: string, defaultTtl: number, indexingPolicy: IndexingPolicy) =>
-    retrying(() =>
-      database.containers.createIfNotExists({
-        id,
-        partitionKey: { paths: ["/pk"] },
-        defaultTtl,
-        indexingPolicy,
-      }),
+    retrying(
+      () =>
+        database.containers.createIfNotExists({
+          id,
+          partitionKey: { paths: ["/pk"] },
+          defaultTtl,
+          indexingPolicy,
+        }),
+      `container '${databaseName}/${id}'`,
     ).then((r) => r.container);
   const [audit, ledger, approvals, counters] = await Promise.all([
     // defaultTtl -1 = TTL on, but an item expires only when it carries its own `ttl`: audit records
@@ -133,13 +138,21 @@ export async function ensureContainers(
   return { database, audit, ledger, approvals, counters };
 }
 
-/** createIfNotExists is read-then-create: two processes starting together can race into a 409. */
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+/** createIfNotExists is read-then-create: two processes starting together can race into a 409.
+ *  With Entra ID (data-plane RBAC) an identity cannot create databases or containers: a 403 means
+ *  they must be provisioned by the infrastructure templates. */
+async function retrying<T>(fn: () => Promise<T>, what: string): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       const code = (err as { code?: number }).code;
+      if (code === 401 || code === 403) {
+        throw new ConfigError(
+          "COSMOS_DATABASE",
+          `${what} is missing or not readable by this identity (HTTP ${code}); with Managed Identity, data-plane RBAC cannot create it: provision it with infra/ and grant the Cosmos DB Built-in Data Contributor role`,
+        );
+      }
       if (code !== 409 || attempt >= 4) throw err;
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 50));
     }
