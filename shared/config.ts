@@ -62,6 +62,13 @@ function httpsUrl(env: Env, name: string, fallback?: string): string {
   return raw.replace(/\/+$/, "");
 }
 
+/** Bot Framework keys: https; plain http only on loopback outside Azure (local tests). */
+function jwksUrl(env: Env, inAzure: boolean): string {
+  const raw = env.TEAMS_BOT_JWKS_URL;
+  if (raw && !inAzure && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(raw)) return raw;
+  return httpsUrl(env, "TEAMS_BOT_JWKS_URL", "https://login.botframework.com/v1/.well-known/keys");
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function guidList(env: Env, name: string): string[] {
@@ -123,7 +130,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     teams: {
       workflowUrl: env.TEAMS_WORKFLOW_URL ? httpsUrl(env, "TEAMS_WORKFLOW_URL") : undefined,
       botAppId,
-      botJwksUrl: httpsUrl(env, "TEAMS_BOT_JWKS_URL", "https://login.botframework.com/v1/.well-known/keys"),
+      botJwksUrl: jwksUrl(env, inAzure),
     },
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
