@@ -2,8 +2,8 @@
  * Who may read the audit trail. The HTTP route is protected by a function key everywhere; in Azure
  * it additionally needs an Entra ID principal with the app role `Audit.Read`, as asserted by App
  * Service Authentication (Easy Auth) in the `x-ms-client-principal` header (base64 JSON
- * `{auth_typ, claims:[{typ,val}], name_typ, role_typ}`). Easy Auth strips any client-supplied
- * `x-ms-client-*` header before the request reaches the app, so in Azure the header is trustworthy;
+ * `{auth_typ, claims:[{typ,val}], name_typ, role_typ}`). With App Service Authentication enabled,
+ * external requests cannot set this header (only App Service does), so in Azure it is trustworthy;
  * locally (no `WEBSITE_SITE_NAME`) the function key suffices.
  */
 
