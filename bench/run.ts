@@ -7,11 +7,11 @@ import path from "node:path";
 import type { Seed } from "../dev/azure-sim/index.js";
 import { startLocalStack } from "../dev/stack.js";
 import { silentLogger } from "../shared/log.js";
-import { matchPolicy } from "../shared/policy/match.js";
 import { validatePolicyText } from "../shared/policy/load.js";
+import { matchPolicy } from "../shared/policy/match.js";
 import "../shared/remediations/index.js";
-import { parseEventGridDelivery } from "../shared/signals/eventgrid.js";
 import { readFile } from "node:fs/promises";
+import { parseEventGridDelivery } from "../shared/signals/eventgrid.js";
 
 interface Metric {
   metric: string;
@@ -40,7 +40,12 @@ function armEvent(resourceId: string) {
     eventTime: new Date().toISOString(),
     dataVersion: "2",
     metadataVersion: "1",
-    data: { resourceUri: resourceId, subscriptionId: SUB, operationName: "Microsoft.Storage/storageAccounts/write", status: "Succeeded" },
+    data: {
+      resourceUri: resourceId,
+      subscriptionId: SUB,
+      operationName: "Microsoft.Storage/storageAccounts/write",
+      status: "Succeeded",
+    },
   };
 }
 
@@ -57,7 +62,8 @@ async function pureBenchmarks(): Promise<void> {
   for (let round = 0; round < 20; round++) {
     const parsed = parseEventGridDelivery(batch, {});
     if (parsed.kind !== "signals") throw new Error("unexpected");
-    for (const s of parsed.signals) for (const t of s.targets) if (matchPolicy(file.policies, s, t)) matched++;
+    for (const s of parsed.signals)
+      for (const t of s.targets) if (matchPolicy(file.policies, s, t)) matched++;
   }
   const ms = performance.now() - t0;
   if (matched !== 20_000) throw new Error(`expected 20000 matches, got ${matched}`);
@@ -77,11 +83,22 @@ async function stackBenchmarks(): Promise<void> {
     properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
   }));
   const seed: Seed = { resources };
-  const stack = await startLocalStack({ port: 0, cosmosPort: 0, azurePort: 0, seed, log: silentLogger, lro: "sync" });
+  const stack = await startLocalStack({
+    port: 0,
+    cosmosPort: 0,
+    azurePort: 0,
+    seed,
+    log: silentLogger,
+    lro: "sync",
+  });
   try {
     const url = `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${stack.functionKey}`;
     const deliver = (body: unknown) =>
-      fetch(url, { method: "POST", headers: { "content-type": "application/json", "aeg-event-type": "Notification" }, body: JSON.stringify(body) });
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+        body: JSON.stringify(body),
+      });
 
     // End-to-end remediation latency: HTTP delivery → read → PATCH → verify → audit record (sequential).
     const latencies: number[] = [];
@@ -99,12 +116,20 @@ async function stackBenchmarks(): Promise<void> {
     const rest = resources.slice(N / 2);
     const t1 = performance.now();
     await Promise.all(rest.map((r) => deliver([armEvent(r.id)])));
-    report("remediations_per_second_concurrency_30", rest.length / ((performance.now() - t1) / 1000), "remediations/s");
+    report(
+      "remediations_per_second_concurrency_30",
+      rest.length / ((performance.now() - t1) / 1000),
+      "remediations/s",
+    );
 
     // Already-compliant redeliveries (read, no write, compliant record).
     const t2 = performance.now();
     await Promise.all(resources.slice(0, 30).map((r) => deliver([armEvent(r.id)])));
-    report("compliant_decisions_per_second_concurrency_30", 30 / ((performance.now() - t2) / 1000), "decisions/s");
+    report(
+      "compliant_decisions_per_second_concurrency_30",
+      30 / ((performance.now() - t2) / 1000),
+      "decisions/s",
+    );
 
     // Audit query latency, newest first, limit 50.
     const q: number[] = [];
@@ -122,7 +147,11 @@ async function stackBenchmarks(): Promise<void> {
     // Chain verification over the whole trail.
     const t3 = performance.now();
     const verify = await stack.runtime.stores.audit.verify();
-    report("audit_verify_records_per_second", verify.records / ((performance.now() - t3) / 1000), "records/s");
+    report(
+      "audit_verify_records_per_second",
+      verify.records / ((performance.now() - t3) / 1000),
+      "records/s",
+    );
   } finally {
     await stack.close();
   }

@@ -42,7 +42,9 @@ async function readStackFile(): Promise<LocalStackInfo | undefined> {
   }
 }
 
-export async function openContext(opts: { log?: Logger; policyFile?: string; ephemeral?: boolean } = {}): Promise<CliContext> {
+export async function openContext(
+  opts: { log?: Logger; policyFile?: string; ephemeral?: boolean } = {},
+): Promise<CliContext> {
   const log = opts.log ?? createLogger({ level: "error" });
   const policyEnv = opts.policyFile ? { DRIFTGUARD_POLICY_FILE: opts.policyFile } : {};
   if (process.env.COSMOS_ENDPOINT) {
@@ -64,9 +66,21 @@ export async function openContext(opts: { log?: Logger; policyFile?: string; eph
     return { runtime, target: `local stack at ${info.functions}`, close: async () => undefined };
   }
   if (opts.ephemeral === false) {
-    throw new Error("no driftguard environment: set COSMOS_ENDPOINT (and the other settings) or run `npm start` first");
+    throw new Error(
+      "no driftguard environment: set COSMOS_ENDPOINT (and the other settings) or run `npm start` first",
+    );
   }
   const { startLocalStack } = await import("../dev/stack.js");
-  const stack = await startLocalStack({ port: 0, cosmosPort: 0, azurePort: 0, log, policyFile: opts.policyFile });
-  return { runtime: stack.runtime, target: "an ephemeral local stack (bundled sample environment)", close: () => stack.close() };
+  const stack = await startLocalStack({
+    port: 0,
+    cosmosPort: 0,
+    azurePort: 0,
+    log,
+    policyFile: opts.policyFile,
+  });
+  return {
+    runtime: stack.runtime,
+    target: "an ephemeral local stack (bundled sample environment)",
+    close: () => stack.close(),
+  };
 }

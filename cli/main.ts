@@ -64,7 +64,9 @@ function decisionJson(file: string, signal: Signal, d: Decision) {
 }
 
 export function buildProgram(): Command {
-  const program = new Command("driftguard").description("driftguard — drift remediation for AI platforms on Azure").showHelpAfterError();
+  const program = new Command("driftguard")
+    .description("driftguard — drift remediation for AI platforms on Azure")
+    .showHelpAfterError();
 
   program
     .command("replay")
@@ -90,16 +92,24 @@ export function buildProgram(): Command {
       const parsed = await parseAll(files);
       if (parsed.length === 0) return;
       const ctx = await openContext({ policyFile: opts.policy });
-      if (!opts.json) process.stdout.write(`replaying ${files.length} file(s) against ${ctx.target}${opts.dryRun ? " (dry-run)" : ""}\n`);
+      if (!opts.json)
+        process.stdout.write(
+          `replaying ${files.length} file(s) against ${ctx.target}${opts.dryRun ? " (dry-run)" : ""}\n`,
+        );
       let failed = false;
       try {
         for (const { file, signals } of parsed) {
           if (!opts.json) process.stdout.write(`▶ ${file}\n`);
           for (const signal of signals) {
-            const decisions = await ctx.runtime.pipeline.handle(signal, { dryRun: opts.dryRun, actor: "cli:replay" });
+            const decisions = await ctx.runtime.pipeline.handle(signal, {
+              dryRun: opts.dryRun,
+              actor: "cli:replay",
+            });
             for (const d of decisions) {
               if (d.outcome === "failed") failed = true;
-              process.stdout.write(opts.json ? `${JSON.stringify(decisionJson(file, signal, d))}\n` : `${formatDecision(d)}\n`);
+              process.stdout.write(
+                opts.json ? `${JSON.stringify(decisionJson(file, signal, d))}\n` : `${formatDecision(d)}\n`,
+              );
             }
           }
         }
@@ -120,7 +130,11 @@ export function buildProgram(): Command {
   policy
     .command("validate")
     .description("validate a policy file; prints every error with its path")
-    .argument("[file]", "policy file (YAML or JSON)", process.env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE)
+    .argument(
+      "[file]",
+      "policy file (YAML or JSON)",
+      process.env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE,
+    )
     .action(async (file: string) => {
       let text: string;
       try {
@@ -137,7 +151,9 @@ export function buildProgram(): Command {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`${file}: ${parsed.policies.length} policies valid (${[...new Set(parsed.policies.map((p) => p.kind))].join(", ")})\n`);
+      process.stdout.write(
+        `${file}: ${parsed.policies.length} policies valid (${[...new Set(parsed.policies.map((p) => p.kind))].join(", ")})\n`,
+      );
     });
 
   program.addCommand(

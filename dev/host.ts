@@ -9,7 +9,12 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import functions, { type HttpResponseInit } from "@azure/functions";
-import { type FunctionDefinition, functionsTable, type HttpFunction, type TimerFunction } from "../functions/app.js";
+import {
+  type FunctionDefinition,
+  functionsTable,
+  type HttpFunction,
+  type TimerFunction,
+} from "../functions/app.js";
 import { InputError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { redactText } from "../shared/redact.js";
@@ -66,11 +71,18 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   const isText = typeof body === "string";
   const payload = body === undefined ? "" : isText ? body : JSON.stringify(body);
   res.writeHead(status, {
-    ...(body === undefined ? {} : { "content-type": isText ? "text/plain; charset=utf-8" : "application/json; charset=utf-8" }),
+    ...(body === undefined
+      ? {}
+      : { "content-type": isText ? "text/plain; charset=utf-8" : "application/json; charset=utf-8" }),
     ...headers,
   });
   res.end(payload);
@@ -79,7 +91,10 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
 async function writeResponse(res: ServerResponse, out: HttpResponseInit): Promise<void> {
   const headers: Record<string, string> = {};
   if (out.headers) {
-    const h = out.headers instanceof Headers ? Object.fromEntries(out.headers.entries()) : (out.headers as Record<string, string>);
+    const h =
+      out.headers instanceof Headers
+        ? Object.fromEntries(out.headers.entries())
+        : (out.headers as Record<string, string>);
     for (const [k, v] of Object.entries(h)) headers[k.toLowerCase()] = String(v);
   }
   const status = out.status ?? 200;
@@ -111,29 +126,65 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
   const table = opts.table ?? functionsTable;
   const functionKey = opts.functionKey ?? generateFunctionKey();
   const log = opts.log;
-  const httpFns = table.filter((f): f is HttpFunction => f.trigger === "http").map((f) => ({ fn: f, re: compileRoute(f.route) }));
+  const httpFns = table
+    .filter((f): f is HttpFunction => f.trigger === "http")
+    .map((f) => ({ fn: f, re: compileRoute(f.route) }));
   const context = (functionName: string) =>
     new InvocationContext({
       functionName,
       invocationId: crypto.randomUUID(),
-      logHandler: (level, ...args) => log.debug({ functionName, level }, redactText(args.map(String).join(" "))),
+      logHandler: (level, ...args) =>
+        log.debug({ functionName, level }, redactText(args.map(String).join(" "))),
     });
 
   async function eventGridWebhook(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const name = url.searchParams.get("functionName") ?? "";
     const fn = table.find((f) => f.trigger === "eventGrid" && f.name.toLowerCase() === name.toLowerCase());
-    if (!fn || fn.trigger !== "eventGrid") return send(res, 404, { error: { code: "FunctionNotFound", message: `no Event Grid function '${name}'`, path: "functionName" } });
-    if (!sameKey(url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined), functionKey)) {
-      return send(res, 401, { error: { code: "Unauthorized", message: "missing or invalid system key (?code=)", path: "code" } });
+    if (fn?.trigger !== "eventGrid")
+      return send(res, 404, {
+        error: {
+          code: "FunctionNotFound",
+          message: `no Event Grid function '${name}'`,
+          path: "functionName",
+        },
+      });
+    if (
+      !sameKey(
+        url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined),
+        functionKey,
+      )
+    ) {
+      return send(res, 401, {
+        error: { code: "Unauthorized", message: "missing or invalid system key (?code=)", path: "code" },
+      });
     }
     // CloudEvents abuse-protection handshake.
     if (req.method === "OPTIONS") {
       const origin = req.headers["webhook-request-origin"];
-      if (typeof origin !== "string" || !origin) return send(res, 400, { error: { code: "MissingHeader", message: "WebHook-Request-Origin header is required", path: "WebHook-Request-Origin" } });
-      return send(res, 200, undefined, { "WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", Allow: "POST" });
+      if (typeof origin !== "string" || !origin)
+        return send(res, 400, {
+          error: {
+            code: "MissingHeader",
+            message: "WebHook-Request-Origin header is required",
+            path: "WebHook-Request-Origin",
+          },
+        });
+      return send(res, 200, undefined, {
+        "WebHook-Allowed-Origin": origin,
+        "WebHook-Allowed-Rate": "*",
+        Allow: "POST",
+      });
     }
-    if (req.method !== "POST") return send(res, 405, { error: { code: "MethodNotAllowed", message: "use POST", path: "" } }, { Allow: "POST, OPTIONS" });
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : v]));
+    if (req.method !== "POST")
+      return send(
+        res,
+        405,
+        { error: { code: "MethodNotAllowed", message: "use POST", path: "" } },
+        { Allow: "POST, OPTIONS" },
+      );
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : v]),
+    );
     // Validate the whole delivery first: a bad event rejects the batch and nothing is applied.
     const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
     const parsed = parseEventGridDelivery(body, headers);
@@ -151,27 +202,58 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
       }
     }
     if (failures.length > 0) {
-      log.warn({ functionName: fn.name, failed: failures.length, of: events.length }, "delivery failed; Event Grid would redeliver");
-      return send(res, 500, { error: { code: "DeliveryFailed", message: `${failures.length} of ${events.length} event(s) failed`, path: "" }, failures });
+      log.warn(
+        { functionName: fn.name, failed: failures.length, of: events.length },
+        "delivery failed; Event Grid would redeliver",
+      );
+      return send(res, 500, {
+        error: {
+          code: "DeliveryFailed",
+          message: `${failures.length} of ${events.length} event(s) failed`,
+          path: "",
+        },
+        failures,
+      });
     }
     return send(res, 200, { accepted: events.length });
   }
 
-  async function httpFunction(req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> {
+  async function httpFunction(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    route: string,
+  ): Promise<void> {
     const match = httpFns.map(({ fn, re }) => ({ fn, m: re.exec(route) })).find((x) => x.m);
-    if (!match?.m) return send(res, 404, { error: { code: "NotFound", message: `no function at /api/${route}`, path: "" } });
+    if (!match?.m)
+      return send(res, 404, {
+        error: { code: "NotFound", message: `no function at /api/${route}`, path: "" },
+      });
     const { fn } = match;
     const method = (req.method ?? "GET").toUpperCase();
     if (!fn.methods.includes(method as HttpFunction["methods"][number])) {
-      return send(res, 405, { error: { code: "MethodNotAllowed", message: `${method} is not allowed`, path: "" } }, { Allow: fn.methods.join(", ") });
+      return send(
+        res,
+        405,
+        { error: { code: "MethodNotAllowed", message: `${method} is not allowed`, path: "" } },
+        { Allow: fn.methods.join(", ") },
+      );
     }
     if (fn.authLevel !== "anonymous") {
       const given = (req.headers["x-functions-key"] as string | undefined) ?? url.searchParams.get("code");
-      if (!sameKey(given, functionKey)) return send(res, 401, { error: { code: "Unauthorized", message: "missing or invalid function key (?code= or x-functions-key)", path: "code" } });
+      if (!sameKey(given, functionKey))
+        return send(res, 401, {
+          error: {
+            code: "Unauthorized",
+            message: "missing or invalid function key (?code= or x-functions-key)",
+            path: "code",
+          },
+        });
     }
     const raw = method === "GET" || method === "HEAD" ? undefined : await readBody(req, MAX_BODY_BYTES * 4);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
     const request = new HttpRequest({
@@ -197,7 +279,8 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
           if (!res.headersSent) send(res, err.status, err.toBody());
         } else {
           log.error({ err: redactText(String((err as Error)?.message ?? err)), path }, "host error");
-          if (!res.headersSent) send(res, 500, { error: { code: "InternalError", message: "internal error", path: "" } });
+          if (!res.headersSent)
+            send(res, 500, { error: { code: "InternalError", message: "internal error", path: "" } });
         }
       }
       log.debug({ method: req.method, path, status: res.statusCode, ms: Date.now() - started }, "request");
@@ -205,7 +288,8 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     let work: Promise<void>;
     if (path.toLowerCase() === "/runtime/webhooks/eventgrid") work = eventGridWebhook(req, res, url);
     else if (path.toLowerCase().startsWith("/api/")) work = httpFunction(req, res, url, path.slice(5));
-    else work = Promise.resolve(send(res, 404, { error: { code: "NotFound", message: "not found", path: "" } }));
+    else
+      work = Promise.resolve(send(res, 404, { error: { code: "NotFound", message: "not found", path: "" } }));
     work.then(() => done(), done);
   });
   server.keepAliveTimeout = 5_000;
@@ -231,7 +315,13 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
   }
   const intervals = opts.timers
     ? timerFns.map((fn) =>
-        setInterval(() => runTimer(fn.name).catch((err) => log.error({ timer: fn.name, err: redactText(String(err?.message ?? err)) }, "timer failed")), fn.everyMs).unref(),
+        setInterval(
+          () =>
+            runTimer(fn.name).catch((err) =>
+              log.error({ timer: fn.name, err: redactText(String(err?.message ?? err)) }, "timer failed"),
+            ),
+          fn.everyMs,
+        ).unref(),
       )
     : [];
 

@@ -4,19 +4,19 @@
  * `npm start` and the integration tests both use this.
  */
 import path from "node:path";
-import type { AzureSimulator, Seed } from "./azure-sim/index.js";
-import { loadSeedFile, startAzureSimulator } from "./azure-sim/index.js";
-import { startEmbeddedCosmos } from "./cosmos.js";
-import { type LocalHost, startLocalHost } from "./host.js";
-import { type LocalTls, loadOrCreateLocalTls } from "./tls.js";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
 import type { PolicyMode } from "../shared/policy/schema.js";
-import { createRuntime, type Runtime, setRuntime } from "../shared/runtime.js";
 import type { Clock } from "../shared/ports.js";
+import { createRuntime, type Runtime, setRuntime } from "../shared/runtime.js";
 import type { Signal } from "../shared/signals/types.js";
+import type { AzureSimulator, Seed } from "./azure-sim/index.js";
+import { loadSeedFile, startAzureSimulator } from "./azure-sim/index.js";
+import { startEmbeddedCosmos } from "./cosmos.js";
+import { type LocalHost, startLocalHost } from "./host.js";
+import { type LocalTls, loadOrCreateLocalTls } from "./tls.js";
 
 export const DEFAULT_SEED_FILE = path.resolve("dev", "sample-seed.json");
 
@@ -70,7 +70,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const cosmos = await startEmbeddedCosmos({ port: opts.cosmosPort ?? 8081, tls });
     closers.push(() => cosmos.close());
 
-    const host = await startLocalHost({ port: opts.port ?? 7071, functionKey: opts.functionKey, log, timers: opts.timers });
+    const host = await startLocalHost({
+      port: opts.port ?? 7071,
+      functionKey: opts.functionKey,
+      log,
+      timers: opts.timers,
+    });
     closers.push(() => host.close());
     const functionsUrl = host.url;
 

@@ -16,7 +16,8 @@ const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number 0-65535 (0 = any free port)");
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number 0-65535 (0 = any free port)");
   return n;
 }
 
@@ -26,7 +27,8 @@ async function replaySamples(stack: LocalStack, dir: string): Promise<void> {
   for (const file of files) {
     const body = await readFile(path.join(dir, file), "utf8");
     const json = JSON.parse(body) as unknown;
-    const isEventGrid = Array.isArray(json) || (typeof json === "object" && json !== null && "specversion" in json);
+    const isEventGrid =
+      Array.isArray(json) || (typeof json === "object" && json !== null && "specversion" in json);
     const url = isEventGrid
       ? `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${encodeURIComponent(stack.functionKey)}`
       : `${stack.functionsUrl}/api/alerts`;
@@ -37,7 +39,8 @@ async function replaySamples(stack: LocalStack, dir: string): Promise<void> {
       : { "content-type": "application/json", "x-functions-key": stack.functionKey };
     process.stdout.write(`\n▶ ${file}\n`);
     const res = await fetch(url, { method: "POST", headers, body });
-    if (!res.ok) process.stdout.write(`  delivery answered ${res.status}: ${(await res.text()).slice(0, 300)}\n`);
+    if (!res.ok)
+      process.stdout.write(`  delivery answered ${res.status}: ${(await res.text()).slice(0, 300)}\n`);
   }
 }
 
@@ -94,7 +97,9 @@ async function main(): Promise<void> {
   };
   if (opts.readyFile) await writeFile(opts.readyFile, JSON.stringify(ready, null, 2));
   // For the CLI (`npx driftguard audit`, `replay`) to find this running stack.
-  const subscriptions = [...new Set((stack.seed.resources ?? []).map((r) => String(r.id).split("/")[2]).filter(Boolean))];
+  const subscriptions = [
+    ...new Set((stack.seed.resources ?? []).map((r) => String(r.id).split("/")[2]).filter(Boolean)),
+  ];
   const stackInfo: LocalStackInfo = {
     ...ready,
     cosmosKey: stack.cosmosKey,
@@ -115,9 +120,13 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
   if (opts.demo) {
-    process.stdout.write("Replaying the sample scenario (dev/sample-events/) against the simulated environment…\n");
+    process.stdout.write(
+      "Replaying the sample scenario (dev/sample-events/) against the simulated environment…\n",
+    );
     await replaySamples(stack, SAMPLE_EVENTS_DIR);
-    process.stdout.write(`\nDemo done. Query the trail: curl -s '${stack.functionsUrl}/api/audit?code=<key>&limit=20'\n`);
+    process.stdout.write(
+      `\nDemo done. Query the trail: curl -s '${stack.functionsUrl}/api/audit?code=<key>&limit=20'\n`,
+    );
   }
   process.stdout.write("Serving until Ctrl-C.\n");
 

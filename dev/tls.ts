@@ -3,8 +3,9 @@
  * Every local server (Azure simulator, vault origins, Cosmos DB) serves it, and every client trusts
  * exactly this CA through its own options — TLS verification is never switched off.
  */
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+
 import { X509Certificate } from "node:crypto";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { generate } from "selfsigned";
 

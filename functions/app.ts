@@ -45,15 +45,69 @@ export type FunctionDefinition = HttpFunction | EventGridFunction | TimerFunctio
 
 export const functionsTable: FunctionDefinition[] = [
   { name: "resourceEvents", trigger: "eventGrid", handler: handleResourceEvent },
-  { name: "alerts", trigger: "http", route: "alerts", methods: ["POST"], authLevel: "function", handler: handleAlert },
-  { name: "auditQuery", trigger: "http", route: "audit", methods: ["GET"], authLevel: "function", handler: handleAuditQuery },
+  {
+    name: "alerts",
+    trigger: "http",
+    route: "alerts",
+    methods: ["POST"],
+    authLevel: "function",
+    handler: handleAlert,
+  },
+  {
+    name: "auditQuery",
+    trigger: "http",
+    route: "audit",
+    methods: ["GET"],
+    authLevel: "function",
+    handler: handleAuditQuery,
+  },
   // The viewer page is static; the data it shows comes from `audit` with the caller's key.
-  { name: "auditViewer", trigger: "http", route: "audit-viewer", methods: ["GET"], authLevel: "anonymous", handler: handleAuditViewer },
+  {
+    name: "auditViewer",
+    trigger: "http",
+    route: "audit-viewer",
+    methods: ["GET"],
+    authLevel: "anonymous",
+    handler: handleAuditViewer,
+  },
   // Signed one-time token + signed-in approver, checked by the handler itself.
-  { name: "approvalPage", trigger: "http", route: "approvals/{id}", methods: ["GET", "POST"], authLevel: "anonymous", handler: handleApprovalPage },
+  {
+    name: "approvalPage",
+    trigger: "http",
+    route: "approvals/{id}",
+    methods: ["GET", "POST"],
+    authLevel: "anonymous",
+    handler: handleApprovalPage,
+  },
   // Bot Framework JWT, checked by the handler itself.
-  { name: "teamsMessages", trigger: "http", route: "teams/messages", methods: ["POST"], authLevel: "anonymous", handler: handleTeamsMessage },
-  { name: "health", trigger: "http", route: "health", methods: ["GET"], authLevel: "anonymous", handler: handleHealth },
-  { name: "restoreDue", trigger: "timer", schedule: "0 */1 * * * *", everyMs: 60_000, handler: runDueRestorations },
-  { name: "expireApprovals", trigger: "timer", schedule: "0 */5 * * * *", everyMs: 300_000, handler: expirePendingApprovals },
+  {
+    name: "teamsMessages",
+    trigger: "http",
+    route: "teams/messages",
+    methods: ["POST"],
+    authLevel: "anonymous",
+    handler: handleTeamsMessage,
+  },
+  {
+    name: "health",
+    trigger: "http",
+    route: "health",
+    methods: ["GET"],
+    authLevel: "anonymous",
+    handler: handleHealth,
+  },
+  {
+    name: "restoreDue",
+    trigger: "timer",
+    schedule: "0 */1 * * * *",
+    everyMs: 60_000,
+    handler: runDueRestorations,
+  },
+  {
+    name: "expireApprovals",
+    trigger: "timer",
+    schedule: "0 */5 * * * *",
+    everyMs: 300_000,
+    handler: expirePendingApprovals,
+  },
 ];

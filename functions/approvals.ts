@@ -6,13 +6,16 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { localApproverId, parseClientPrincipal } from "../shared/approvals/principal.js";
 import { verifyApprovalToken } from "../shared/approvals/tokens.js";
+import type { Approval } from "../shared/ports.js";
 import { pseudonymize } from "../shared/redact.js";
 import { getRuntime, type Runtime } from "../shared/runtime.js";
-import type { Approval } from "../shared/ports.js";
 import { errorResponse, json } from "./http.js";
 
 const esc = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
 
 function page(title: string, body: string, status = 200): HttpResponseInit {
   return {
@@ -40,14 +43,18 @@ function approverOf(req: HttpRequest, runtime: Runtime): { id: string } | { refu
     return { id: localApproverId() };
   }
   if (runtime.config.inAzure || allowed.length > 0) {
-    if (!allowed.includes(principal.objectId.toLowerCase())) return { refused: "you are not an authorised approver" };
+    if (!allowed.includes(principal.objectId.toLowerCase()))
+      return { refused: "you are not an authorised approver" };
   }
   return { id: pseudonymize(principal.objectId, runtime.config.pseudonymKey) };
 }
 
 function describe(a: Approval): string {
   const rows = a.changes
-    .map((c) => `<tr><td><code>${esc(c.path)}</code></td><td><code>${esc(JSON.stringify(c.from))}</code></td><td><code>${esc(JSON.stringify(c.to))}</code></td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td><code>${esc(c.path)}</code></td><td><code>${esc(JSON.stringify(c.from))}</code></td><td><code>${esc(JSON.stringify(c.to))}</code></td></tr>`,
+    )
     .join("");
   return `<p>${esc(a.summary)}</p>
 <p><strong>Policy</strong> ${esc(a.policy)} · <strong>Kind</strong> ${esc(a.kind)} · <strong>State</strong> ${esc(a.state)} · <strong>Expires</strong> ${esc(a.expiresAt)}</p>
@@ -59,7 +66,10 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
   const runtime = await getRuntime();
   try {
     const id = req.params.id ?? "";
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return json(400, { error: { code: "InvalidApprovalId", message: "approval ID must be a UUID", path: "id" } });
+    if (!/^[0-9a-f-]{36}$/i.test(id))
+      return json(400, {
+        error: { code: "InvalidApprovalId", message: "approval ID must be a UUID", path: "id" },
+      });
     let token = req.query.get("token") ?? "";
     let decision: string | null = null;
     if (req.method === "POST") {
@@ -67,7 +77,13 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
       token = form.get("token") ?? token;
       decision = form.get("decision");
       if (decision !== "approve" && decision !== "reject") {
-        return json(400, { error: { code: "InvalidDecision", message: "decision must be 'approve' or 'reject'", path: "decision" } });
+        return json(400, {
+          error: {
+            code: "InvalidDecision",
+            message: "decision must be 'approve' or 'reject'",
+            path: "decision",
+          },
+        });
       }
     }
     const now = runtime.clock.now();
@@ -87,14 +103,23 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
           : `<p>This request is already <strong>${esc(approval.state)}</strong>.</p>`;
       return page("driftguard approval", describe(approval) + form);
     }
-    const result = await runtime.pipeline.decideApproval(id, decision === "approve" ? "approved" : "rejected", {
-      id: approver.id,
-      decidedAt: now.toISOString(),
-      via: "approval-page",
-    });
+    const result = await runtime.pipeline.decideApproval(
+      id,
+      decision === "approve" ? "approved" : "rejected",
+      {
+        id: approver.id,
+        decidedAt: now.toISOString(),
+        via: "approval-page",
+      },
+    );
     if (result.error) return page("Nothing changed", `<p>${esc(result.error)}.</p>`, 409);
-    const outcomes = result.decisions.map((d) => `<li>${esc(d.outcome)} — ${esc(d.reason ?? d.summary ?? "")}</li>`).join("");
-    return page(`Request ${decision === "approve" ? "approved" : "rejected"}`, `${describe(result.approval!)}<ul>${outcomes}</ul>`);
+    const outcomes = result.decisions
+      .map((d) => `<li>${esc(d.outcome)} — ${esc(d.reason ?? d.summary ?? "")}</li>`)
+      .join("");
+    return page(
+      `Request ${decision === "approve" ? "approved" : "rejected"}`,
+      `${describe(result.approval!)}<ul>${outcomes}</ul>`,
+    );
   } catch (err) {
     return errorResponse(err, runtime.log, "approvals");
   }

@@ -10,7 +10,10 @@ let cached: string | undefined;
 async function viewerHtml(): Promise<string> {
   if (cached) return cached;
   // Source layout (web/ beside functions/) and compiled layout (dist/functions → ../../web).
-  for (const candidate of [path.join(here, "..", "web", "audit-viewer.html"), path.join(here, "..", "..", "web", "audit-viewer.html")]) {
+  for (const candidate of [
+    path.join(here, "..", "web", "audit-viewer.html"),
+    path.join(here, "..", "..", "web", "audit-viewer.html"),
+  ]) {
     try {
       cached = await readFile(candidate, "utf8");
       return cached;
@@ -27,7 +30,8 @@ export async function handleAuditViewer(): Promise<HttpResponseInit> {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-cache",
-      "content-security-policy": "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+      "content-security-policy":
+        "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
       "x-frame-options": "DENY",
       "referrer-policy": "no-referrer",
     },

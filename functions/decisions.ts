@@ -25,6 +25,11 @@ export function summarize(decisions: readonly Decision[]): DecisionSummary[] {
 export class RedeliveryRequested extends Error {
   override readonly name = "RedeliveryRequested";
   constructor(readonly decisions: DecisionSummary[]) {
-    super(`redelivery requested: ${decisions.filter((d) => d.outcome !== "duplicate").map((d) => `${d.outcome} ${d.resourceId}`).join("; ")}`);
+    super(
+      `redelivery requested: ${decisions
+        .filter((d) => d.outcome !== "duplicate")
+        .map((d) => `${d.outcome} ${d.resourceId}`)
+        .join("; ")}`,
+    );
   }
 }

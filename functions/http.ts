@@ -5,7 +5,11 @@ import type { Logger } from "../shared/log.js";
 import { redactText } from "../shared/redact.js";
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, jsonBody: body, headers: { "content-type": "application/json; charset=utf-8", ...headers } };
+  return {
+    status,
+    jsonBody: body,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  };
 }
 
 /** 400/413 for bad input (naming the field), 403 for refused callers, 500 otherwise (details only in logs). */
@@ -17,17 +21,30 @@ export function errorResponse(err: unknown, log: Logger, what: string): HttpResp
   const e = err as { status?: number; code?: string; message?: string };
   if (e && (e.status === 401 || e.status === 403)) {
     log.warn({ code: e.code }, `${what}: refused caller`);
-    return json(e.status, { error: { code: e.code ?? "Forbidden", message: e.message ?? "forbidden", path: "" } });
+    return json(e.status, {
+      error: { code: e.code ?? "Forbidden", message: e.message ?? "forbidden", path: "" },
+    });
   }
   log.error({ err: redactText(String(e?.message ?? err)) }, `${what}: failed`);
-  return json(500, { error: { code: "InternalError", message: "the request could not be processed; it is safe to retry", path: "" } });
+  return json(500, {
+    error: {
+      code: "InternalError",
+      message: "the request could not be processed; it is safe to retry",
+      path: "",
+    },
+  });
 }
 
 /** Reads a request body with a size cap, before parsing. */
-export async function readBodyText(req: { text(): Promise<string>; headers: { get(name: string): string | null } }, limit: number): Promise<string> {
+export async function readBodyText(
+  req: { text(): Promise<string>; headers: { get(name: string): string | null } },
+  limit: number,
+): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > limit) throw new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413);
+  if (declared > limit)
+    throw new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413);
   const text = await req.text();
-  if (Buffer.byteLength(text) > limit) throw new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413);
+  if (Buffer.byteLength(text) > limit)
+    throw new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413);
   return text;
 }

@@ -9,7 +9,12 @@ app.setup({ enableHttpStream: false });
 for (const fn of functionsTable) {
   switch (fn.trigger) {
     case "http":
-      app.http(fn.name, { route: fn.route, methods: fn.methods, authLevel: fn.authLevel, handler: fn.handler });
+      app.http(fn.name, {
+        route: fn.route,
+        methods: fn.methods,
+        authLevel: fn.authLevel,
+        handler: fn.handler,
+      });
       break;
     case "eventGrid":
       app.eventGrid(fn.name, { handler: (event, context) => fn.handler(event, context) });

@@ -38,17 +38,27 @@ function invokeResponse(status: number, card?: Record<string, unknown>, message?
     200,
     card
       ? { statusCode: 200, type: "application/vnd.microsoft.card.adaptive", value: card }
-      : { statusCode: status, type: "application/vnd.microsoft.error", value: { code: String(status), message } },
+      : {
+          statusCode: status,
+          type: "application/vnd.microsoft.error",
+          value: { code: String(status), message },
+        },
   );
 }
 
 export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponseInit> {
   const runtime = await getRuntime();
   const botAppId = runtime.config.teams.botAppId;
-  if (!botAppId) return json(404, { error: { code: "BotNotConfigured", message: "TEAMS_BOT_APP_ID is not set", path: "" } });
+  if (!botAppId)
+    return json(404, {
+      error: { code: "BotNotConfigured", message: "TEAMS_BOT_APP_ID is not set", path: "" },
+    });
   const auth = req.headers.get("authorization") ?? "";
   const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
-  if (!token) return json(401, { error: { code: "Unauthorized", message: "Bot Framework token required", path: "authorization" } });
+  if (!token)
+    return json(401, {
+      error: { code: "Unauthorized", message: "Bot Framework token required", path: "authorization" },
+    });
   let activity: InvokeActivity;
   try {
     activity = (await req.json()) as InvokeActivity;
@@ -68,25 +78,37 @@ export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponse
     }
   } catch (err) {
     runtime.log.warn({ reason: (err as Error).message.slice(0, 200) }, "teams: rejected Bot Framework token");
-    return json(401, { error: { code: "Unauthorized", message: "invalid Bot Framework token", path: "authorization" } });
+    return json(401, {
+      error: { code: "Unauthorized", message: "invalid Bot Framework token", path: "authorization" },
+    });
   }
   if (activity.type !== "invoke" || activity.name !== "adaptiveCard/action") return json(200, {});
   const verb = activity.value?.action?.verb;
   const approvalId = activity.value?.action?.data?.approvalId;
-  if ((verb !== "approve" && verb !== "reject") || typeof approvalId !== "string" || !/^[0-9a-f-]{36}$/i.test(approvalId)) {
+  if (
+    (verb !== "approve" && verb !== "reject") ||
+    typeof approvalId !== "string" ||
+    !/^[0-9a-f-]{36}$/i.test(approvalId)
+  ) {
     return invokeResponse(400, undefined, "unknown action");
   }
   const oid = activity.from?.aadObjectId?.toLowerCase();
   if (!oid || !runtime.config.approvers.objectIds.map((s) => s.toLowerCase()).includes(oid)) {
     return invokeResponse(403, undefined, "you are not an authorised approver");
   }
-  const result = await runtime.pipeline.decideApproval(approvalId, verb === "approve" ? "approved" : "rejected", {
-    id: pseudonymize(oid, runtime.config.pseudonymKey),
-    decidedAt: runtime.clock.now().toISOString(),
-    via: "teams",
-  });
+  const result = await runtime.pipeline.decideApproval(
+    approvalId,
+    verb === "approve" ? "approved" : "rejected",
+    {
+      id: pseudonymize(oid, runtime.config.pseudonymKey),
+      decidedAt: runtime.clock.now().toISOString(),
+      via: "teams",
+    },
+  );
   if (!result.approval) return invokeResponse(404, undefined, result.error ?? "approval not found");
   const last = result.decisions[result.decisions.length - 1];
-  const state = result.error ? result.error : `${verb === "approve" ? "approved" : "rejected"}${last && last.outcome !== "approved" && last.outcome !== "rejected" ? ` → ${last.outcome}` : ""}`;
+  const state = result.error
+    ? result.error
+    : `${verb === "approve" ? "approved" : "rejected"}${last && last.outcome !== "approved" && last.outcome !== "rejected" ? ` → ${last.outcome}` : ""}`;
   return invokeResponse(200, decidedCard(result.approval, state));
 }

@@ -8,19 +8,27 @@ import { getRuntime } from "../shared/runtime.js";
 import { summarize } from "./decisions.js";
 
 /** Restores throttled API subscriptions whose cooldown has expired. */
-export async function runDueRestorations(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
+export async function runDueRestorations(
+  _timer: Timer | undefined,
+  context: InvocationContext,
+): Promise<void> {
   const runtime = await getRuntime();
   const now = runtime.clock.now();
   const due = await findDueRestorations(runtime.stores.audit, now);
   for (const d of due) {
     const decisions = await runtime.pipeline.handle(restoreSignal(d, now), { policyName: d.policy });
-    for (const s of summarize(decisions)) runtime.log.info({ invocationId: context.invocationId, ...s }, "cooldown restore");
+    for (const s of summarize(decisions))
+      runtime.log.info({ invocationId: context.invocationId, ...s }, "cooldown restore");
   }
 }
 
 /** Marks approval requests past their deadline as expired (one `expired` record each). */
-export async function expirePendingApprovals(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
+export async function expirePendingApprovals(
+  _timer: Timer | undefined,
+  context: InvocationContext,
+): Promise<void> {
   const runtime = await getRuntime();
   const decisions = await runtime.pipeline.expireApprovals();
-  for (const s of summarize(decisions)) runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
+  for (const s of summarize(decisions))
+    runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
 }

@@ -7,7 +7,9 @@ import { existsSync } from "node:fs";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 if (existsSync(CHROMIUM)) process.exit(0);
 if (process.getuid?.() !== 0) {
-  console.error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  console.error(
+    `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`,
+  );
   process.exit(1);
 }
 console.log("Installing Debian chromium for the browser tests…");

@@ -34,6 +34,8 @@ const status = run("npx", [
 if (existsSync("test-artifacts/vitest.json")) {
   const r = JSON.parse(readFileSync("test-artifacts/vitest.json", "utf8"));
   const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  process.stdout.write(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
+  process.stdout.write(
+    `\n${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ""}\n`,
+  );
 }
 process.exit(status);

@@ -83,44 +83,68 @@ function guidList(env: Env, name: string): string[] {
 export function loadConfig(env: Env = process.env): DriftguardConfig {
   const inAzure = !!env.WEBSITE_SITE_NAME;
   const mode = (env.DRIFTGUARD_MODE ?? "enforce").trim() as PolicyMode;
-  if (!MODES.includes(mode)) throw new ConfigError("DRIFTGUARD_MODE", `must be one of ${MODES.join(" | ")}, got '${env.DRIFTGUARD_MODE}'`);
+  if (!MODES.includes(mode))
+    throw new ConfigError(
+      "DRIFTGUARD_MODE",
+      `must be one of ${MODES.join(" | ")}, got '${env.DRIFTGUARD_MODE}'`,
+    );
 
   const database = env.COSMOS_DATABASE ?? "driftguard";
-  if (!/^[A-Za-z0-9_-]{1,255}$/.test(database)) throw new ConfigError("COSMOS_DATABASE", "letters, digits, '-' and '_' only");
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(database))
+    throw new ConfigError("COSMOS_DATABASE", "letters, digits, '-' and '_' only");
   const key = env.COSMOS_KEY || undefined;
-  if (inAzure && key) throw new ConfigError("COSMOS_KEY", "must not be set in Azure: the app uses its Managed Identity");
+  if (inAzure && key)
+    throw new ConfigError("COSMOS_KEY", "must not be set in Azure: the app uses its Managed Identity");
 
   let vaultUrls: Record<string, string> = {};
   if (env.DRIFTGUARD_VAULT_URLS) {
     try {
       vaultUrls = JSON.parse(env.DRIFTGUARD_VAULT_URLS) as Record<string, string>;
-      if (typeof vaultUrls !== "object" || vaultUrls === null || Array.isArray(vaultUrls)) throw new Error("not an object");
+      if (typeof vaultUrls !== "object" || vaultUrls === null || Array.isArray(vaultUrls))
+        throw new Error("not an object");
       for (const [name, url] of Object.entries(vaultUrls)) httpsUrl({ [name]: url }, name);
     } catch (err) {
-      throw new ConfigError("DRIFTGUARD_VAULT_URLS", `must be a JSON object of vault name → https URL (${(err as Error).message})`);
+      throw new ConfigError(
+        "DRIFTGUARD_VAULT_URLS",
+        `must be a JSON object of vault name → https URL (${(err as Error).message})`,
+      );
     }
   }
 
   const pseudonymKey = env.DRIFTGUARD_PSEUDONYM_KEY ?? (inAzure ? undefined : "local-stack-pseudonym-key");
   if (!pseudonymKey || pseudonymKey.length < 16) {
-    throw new ConfigError("DRIFTGUARD_PSEUDONYM_KEY", "is required (at least 16 characters; use a Key Vault reference in Azure)");
+    throw new ConfigError(
+      "DRIFTGUARD_PSEUDONYM_KEY",
+      "is required (at least 16 characters; use a Key Vault reference in Azure)",
+    );
   }
-  const signingKey = env.APPROVER_SIGNING_KEY ?? (inAzure ? undefined : "local-stack-approval-signing-key-0123456789");
+  const signingKey =
+    env.APPROVER_SIGNING_KEY ?? (inAzure ? undefined : "local-stack-approval-signing-key-0123456789");
   if (!signingKey || signingKey.length < 32) {
-    throw new ConfigError("APPROVER_SIGNING_KEY", "is required (at least 32 characters; use a Key Vault reference in Azure)");
+    throw new ConfigError(
+      "APPROVER_SIGNING_KEY",
+      "is required (at least 32 characters; use a Key Vault reference in Azure)",
+    );
   }
   const ttl = Number(env.APPROVER_TTL_MINUTES ?? "1440");
-  if (!Number.isInteger(ttl) || ttl < 5 || ttl > 7 * 1440) throw new ConfigError("APPROVER_TTL_MINUTES", "must be an integer between 5 and 10080");
+  if (!Number.isInteger(ttl) || ttl < 5 || ttl > 7 * 1440)
+    throw new ConfigError("APPROVER_TTL_MINUTES", "must be an integer between 5 and 10080");
 
   const azureClientId = env.AZURE_CLIENT_ID || undefined;
-  if (azureClientId && !GUID.test(azureClientId)) throw new ConfigError("AZURE_CLIENT_ID", "must be the GUID client ID of the user-assigned identity");
+  if (azureClientId && !GUID.test(azureClientId))
+    throw new ConfigError("AZURE_CLIENT_ID", "must be the GUID client ID of the user-assigned identity");
   const botAppId = env.TEAMS_BOT_APP_ID || undefined;
-  if (botAppId && !GUID.test(botAppId)) throw new ConfigError("TEAMS_BOT_APP_ID", "must be the bot's Entra app ID (GUID)");
+  if (botAppId && !GUID.test(botAppId))
+    throw new ConfigError("TEAMS_BOT_APP_ID", "must be the bot's Entra app ID (GUID)");
 
   return {
     mode,
     policyFile: env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE,
-    cosmos: { endpoint: httpsUrl(env, "COSMOS_ENDPOINT", inAzure ? undefined : "https://127.0.0.1:8081"), database, key },
+    cosmos: {
+      endpoint: httpsUrl(env, "COSMOS_ENDPOINT", inAzure ? undefined : "https://127.0.0.1:8081"),
+      database,
+      key,
+    },
     armEndpoint: httpsUrl(env, "ARM_ENDPOINT", "https://management.azure.com"),
     azureClientId,
     selfPrincipalIds: guidList(env, "DRIFTGUARD_SELF_PRINCIPAL_IDS"),

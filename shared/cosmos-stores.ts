@@ -8,7 +8,11 @@ import { createCosmosClient, ensureContainers } from "./cosmos/client.js";
 import { CosmosSignalLedger } from "./cosmos/ledger.js";
 import type { Stores } from "./runtime.js";
 
-export async function createCosmosStores(config: DriftguardConfig, credential: TokenCredential, ca?: string): Promise<Stores> {
+export async function createCosmosStores(
+  config: DriftguardConfig,
+  credential: TokenCredential,
+  ca?: string,
+): Promise<Stores> {
   const client = createCosmosClient({
     endpoint: config.cosmos.endpoint,
     // The key exists only for the local stack; in Azure the app's Managed Identity is used.

@@ -29,7 +29,18 @@ export class ConfigError extends Error {
 }
 
 /** Steps of a remediation run, named in `error.step` of a failed record. */
-export type Step = "claim" | "match" | "read" | "plan" | "apply" | "verify" | "record" | "notify" | "regenerate" | "write-secret" | "restore";
+export type Step =
+  | "claim"
+  | "match"
+  | "read"
+  | "plan"
+  | "apply"
+  | "verify"
+  | "record"
+  | "notify"
+  | "regenerate"
+  | "write-secret"
+  | "restore";
 
 /** A remediation step failed. `retryable` tells the trigger whether redelivery could succeed. */
 export class RemediationError extends Error {

@@ -4,7 +4,9 @@ import { REDACT_PATHS, REDACTED } from "./redact.js";
 
 export type Logger = pino.Logger;
 
-export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
+): Logger {
   const options: pino.LoggerOptions = {
     name: opts.name ?? "driftguard",
     level: opts.level ?? process.env.DRIFTGUARD_LOG_LEVEL ?? "info",

@@ -9,14 +9,27 @@
  * resource's current state; a duplicate delivery of a handled cause yields no record, and a
  * failure releases the lease so that Event Grid's redelivery retries instead of being dropped.
  */
-import { BrokenCircuitError, ConsecutiveBreaker, type CircuitBreakerPolicy, circuitBreaker, handleAll } from "cockatiel";
+import {
+  BrokenCircuitError,
+  type CircuitBreakerPolicy,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleAll,
+} from "cockatiel";
 import { toRecordSignal } from "./audit/record.js";
-import type { AuditRecord, AuditRecordInput, AuditStore, Change, Outcome, RecordApprover } from "./audit/types.js";
+import type {
+  AuditRecord,
+  AuditRecordInput,
+  AuditStore,
+  Change,
+  Outcome,
+  RecordApprover,
+} from "./audit/types.js";
 import type { AzureClients } from "./azure/clients.js";
-import { RemediationError, asRemediationError, type Step } from "./errors.js";
+import { asRemediationError, RemediationError, type Step } from "./errors.js";
 import type { Logger } from "./log.js";
 import { matchPolicy, policyByName } from "./policy/match.js";
-import { type Policy, type PolicyMode, mostRestrictive } from "./policy/schema.js";
+import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
 import type { ActionBudget, Approval, ApprovalStore, Clock, Notifier, SignalLedger } from "./ports.js";
 import { redactText } from "./redact.js";
 import { getRemediation } from "./remediations/registry.js";
@@ -114,7 +127,10 @@ export class Pipeline {
     const self = this.deps.selfPrincipalIds.map((s) => s.toLowerCase());
     const c = signal.caller;
     if (!c || self.length === 0) return false;
-    return (!!c.objectId && self.includes(c.objectId.toLowerCase())) || (!!c.appId && self.includes(c.appId.toLowerCase()));
+    return (
+      (!!c.objectId && self.includes(c.objectId.toLowerCase())) ||
+      (!!c.appId && self.includes(c.appId.toLowerCase()))
+    );
   }
 
   private breaker(kind: string): CircuitBreakerPolicy {
@@ -136,8 +152,16 @@ export class Pipeline {
       ? policyByName(this.deps.policies, opts.policyName)
       : matchPolicy(this.deps.policies, signal, target);
     if (!policy) {
-      log.debug({ signalId: signal.id, resourceId: target.resourceId, type: signal.type }, "no policy matches");
-      return { target, outcome: "ignored", reason: opts.policyName ? `policy '${opts.policyName}' no longer exists` : "no policy matches", retry: false };
+      log.debug(
+        { signalId: signal.id, resourceId: target.resourceId, type: signal.type },
+        "no policy matches",
+      );
+      return {
+        target,
+        outcome: "ignored",
+        reason: opts.policyName ? `policy '${opts.policyName}' no longer exists` : "no policy matches",
+        retry: false,
+      };
     }
     const policyMode = opts.approved && policy.mode === "approval" ? "enforce" : policy.mode;
     const mode = mostRestrictive(this.deps.globalMode, policyMode, opts.dryRun ? "dry-run" : "enforce");
@@ -145,13 +169,20 @@ export class Pipeline {
     if (mode === "off") return { ...base, outcome: "ignored", reason: "mode is off", retry: false };
 
     const remediation = getRemediation(policy.kind);
-    if (!remediation) return { ...base, outcome: "ignored", reason: `unknown kind '${policy.kind}'`, retry: false };
+    if (!remediation)
+      return { ...base, outcome: "ignored", reason: `unknown kind '${policy.kind}'`, retry: false };
 
     const key = `${signal.dedupeKey}|${target.resourceId.toLowerCase()}`;
     const claim = await this.claim(key);
-    if (claim.status === "done") return { ...base, outcome: "duplicate", reason: "already handled", retry: false };
+    if (claim.status === "done")
+      return { ...base, outcome: "duplicate", reason: "already handled", retry: false };
     if (claim.status === "busy") {
-      return { ...base, outcome: "busy", reason: "another delivery of this cause is in progress", retry: true };
+      return {
+        ...base,
+        outcome: "busy",
+        reason: "another delivery of this cause is in progress",
+        retry: true,
+      };
     }
 
     const started = Date.now();
@@ -213,7 +244,14 @@ export class Pipeline {
         error: { code: e.code, message: redactText(e.message), step: e.step },
         reason: `${e.step} failed: ${redactText(e.message)}`,
       });
-      return { ...base, outcome: "failed", reason: r.reason, record: r, changes: r.changes, retry: e.retryable };
+      return {
+        ...base,
+        outcome: "failed",
+        reason: r.reason,
+        record: r,
+        changes: r.changes,
+        retry: e.retryable,
+      };
     };
     let changes: Change[] | undefined;
 
@@ -223,11 +261,21 @@ export class Pipeline {
     try {
       current = await this.breaker(remediation.kind).execute(() => remediation.read(ctx));
     } catch (err) {
-      if (err instanceof BrokenCircuitError) return this.deferred(base, record, "circuit breaker open after repeated failures");
+      if (err instanceof BrokenCircuitError)
+        return this.deferred(base, record, "circuit breaker open after repeated failures");
       return failed(err, "read");
     }
-    if (String(current.tags[EXCLUDE_TAG] ?? Object.entries(current.tags).find(([k]) => k.toLowerCase() === EXCLUDE_TAG)?.[1] ?? "").toLowerCase() === "true") {
-      const r = await record({ outcome: "excluded", reason: `resource carries the opt-out tag ${EXCLUDE_TAG}=true` });
+    if (
+      String(
+        current.tags[EXCLUDE_TAG] ??
+          Object.entries(current.tags).find(([k]) => k.toLowerCase() === EXCLUDE_TAG)?.[1] ??
+          "",
+      ).toLowerCase() === "true"
+    ) {
+      const r = await record({
+        outcome: "excluded",
+        reason: `resource carries the opt-out tag ${EXCLUDE_TAG}=true`,
+      });
       return { ...base, outcome: "excluded", reason: r.reason, record: r, retry: false };
     }
     try {
@@ -242,30 +290,51 @@ export class Pipeline {
     changes = plan.changes;
 
     if (mode === "dry-run") {
-      const r = await record({ outcome: "dry-run", changes: plan.changes, reason: plan.summary, followUp: plan.followUp });
-      return { ...base, outcome: "dry-run", summary: plan.summary, changes: plan.changes, record: r, retry: false };
+      const r = await record({
+        outcome: "dry-run",
+        changes: plan.changes,
+        reason: plan.summary,
+        followUp: plan.followUp,
+      });
+      return {
+        ...base,
+        outcome: "dry-run",
+        summary: plan.summary,
+        changes: plan.changes,
+        record: r,
+        retry: false,
+      };
     }
     if (mode === "approval") return this.requestApproval(ctx, plan, "policy-mode", base, record);
     // Enforce. Restores are always allowed; new actions count against the blast-radius limit.
     if (!plan.reverts && !opts.approved) {
-      const allowed = await this.deps.budget.tryConsume(ctx.policy.name, ctx.policy.maxActionsPerHour, this.deps.clock.now());
+      const allowed = await this.deps.budget.tryConsume(
+        ctx.policy.name,
+        ctx.policy.maxActionsPerHour,
+        this.deps.clock.now(),
+      );
       if (!allowed) return this.requestApproval(ctx, plan, "rate-limit", base, record);
     }
     try {
       await this.breaker(remediation.kind).execute(() => remediation.apply(plan as ChangePlan, ctx));
     } catch (err) {
-      if (err instanceof BrokenCircuitError) return this.deferred(base, record, "circuit breaker open after repeated failures");
+      if (err instanceof BrokenCircuitError)
+        return this.deferred(base, record, "circuit breaker open after repeated failures");
       return failed(err, (err as RemediationError).step ?? "apply");
     }
     changes = plan.changes; // apply may have filled in values only known afterwards (e.g. a new version)
     try {
       const verified = await remediation.verify(plan, ctx);
       if (!verified.ok) {
-        throw new RemediationError("VerificationFailed", verified.detail ?? "read-back differs from the plan", {
-          step: "verify",
-          resourceId: ctx.target.resourceId,
-          retryable: true,
-        });
+        throw new RemediationError(
+          "VerificationFailed",
+          verified.detail ?? "read-back differs from the plan",
+          {
+            step: "verify",
+            resourceId: ctx.target.resourceId,
+            retryable: true,
+          },
+        );
       }
     } catch (err) {
       return failed(err, "verify");
@@ -316,15 +385,31 @@ export class Pipeline {
       why === "rate-limit"
         ? `blast-radius limit of ${ctx.policy.maxActionsPerHour} actions/hour reached for policy ${ctx.policy.name}; waiting for approval`
         : `policy ${ctx.policy.name} requires approval`;
-    const r = await record({ outcome: "pending-approval", changes: plan.changes, reason, approvalId: approval.id });
+    const r = await record({
+      outcome: "pending-approval",
+      changes: plan.changes,
+      reason,
+      approvalId: approval.id,
+    });
     try {
       await this.deps.notifier.requestApproval(approval);
     } catch (err) {
       // The approval exists and is recorded; a lost card is visible in the trail and the approval
       // page still works, so do not fail the whole delivery for it.
-      ctx.log.error({ approvalId: approval.id, err: redactText(String((err as Error).message)) }, "posting the approval card failed");
+      ctx.log.error(
+        { approvalId: approval.id, err: redactText(String((err as Error).message)) },
+        "posting the approval card failed",
+      );
     }
-    return { ...base, outcome: "pending-approval", summary: plan.summary, changes: plan.changes, reason, record: r, retry: false };
+    return {
+      ...base,
+      outcome: "pending-approval",
+      summary: plan.summary,
+      changes: plan.changes,
+      reason,
+      record: r,
+      retry: false,
+    };
   }
 
   private record(
@@ -367,7 +452,8 @@ export class Pipeline {
     const { approvals, clock } = this.deps;
     const existing = await approvals.get(id);
     if (!existing) return { decisions: [], error: "approval not found" };
-    if (existing.state !== "pending") return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
+    if (existing.state !== "pending")
+      return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
     if (new Date(existing.expiresAt).getTime() <= clock.now().getTime()) {
       await this.expireApproval(existing);
       return { approval: { ...existing, state: "expired" }, decisions: [], error: "approval expired" };
@@ -404,7 +490,10 @@ export class Pipeline {
     this.deps.onDecision?.(first, decided.signal);
     if (decision === "rejected") return { approval: decided, decisions: [first] };
     const replay: Signal = { ...decided.signal, dedupeKey: `approval:${id}`, targets: [decided.target] };
-    const runs = await this.handle(replay, { policyName: decided.policy, approved: { approval: decided, approver } });
+    const runs = await this.handle(replay, {
+      policyName: decided.policy,
+      approved: { approval: decided, approver },
+    });
     return { approval: decided, decisions: [first, ...runs] };
   }
 
@@ -440,7 +529,14 @@ export class Pipeline {
       approvalId: a.id,
       reason: `no decision before ${a.expiresAt}`,
     });
-    const d: Decision = { target: a.target, policy: a.policy, kind: a.kind, outcome: "expired", record: r, retry: false };
+    const d: Decision = {
+      target: a.target,
+      policy: a.policy,
+      kind: a.kind,
+      outcome: "expired",
+      record: r,
+      retry: false,
+    };
     this.deps.onDecision?.(d, a.signal);
     return d;
   }

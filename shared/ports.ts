@@ -54,7 +54,12 @@ export interface ApprovalStore {
   create(approval: Approval): Promise<Approval>;
   get(id: string): Promise<Approval | undefined>;
   /** Moves a pending approval to a final state; returns undefined when it was no longer pending (already decided / expired / etag changed). */
-  decide(id: string, state: Exclude<ApprovalState, "pending">, by: string | undefined, now: Date): Promise<Approval | undefined>;
+  decide(
+    id: string,
+    state: Exclude<ApprovalState, "pending">,
+    by: string | undefined,
+    now: Date,
+  ): Promise<Approval | undefined>;
   /** Pending approvals whose `expiresAt` ≤ now. */
   listExpired(now: Date): Promise<Approval[]>;
 }

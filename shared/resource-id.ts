@@ -29,7 +29,8 @@ const SEGMENT = /^[A-Za-z0-9_\-.()~ ]+$/;
 function assertSegment(seg: string | undefined, what: string): string {
   if (seg === undefined || seg.length === 0) throw new ResourceIdError(`empty ${what} segment`);
   if (seg === "." || seg === "..") throw new ResourceIdError(`'${seg}' is not allowed in a resource ID`);
-  if (!SEGMENT.test(seg)) throw new ResourceIdError(`invalid characters in ${what} segment '${seg.slice(0, 80)}'`);
+  if (!SEGMENT.test(seg))
+    throw new ResourceIdError(`invalid characters in ${what} segment '${seg.slice(0, 80)}'`);
   if (seg.length > 260) throw new ResourceIdError(`${what} segment too long`);
   return seg;
 }
@@ -41,11 +42,19 @@ export function parseResourceId(raw: string): ResourceId {
   if (!raw.startsWith("/")) throw new ResourceIdError("resource ID must start with '/'");
   const trimmed = raw.endsWith("/") ? raw.slice(0, -1) : raw;
   const parts = trimmed.slice(1).split("/");
-  if (parts[0]?.toLowerCase() !== "subscriptions") throw new ResourceIdError("resource ID must start with /subscriptions/");
+  if (parts[0]?.toLowerCase() !== "subscriptions")
+    throw new ResourceIdError("resource ID must start with /subscriptions/");
   const subscriptionId = assertSegment(parts[1], "subscription");
-  if (!/^[0-9a-fA-F-]{1,64}$/.test(subscriptionId)) throw new ResourceIdError("subscription ID is not a GUID");
+  if (!/^[0-9a-fA-F-]{1,64}$/.test(subscriptionId))
+    throw new ResourceIdError("subscription ID is not a GUID");
   if (parts.length === 2) {
-    return { id: trimmed, subscriptionId, type: "Microsoft.Resources/subscriptions", name: subscriptionId, names: [] };
+    return {
+      id: trimmed,
+      subscriptionId,
+      type: "Microsoft.Resources/subscriptions",
+      name: subscriptionId,
+      names: [],
+    };
   }
   const atSubscription = parts[2]?.toLowerCase() === "providers";
   if (!atSubscription && parts[2]?.toLowerCase() !== "resourcegroups") {
@@ -66,7 +75,8 @@ export function parseResourceId(raw: string): ResourceId {
       names: [],
     };
   }
-  if (parts[4]?.toLowerCase() !== "providers") throw new ResourceIdError("expected 'providers' after the resource group");
+  if (parts[4]?.toLowerCase() !== "providers")
+    throw new ResourceIdError("expected 'providers' after the resource group");
   return providerResource(trimmed, subscriptionId, resourceGroup, parts.slice(5));
 }
 
@@ -87,7 +97,8 @@ function providerResource(
   const names: [string, string][] = [];
   for (let i = 0; i < rest.length; i += 2) {
     const typeSeg = assertSegment(rest[i], "resource type");
-    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(typeSeg)) throw new ResourceIdError(`'${typeSeg}' is not a resource type`);
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(typeSeg))
+      throw new ResourceIdError(`'${typeSeg}' is not a resource type`);
     names.push([typeSeg, assertSegment(rest[i + 1], "resource name")]);
   }
   const last = names[names.length - 1]!;

@@ -52,11 +52,19 @@ export interface RuntimeOverrides {
 /** Managed Identity in Azure (user-assigned when AZURE_CLIENT_ID is set); developer credentials elsewhere. */
 async function productionCredential(config: DriftguardConfig): Promise<TokenCredential> {
   const identity = await import("@azure/identity");
-  if (config.inAzure) return new identity.ManagedIdentityCredential(config.azureClientId ? { clientId: config.azureClientId } : {});
-  return new identity.DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+  if (config.inAzure)
+    return new identity.ManagedIdentityCredential(
+      config.azureClientId ? { clientId: config.azureClientId } : {},
+    );
+  return new identity.DefaultAzureCredential(
+    config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {},
+  );
 }
 
-export async function createRuntime(config: DriftguardConfig, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: DriftguardConfig,
+  overrides: RuntimeOverrides = {},
+): Promise<Runtime> {
   const log = overrides.log ?? createLogger();
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
@@ -66,14 +74,18 @@ export async function createRuntime(config: DriftguardConfig, overrides: Runtime
     armEndpoint: config.armEndpoint,
     credential,
     ca,
-    vaultUrl: (name) => config.vaultUrls[name] ?? config.vaultUrls[name.toLowerCase()] ?? productionVaultUrl(name),
+    vaultUrl: (name) =>
+      config.vaultUrls[name] ?? config.vaultUrls[name.toLowerCase()] ?? productionVaultUrl(name),
     // Only stand-in vaults (explicit URLs, local stack) skip the vault.azure.net resource check.
     disableChallengeResourceVerification: !config.inAzure && Object.keys(config.vaultUrls).length > 0,
     retry: overrides.retry,
     lroPollIntervalMs: overrides.lroPollIntervalMs,
   });
-  const stores = overrides.stores ?? (await (await import("./cosmos-stores.js")).createCosmosStores(config, credential, ca));
-  const notifier = overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
+  const stores =
+    overrides.stores ??
+    (await (await import("./cosmos-stores.js")).createCosmosStores(config, credential, ca));
+  const notifier =
+    overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({
     policies: policies.policies,
     globalMode: config.mode,

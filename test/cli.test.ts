@@ -91,7 +91,10 @@ describe("driftguard replay", () => {
   it("replays sample payloads in dry-run against an ephemeral local stack and prints each decision as JSON", () => {
     const r = cli(["replay", "dev/sample-events/01-ml-workspace-opened.json", "--dry-run", "--json"]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       outcome: "dry-run",

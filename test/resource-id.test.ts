@@ -178,6 +178,10 @@ describe("subscription-level provider resources", () => {
     expect(id.resourceGroup).toBeUndefined();
     expect(id.type).toBe("Microsoft.Authorization/roleAssignments");
     expect(id.name).toBe("6f2c0d1e-8b9a-4c3d-2e1f-0a9b8c7d6e5f");
-    expect(() => parseResourceId("/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization")).toThrow();
+    expect(() =>
+      parseResourceId(
+        "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization",
+      ),
+    ).toThrow();
   });
 });

@@ -6,7 +6,9 @@
 import templating from "adaptivecards-templating";
 import type { Approval } from "../ports.js";
 
-const { Template } = templating as unknown as { Template: new (t: unknown) => { expand(ctx: { $root: unknown }): unknown } };
+const { Template } = templating as unknown as {
+  Template: new (t: unknown) => { expand(ctx: { $root: unknown }): unknown };
+};
 
 const TEMPLATE = {
   type: "AdaptiveCard",
@@ -27,7 +29,15 @@ const TEMPLATE = {
     },
     {
       type: "Container",
-      items: [{ $data: "${changes}", type: "TextBlock", wrap: true, fontType: "Monospace", text: "${path}: ${from} → ${to}" }],
+      items: [
+        {
+          $data: "${changes}",
+          type: "TextBlock",
+          wrap: true,
+          fontType: "Monospace",
+          text: "${path}: ${from} → ${to}",
+        },
+      ],
     },
   ],
   actions: [],
@@ -51,12 +61,27 @@ function cardData(a: Approval) {
   };
 }
 
-export function approvalCard(a: Approval, opts: { link?: string; execute?: boolean }): Record<string, unknown> {
+export function approvalCard(
+  a: Approval,
+  opts: { link?: string; execute?: boolean },
+): Record<string, unknown> {
   const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
   if (opts.execute) {
     card.actions = [
-      { type: "Action.Execute", title: "Approve", verb: "approve", data: { approvalId: a.id }, style: "positive" },
-      { type: "Action.Execute", title: "Reject", verb: "reject", data: { approvalId: a.id }, style: "destructive" },
+      {
+        type: "Action.Execute",
+        title: "Approve",
+        verb: "approve",
+        data: { approvalId: a.id },
+        style: "positive",
+      },
+      {
+        type: "Action.Execute",
+        title: "Reject",
+        verb: "reject",
+        data: { approvalId: a.id },
+        style: "destructive",
+      },
     ];
   } else if (opts.link) {
     card.actions = [{ type: "Action.OpenUrl", title: "Review and decide", url: opts.link }];
@@ -67,7 +92,13 @@ export function approvalCard(a: Approval, opts: { link?: string; execute?: boole
 /** The card that replaces the request once decided (for everyone in the conversation). */
 export function decidedCard(a: Approval, outcome: string): Record<string, unknown> {
   const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
-  (card.body as unknown[]).splice(0, 1, { type: "TextBlock", size: "Medium", weight: "Bolder", text: `driftguard: ${outcome}`, wrap: true });
+  (card.body as unknown[]).splice(0, 1, {
+    type: "TextBlock",
+    size: "Medium",
+    weight: "Bolder",
+    text: `driftguard: ${outcome}`,
+    wrap: true,
+  });
   card.actions = [];
   return card;
 }
@@ -76,6 +107,8 @@ export function decidedCard(a: Approval, outcome: string): Record<string, unknow
 export function workflowMessage(card: Record<string, unknown>): Record<string, unknown> {
   return {
     type: "message",
-    attachments: [{ contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card }],
+    attachments: [
+      { contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card },
+    ],
   };
 }

@@ -40,7 +40,11 @@ export class LogNotifier implements Notifier {
   ) {}
 
   async requestApproval(approval: Approval): Promise<void> {
-    const fields: Record<string, string> = { approvalId: approval.id, policy: approval.policy, resourceId: approval.target.resourceId };
+    const fields: Record<string, string> = {
+      approvalId: approval.id,
+      policy: approval.policy,
+      resourceId: approval.target.resourceId,
+    };
     if (this.logLink) {
       const token = await signApprovalToken(approval.id, this.signingKey, new Date(approval.expiresAt));
       fields.approvalUrl = approvalLink(this.baseUrl, approval.id, token);
@@ -51,6 +55,7 @@ export class LogNotifier implements Notifier {
 
 export async function createNotifier(config: DriftguardConfig, log: Logger): Promise<Notifier> {
   const base = config.publicUrl ?? "http://localhost:7071";
-  if (config.teams.workflowUrl) return new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey);
+  if (config.teams.workflowUrl)
+    return new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey);
   return new LogNotifier(log, base, config.approvers.signingKey, !config.inAzure);
 }

@@ -31,5 +31,8 @@ export function parseClientPrincipal(header: string | null | undefined): ClientP
 
 /** Stable fingerprint so the local stack has a consistent approver ID without sign-in. */
 export function localApproverId(): string {
-  return `local-${createHash("sha256").update(process.env.USER ?? "developer").digest("hex").slice(0, 12)}`;
+  return `local-${createHash("sha256")
+    .update(process.env.USER ?? "developer")
+    .digest("hex")
+    .slice(0, 12)}`;
 }

@@ -1,5 +1,5 @@
 /** One-time approval links: HS256 JWTs (jose) bound to one approval ID, short-lived. */
-import { SignJWT, jwtVerify } from "jose";
+import { jwtVerify, SignJWT } from "jose";
 
 const AUDIENCE = "driftguard-approval";
 const ISSUER = "driftguard";
@@ -8,7 +8,11 @@ function keyOf(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
-export async function signApprovalToken(approvalId: string, secret: string, expiresAt: Date): Promise<string> {
+export async function signApprovalToken(
+  approvalId: string,
+  secret: string,
+  expiresAt: Date,
+): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setIssuer(ISSUER)
@@ -21,7 +25,12 @@ export async function signApprovalToken(approvalId: string, secret: string, expi
 }
 
 /** Returns true when `token` is a valid, unexpired link for exactly this approval. */
-export async function verifyApprovalToken(token: string, approvalId: string, secret: string, now: Date): Promise<boolean> {
+export async function verifyApprovalToken(
+  token: string,
+  approvalId: string,
+  secret: string,
+  now: Date,
+): Promise<boolean> {
   try {
     const { payload } = await jwtVerify(token, keyOf(secret), {
       issuer: ISSUER,

@@ -20,7 +20,9 @@ export class PolicyValidationError extends Error {
     readonly source: string,
     readonly issues: PolicyIssue[],
   ) {
-    super(`${source}: ${issues.length} policy error(s): ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`);
+    super(
+      `${source}: ${issues.length} policy error(s): ${issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ")}`,
+    );
   }
 }
 
@@ -36,7 +38,10 @@ function formatPath(segments: readonly PropertyKey[]): string {
 }
 
 function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): PolicyIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
+  return error.issues.map((issue) => ({
+    path: formatPath([...prefix, ...issue.path]),
+    message: issue.message,
+  }));
 }
 
 /** Parses text as YAML (a superset of JSON) and validates it. Never throws for bad content. */
@@ -68,7 +73,11 @@ export function validatePolicyObject(raw: unknown): { file?: PolicyFile; issues:
   const seen = new Map<string, number>();
   parsed.data.policies.forEach((p, i) => {
     const first = seen.get(p.name);
-    if (first !== undefined) issues.push({ path: `policies[${i}].name`, message: `duplicate policy name '${p.name}' (first at policies[${first}])` });
+    if (first !== undefined)
+      issues.push({
+        path: `policies[${i}].name`,
+        message: `duplicate policy name '${p.name}' (first at policies[${first}])`,
+      });
     else seen.set(p.name, i);
   });
   if (issues.length > 0) return { issues };
@@ -86,7 +95,10 @@ function kindIssues(policies: Partial<Policy>[]): PolicyIssue[] {
     if (!p || typeof p !== "object" || typeof p.kind !== "string") return;
     const remediation = getRemediation(p.kind);
     if (!remediation) {
-      issues.push({ path: `policies[${i}].kind`, message: `unknown kind '${p.kind}' (known: ${knownKinds().join(", ")})` });
+      issues.push({
+        path: `policies[${i}].kind`,
+        message: `unknown kind '${p.kind}' (known: ${knownKinds().join(", ")})`,
+      });
       return;
     }
     const params = remediation.paramsSchema.safeParse(p.params ?? {});
@@ -94,7 +106,10 @@ function kindIssues(policies: Partial<Policy>[]): PolicyIssue[] {
     if (Array.isArray(p.resourceTypes)) {
       p.resourceTypes.forEach((t, j) => {
         if (typeof t === "string" && !remediation.supports(t)) {
-          issues.push({ path: `policies[${i}].resourceTypes[${j}]`, message: `kind '${p.kind}' does not support '${t}'` });
+          issues.push({
+            path: `policies[${i}].resourceTypes[${j}]`,
+            message: `kind '${p.kind}' does not support '${t}'`,
+          });
         }
       });
     }

@@ -5,14 +5,16 @@ import type { Signal, SignalTarget, Trigger } from "../signals/types.js";
 import type { Policy, PolicyTrigger } from "./schema.js";
 
 export function triggerMatches(policyTrigger: PolicyTrigger, trigger: Trigger): boolean {
-  if ("eventGrid" in policyTrigger) return "eventGrid" in trigger && matchesGlob(policyTrigger.eventGrid, trigger.eventGrid);
+  if ("eventGrid" in policyTrigger)
+    return "eventGrid" in trigger && matchesGlob(policyTrigger.eventGrid, trigger.eventGrid);
   if ("keyVault" in policyTrigger) {
     if (!("keyVault" in trigger)) return false;
     const wanted = policyTrigger.keyVault.replace(/^Microsoft\.KeyVault\./i, "");
     return matchesGlob(wanted, trigger.keyVault);
   }
   if ("alert" in policyTrigger) return "alert" in trigger && matchesGlob(policyTrigger.alert, trigger.alert);
-  if ("budget" in policyTrigger) return "budget" in trigger && matchesGlob(policyTrigger.budget, trigger.budget);
+  if ("budget" in policyTrigger)
+    return "budget" in trigger && matchesGlob(policyTrigger.budget, trigger.budget);
   return "manual" in trigger && matchesGlob(policyTrigger.manual, trigger.manual);
 }
 
@@ -27,7 +29,11 @@ export function inScope(policy: Policy, target: SignalTarget): boolean {
 }
 
 /** First policy whose resourceTypes, triggers and scope all match the target. */
-export function matchPolicy(policies: readonly Policy[], signal: Signal, target: SignalTarget): Policy | undefined {
+export function matchPolicy(
+  policies: readonly Policy[],
+  signal: Signal,
+  target: SignalTarget,
+): Policy | undefined {
   return policies.find((p) => policyMatches(p, signal, target) && inScope(p, target));
 }
 

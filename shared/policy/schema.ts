@@ -30,7 +30,10 @@ export type PolicyTrigger = z.infer<typeof triggerSchema>;
 
 const resourceType = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(\/[A-Za-z][A-Za-z0-9]*)+$/, "expected an ARM resource type like Microsoft.Network/networkSecurityGroups");
+  .regex(
+    /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+(\/[A-Za-z][A-Za-z0-9]*)+$/,
+    "expected an ARM resource type like Microsoft.Network/networkSecurityGroups",
+  );
 
 export const policySchema = z.strictObject({
   name: z
@@ -43,7 +46,14 @@ export const policySchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   mode: z.enum(MODES).default("enforce"),
   scope: z
-    .array(z.string().refine((s) => isResourceId(s), "expected a resource ID prefix like /subscriptions/<id>/resourceGroups/<rg>"))
+    .array(
+      z
+        .string()
+        .refine(
+          (s) => isResourceId(s),
+          "expected a resource ID prefix like /subscriptions/<id>/resourceGroups/<rg>",
+        ),
+    )
     .default([]),
   maxActionsPerHour: z.number().int().min(1).max(100_000).default(20),
 });

@@ -83,7 +83,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
   const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
   const { file, issues } = validatePolicyText(text);
-  if (!file) throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+  if (!file)
+    throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
   const clients = new AzureClients({
     armEndpoint: sim.url,
     credential: staticTokenCredential(),
@@ -130,7 +131,10 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       const all: AuditRecord[] = [];
       let token: string | null = null;
       do {
-        const page: { items: AuditRecord[]; continuationToken: string | null } = await audit.query({ limit: 1000, continuationToken: token });
+        const page: { items: AuditRecord[]; continuationToken: string | null } = await audit.query({
+          limit: 1000,
+          continuationToken: token,
+        });
         all.push(...page.items);
         token = page.continuationToken;
       } while (token);

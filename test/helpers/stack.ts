@@ -16,7 +16,11 @@ export interface TestStack extends LocalStack {
   audit(query?: Record<string, string>): Promise<AuditRecord[]>;
 }
 
-export async function startTestStack(opts: { seed: Seed; policyYaml: string; mode?: "enforce" | "dry-run" | "off" }): Promise<TestStack> {
+export async function startTestStack(opts: {
+  seed: Seed;
+  policyYaml: string;
+  mode?: "enforce" | "dry-run" | "off";
+}): Promise<TestStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "driftguard-test-"));
   const policyFile = path.join(dir, "policies.yaml");
   await writeFile(policyFile, opts.policyYaml);
@@ -52,8 +56,14 @@ export async function startTestStack(opts: { seed: Seed; policyYaml: string; mod
       const items: AuditRecord[] = [];
       let token: string | null = null;
       do {
-        const qs = new URLSearchParams({ limit: "1000", ...query, ...(token ? { continuationToken: token } : {}) });
-        const res = await fetch(`${stack.functionsUrl}/api/audit?${qs}`, { headers: { "x-functions-key": key } });
+        const qs = new URLSearchParams({
+          limit: "1000",
+          ...query,
+          ...(token ? { continuationToken: token } : {}),
+        });
+        const res = await fetch(`${stack.functionsUrl}/api/audit?${qs}`, {
+          headers: { "x-functions-key": key },
+        });
         if (res.status !== 200) throw new Error(`audit query answered ${res.status}: ${await res.text()}`);
         const page = (await res.json()) as { items: AuditRecord[]; continuationToken: string | null };
         items.push(...page.items);
@@ -80,9 +90,14 @@ export function armWriteEvent(resourceId: string, id: string = crypto.randomUUID
     dataVersion: "2",
     metadataVersion: "1",
     data: {
-      authorization: { scope: resourceId, action: `${provider}/write`, evidence: { role: "Contributor", principalType: "User" } },
+      authorization: {
+        scope: resourceId,
+        action: `${provider}/write`,
+        evidence: { role: "Contributor", principalType: "User" },
+      },
       claims: {
-        "http://schemas.microsoft.com/identity/claims/objectidentifier": "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d",
+        "http://schemas.microsoft.com/identity/claims/objectidentifier":
+          "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d",
         appid: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
         name: "Fox Mulder",
         "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "fox.mulder@contoso.example",
@@ -95,7 +110,12 @@ export function armWriteEvent(resourceId: string, id: string = crypto.randomUUID
       status: "Succeeded",
       subscriptionId: sub,
       tenantId: "11111111-2222-3333-4444-555555555555",
-      httpRequest: { clientRequestId: crypto.randomUUID(), clientIpAddress: "198.51.100.77", method: "PUT", url: `https://management.azure.com${resourceId}?api-version=2024-04-01` },
+      httpRequest: {
+        clientRequestId: crypto.randomUUID(),
+        clientIpAddress: "198.51.100.77",
+        method: "PUT",
+        url: `https://management.azure.com${resourceId}?api-version=2024-04-01`,
+      },
     },
   };
 }

@@ -3,8 +3,12 @@
  * approver) or a Teams Action.Execute invoke (Bot Framework JWT) → approved → remediated against
  * current state; rejected and expired requests change nothing.
  */
+
+import { mkdtemp, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
@@ -12,9 +16,6 @@ import { startLocalStack } from "../../dev/stack.js";
 import { signApprovalToken } from "../../shared/approvals/tokens.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { silentLogger } from "../../shared/log.js";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { ManualClock } from "../helpers/harness.js";
 import { armWriteEvent } from "../helpers/stack.js";
 
@@ -28,7 +29,7 @@ const SIGNING_KEY = "integration-approval-signing-key-0123456789";
 const seed: Seed = {
   resources: ids.map((id) => ({
     id,
-    name: id.split("/").pop(),
+    name: id.split("/").pop()!,
     type: "Microsoft.Storage/storageAccounts",
     location: "westeurope",
     kind: "StorageV2",
@@ -82,11 +83,14 @@ afterAll(async () => {
 });
 
 async function deliverAndGetApproval(id: string): Promise<string> {
-  const res = await fetch(`${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${stack.functionKey}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
-    body: JSON.stringify([armWriteEvent(id)]),
-  });
+  const res = await fetch(
+    `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${stack.functionKey}`,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+      body: JSON.stringify([armWriteEvent(id)]),
+    },
+  );
   expect(res.status).toBe(200);
   const [record] = await records(id);
   expect(record).toMatchObject({ outcome: "pending-approval" });
@@ -103,7 +107,10 @@ async function records(id: string): Promise<AuditRecord[]> {
 
 function principal(oid: string): string {
   return Buffer.from(
-    JSON.stringify({ auth_typ: "aad", claims: [{ typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: oid }] }),
+    JSON.stringify({
+      auth_typ: "aad",
+      claims: [{ typ: "http://schemas.microsoft.com/identity/claims/objectidentifier", val: oid }],
+    }),
   ).toString("base64");
 }
 
@@ -117,12 +124,20 @@ describe("approval page", () => {
     const token = await signApprovalToken(approvalId, SIGNING_KEY, new Date(Date.now() + 3600_000));
 
     expect((await fetch(pageUrl(approvalId))).status).toBe(403); // no token
-    const forged = await signApprovalToken(approvalId, "some-other-signing-key-0123456789abcdef", new Date(Date.now() + 3600_000));
+    const forged = await signApprovalToken(
+      approvalId,
+      "some-other-signing-key-0123456789abcdef",
+      new Date(Date.now() + 3600_000),
+    );
     expect((await fetch(pageUrl(approvalId, forged))).status).toBe(403);
-    const otherUser = await fetch(pageUrl(approvalId, token), { headers: { "x-ms-client-principal": principal("11111111-1111-4111-8111-111111111111") } });
+    const otherUser = await fetch(pageUrl(approvalId, token), {
+      headers: { "x-ms-client-principal": principal("11111111-1111-4111-8111-111111111111") },
+    });
     expect(otherUser.status).toBe(403);
 
-    const page = await fetch(pageUrl(approvalId, token), { headers: { "x-ms-client-principal": principal(APPROVER_OID) } });
+    const page = await fetch(pageUrl(approvalId, token), {
+      headers: { "x-ms-client-principal": principal(APPROVER_OID) },
+    });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain("Approve");
@@ -130,7 +145,10 @@ describe("approval page", () => {
 
     const decide = await fetch(pageUrl(approvalId), {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", "x-ms-client-principal": principal(APPROVER_OID) },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-ms-client-principal": principal(APPROVER_OID),
+      },
       body: new URLSearchParams({ token, decision: "approve" }).toString(),
     });
     expect(decide.status).toBe(200);
@@ -143,7 +161,10 @@ describe("approval page", () => {
     // One-time: a second use changes nothing.
     const again = await fetch(pageUrl(approvalId), {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", "x-ms-client-principal": principal(APPROVER_OID) },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-ms-client-principal": principal(APPROVER_OID),
+      },
       body: new URLSearchParams({ token, decision: "approve" }).toString(),
     });
     expect(again.status).toBe(409);
@@ -156,7 +177,10 @@ describe("approval page", () => {
     const token = await signApprovalToken(approvalId, SIGNING_KEY, new Date(Date.now() + 3600_000));
     const res = await fetch(pageUrl(approvalId), {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", "x-ms-client-principal": principal(APPROVER_OID) },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-ms-client-principal": principal(APPROVER_OID),
+      },
       body: new URLSearchParams({ token, decision: "reject" }).toString(),
     });
     expect(res.status).toBe(200);
@@ -170,6 +194,21 @@ describe("approval page", () => {
     clock.advance(25 * 3600_000);
     await stack.host.runTimer("expireApprovals");
     expect((await records(id)).map((r) => r.outcome)).toEqual(["expired", "pending-approval"]);
+    const token = await signApprovalToken(
+      approvalId,
+      SIGNING_KEY,
+      new Date(clock.now().getTime() + 3600_000),
+    );
+    const late = await fetch(pageUrl(approvalId), {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-ms-client-principal": principal(APPROVER_OID),
+      },
+      body: new URLSearchParams({ token, decision: "approve" }).toString(),
+    });
+    expect(late.status).toBe(409);
+    expect(stack.sim.writes({ pathIncludes: "stexpire001" })).toHaveLength(0);
     clock.set(new Date());
   });
 });
@@ -200,20 +239,35 @@ describe("Teams bot Action.Execute", () => {
 
   it("refuses tokens with the wrong audience, issuer or serviceUrl", async () => {
     const approvalId = "00000000-0000-4000-8000-000000000000";
-    expect((await post(await botToken({ aud: "someone-else" }), invoke(approvalId, APPROVER_OID))).status).toBe(401);
-    expect((await post(await botToken({ iss: "https://evil.example" }), invoke(approvalId, APPROVER_OID))).status).toBe(401);
-    expect((await post(await botToken({ serviceUrl: "https://other/" }), invoke(approvalId, APPROVER_OID))).status).toBe(401);
-    expect((await fetch(`${stack.functionsUrl}/api/teams/messages`, { method: "POST", body: "{}" })).status).toBe(401);
+    expect(
+      (await post(await botToken({ aud: "someone-else" }), invoke(approvalId, APPROVER_OID))).status,
+    ).toBe(401);
+    expect(
+      (await post(await botToken({ iss: "https://evil.example" }), invoke(approvalId, APPROVER_OID))).status,
+    ).toBe(401);
+    expect(
+      (await post(await botToken({ serviceUrl: "https://other/" }), invoke(approvalId, APPROVER_OID))).status,
+    ).toBe(401);
+    expect(
+      (await fetch(`${stack.functionsUrl}/api/teams/messages`, { method: "POST", body: "{}" })).status,
+    ).toBe(401);
   });
 
   it("an authorised approver's invoke approves and replaces the card", async () => {
     const id = ids[3]!;
     const approvalId = await deliverAndGetApproval(id);
-    const refused = await post(await botToken({}), invoke(approvalId, "22222222-2222-4222-8222-222222222222"));
+    const refused = await post(
+      await botToken({}),
+      invoke(approvalId, "22222222-2222-4222-8222-222222222222"),
+    );
     expect(((await refused.json()) as { statusCode: number }).statusCode).toBe(403);
     const res = await post(await botToken({}), invoke(approvalId, APPROVER_OID));
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { statusCode: number; type: string; value: { body: { text?: string }[] } };
+    const body = (await res.json()) as {
+      statusCode: number;
+      type: string;
+      value: { body: { text?: string }[] };
+    };
     expect(body.type).toBe("application/vnd.microsoft.card.adaptive");
     expect(JSON.stringify(body.value)).toContain("approved");
     expect((await records(id)).map((r) => r.outcome)).toEqual(["remediated", "approved", "pending-approval"]);

@@ -23,7 +23,7 @@ const ST_DRYRUN = `${DRYRUN_RG}/providers/Microsoft.Storage/storageAccounts/stdr
 function storage(id: string, tags: Record<string, string> = {}) {
   return {
     id,
-    name: id.split("/").pop(),
+    name: id.split("/").pop()!,
     type: "Microsoft.Storage/storageAccounts",
     location: "westeurope",
     kind: "StorageV2",
@@ -52,7 +52,12 @@ const seed: Seed = {
       location: "westeurope",
       tags: {},
       identity: { type: "SystemAssigned" },
-      properties: { authMode: "Key", publicNetworkAccess: "Enabled", description: "chat endpoint", traffic: { blue: 100 } },
+      properties: {
+        authMode: "Key",
+        publicNetworkAccess: "Enabled",
+        description: "chat endpoint",
+        traffic: { blue: 100 },
+      },
     },
     storage(ST),
     storage(ST_DUP),
@@ -122,7 +127,9 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function armGet(id: string): Promise<{ status: number; body: { properties?: Record<string, unknown> } }> {
+async function armGet(
+  id: string,
+): Promise<{ status: number; body: { properties?: Record<string, unknown> } }> {
   // Read back exactly as a person would: plain HTTPS GET against the simulator, any bearer token.
   const https = await import("node:https");
   return new Promise((resolve, reject) => {
@@ -143,7 +150,8 @@ async function armGet(id: string): Promise<{ status: number; body: { properties?
 }
 
 describe("Event Grid webhook", () => {
-  const url = () => `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${stack.functionKey}`;
+  const url = () =>
+    `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${stack.functionKey}`;
 
   it("answers the Event Grid schema validation handshake", async () => {
     const res = await fetch(url(), {
@@ -154,7 +162,10 @@ describe("Event Grid webhook", () => {
           id: "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
           topic: `/subscriptions/${TEST_SUB}`,
           subject: "",
-          data: { validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6", validationUrl: "https://rp-eastus2.eventgrid.azure.net/x" },
+          data: {
+            validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
+            validationUrl: "https://rp-eastus2.eventgrid.azure.net/x",
+          },
           eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
           eventTime: "2026-11-21T10:00:00Z",
           metadataVersion: "1",
@@ -167,7 +178,10 @@ describe("Event Grid webhook", () => {
   });
 
   it("answers the CloudEvents abuse-protection handshake", async () => {
-    const res = await fetch(url(), { method: "OPTIONS", headers: { "WebHook-Request-Origin": "eventgrid.azure.net" } });
+    const res = await fetch(url(), {
+      method: "OPTIONS",
+      headers: { "WebHook-Request-Origin": "eventgrid.azure.net" },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("webhook-allowed-origin")).toBe("eventgrid.azure.net");
   });
@@ -206,7 +220,11 @@ describe("disable-public-network-access over the local stack", () => {
       mode: "enforce",
       signal: { source: "eventgrid", type: "Microsoft.Resources.ResourceWriteSuccess" },
     });
-    expect(records[0]!.changes).toContainEqual({ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" });
+    expect(records[0]!.changes).toContainEqual({
+      path: "properties.publicNetworkAccess",
+      from: "Enabled",
+      to: "Disabled",
+    });
     expect(stack.sim.writes({ pathIncludes: id.split("/").pop()! }).length).toBeGreaterThan(before);
   });
 
@@ -244,8 +262,16 @@ describe("disable-public-network-access over the local stack", () => {
     expect((await stack.deliver([armWriteEvent(ST_APPROVAL)])).status).toBe(200);
     const records = await stack.audit({ resourceId: ST_APPROVAL });
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ outcome: "pending-approval", mode: "approval", policy: "approval-rg-private" });
-    expect(records[0]!.changes).toContainEqual({ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" });
+    expect(records[0]).toMatchObject({
+      outcome: "pending-approval",
+      mode: "approval",
+      policy: "approval-rg-private",
+    });
+    expect(records[0]!.changes).toContainEqual({
+      path: "properties.publicNetworkAccess",
+      from: "Enabled",
+      to: "Disabled",
+    });
     expect(stack.sim.writes({ pathIncludes: "stapproval001" })).toHaveLength(0);
   });
 
@@ -268,7 +294,8 @@ describe("bad input", () => {
   it("rejects a batch with one malformed event whole, naming the field, and applies nothing", async () => {
     const good = armWriteEvent(`${P}/Microsoft.Storage/storageAccounts/stnever001`);
     const bad = armWriteEvent(OAI);
-    (bad.data as Record<string, unknown>).resourceUri = `/subscriptions/${TEST_SUB}/resourceGroups/../providers/x`;
+    (bad.data as Record<string, unknown>).resourceUri =
+      `/subscriptions/${TEST_SUB}/resourceGroups/../providers/x`;
     const writes = stack.sim.writes().length;
     const res = await stack.deliver([good, bad]);
     expect(res.status).toBe(400);

@@ -10,7 +10,11 @@ import { afterEach, describe, expect, it } from "vitest";
 
 const children: ChildProcess[] = [];
 
-function start(args: string[]): { child: ChildProcess; output: () => string; waitFor: (re: RegExp, ms: number) => Promise<string> } {
+function start(args: string[]): {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (re: RegExp, ms: number) => Promise<string>;
+} {
   const child = spawn(process.execPath, ["--import", "tsx", "dev/start.ts", ...args], {
     cwd: process.cwd(),
     env: { ...process.env, DRIFTGUARD_POLICY_FILE: "" },
@@ -78,7 +82,14 @@ describe("npm start", () => {
       path.join(dir, "seed.json"),
       JSON.stringify({
         resources: [
-          { id: ws, name: "ws-x", type: "Microsoft.MachineLearningServices/workspaces", location: "westeurope", tags: {}, properties: { publicNetworkAccess: "Enabled" } },
+          {
+            id: ws,
+            name: "ws-x",
+            type: "Microsoft.MachineLearningServices/workspaces",
+            location: "westeurope",
+            tags: {},
+            properties: { publicNetworkAccess: "Enabled" },
+          },
         ],
       }),
     );
@@ -90,13 +101,20 @@ describe("npm start", () => {
     const key = "acceptance-key-0123456789";
     const run = start([
       "--no-demo",
-      "--port", "0",
-      "--cosmos-port", "0",
-      "--azure-port", "0",
-      "--seed", path.join(dir, "seed.json"),
-      "--policy", path.join(dir, "policy.yaml"),
-      "--function-key", key,
-      "--ready-file", readyFile,
+      "--port",
+      "0",
+      "--cosmos-port",
+      "0",
+      "--azure-port",
+      "0",
+      "--seed",
+      path.join(dir, "seed.json"),
+      "--policy",
+      path.join(dir, "policy.yaml"),
+      "--function-key",
+      key,
+      "--ready-file",
+      readyFile,
     ]);
     await run.waitFor(/^driftguard ready/m, 30_000);
     const ready = JSON.parse(await readFile(readyFile, "utf8"));
@@ -104,24 +122,34 @@ describe("npm start", () => {
     for (const k of ["functions", "cosmos", "azure", "caCertFile"]) expect(typeof ready[k]).toBe("string");
     expect(run.output()).not.toMatch(/Replaying/);
 
-    const res = await fetch(`${ready.functions}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${key}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
-      body: JSON.stringify([
-        {
-          id: crypto.randomUUID(),
-          topic: `/subscriptions/${sub}`,
-          subject: ws,
-          eventType: "Microsoft.Resources.ResourceWriteSuccess",
-          eventTime: new Date().toISOString(),
-          dataVersion: "2",
-          metadataVersion: "1",
-          data: { resourceUri: ws, subscriptionId: sub, operationName: "Microsoft.MachineLearningServices/workspaces/write", status: "Succeeded" },
-        },
-      ]),
-    });
+    const res = await fetch(
+      `${ready.functions}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${key}`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+        body: JSON.stringify([
+          {
+            id: crypto.randomUUID(),
+            topic: `/subscriptions/${sub}`,
+            subject: ws,
+            eventType: "Microsoft.Resources.ResourceWriteSuccess",
+            eventTime: new Date().toISOString(),
+            dataVersion: "2",
+            metadataVersion: "1",
+            data: {
+              resourceUri: ws,
+              subscriptionId: sub,
+              operationName: "Microsoft.MachineLearningServices/workspaces/write",
+              status: "Succeeded",
+            },
+          },
+        ]),
+      },
+    );
     expect(res.status).toBe(200);
-    const audit = await fetch(`${ready.functions}/api/audit?resourceId=${encodeURIComponent(ws)}`, { headers: { "x-functions-key": key } });
+    const audit = await fetch(`${ready.functions}/api/audit?resourceId=${encodeURIComponent(ws)}`, {
+      headers: { "x-functions-key": key },
+    });
     const page = (await audit.json()) as { items: { outcome: string; policy: string }[] };
     expect(page.items).toMatchObject([{ outcome: "remediated", policy: "ws-private" }]);
   }, 60_000);

@@ -45,6 +45,8 @@ describe("rotate on demand", () => {
   });
 
   it("names an unknown vault", async () => {
-    await expect(rotateOnDemand(stack.runtime, "kv-nowhere", "x", { dryRun: true })).rejects.toThrow(/kv-nowhere/);
+    await expect(rotateOnDemand(stack.runtime, "kv-nowhere", "x", { dryRun: true })).rejects.toThrow(
+      /kv-nowhere/,
+    );
   });
 });
