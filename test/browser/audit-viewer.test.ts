@@ -153,6 +153,9 @@ async function openViewer(): Promise<void> {
     .waitFor();
 }
 
+/** Polls until the assertion holds (the page renders asynchronously; generous under a busy \`npm test\`). */
+const eventually = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 10_000, interval: 50 });
+
 const rows = () => page.locator("#records tbody tr");
 
 async function apply(): Promise<void> {
@@ -251,7 +254,7 @@ describe("audit viewer in a browser", () => {
     // The key was taken from ?code= and removed from the address bar.
     expect(page.url()).not.toContain("code=");
     expect(page.url()).not.toContain(encodeURIComponent(stack.functionKey));
-    await expect.poll(() => rows().count()).toBe(all.length);
+    await eventually(() => rows().count()).toBe(all.length);
 
     const outcomes = await rows().evaluateAll((trs) =>
       trs.map((tr) => tr.querySelector(".badge")?.textContent),
@@ -272,8 +275,8 @@ describe("audit viewer in a browser", () => {
       .evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")!));
     expect([...times].sort().reverse()).toEqual(times);
     const wsRow = rows().filter({ hasText: "mlw-prod" }).filter({ hasText: "remediated" });
-    await expect.poll(() => wsRow.locator("td[title]").getAttribute("title")).toBe(IDS.workspace);
-    await expect.poll(() => wsRow.locator("td.num").textContent()).toBe("1");
+    await eventually(() => wsRow.locator("td[title]").getAttribute("title")).toBe(IDS.workspace);
+    await eventually(() => wsRow.locator("td.num").textContent()).toBe("1");
     expect(await rows().filter({ hasText: "stmlscratch001" }).locator(".badge").textContent()).toBe(
       "excluded",
     );
@@ -287,7 +290,7 @@ describe("audit viewer in a browser", () => {
     await apply();
     const remediated = all.filter((r) => r.outcome === "remediated");
     expect(remediated.length).toBe(3);
-    await expect.poll(() => rows().count()).toBe(remediated.length);
+    await eventually(() => rows().count()).toBe(remediated.length);
     expect(new Set(await rows().locator(".badge").allTextContents())).toEqual(new Set(["remediated"]));
     // The filters are reflected in the address bar (shareable), never the key.
     expect(page.url()).toContain("outcome=remediated");
@@ -295,20 +298,20 @@ describe("audit viewer in a browser", () => {
 
     await page.locator("#f-kind").selectOption("close-internet-inbound-rule");
     await apply();
-    await expect.poll(() => rows().count()).toBe(1);
+    await eventually(() => rows().count()).toBe(1);
     expect(await rows().first().textContent()).toContain("nsg-gpu-nodes/allow-ssh-internet");
 
     await page.locator("#f-outcome").selectOption("");
     await page.locator("#f-kind").selectOption("rotate-secret");
     await apply();
-    await expect.poll(() => rows().count()).toBe(0);
+    await eventually(() => rows().count()).toBe(0);
     expect(await page.locator("#empty").isVisible()).toBe(true);
 
     await page.locator("#f-kind").selectOption("");
     await page.getByLabel("Policy").fill("ai-services-private");
     await apply();
     const byPolicy = all.filter((r) => r.policy === "ai-services-private");
-    await expect.poll(() => rows().count()).toBe(byPolicy.length);
+    await eventually(() => rows().count()).toBe(byPolicy.length);
   });
 
   it("opens a record's detail with the diff, signal, hashes, and the approval history (keyboard too)", async () => {
@@ -338,7 +341,7 @@ describe("audit viewer in a browser", () => {
       expect(text).toContain(expected);
     }
     await page.keyboard.press("Escape");
-    await expect.poll(() => dlg.isVisible()).toBe(false);
+    await eventually(() => dlg.isVisible()).toBe(false);
 
     // Keyboard: focus the vault's pending-approval row and press Enter.
     const pendingRow = rows().filter({ hasText: "kv-ml-prod" }).filter({ hasText: "pending-approval" });
@@ -346,7 +349,13 @@ describe("audit viewer in a browser", () => {
     await page.keyboard.press("Enter");
     await dlg.waitFor();
     const history = dlg.locator("ol.history li");
-    await expect.poll(() => history.count()).toBe(3);
+    // The history is fetched when the dialog opens; wait until it has loaded (or failed).
+    await dlg
+      .locator("#approval-history ol, #approval-history .field-error")
+      .first()
+      .waitFor({ timeout: 10_000 });
+    expect(await dlg.locator("#approval-history .field-error").count()).toBe(0);
+    await eventually(() => history.count()).toBe(3);
     expect(await history.evaluateAll((lis) => lis.map((li) => li.getAttribute("data-outcome")))).toEqual([
       "pending-approval",
       "approved",
@@ -356,11 +365,36 @@ describe("audit viewer in a browser", () => {
     await mkdir("test-artifacts", { recursive: true });
     await page.screenshot({ path: path.join("test-artifacts", "audit-viewer-detail.png") });
     await dlg.getByRole("button", { name: "Close" }).click();
-    await expect.poll(() => dlg.isVisible()).toBe(false);
+    await eventually(() => dlg.isVisible()).toBe(false);
     // Focus returns to the row that opened it.
     expect(await page.evaluate(() => document.activeElement?.closest("tr")?.textContent ?? "")).toContain(
       "kv-ml-prod",
     );
+  });
+
+  it("is labelled for assistive technology and reachable by keyboard", async () => {
+    await openViewer();
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll("input, select")]
+        .filter((el) => (el as HTMLInputElement).labels?.length === 0 && !el.getAttribute("aria-label"))
+        .map((el) => el.outerHTML),
+    );
+    expect(unlabelled).toEqual([]);
+    expect(await page.locator("#records caption").textContent()).toContain("Audit records");
+    const scopes = await page
+      .locator("#records thead th")
+      .evaluateAll((ths) => ths.map((th) => th.getAttribute("scope")));
+    expect(scopes).toEqual(Array(7).fill("col"));
+    expect(await page.getByRole("status").count()).toBe(1);
+    expect(await page.locator("html").getAttribute("lang")).toBe("en");
+    // Tab from the last filter button reaches the first row's detail button.
+    await page.getByRole("button", { name: "Download CSV" }).focus();
+    let reached = "";
+    for (let i = 0; i < 5 && !reached.startsWith("Details of"); i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? "");
+    }
+    expect(reached).toContain(`Details of the ${all[0]!.outcome} record`);
   });
 
   it("renders hostile strings from records as text (no element, no script)", async () => {
@@ -390,7 +424,7 @@ describe("audit viewer in a browser", () => {
     expect(days.size).toBeGreaterThanOrEqual(2);
     const svg = page.locator("#chart svg");
     expect(await svg.getAttribute("role")).toBe("img");
-    await expect.poll(() => svg.locator("g.day").count()).toBe(days.size);
+    await eventually(() => svg.locator("g.day").count()).toBe(days.size);
     const segments = new Set(all.map((r) => `${r.time.slice(0, 10)}|${r.outcome}`));
     expect(await svg.locator("rect.bar").count()).toBe(segments.size);
     const counts = await svg
@@ -413,21 +447,22 @@ describe("audit viewer in a browser", () => {
     expect(totals.reduce((a, b) => a + b, 0)).toBe(all.length);
 
     await page.getByRole("radio", { name: "Kind" }).check();
-    await expect
-      .poll(() => page.locator("#legend li").allTextContents())
-      .toEqual(["disable-public-network-access", "close-internet-inbound-rule"]);
+    await eventually(() => page.locator("#legend li").allTextContents()).toEqual([
+      "disable-public-network-access",
+      "close-internet-inbound-rule",
+    ]);
   });
 
   it("pages with Load more and downloads the same filters as CSV", async () => {
     await openViewer();
     await page.getByLabel("Limit per page").fill("3");
     await apply();
-    await expect.poll(() => rows().count()).toBe(3);
+    await eventually(() => rows().count()).toBe(3);
     const more = page.getByRole("button", { name: "Load more" });
     while (await more.isVisible()) {
       const before = await rows().count();
       await more.click();
-      await expect.poll(() => rows().count()).toBeGreaterThan(before);
+      await eventually(() => rows().count()).toBeGreaterThan(before);
     }
     const ids = await rows().evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")));
     expect(ids).toEqual(all.map((r) => r.id));
@@ -486,7 +521,7 @@ describe("audit viewer in a browser", () => {
     // With the right key again, the table comes back and the error goes away.
     await page.getByLabel("Function key").fill(stack.functionKey);
     await apply();
-    await expect.poll(() => rows().count()).toBe(all.length);
+    await eventually(() => rows().count()).toBe(all.length);
     expect(await summary.isVisible()).toBe(false);
 
     await mkdir("test-artifacts", { recursive: true });
