@@ -14,7 +14,7 @@ import {
   type CircuitBreakerPolicy,
   ConsecutiveBreaker,
   circuitBreaker,
-  handleAll,
+  handleWhen,
 } from "cockatiel";
 import { toRecordSignal } from "./audit/record.js";
 import type {
@@ -136,7 +136,10 @@ export class Pipeline {
   private breaker(kind: string): CircuitBreakerPolicy {
     let b = this.breakers.get(kind);
     if (!b) {
-      b = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
+      // Only transient failures (throttling, 5xx, network) say "Azure is struggling"; a 403 on one
+      // resource must not pause the kind for everyone.
+      const transient = handleWhen((err) => asRemediationError(err, "apply", "").retryable);
+      b = circuitBreaker(transient, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
       this.breakers.set(kind, b);
     }
     return b;

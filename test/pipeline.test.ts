@@ -1,0 +1,176 @@
+/**
+ * Pipeline behaviours beyond the happy path: self-echo, kill switch, blast-radius limit, crash
+ * mid-way (lease expiry → retry, not a dropped duplicate), record write failure, breaker.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Seed } from "../dev/azure-sim/index.js";
+import type { AuditRecordInput } from "../shared/audit/types.js";
+import type { Signal } from "../shared/signals/types.js";
+import { type Harness, ManualClock, startHarness } from "./helpers/harness.js";
+
+const SUB = "00000000-0000-0000-0000-0000000000ee";
+const RG = `/subscriptions/${SUB}/resourceGroups/rg-p/providers/Microsoft.Storage/storageAccounts`;
+const names = Array.from({ length: 6 }, (_, i) => `stpipe00${i}`);
+const seed: Seed = {
+  resources: names.map((n) => ({
+    id: `${RG}/${n}`,
+    name: n,
+    type: "Microsoft.Storage/storageAccounts",
+    location: "westeurope",
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    tags: {},
+    properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
+  })),
+};
+
+const policy = (extra = "") => `
+version: 1
+policies:
+  - name: storage-private
+    resourceTypes: [Microsoft.Storage/storageAccounts]
+    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWrite*" }]
+    kind: disable-public-network-access
+${extra}`;
+
+const SELF = "5f5f5f5f-1111-4222-8333-944444444444";
+
+function signal(name: string, opts: { id?: string; caller?: string } = {}): Signal {
+  const id = opts.id ?? crypto.randomUUID();
+  const resourceId = `${RG}/${name}`;
+  return {
+    source: "eventgrid",
+    type: "Microsoft.Resources.ResourceWriteSuccess",
+    id,
+    dedupeKey: `eg:${id}`,
+    time: new Date().toISOString(),
+    subscriptionId: SUB,
+    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
+    targets: [{ resourceId, resourceType: "Microsoft.Storage/storageAccounts", subscriptionId: SUB }],
+    ...(opts.caller ? { caller: { objectId: opts.caller } } : {}),
+  };
+}
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe("pipeline", () => {
+  it("ignores our own echoes (caller is one of DRIFTGUARD_SELF_PRINCIPAL_IDS): no record, no read", async () => {
+    h = await startHarness({ seed, policies: policy(), selfPrincipalIds: [SELF] });
+    const [d] = await h.handle(signal(names[0]!, { caller: SELF.toUpperCase() }));
+    expect(d).toMatchObject({ outcome: "ignored", retry: false });
+    expect(await h.records()).toHaveLength(0);
+    expect(h.sim.requests({ pathIncludes: names[0]! })).toHaveLength(0);
+  });
+
+  it("signals no policy matches are ignored without a record", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    const s = signal(names[0]!);
+    s.trigger = { eventGrid: "Microsoft.Resources.ResourceDeleteSuccess" };
+    expect((await h.handle(s))[0]!.outcome).toBe("ignored");
+    expect(await h.records()).toHaveLength(0);
+  });
+
+  it("the global kill switch wins over the policy: off ignores, dry-run only records", async () => {
+    h = await startHarness({ seed, policies: policy(), mode: "off" });
+    expect((await h.handle(signal(names[0]!)))[0]!.outcome).toBe("ignored");
+    await h.close();
+    h = await startHarness({ seed, policies: policy(), mode: "dry-run" });
+    const [d] = await h.handle(signal(names[0]!));
+    expect(d).toMatchObject({ outcome: "dry-run", mode: "dry-run" });
+    expect(h.sim.writes({ pathIncludes: names[0]! })).toHaveLength(0);
+  });
+
+  it("past maxActionsPerHour the action waits for approval (blast-radius limit)", async () => {
+    h = await startHarness({ seed, policies: policy("    maxActionsPerHour: 2\n") });
+    const outcomes = [];
+    for (const n of names.slice(0, 4)) outcomes.push((await h.handle(signal(n)))[0]!.outcome);
+    expect(outcomes).toEqual(["remediated", "remediated", "pending-approval", "pending-approval"]);
+    expect(h.notifier.requests.map((a) => a.reason)).toEqual(["rate-limit", "rate-limit"]);
+    expect(h.sim.writes({ pathIncludes: names[2]! })).toHaveLength(0);
+  });
+
+  it("a crash mid-way turns the redelivery into a retry once the lease expires, never a dropped duplicate", async () => {
+    const clock = new ManualClock(new Date());
+    h = await startHarness({ seed, policies: policy(), clock, busyWaitMs: 0 });
+    const s = signal(names[1]!);
+    // Simulate a worker that claimed the cause and died before recording anything.
+    const ledger = (
+      h.pipeline.deps as {
+        ledger: { claim: (k: string, o: { leaseMs: number; now: Date }) => Promise<unknown> };
+      }
+    ).ledger;
+    await ledger.claim(`${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}`, {
+      leaseMs: 5 * 60_000,
+      now: clock.now(),
+    });
+    const [busy] = await h.handle(s);
+    expect(busy).toMatchObject({ outcome: "busy", retry: true }); // answered non-2xx: Event Grid redelivers
+    clock.advance(6 * 60_000);
+    const [retried] = await h.handle(s);
+    expect(retried).toMatchObject({ outcome: "remediated", retry: false });
+    expect((await h.records()).map((r) => r.outcome)).toEqual(["remediated"]);
+  });
+
+  it("a failed record write releases the lease and surfaces the error, so the redelivery retries", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    const audit = h.audit;
+    const append = audit.append.bind(audit);
+    let fail = true;
+    audit.append = async (r: AuditRecordInput) => {
+      if (fail) throw new Error("Cosmos unavailable");
+      return append(r);
+    };
+    const s = signal(names[2]!);
+    await expect(h.handle(s)).rejects.toThrow(/Cosmos unavailable/);
+    fail = false;
+    const [d] = await h.handle(s);
+    // The change was applied by the first attempt; the retry finds it compliant and records that.
+    expect(d!.outcome).toBe("compliant");
+    expect(await h.records()).toHaveLength(1);
+  });
+
+  it("a retryable Azure failure records failed with the step and asks for redelivery; a permanent one does not", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    h.sim.addFault({ method: "PATCH", path: names[3]!, status: 503, count: -1 });
+    const [transient] = await h.handle(signal(names[3]!));
+    expect(transient).toMatchObject({ outcome: "failed", retry: true });
+    expect(transient!.record!.error).toMatchObject({ step: "apply" });
+    h.sim.clearFaults();
+    h.sim.addFault({ method: "PATCH", path: names[4]!, status: 403, count: -1 });
+    const [permanent] = await h.handle(signal(names[4]!));
+    expect(permanent).toMatchObject({ outcome: "failed", retry: false });
+    expect(permanent!.record!.error).toMatchObject({ step: "apply" });
+  });
+
+  it("after repeated failures of one kind the breaker opens and decisions are deferred (will retry)", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    h.sim.addFault({ method: "GET", path: "stpipe005", status: 500, count: -1 });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 7; i++) outcomes.push((await h.handle(signal(names[5]!)))[0]!.outcome);
+    expect(outcomes.slice(0, 5)).toEqual(["failed", "failed", "failed", "failed", "failed"]);
+    expect(outcomes.slice(5)).toEqual(["deferred", "deferred"]);
+    const deferred = (await h.records()).filter((r) => r.outcome === "deferred");
+    expect(deferred[0]!.reason).toMatch(/circuit breaker/);
+  });
+
+  it("permanent failures (403) do not open the breaker", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    h.sim.addFault({ method: "GET", path: "stpipe005", status: 403, count: -1 });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 7; i++) outcomes.push((await h.handle(signal(names[5]!)))[0]!.outcome);
+    expect(new Set(outcomes)).toEqual(new Set(["failed"]));
+  });
+
+  it("keeps one linear hash chain per resource", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    await Promise.all(Array.from({ length: 5 }, () => h!.handle(signal(names[0]!))));
+    const report = await h.audit.verify();
+    expect(report.breaks).toEqual([]);
+    const recs = await h.records();
+    expect(recs.map((r) => r.seq).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
