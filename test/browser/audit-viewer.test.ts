@@ -254,6 +254,8 @@ describe("audit viewer in a browser", () => {
     // The key was taken from ?code= and removed from the address bar.
     expect(page.url()).not.toContain("code=");
     expect(page.url()).not.toContain(encodeURIComponent(stack.functionKey));
+    // …and appears in no rendered attribute or link (only in memory / this tab's sessionStorage).
+    expect(await page.content()).not.toContain(stack.functionKey);
     await eventually(() => rows().count()).toBe(all.length);
 
     const outcomes = await rows().evaluateAll((trs) =>
@@ -467,19 +469,25 @@ describe("audit viewer in a browser", () => {
     const ids = await rows().evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")));
     expect(ids).toEqual(all.map((r) => r.id));
 
+    const downloadCsv = async (): Promise<string[]> => {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Download CSV" }).click(),
+      ]);
+      expect(download.suggestedFilename()).toMatch(/^driftguard-audit-.*\.csv$/);
+      const lines = (await readFile((await download.path())!, "utf8")).trim().split(/\r?\n/);
+      expect(lines[0]).toMatch(/^id,time,/);
+      return lines;
+    };
+    // Three pages of 3 are followed (x-continuation-token) into one file with one header line.
+    const everything = await downloadCsv();
+    expect(everything.slice(1).map((l) => l.split(",")[0])).toEqual(all.map((r) => r.id));
+
     await page.locator("#f-outcome").selectOption("remediated");
     await apply();
-    const [download] = await Promise.all([
-      page.waitForEvent("download"),
-      page.getByRole("button", { name: "Download CSV" }).click(),
-    ]);
-    expect(download.suggestedFilename()).toMatch(/^driftguard-audit-.*\.csv$/);
-    const csv = await readFile((await download.path())!, "utf8");
-    const lines = csv.trim().split(/\r?\n/);
-    expect(lines[0]).toMatch(/^id,time,/);
-    // limit 3 per page, 3 remediated records: one page; every line is a remediated record.
-    expect(lines).toHaveLength(1 + all.filter((r) => r.outcome === "remediated").length);
-    for (const line of lines.slice(1)) expect(line).toContain(",remediated,");
+    const remediated = await downloadCsv();
+    expect(remediated).toHaveLength(1 + all.filter((r) => r.outcome === "remediated").length);
+    for (const line of remediated.slice(1)) expect(line).toContain(",remediated,");
   });
 
   it("shows the API's errors next to the filters, naming the field", async () => {
