@@ -122,3 +122,53 @@ export function verifyChain(
   }
   return undefined;
 }
+
+/** What a store remembers about the end of a chain, independently of the records (a witness). */
+export interface ChainHead {
+  resourceId: string;
+  seq: number;
+  hash: string;
+  recordId: string;
+}
+
+/**
+ * Compares a chain (sorted by seq) with its head. The head may lag behind (a writer crashed between
+ * writing the record and the head: tolerated, the next append repairs it) but never lead: a head
+ * beyond the last record means the tail was deleted. With `allowExpired`, a head whose records
+ * have all gone is accepted (retention).
+ */
+export function checkChainHead(
+  records: readonly AuditRecord[],
+  head: ChainHead | undefined,
+  opts: { allowExpired?: boolean } = {},
+): ChainBreak | undefined {
+  if (!head) return undefined;
+  const last = records[records.length - 1];
+  if (!last) {
+    if (opts.allowExpired) return undefined;
+    return {
+      resourceId: head.resourceId,
+      recordId: head.recordId,
+      seq: head.seq,
+      reason: `chain head names seq ${head.seq} but no record of this resource exists`,
+    };
+  }
+  if (head.seq > last.seq) {
+    return {
+      resourceId: last.resourceId,
+      recordId: head.recordId,
+      seq: head.seq,
+      reason: `chain truncated: the chain head names seq ${head.seq}, but the last record is seq ${last.seq}`,
+    };
+  }
+  const atHead = records.find((r) => r.seq === head.seq);
+  if (atHead && atHead.hash !== head.hash) {
+    return {
+      resourceId: last.resourceId,
+      recordId: atHead.id,
+      seq: atHead.seq,
+      reason: "record hash differs from the hash the chain head recorded",
+    };
+  }
+  return undefined;
+}

@@ -7,7 +7,15 @@
 import { randomUUID } from "node:crypto";
 import { InputError } from "../errors.js";
 import type { ActionBudget, Approval, ApprovalState, ApprovalStore, Claim, SignalLedger } from "../ports.js";
-import { computeRecordHash, GENESIS_HASH, recordId, resourceKey, verifyChain } from "./chain.js";
+import {
+  type ChainHead,
+  checkChainHead,
+  computeRecordHash,
+  GENESIS_HASH,
+  recordId,
+  resourceKey,
+  verifyChain,
+} from "./chain.js";
 import { encodeContinuation, matchesQuery, normalizeQuery, sortKey } from "./paging.js";
 import { sanitizeRecordInput } from "./record.js";
 import type {
@@ -44,6 +52,9 @@ interface Entry {
 
 export class InMemoryAuditStore implements AuditStore {
   private readonly chains = new Map<string, AuditRecord[]>();
+  /** Chain heads, kept apart from the records like the Cosmos store's head documents: a witness of
+   *  each chain's end, so that a deleted tail is detected. */
+  private readonly heads = new Map<string, ChainHead>();
   /** Newest first by sort key. */
   private readonly sorted: Entry[] = [];
   private readonly mutex = new KeyedMutex();
@@ -54,18 +65,24 @@ export class InMemoryAuditStore implements AuditStore {
     const chainKey = resourceKey(clean.resourceId);
     return this.mutex.run(chainKey, async () => {
       const chain = this.chains.get(chainKey) ?? [];
-      const last = chain[chain.length - 1];
-      const seq = (last?.seq ?? 0) + 1;
+      const head = this.heads.get(chainKey);
+      const seq = (head?.seq ?? 0) + 1;
       const base = {
         ...clean,
         id: recordId(clean.resourceId, seq),
         seq,
-        prevHash: last?.hash ?? GENESIS_HASH,
+        prevHash: head?.hash ?? GENESIS_HASH,
       };
       const record: AuditRecord = { ...base, hash: computeRecordHash(base) };
       const stored = structuredClone(record);
       chain.push(stored);
       this.chains.set(chainKey, chain);
+      this.heads.set(chainKey, {
+        resourceId: stored.resourceId,
+        seq,
+        hash: stored.hash,
+        recordId: stored.id,
+      });
       const key = sortKey(stored);
       // Binary insertion keeps `sorted` newest first.
       let lo = 0;
@@ -98,17 +115,18 @@ export class InMemoryAuditStore implements AuditStore {
   }
 
   async verify(opts: { resourceId?: string } = {}): Promise<VerifyReport> {
-    const keys = opts.resourceId ? [resourceKey(opts.resourceId)] : [...this.chains.keys()];
+    const keys = opts.resourceId
+      ? [resourceKey(opts.resourceId)]
+      : [...new Set([...this.chains.keys(), ...this.heads.keys()])];
     const breaks: ChainBreak[] = [];
     let chains = 0;
     let records = 0;
     for (const k of keys) {
-      const chain = this.chains.get(k);
-      if (!chain || chain.length === 0) continue;
-      chains++;
+      const chain = this.chains.get(k) ?? [];
+      if (chain.length > 0) chains++;
       records += chain.length;
       const sorted = [...chain].sort((a, b) => a.seq - b.seq);
-      const br = verifyChain(sorted);
+      const br = verifyChain(sorted) ?? checkChainHead(sorted, this.heads.get(k));
       if (br) breaks.push(br);
     }
     breaks.sort((a, b) =>
@@ -125,6 +143,17 @@ export class InMemoryAuditStore implements AuditStore {
    *  behind the store's back (the equivalent of editing a Cosmos document directly). */
   unsafeStoredChain(resourceId: string): AuditRecord[] {
     return this.chains.get(resourceKey(resourceId)) ?? [];
+  }
+
+  /** Deletes one stored record behind the store's back (tests: the equivalent of deleting a Cosmos document). */
+  unsafeRemove(resourceId: string, seq: number): boolean {
+    const chain = this.chains.get(resourceKey(resourceId)) ?? [];
+    const i = chain.findIndex((r) => r.seq === seq);
+    if (i < 0) return false;
+    const [removed] = chain.splice(i, 1);
+    const j = this.sorted.findIndex((e) => e.record === removed);
+    if (j >= 0) this.sorted.splice(j, 1);
+    return true;
   }
 }
 

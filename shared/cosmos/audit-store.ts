@@ -19,7 +19,14 @@
  * days, per record); the head never expires. See docs/audit.md.
  */
 import type { Container, SqlParameter } from "@azure/cosmos";
-import { computeRecordHash, GENESIS_HASH, recordId, resourceKey, verifyChain } from "../audit/chain.js";
+import {
+  checkChainHead,
+  computeRecordHash,
+  GENESIS_HASH,
+  recordId,
+  resourceKey,
+  verifyChain,
+} from "../audit/chain.js";
 import { KeyedMutex } from "../audit/memory-store.js";
 import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
 import { sanitizeRecordInput } from "../audit/record.js";
@@ -183,45 +190,17 @@ export class CosmosAuditStore implements AuditStore {
       records += list.length;
       const br =
         verifyChain(list, { allowExpiredPrefix: this.retentionDays > 0 }) ??
-        this.checkHead(list, heads.get(key));
+        checkChainHead(list, heads.get(key));
       if (br) breaks.push(br);
     }
-    // A head whose chain has no records left at all: every record was deleted.
+    // A head whose chain has no records left at all: every record was deleted (or expired).
     for (const [key, h] of heads) {
-      if (!chains.has(key) && !this.retentionDays) {
-        breaks.push({
-          resourceId: h.resourceId,
-          recordId: h.recordId,
-          seq: h.seq,
-          reason: `chain head names seq ${h.seq} but no record of this resource exists`,
-        });
-      }
+      if (chains.has(key)) continue;
+      const br = checkChainHead([], h, { allowExpired: this.retentionDays > 0 });
+      if (br) breaks.push(br);
     }
     breaks.sort((a, b) => cmp(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()));
     return { chains: chains.size, records, breaks };
-  }
-
-  private checkHead(list: AuditRecord[], head: HeadDoc | undefined): ChainBreak | undefined {
-    const last = list[list.length - 1];
-    if (!head || !last) return undefined;
-    if (head.seq > last.seq) {
-      return {
-        resourceId: last.resourceId,
-        recordId: head.recordId,
-        seq: head.seq,
-        reason: `chain truncated: the chain head names seq ${head.seq}, but the last record is seq ${last.seq}`,
-      };
-    }
-    const atHead = list.find((r) => r.seq === head.seq);
-    if (atHead && atHead.hash !== head.hash) {
-      return {
-        resourceId: last.resourceId,
-        recordId: atHead.id,
-        seq: atHead.seq,
-        reason: "record hash differs from the hash the chain head recorded",
-      };
-    }
-    return undefined;
   }
 
   private async readHead(pk: string): Promise<HeadDoc | undefined> {

@@ -4,7 +4,7 @@
  * embedded HTTPS Cosmos server (test/cosmos/stores.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { computeRecordHash, GENESIS_HASH } from "../../shared/audit/chain.js";
+import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/chain.js";
 import { toRecordSignal } from "../../shared/audit/record.js";
 import type { AuditRecord, AuditRecordInput, AuditStore } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
@@ -293,6 +293,32 @@ export function describeAuditStoreContract(name: string, impl: AuditImpl): void 
       expect(ws.reason).toMatch(/prevHash/);
       const nsg = report.breaks.find((b) => b.resourceId === NSG_RULE)!;
       expect(nsg.reason).toMatch(/seq gap/);
+    });
+
+    it("verify detects a deleted tail through the chain head; the next append does not reuse the seq", async () => {
+      const { store, raw } = await impl.open();
+      for (let i = 0; i < 3; i++) await store.append(input({ resourceId: NSG_RULE }));
+      await raw.remove(NSG_RULE, 3);
+      const report = await store.verify();
+      expect(report.breaks).toEqual([
+        {
+          resourceId: NSG_RULE,
+          recordId: recordId(NSG_RULE, 3),
+          seq: 3,
+          reason: expect.stringMatching(/truncated/),
+        },
+      ]);
+      expect((await store.query({ resourceId: NSG_RULE })).items.map((r) => r.seq)).toEqual([2, 1]);
+      const next = await store.append(input({ resourceId: NSG_RULE }));
+      expect(next.seq).toBe(4);
+      expect((await store.verify()).breaks[0]).toMatchObject({
+        seq: 4,
+        reason: expect.stringMatching(/seq gap/),
+      });
+      await raw.remove(NSG_RULE, 1);
+      await raw.remove(NSG_RULE, 2);
+      await raw.remove(NSG_RULE, 4);
+      expect((await store.verify()).breaks[0]?.reason).toMatch(/no record of this resource exists/);
     });
 
     it("query: newest first by time then id, every filter, from inclusive / to exclusive", async () => {

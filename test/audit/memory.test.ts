@@ -21,10 +21,7 @@ describeAuditStoreContract("in-memory", {
           mutate(rec as unknown as Record<string, unknown>);
         },
         async remove(resourceId, seq) {
-          const chain = store.unsafeStoredChain(resourceId);
-          const i = chain.findIndex((r) => r.seq === seq);
-          if (i < 0) throw new Error(`no record ${seq}`);
-          chain.splice(i, 1);
+          if (!store.unsafeRemove(resourceId, seq)) throw new Error(`no record ${seq}`);
         },
         async dump() {
           return JSON.stringify((await store.query({ limit: 1000 })).items);
