@@ -10,7 +10,9 @@ import { loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import { createRuntime, type Runtime } from "../shared/runtime.js";
 
-export const LOCAL_STACK_FILE = path.resolve(".driftguard", "stack.json");
+/** Where a running `npm start` announces itself to the CLI (override: DRIFTGUARD_STACK_FILE). */
+export const LOCAL_STACK_FILE =
+  process.env.DRIFTGUARD_STACK_FILE || path.resolve(".driftguard", "stack.json");
 
 export interface LocalStackInfo {
   functions: string;

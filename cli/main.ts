@@ -4,10 +4,10 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
-import { formatDecision } from "../dev/format.js";
 import { InputError } from "../shared/errors.js";
 import type { Decision } from "../shared/pipeline.js";
 import { DEFAULT_POLICY_FILE, validatePolicyText } from "../shared/policy/load.js";
+import { formatDecision } from "./format.js";
 import "../shared/remediations/index.js";
 import { parseJsonBody } from "../shared/signals/body.js";
 import { parseSignalFile } from "../shared/signals/index.js";

@@ -5,11 +5,11 @@
  */
 import path from "node:path";
 import { staticTokenCredential } from "../shared/azure/clients.js";
-import { loadConfig } from "../shared/config.js";
+import { type DriftguardConfig, loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
 import type { PolicyMode } from "../shared/policy/schema.js";
-import type { Clock } from "../shared/ports.js";
+import type { Clock, Notifier } from "../shared/ports.js";
 import { createRuntime, type Runtime, setRuntime } from "../shared/runtime.js";
 import type { Signal } from "../shared/signals/types.js";
 import type { AzureSimulator, Seed } from "./azure-sim/index.js";
@@ -40,6 +40,8 @@ export interface LocalStackOptions {
   retry?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
   busyWaitMs?: number;
   lro?: "sync" | "async";
+  /** Replaces the configured approval notifier (npm start prints approval links to its console). */
+  notifier?: (config: DriftguardConfig) => Notifier;
 }
 
 export interface LocalStack {
@@ -102,6 +104,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       retry: opts.retry,
       busyWaitMs: opts.busyWaitMs,
       onDecision: opts.onDecision,
+      notifier: opts.notifier?.(config),
     });
     setRuntime(runtime);
     closers.push(async () => setRuntime(undefined));

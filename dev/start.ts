@@ -7,9 +7,10 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { LOCAL_STACK_FILE, type LocalStackInfo } from "../cli/context.js";
+import { formatDecision } from "../cli/format.js";
+import { approvalPageLink } from "../shared/approvals/notifier.js";
 import { createLogger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
-import { formatDecision } from "./format.js";
 import { DEFAULT_SEED_FILE, type LocalStack, startLocalStack } from "./stack.js";
 
 const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
@@ -86,6 +87,13 @@ async function main(): Promise<void> {
     log,
     timers: true,
     onDecision: print,
+    // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
+    notifier: (config) => ({
+      requestApproval: async (approval) => {
+        const link = await approvalPageLink(approval, config.publicUrl ?? "", config.approvers.signingKey);
+        process.stdout.write(`    approval needed for ${approval.target.resourceId}: open ${link}\n`);
+      },
+    }),
   });
   const ready = {
     functions: stack.functionsUrl,

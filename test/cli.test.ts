@@ -13,7 +13,13 @@ beforeAll(async () => {
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ["bin/driftguard.mjs", ...args], {
     cwd: process.cwd(),
-    env: { ...process.env, COSMOS_ENDPOINT: "", DRIFTGUARD_POLICY_FILE: "", ...env },
+    env: {
+      ...process.env,
+      COSMOS_ENDPOINT: "",
+      DRIFTGUARD_POLICY_FILE: "",
+      DRIFTGUARD_STACK_FILE: path.join(dir, "no-stack.json"),
+      ...env,
+    },
     encoding: "utf8",
     timeout: 90_000,
   });

@@ -30,32 +30,34 @@ export class WorkflowWebhookNotifier implements Notifier {
   }
 }
 
+/**
+ * No Teams configured: the request is logged without the link. The link carries a signed token
+ * (a capability), and tokens never go to logs; the local stack prints it to its own console instead.
+ */
 export class LogNotifier implements Notifier {
-  constructor(
-    private readonly log: Logger,
-    private readonly baseUrl: string,
-    private readonly signingKey: string,
-    /** The link is a capability: only the local stack may log it. */
-    private readonly logLink: boolean,
-  ) {}
+  constructor(private readonly log: Logger) {}
 
   async requestApproval(approval: Approval): Promise<void> {
-    const fields: Record<string, string> = {
-      approvalId: approval.id,
-      policy: approval.policy,
-      resourceId: approval.target.resourceId,
-    };
-    if (this.logLink) {
-      const token = await signApprovalToken(approval.id, this.signingKey, new Date(approval.expiresAt));
-      fields.approvalUrl = approvalLink(this.baseUrl, approval.id, token);
-    }
-    this.log.warn(fields, "approval requested (no TEAMS_WORKFLOW_URL configured)");
+    this.log.warn(
+      { approvalId: approval.id, policy: approval.policy, resourceId: approval.target.resourceId },
+      "approval requested (no TEAMS_WORKFLOW_URL configured: nothing posted)",
+    );
   }
+}
+
+/** Builds the signed approval-page link for an approval (for notifiers that hand it to a person). */
+export async function approvalPageLink(
+  approval: Approval,
+  baseUrl: string,
+  signingKey: string,
+): Promise<string> {
+  const token = await signApprovalToken(approval.id, signingKey, new Date(approval.expiresAt));
+  return approvalLink(baseUrl, approval.id, token);
 }
 
 export async function createNotifier(config: DriftguardConfig, log: Logger): Promise<Notifier> {
   const base = config.publicUrl ?? "http://localhost:7071";
   if (config.teams.workflowUrl)
     return new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey);
-  return new LogNotifier(log, base, config.approvers.signingKey, !config.inAzure);
+  return new LogNotifier(log);
 }

@@ -17,7 +17,11 @@ function start(args: string[]): {
 } {
   const child = spawn(process.execPath, ["--import", "tsx", "dev/start.ts", ...args], {
     cwd: process.cwd(),
-    env: { ...process.env, DRIFTGUARD_POLICY_FILE: "" },
+    env: {
+      ...process.env,
+      DRIFTGUARD_POLICY_FILE: "",
+      DRIFTGUARD_STACK_FILE: path.join(tmpdir(), `driftguard-stack-${process.pid}-${Date.now()}.json`),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
