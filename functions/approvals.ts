@@ -4,7 +4,7 @@
  * signed one-time token from the card and, in Azure, a signed-in approver listed in APPROVER_OBJECT_IDS.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { localApproverId, parseClientPrincipal } from "../shared/approvals/principal.js";
+import { parseClientPrincipal } from "../shared/approvals/principal.js";
 import { verifyApprovalToken } from "../shared/approvals/tokens.js";
 import type { Approval } from "../shared/ports.js";
 import { pseudonymize } from "../shared/redact.js";
@@ -40,7 +40,8 @@ function approverOf(req: HttpRequest, runtime: Runtime): { id: string } | { refu
   const allowed = runtime.config.approvers.objectIds.map((s) => s.toLowerCase());
   if (!principal?.objectId) {
     if (runtime.config.inAzure) return { refused: "sign in first (App Service Authentication)" };
-    return { id: localApproverId() };
+    // Local stack without sign-in: the developer, as a stable pseudonym like any approver.
+    return { id: pseudonymize(`local:${process.env.USER ?? "developer"}`, runtime.config.pseudonymKey) };
   }
   if (runtime.config.inAzure || allowed.length > 0) {
     if (!allowed.includes(principal.objectId.toLowerCase()))

@@ -3,8 +3,6 @@
  * as `x-ms-client-principal` (base64 JSON); the platform strips any client-supplied copy, so it can
  * be trusted there. Locally there is no sign-in: the header may be supplied by the developer.
  */
-import { createHash } from "node:crypto";
-
 export const OBJECT_ID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier";
 
 export interface ClientPrincipal {
@@ -27,12 +25,4 @@ export function parseClientPrincipal(header: string | null | undefined): ClientP
   } catch {
     return undefined;
   }
-}
-
-/** Stable fingerprint so the local stack has a consistent approver ID without sign-in. */
-export function localApproverId(): string {
-  return `local-${createHash("sha256")
-    .update(process.env.USER ?? "developer")
-    .digest("hex")
-    .slice(0, 12)}`;
 }
