@@ -1,0 +1,534 @@
+/**
+ * Static checks of the deployment (infra/*.bicep, infra/main.parameters.json, azure.yaml) against the
+ * code it deploys. There is no Bicep compiler on this machine and no Azure subscription in CI, so this
+ * test only READS the templates: it proves that names, settings, routes, containers and roles agree with
+ * the source (shared/config.ts, functions/app.ts, shared/cosmos/client.ts, policies/default.yaml), that
+ * modules are called with the parameters they declare, and that a few security properties hold. It does
+ * not prove that ARM accepts the templates: run `az bicep build --file infra/main.bicep` and
+ * `azd provision --preview` for that (see infra/README.md).
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { type FunctionDefinition, functionsTable } from "../functions/app.js";
+import { APPROVALS_INDEXING_POLICY, AUDIT_INDEXING_POLICY, CONTAINERS } from "../shared/cosmos/client.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const read = (rel: string) => readFileSync(path.join(root, rel), "utf8");
+/** An azd placeholder `${NAME}` (spelled out so it is not mistaken for a JS template). */
+const azdVar = (name: string) => `$\{${name}}`;
+
+// ─── A small Bicep reader: brackets, strings (with ${…} interpolation) and comments ───────────────
+
+/** Index just past the string literal that starts at `i` (a `'`). */
+function skipString(src: string, i: number): number {
+  if (src.startsWith("'''", i)) {
+    const end = src.indexOf("'''", i + 3);
+    if (end < 0) throw new Error(`unterminated multi-line string at ${i}`);
+    return end + 3;
+  }
+  let j = i + 1;
+  while (j < src.length) {
+    const c = src[j];
+    if (c === "\\") j += 2;
+    else if (c === "'") return j + 1;
+    else if (c === "$" && src[j + 1] === "{") j = skipBracket(src, j + 1);
+    else j++;
+  }
+  throw new Error(`unterminated string at ${i}`);
+}
+
+/** Index just past the bracket that closes the one at `i` (`{`, `[` or `(`). */
+function skipBracket(src: string, i: number): number {
+  let depth = 0;
+  let j = i;
+  while (j < src.length) {
+    const c = src[j];
+    if (c === "/" && src[j + 1] === "/") {
+      const nl = src.indexOf("\n", j);
+      j = nl < 0 ? src.length : nl;
+    } else if (c === "/" && src[j + 1] === "*") {
+      j = src.indexOf("*/", j) + 2;
+    } else if (c === "'") {
+      j = skipString(src, j);
+    } else {
+      if (c === "{" || c === "[" || c === "(") depth++;
+      else if (c === "}" || c === "]" || c === ")") {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+  }
+  throw new Error(`unbalanced bracket at ${i}`);
+}
+
+/** The `{…}`/`[…]` value that follows the first match of `anchor` in `src`. */
+function blockAfter(src: string, anchor: RegExp): string {
+  const m = anchor.exec(src);
+  if (!m) throw new Error(`anchor ${anchor} not found`);
+  const start = src.slice(m.index + m[0].length).search(/[{[]/) + m.index + m[0].length;
+  return src.slice(start, skipBracket(src, start));
+}
+
+interface Entry {
+  key: string;
+  /** Source text of the value (up to the next key). */
+  value: string;
+}
+
+/** Top-level `key: value` entries of an object literal `{…}`. */
+function entries(obj: string): Entry[] {
+  const found: { key: string; start: number; end: number }[] = [];
+  let j = 1;
+  let lineStart = true;
+  while (j < obj.length - 1) {
+    const c = obj[j]!;
+    if (c === "\n") {
+      lineStart = true;
+      j++;
+      continue;
+    }
+    if (c === " " || c === "\t" || c === "\r") {
+      j++;
+      continue;
+    }
+    if (c === "/" && obj[j + 1] === "/") {
+      const nl = obj.indexOf("\n", j);
+      j = nl < 0 ? obj.length : nl;
+      continue;
+    }
+    if (lineStart) {
+      const m = /^(?:'([^'$]*)'|([A-Za-z_][A-Za-z0-9_]*))\s*:/.exec(obj.slice(j));
+      if (m) {
+        found.push({ key: (m[1] ?? m[2])!, start: j, end: j + m[0].length });
+        j += m[0].length;
+        lineStart = false;
+        continue;
+      }
+    }
+    lineStart = false;
+    if (c === "'") j = skipString(obj, j);
+    else if (c === "{" || c === "[" || c === "(") j = skipBracket(obj, j);
+    else j++;
+  }
+  return found.map((f, i) => ({
+    key: f.key,
+    value: obj
+      .slice(f.end, i + 1 < found.length ? found[i + 1]!.start : obj.length - 1)
+      .split("\n")
+      .filter((line) => !line.trim().startsWith("//"))
+      .join("\n")
+      .trim(),
+  }));
+}
+
+/** Plain string literals at the top level of an array literal `[…]` (no interpolation). */
+function stringItems(arr: string): string[] {
+  const items: string[] = [];
+  let j = 1;
+  while (j < arr.length - 1) {
+    const c = arr[j];
+    if (c === "/" && arr[j + 1] === "/") {
+      const nl = arr.indexOf("\n", j);
+      j = nl < 0 ? arr.length : nl;
+    } else if (c === "'") {
+      const end = skipString(arr, j);
+      const text = arr.slice(j + 1, end - 1);
+      if (!text.includes("${")) items.push(text);
+      j = end;
+    } else if (c === "{" || c === "[" || c === "(") j = skipBracket(arr, j);
+    else j++;
+  }
+  return items;
+}
+
+interface ParamDecl {
+  name: string;
+  required: boolean;
+}
+
+function params(src: string): ParamDecl[] {
+  return [...src.matchAll(/^param\s+(\w+)\s+([^\s=]+)[ \t]*(=)?/gm)].map((m) => ({
+    name: m[1]!,
+    required: m[3] === undefined && !m[2]!.endsWith("?"),
+  }));
+}
+
+/** `resource` declarations with their type and API version. */
+function resources(src: string): { symbol: string; type: string; apiVersion: string; body: string }[] {
+  return [...src.matchAll(/^resource\s+(\w+)\s+'([^'@]+)@([^']+)'/gm)].map((m) => {
+    const start = m.index! + m[0].length;
+    const open = src.slice(start).search(/[{[]/) + start;
+    return { symbol: m[1]!, type: m[2]!, apiVersion: m[3]!, body: src.slice(open, skipBracket(src, open)) };
+  });
+}
+
+function resourceBody(src: string, symbol: string): string {
+  const r = resources(src).find((x) => x.symbol === symbol);
+  if (!r) throw new Error(`resource ${symbol} not declared`);
+  return r.body;
+}
+
+// ─── Fixtures ─────────────────────────────────────────────────────────────────────────────────────
+
+const bicepFiles = [
+  "infra/main.bicep",
+  "infra/resources.bicep",
+  ...readdirSync(path.join(root, "infra/modules"))
+    .filter((f) => f.endsWith(".bicep"))
+    .map((f) => `infra/modules/${f}`),
+];
+let main: string;
+let res: string;
+let eventSub: string;
+let kvTarget: string;
+let allBicep: string;
+
+beforeAll(() => {
+  main = read("infra/main.bicep");
+  res = read("infra/resources.bicep");
+  eventSub = read("infra/modules/event-subscription.bicep");
+  kvTarget = read("infra/modules/key-vault-target.bicep");
+  allBicep = bicepFiles.map(read).join("\n");
+});
+
+// Settings shared/config.ts reads that must NOT be app settings in Azure, and why.
+const LOCAL_ONLY = ["COSMOS_KEY", "DRIFTGUARD_VAULT_URLS", "DRIFTGUARD_CA_FILE"]; // refused or useless in Azure
+const PLATFORM = ["WEBSITE_SITE_NAME"]; // set by App Service itself
+const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL"]; // the default is Bot Framework's public keys
+
+/** Every setting name shared/config.ts reads (grepped, so a new setting shows up here). */
+function configSettingNames(): string[] {
+  const src = read("shared/config.ts");
+  const names = new Set<string>();
+  for (const re of [
+    /\benv\.([A-Z][A-Z0-9_]*)\b/g,
+    /\benv\[\s*"([A-Z][A-Z0-9_]*)"\s*\]/g,
+    /\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"/g,
+    /ConfigError\(\s*"([A-Z][A-Z0-9_]*)"/g,
+  ]) {
+    for (const m of src.matchAll(re)) names.add(m[1]!);
+  }
+  return [...names].sort();
+}
+
+function appSettingEntries(): Entry[] {
+  return entries(blockAfter(res, /^var appSettings\s*=/m));
+}
+
+// ─── Tests ────────────────────────────────────────────────────────────────────────────────────────
+
+describe("app settings cover shared/config.ts", () => {
+  it("the grep finds the settings config.ts validates", () => {
+    const names = configSettingNames();
+    for (const n of ["DRIFTGUARD_MODE", "COSMOS_ENDPOINT", "AZURE_CLIENT_ID", "APPROVER_SIGNING_KEY"]) {
+      expect(names).toContain(n);
+    }
+  });
+
+  it("every setting required in Azure is an app setting; local-only ones are not", () => {
+    const settings = appSettingEntries().map((e) => e.key);
+    const names = configSettingNames();
+    const skipped = new Set([...LOCAL_ONLY, ...PLATFORM, ...PRODUCTION_DEFAULT]);
+    const missing = names.filter((n) => !skipped.has(n) && !settings.includes(n));
+    expect(missing, "settings config.ts reads that infra/resources.bicep does not set").toEqual([]);
+    for (const n of [...LOCAL_ONLY, ...PLATFORM]) expect(settings).not.toContain(n);
+    // Every classified name still exists in config.ts (keeps the lists above honest).
+    for (const n of skipped) expect(names).toContain(n);
+  });
+
+  it("keys and links are Key Vault references resolved with the user-assigned identity", () => {
+    const byKey = new Map(appSettingEntries().map((e) => [e.key, e.value]));
+    for (const k of ["DRIFTGUARD_PSEUDONYM_KEY", "APPROVER_SIGNING_KEY", "TEAMS_WORKFLOW_URL"]) {
+      expect(byKey.get(k), k).toMatch(
+        /@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.properties\.vaultUri\}secrets\//,
+      );
+    }
+    expect(resourceBody(res, "functionApp")).toMatch(/keyVaultReferenceIdentity:\s*identity\.id/);
+    expect(byKey.get("AZURE_CLIENT_ID")).toBe("identity.properties.clientId");
+    expect(byKey.get("DRIFTGUARD_SELF_PRINCIPAL_IDS")).toContain("identity.properties.principalId");
+    expect(byKey.get("AzureWebJobsStorage__credential")).toBe("'managedidentity'");
+    expect(byKey.get("AzureWebJobsStorage__clientId")).toBe("identity.properties.clientId");
+    expect(byKey.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")).toContain("Authorization=AAD");
+    // The generated keys are params with newGuid() defaults: never a literal in source.
+    expect(main).toMatch(/param pseudonymKey string = '\$\{newGuid\(\)\}\$\{newGuid\(\)\}'/);
+    expect(main).toMatch(/param approverSigningKey string = '\$\{newGuid\(\)\}\$\{newGuid\(\)\}'/);
+  });
+
+  it("first deploys run in dry-run", () => {
+    expect(main).toMatch(/param driftguardMode string = 'dry-run'/);
+    const p = JSON.parse(read("infra/main.parameters.json")) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(p.parameters.driftguardMode?.value).toBe(azdVar("DRIFTGUARD_MODE=dry-run"));
+    expect(new Map(appSettingEntries().map((e) => [e.key, e.value])).get("DRIFTGUARD_MODE")).toBe(
+      "driftguardMode",
+    );
+  });
+});
+
+describe("least privilege", () => {
+  const FORBIDDEN_ROLES = {
+    Owner: "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    Contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+  };
+
+  it("no Owner / Contributor / access-admin role definition ID anywhere in the deployment", () => {
+    const files = [...bicepFiles, "infra/main.parameters.json", "infra/README.md", "azure.yaml"];
+    for (const f of files) {
+      const text = read(f).toLowerCase();
+      for (const [name, id] of Object.entries(FORBIDDEN_ROLES))
+        expect(text.includes(id), `${name} in ${f}`).toBe(false);
+    }
+  });
+
+  it("the custom role lists explicit actions: no bare wildcard, no authorization, no broad write/delete", () => {
+    const actions = stringItems(blockAfter(main, /^var remediatorActions\s*=/m));
+    expect(actions.length).toBeGreaterThan(20);
+    for (const a of actions) {
+      expect(a).toMatch(/^Microsoft\.[A-Za-z]+\//);
+      expect(a.startsWith("Microsoft.Authorization/")).toBe(false);
+      // Wildcards only for reads of long-running-operation status under locations/.
+      if (a.includes("*")) expect(a).toMatch(/^Microsoft\.[A-Za-z]+\/locations\/\*\/read$/);
+    }
+    const deletes = actions.filter((a) => a.endsWith("/delete"));
+    expect(deletes).toEqual(["Microsoft.Network/networkSecurityGroups/securityRules/delete"]);
+    // One write per kind's target (and nothing else writable).
+    expect(actions.filter((a) => a.endsWith("/write")).sort()).toEqual(
+      [
+        "Microsoft.ApiManagement/service/subscriptions/write",
+        "Microsoft.CognitiveServices/accounts/write",
+        "Microsoft.ContainerService/managedClusters/agentPools/write",
+        "Microsoft.KeyVault/vaults/write",
+        "Microsoft.MachineLearningServices/workspaces/computes/write",
+        "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
+        "Microsoft.MachineLearningServices/workspaces/write",
+        "Microsoft.Storage/storageAccounts/write",
+      ].sort(),
+    );
+    const role = resourceBody(main, "remediatorRole");
+    expect(role).toMatch(/actions:\s*remediatorActions/);
+    expect(role).toMatch(/dataActions:\s*\[\]/);
+    expect(role).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\s*\]/);
+  });
+
+  it("Key Vault Secrets Officer only per target vault unless explicitly widened", () => {
+    const officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+    expect(resourceBody(kvTarget, "secretsOfficer")).toMatch(/scope:\s*vault\b/);
+    expect(kvTarget).toContain(officer);
+    expect(main).toMatch(
+      /resource secretsOfficerAtSubscription [^=]+= if \(grantSecretsOfficerAtSubscription\)/,
+    );
+    expect(main).toMatch(/param grantSecretsOfficerAtSubscription bool = false/);
+  });
+});
+
+describe("data stores", () => {
+  it("Cosmos DB: serverless, Entra ID only, TLS 1.2, Built-in Data Contributor for the identity", () => {
+    const cosmos = resourceBody(res, "cosmos");
+    expect(cosmos).toMatch(/disableLocalAuth:\s*true/);
+    expect(cosmos).toMatch(/minimalTlsVersion:\s*'Tls12'/);
+    expect(cosmos).toMatch(/name:\s*'EnableServerless'/);
+    const ra = resourceBody(res, "cosmosDataContributor");
+    expect(res).toMatch(/var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'/);
+    expect(ra).toMatch(
+      /roleDefinitionId:\s*'\$\{cosmos\.id\}\/sqlRoleDefinitions\/\$\{cosmosDataContributorRoleId\}'/,
+    );
+    expect(ra).toMatch(/principalId:\s*identity\.properties\.principalId/);
+  });
+
+  it("containers match shared/cosmos/client.ts: names, /pk, default TTLs, indexing", () => {
+    const client = read("shared/cosmos/client.ts");
+    const pk = /partitionKey:\s*\{\s*paths:\s*\["([^"]+)"\]/.exec(client)?.[1];
+    expect(pk).toBe("/pk");
+    expect(resourceBody(res, "containers")).toContain(`'${pk}'`);
+
+    const constants: Record<string, number> = { COUNTER_TTL_SECONDS: 2 * 24 * 3600 };
+    const ttlInCode = new Map(
+      [...client.matchAll(/make\(CONTAINERS\.(\w+),\s*([^,]+),/g)].map((m) => {
+        const expr = m[2]!.trim();
+        return [m[1]!, /^-?\d+$/.test(expr) ? Number(expr) : constants[expr]] as const;
+      }),
+    );
+    expect([...ttlInCode.keys()].sort()).toEqual(Object.values(CONTAINERS).sort());
+
+    const list = blockAfter(res, /^var cosmosContainers\s*=/m);
+    const containers = [...list.matchAll(/name:\s*'(\w+)'\s*\n\s*defaultTtl:\s*(-?\d+)/g)].map((m) => ({
+      name: m[1]!,
+      ttl: Number(m[2]),
+    }));
+    expect(containers.map((c) => c.name).sort()).toEqual(Object.values(CONTAINERS).sort());
+    for (const c of containers) expect(c.ttl, c.name).toBe(ttlInCode.get(c.name));
+
+    const auditFields = stringItems(blockAfter(res, /^var auditIndexedFields\s*=/m)).map((f) => `/${f}/?`);
+    expect(auditFields.sort()).toEqual(AUDIT_INDEXING_POLICY.includedPaths!.map((p) => p.path).sort());
+    const approvals = list.slice(list.indexOf("name: 'approvals'"));
+    for (const p of APPROVALS_INDEXING_POLICY.includedPaths!)
+      expect(approvals).toContain(`path: '${p.path}'`);
+  });
+
+  it("storage: no shared keys, no public blobs; driftguard's own resources opt out of its policies", () => {
+    const storage = resourceBody(res, "storage");
+    expect(storage).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(storage).toMatch(/allowBlobPublicAccess:\s*false/);
+    expect(res).toMatch(/'driftguard:exclude':\s*'true'/);
+    for (const symbol of ["storage", "keyVault", "cosmos", "functionApp"]) {
+      expect(resourceBody(res, symbol), symbol).toMatch(/tags:\s*(ownTags|union\(ownTags)/);
+    }
+    expect(resourceBody(res, "keyVault")).toMatch(/enableRbacAuthorization:\s*true/);
+    expect(resourceBody(res, "appInsights")).toMatch(/DisableLocalAuth:\s*true/);
+  });
+});
+
+describe("function app", () => {
+  it("Flex Consumption, Linux, Node 22, deployment container with identity auth", () => {
+    expect(resourceBody(res, "plan")).toMatch(/name:\s*'FC1'[\s\S]*tier:\s*'FlexConsumption'/);
+    const app = resourceBody(res, "functionApp");
+    expect(app).toMatch(/kind:\s*'functionapp,linux'/);
+    expect(app).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'22'\s*\}/);
+    expect(app).toMatch(/type:\s*'UserAssignedIdentity'\s*userAssignedIdentityResourceId:\s*identity\.id/);
+    expect(app).toMatch(/'azd-service-name':\s*'api'/);
+    const pkg = JSON.parse(read("package.json")) as { main: string; scripts: Record<string, string> };
+    expect(pkg.main).toBe("dist/functions/index.js");
+    expect(pkg.scripts.build).toBeTruthy();
+  });
+
+  it("Event Grid delivers to the Event Grid trigger of functions/app.ts through AzureFunction", () => {
+    const egFunctions = functionsTable.filter((f) => f.trigger === "eventGrid").map((f) => f.name);
+    expect(egFunctions).toHaveLength(1);
+    expect(main).toMatch(new RegExp(`^var eventFunctionName = '${egFunctions[0]}'$`, "m"));
+    const calls = [
+      ...main.matchAll(
+        /functionResourceId:\s*'\$\{app\.outputs\.functionAppId\}\/functions\/\$\{eventFunctionName\}'/g,
+      ),
+    ];
+    expect(calls).toHaveLength(2); // ARM events and Key Vault events
+    const sub = resourceBody(eventSub, "eventSubscription");
+    expect(sub).toMatch(/endpointType:\s*'AzureFunction'/);
+    expect(sub).toMatch(/resourceId:\s*functionResourceId/);
+    expect(sub).toMatch(/maxEventsPerBatch:\s*maxEventsPerBatch/);
+    expect(sub).toMatch(/preferredBatchSizeInKilobytes:\s*preferredBatchSizeInKilobytes/);
+    expect(sub).toMatch(/maxDeliveryAttempts:\s*30\s*eventTimeToLiveInMinutes:\s*1440/);
+    expect(main).toContain("'Microsoft.Resources.ResourceWriteSuccess'");
+    expect(main).toContain("'Microsoft.KeyVault.SecretNearExpiry'");
+    expect(main).toContain("'Microsoft.KeyVault.SecretExpired'");
+    expect(resourceBody(res, "subscriptionTopic")).toMatch(
+      /location:\s*'global'[\s\S]*topicType:\s*'Microsoft\.Resources\.Subscriptions'/,
+    );
+    expect(resourceBody(kvTarget, "topic")).toMatch(/topicType:\s*'Microsoft\.KeyVault\.vaults'/);
+  });
+
+  it("the provider filter covers every resource type of an eventGrid-triggered default policy", () => {
+    const providers = stringItems(blockAfter(main, /^param eventProviders array\s*=/m)).map((p) =>
+      p.toLowerCase(),
+    );
+    const file = parseYaml(read("policies/default.yaml")) as {
+      policies: { name: string; resourceTypes: string[]; triggers: Record<string, unknown>[] }[];
+    };
+    const eventGridPolicies = file.policies.filter((p) => p.triggers.some((t) => "eventGrid" in t));
+    expect(eventGridPolicies.length).toBeGreaterThan(0);
+    for (const p of eventGridPolicies) {
+      for (const type of p.resourceTypes) {
+        expect(providers, `${p.name}: ${type}`).toContain(type.split("/")[0]!.toLowerCase());
+      }
+    }
+  });
+
+  it("App Service Authentication excludes exactly the machine-called routes of functions/app.ts", () => {
+    const host = JSON.parse(read("host.json")) as { extensions?: { http?: { routePrefix?: string } } };
+    const prefix = `/${host.extensions?.http?.routePrefix ?? "api"}`;
+    const excluded = stringItems(blockAfter(res, /^var authExcludedPaths\s*=/m));
+    // Called by machines with their own authentication vs. used by signed-in people.
+    const MACHINE = new Set(["alerts", "teamsMessages", "health"]);
+    const PEOPLE = new Set(["auditQuery", "auditViewer", "approvalPage"]);
+    const http = functionsTable.filter(
+      (f): f is Extract<FunctionDefinition, { trigger: "http" }> => f.trigger === "http",
+    );
+    for (const f of http) {
+      expect(MACHINE.has(f.name) || PEOPLE.has(f.name), `unclassified HTTP function ${f.name}`).toBe(true);
+      const route = `${prefix}/${f.route}`;
+      const staticPart = route.split("{")[0]!;
+      const isExcluded = excluded.some((p) => route === p || staticPart.startsWith(p));
+      expect(isExcluded, `${f.name} (${route})`).toBe(MACHINE.has(f.name));
+    }
+    expect(excluded).toContain("/runtime/webhooks/eventgrid");
+    expect(excluded.length).toBe(MACHINE.size + 1);
+    // Configured only when an Entra app is given; the client assertion comes from a managed identity.
+    expect(res).toMatch(/var authEnabled = !empty\(authClientId\)/);
+    expect(res).toMatch(/resource authConfig 'Microsoft\.Web\/sites\/config@[^']+' = if \(authEnabled\)/);
+    expect(resourceBody(res, "authConfig")).toMatch(
+      /clientSecretSettingName:\s*'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'/,
+    );
+  });
+
+  it("the action group posts the common alert schema to /api/alerts with the function key", () => {
+    const alerts = functionsTable.find((f) => f.name === "alerts");
+    expect(alerts && alerts.trigger === "http" && alerts.authLevel).toBe("function");
+    const ag = resourceBody(res, "actionGroup");
+    expect(ag).toMatch(/useCommonAlertSchema:\s*true/);
+    expect(ag).toContain(
+      "/api/alerts?code=${listKeys(resourceId('Microsoft.Web/sites/host', functionApp.name, 'default')",
+    );
+    expect(ag).toContain(".functionKeys.default}");
+  });
+});
+
+describe("template wiring", () => {
+  it("modules are called with exactly the parameters they declare", () => {
+    for (const file of bicepFiles) {
+      const src = read(file);
+      for (const m of src.matchAll(/^module\s+(\w+)\s+'([^']+)'\s*=/gm)) {
+        const target = path.join(path.dirname(file), m[2]!);
+        expect(existsSync(path.join(root, target)), `${file}: ${m[1]} → ${target}`).toBe(true);
+        const declared = params(read(target));
+        const body = src.slice(m.index!);
+        const passed = entries(blockAfter(body, /\bparams:/)).map((e) => e.key);
+        const names = declared.map((d) => d.name);
+        expect(
+          passed.filter((p) => !names.includes(p)),
+          `${m[1]}: unknown params`,
+        ).toEqual([]);
+        const missing = declared.filter((d) => d.required && !passed.includes(d.name)).map((d) => d.name);
+        expect(missing, `${m[1]}: missing required params`).toEqual([]);
+      }
+    }
+  });
+
+  it("the parameters file uses azd's variables and only declared parameters", () => {
+    const text = read("infra/main.parameters.json");
+    const file = JSON.parse(text) as { parameters: Record<string, { value: unknown }> };
+    for (const v of ["AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"])
+      expect(text).toContain(azdVar(v));
+    const declared = params(main);
+    const names = declared.map((d) => d.name);
+    expect(Object.keys(file.parameters).filter((k) => !names.includes(k))).toEqual([]);
+    const missing = declared.filter((d) => d.required && !(d.name in file.parameters)).map((d) => d.name);
+    expect(missing).toEqual([]);
+  });
+
+  it("every resource has a GA API version", () => {
+    const all = bicepFiles.flatMap((f) => resources(read(f)).map((r) => ({ ...r, file: f })));
+    expect(all.length).toBeGreaterThan(30);
+    for (const r of all) expect(r.apiVersion, `${r.file}: ${r.symbol}`).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(allBicep).not.toMatch(/-preview'/);
+  });
+
+  it("azure.yaml deploys the repository root as a TypeScript function app with the bicep in infra/", () => {
+    const azd = parseYaml(read("azure.yaml")) as {
+      infra: { provider: string; path: string };
+      services: Record<string, { project: string; language: string; host: string }>;
+      hooks: Record<string, Record<string, { run: string }>>;
+    };
+    expect(azd.infra).toMatchObject({ provider: "bicep", path: "infra" });
+    expect(azd.services.api).toMatchObject({ project: ".", language: "ts", host: "function" });
+    for (const hook of Object.values(azd.hooks)) {
+      for (const platform of Object.values(hook))
+        expect(existsSync(path.join(root, platform.run))).toBe(true);
+    }
+  });
+});
