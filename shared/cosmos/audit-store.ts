@@ -20,6 +20,7 @@
  */
 import type { Container, SqlParameter } from "@azure/cosmos";
 import {
+  canonicalJson,
   checkChainHead,
   computeRecordHash,
   GENESIS_HASH,
@@ -100,8 +101,14 @@ export class CosmosAuditStore implements AuditStore {
           await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
         } catch (err) {
           if (!isConflict(err)) throw err;
-          // Someone else appended seq `seq`: continue after it (walk forward).
+          // Someone else appended seq `seq`: continue after it (walk forward) — unless it is our own
+          // write whose response was lost and retried (same content at the same place in the chain):
+          // then it is done, and appending it again would duplicate the decision.
           const existing = await this.readRecordDoc(pk, base.id);
+          if (existing && existing.prevHash === prevHash && sameContent(existing, record)) {
+            await this.advanceHead(pk, existing, head);
+            return existing;
+          }
           if (existing) {
             prevHash = existing.hash;
             seq += 1;
@@ -263,4 +270,10 @@ export class CosmosAuditStore implements AuditStore {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Same decision: equal in every field but the chain position. */
+function sameContent(a: AuditRecord, b: AuditRecord): boolean {
+  const strip = ({ id: _i, seq: _s, prevHash: _p, hash: _h, ...rest }: AuditRecord) => rest;
+  return canonicalJson(strip(a)) === canonicalJson(strip(b));
 }

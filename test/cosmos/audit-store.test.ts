@@ -90,22 +90,44 @@ describe("CosmosAuditStore on the embedded server", () => {
   it("repairs a stale or missing head (crash between record and head write) by walking forward", async () => {
     const { store, container } = await fresh();
     const pk = resourceKey(WORKSPACE);
-    const a = await store.append(input());
-    await store.append(input());
-    await store.append(input());
+    const a = await store.append(
+      input({ signal: { source: "eventgrid", type: "t", id: "e1", correlationId: null } }),
+    );
+    await store.append(input({ signal: { source: "eventgrid", type: "t", id: "e2", correlationId: null } }));
+    await store.append(input({ signal: { source: "eventgrid", type: "t", id: "e3", correlationId: null } }));
     // Crash simulation 1: the head still names seq 1.
     const { resource: head } = await container.item(headId(WORKSPACE), pk).read();
     await container.item(headId(WORKSPACE), pk).replace({ ...head, seq: 1, hash: a.hash, recordId: a.id });
-    const r4 = await new CosmosAuditStore(container, { retentionDays: 0 }).append(input());
+    const r4 = await new CosmosAuditStore(container, { retentionDays: 0 }).append(
+      input({ signal: { source: "eventgrid", type: "t", id: "e4", correlationId: null } }),
+    );
     expect(r4.seq).toBe(4);
     // Crash simulation 2: the head was never written.
     await container.item(headId(WORKSPACE), pk).delete();
-    const r5 = await store.append(input());
+    const r5 = await store.append(
+      input({ signal: { source: "eventgrid", type: "t", id: "e5", correlationId: null } }),
+    );
     expect(r5.seq).toBe(5);
     expect(r5.prevHash).toBe(r4.hash);
     const { resource: repaired } = await container.item(headId(WORKSPACE), pk).read();
     expect(repaired).toMatchObject({ seq: 5, hash: r5.hash });
     expect(await store.verify()).toEqual({ chains: 1, records: 5, breaks: [] });
+  });
+
+  it("a retried create whose first response was lost does not duplicate the decision", async () => {
+    const { store, container } = await fresh();
+    const first = await store.append(input());
+    // Simulate "the create reached the server but its response was lost, and the head was not
+    // advanced": put the head back, then append the same decision again.
+    const pk = resourceKey(WORKSPACE);
+    await container.item(headId(WORKSPACE), pk).delete();
+    const again = await store.append(input());
+    expect(again).toEqual(first);
+    // A different decision still appends after it.
+    const next = await store.append(input({ outcome: "compliant", changes: [] }));
+    expect(next.seq).toBe(2);
+    expect(next.prevHash).toBe(first.hash);
+    expect(await store.verify()).toEqual({ chains: 1, records: 2, breaks: [] });
   });
 
   it("detects a truncated tail through the head, and an edit that the head's hash contradicts", async () => {
@@ -172,7 +194,12 @@ describe("CosmosAuditStore on the embedded server", () => {
     const rids = [WORKSPACE, NSG_RULE, `${WORKSPACE}/onlineEndpoints/ep1`];
     const all = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        stores[i % 3]!.append(input({ resourceId: rids[Math.floor(i / 20)]! })),
+        stores[i % 3]!.append(
+          input({
+            resourceId: rids[Math.floor(i / 20)]!,
+            signal: { source: "eventgrid", type: "t", id: `evt-${i}`, correlationId: null },
+          }),
+        ),
       ),
     );
     for (const rid of rids) {
