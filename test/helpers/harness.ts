@@ -75,17 +75,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789";
-
-export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const tls = await loadOrCreateLocalTls();
-  const ownSim = !opts.sim;
-  const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
-  const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
-  const { file, issues } = validatePolicyText(text);
-  if (!file)
-    throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
-  const clients = new AzureClients({
+/** Real SDK clients pointed at the simulator: its URL, its CA, a static token, short retries, no LRO wait. */
+export function simulatorClients(sim: AzureSimulator, tls: LocalTls): AzureClients {
+  return new AzureClients({
     armEndpoint: sim.url,
     credential: staticTokenCredential(),
     ca: tls.cert,
@@ -98,6 +90,19 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
     lroPollIntervalMs: 0,
   });
+}
+
+export const TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789";
+
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const tls = await loadOrCreateLocalTls();
+  const ownSim = !opts.sim;
+  const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
+  const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
+  const { file, issues } = validatePolicyText(text);
+  if (!file)
+    throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
+  const clients = simulatorClients(sim, tls);
   const clock = opts.clock ?? (opts.now ? new ManualClock(opts.now) : { now: () => new Date() });
   const audit = opts.audit ?? new InMemoryAuditStore();
   const approvals = new InMemoryApprovalStore();

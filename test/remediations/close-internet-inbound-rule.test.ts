@@ -6,7 +6,7 @@ import {
   startAzureSimulator,
 } from "../../dev/azure-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/log.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
@@ -23,7 +23,7 @@ import { type NsgRule, offendingRules } from "../../shared/remediations/nsg-rule
 import { getRemediation } from "../../shared/remediations/registry.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, startHarness } from "../helpers/harness.js";
+import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c1";
 const RG = "rg-net";
@@ -359,15 +359,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
   beforeAll(async () => {
     const tls = await loadOrCreateLocalTls();
     sim = await startAzureSimulator({ port: 0, tls, seed: structuredClone(SEED) });
-    clients = new AzureClients({
-      armEndpoint: sim.url,
-      credential: staticTokenCredential(),
-      ca: tls.cert,
-      vaultUrl: (v) => sim.vaults[v]!,
-      disableChallengeResourceVerification: true,
-      retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-      lroPollIntervalMs: 0,
-    });
+    clients = simulatorClients(sim, tls);
   });
   afterAll(async () => {
     await sim?.close();

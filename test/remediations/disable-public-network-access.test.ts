@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ArmResource, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { Change } from "../../shared/audit/types.js";
-import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
@@ -26,7 +26,7 @@ import {
 import { getRemediation } from "../../shared/remediations/registry.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, startHarness } from "../helpers/harness.js";
+import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -335,15 +335,7 @@ function pnaOf(r: ArmResource | undefined): unknown {
 beforeAll(async () => {
   tls = await loadOrCreateLocalTls();
   sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED_RESOURCES } });
-  clients = new AzureClients({
-    armEndpoint: sim.url,
-    credential: staticTokenCredential(),
-    ca: tls.cert,
-    vaultUrl: (v) => sim.vaults[v]!,
-    disableChallengeResourceVerification: true,
-    retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-    lroPollIntervalMs: 0,
-  });
+  clients = simulatorClients(sim, tls);
 });
 
 afterAll(async () => {

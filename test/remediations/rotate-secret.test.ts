@@ -4,7 +4,7 @@ import { rotateCommand } from "../../cli/rotate.js";
 import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
-import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { createLogger, silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
@@ -22,7 +22,7 @@ import {
 } from "../../shared/remediations/rotate-secret.js";
 import type { RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, startHarness } from "../helpers/harness.js";
+import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const RG = "rg-ai";
@@ -491,15 +491,7 @@ describe("rotate-secret against the Azure simulator", () => {
   beforeAll(async () => {
     const tls = await loadOrCreateLocalTls();
     sim = await startAzureSimulator({ port: 0, tls, seed: simSeed() });
-    clients = new AzureClients({
-      armEndpoint: sim.url,
-      credential: staticTokenCredential(),
-      ca: tls.cert,
-      vaultUrl: (v) => sim.vaults[v]!,
-      disableChallengeResourceVerification: true,
-      retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-      lroPollIntervalMs: 0,
-    });
+    clients = simulatorClients(sim, tls);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AuditQuery, AuditRecord, Outcome } from "../../shared/audit/types.js";
-import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
@@ -20,7 +20,7 @@ import type { AuditHistory, ChangePlan, RemediationContext } from "../../shared/
 import { parseResourceId } from "../../shared/resource-id.js";
 import { findDueRestorations, restoreSignal } from "../../shared/restore-due.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
+import { type Harness, ManualClock, simulatorClients, startHarness } from "../helpers/harness.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-ai";
@@ -216,15 +216,7 @@ let baseSeq = 0;
 beforeAll(async () => {
   const tls = await loadOrCreateLocalTls();
   sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-  clients = new AzureClients({
-    armEndpoint: sim.url,
-    credential: staticTokenCredential(),
-    ca: tls.cert,
-    vaultUrl: (v) => sim.vaults[v]!,
-    disableChallengeResourceVerification: true,
-    retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
-    lroPollIntervalMs: 0,
-  });
+  clients = simulatorClients(sim, tls);
 });
 
 afterAll(async () => {
@@ -781,7 +773,7 @@ describe("through the pipeline (harness)", () => {
   });
 
   const hState = (sid: string, svc = SVC_ID) =>
-    (h.sim.getResource(subId(sid, svc))?.properties as { state: string }).state;
+    (h.sim.getResource(subId(sid, svc))!.properties as { state: string }).state;
 
   it("Fired → remediated with followUp.restoreAt; the due timer signal → reverted and active; then nothing is due", async () => {
     clock.set(NOW);
