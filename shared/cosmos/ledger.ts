@@ -84,7 +84,7 @@ export class CosmosSignalLedger implements SignalLedger {
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.read(id);
       // Only the lease holder completes; a lost lease (expired, re-claimed) is left to its new holder.
-      if (!current || current.state !== "processing" || current.token !== token) return;
+      if (current?.state !== "processing" || current.token !== token) return;
       const done: LeaseDoc = {
         ...stripDoc(current),
         state: "done",
@@ -108,7 +108,7 @@ export class CosmosSignalLedger implements SignalLedger {
     const id = this.docId(key);
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.read(id);
-      if (!current || current.state !== "processing" || current.token !== token) return;
+      if (current?.state !== "processing" || current.token !== token) return;
       try {
         await this.container
           .item(id, id)
