@@ -7,7 +7,17 @@
  * not prove that ARM accepts the templates: run `az bicep build --file infra/main.bicep` and
  * `azd provision --preview` for that (see infra/README.md).
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -530,5 +540,81 @@ describe("template wiring", () => {
       for (const platform of Object.values(hook))
         expect(existsSync(path.join(root, platform.run))).toBe(true);
     }
+  });
+});
+
+describe("azd hooks (run with stand-ins for azd and sleep)", () => {
+  /** Runs a hook script in a scratch directory; `azd` records its arguments and fails `provision` if asked. */
+  function runHook(
+    script: string,
+    env: Record<string, string>,
+    opts: { failProvision?: boolean; funcignore?: string } = {},
+  ): { status: number | null; calls: string[]; stderr: string } {
+    const dir = mkdtempSync(path.join(tmpdir(), "driftguard-hook-"));
+    try {
+      const bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      const log = path.join(dir, "azd.log");
+      writeFileSync(
+        path.join(bin, "azd"),
+        `#!/bin/sh\necho "$*" >> "${log}"\n${opts.failProvision ? '[ "$1" = provision ] && exit 1\n' : ""}exit 0\n`,
+      );
+      writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n");
+      chmodSync(path.join(bin, "azd"), 0o755);
+      chmodSync(path.join(bin, "sleep"), 0o755);
+      if (opts.funcignore !== undefined) writeFileSync(path.join(dir, ".funcignore"), opts.funcignore);
+      const r = spawnSync("sh", [path.join(root, script)], {
+        cwd: dir,
+        env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+        encoding: "utf8",
+      });
+      const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : [];
+      return { status: r.status, calls, stderr: r.stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("postprovision turns off secret generation once, and only once", () => {
+    expect(runHook("infra/hooks/postprovision.sh", {}).calls).toEqual([
+      "env set DRIFTGUARD_WRITE_SECRETS false",
+    ]);
+    const again = runHook("infra/hooks/postprovision.sh", { DRIFTGUARD_WRITE_SECRETS: "false" });
+    expect(again).toMatchObject({ status: 0, calls: [] });
+  });
+
+  it("postdeploy connects the signals after the first deploy and skips later deploys", () => {
+    const first = runHook("infra/hooks/postdeploy.sh", {});
+    expect(first.status).toBe(0);
+    expect(first.calls).toEqual(["env set DRIFTGUARD_CONNECT_SIGNALS true", "provision --no-prompt"]);
+    expect(runHook("infra/hooks/postdeploy.sh", { DRIFTGUARD_CONNECT_SIGNALS: "true" }).calls).toEqual([]);
+  });
+
+  it("postdeploy retries the provision three times, then resets the flag and fails", () => {
+    const r = runHook("infra/hooks/postdeploy.sh", {}, { failProvision: true });
+    expect(r.status).toBe(1);
+    expect(r.calls).toEqual([
+      "env set DRIFTGUARD_CONNECT_SIGNALS true",
+      "provision --no-prompt",
+      "provision --no-prompt",
+      "provision --no-prompt",
+      "env set DRIFTGUARD_CONNECT_SIGNALS false",
+    ]);
+    expect(r.stderr).toContain("azd env set DRIFTGUARD_CONNECT_SIGNALS true && azd provision");
+  });
+
+  it("prepackage refuses a package without a .funcignore that keeps local secrets out", () => {
+    const none = runHook("infra/hooks/prepackage.sh", {});
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain(".git .azure .driftguard node_modules");
+    const partial = runHook("infra/hooks/prepackage.sh", {}, { funcignore: ".git\nnode_modules/\n" });
+    expect(partial.status).toBe(1);
+    expect(partial.stderr).toMatch(/must exclude: \.azure \.driftguard \(/);
+    const ok = runHook(
+      "infra/hooks/prepackage.sh",
+      {},
+      { funcignore: "/.git\n.azure/\n.driftguard\nnode_modules\ntest\n" },
+    );
+    expect(ok.status).toBe(0);
   });
 });
