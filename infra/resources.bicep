@@ -630,8 +630,9 @@ resource subscriptionTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (c
   name: subscriptionTopicName
   location: 'global'
   tags: ownTags
+  // The identity only writes dead letters; deadLetterEnabled=false leaves the topic without one.
   identity: {
-    type: 'SystemAssigned'
+    type: deadLetterEnabled ? 'SystemAssigned' : 'None'
   }
   properties: {
     source: subscription().id
@@ -645,7 +646,7 @@ resource subscriptionTopicDeadLetter 'Microsoft.Authorization/roleAssignments@20
   scope: deadLetterContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
-    principalId: createSubscriptionTopic ? subscriptionTopic.identity.principalId : ''
+    principalId: createSubscriptionTopic && deadLetterEnabled ? subscriptionTopic.identity.principalId : ''
     principalType: 'ServicePrincipal'
   }
 }

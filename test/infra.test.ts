@@ -510,6 +510,42 @@ describe("template wiring", () => {
     }
   });
 
+  it("every file has balanced brackets and terminated strings", () => {
+    for (const file of bicepFiles) {
+      const src = read(file);
+      let j = 0;
+      while (j < src.length) {
+        const c = src[j];
+        if (c === "/" && src[j + 1] === "/") {
+          const nl = src.indexOf("\n", j);
+          j = nl < 0 ? src.length : nl;
+        } else if (c === "'") j = skipString(src, j);
+        else if (c === "{" || c === "[" || c === "(") j = skipBracket(src, j);
+        else {
+          expect("}])".includes(c!), `${file}: stray '${c}' at ${j}`).toBe(false);
+          j++;
+        }
+      }
+    }
+  });
+
+  it("module outputs that callers read are declared by the module", () => {
+    for (const file of bicepFiles) {
+      const src = read(file);
+      for (const m of src.matchAll(/^module\s+(\w+)\s+'([^']+)'\s*=/gm)) {
+        const target = read(path.join(path.dirname(file), m[2]!));
+        const declared = [...target.matchAll(/^output\s+(\w+)\s/gm)].map((o) => o[1]!);
+        const used = [...src.matchAll(new RegExp(`\\b${m[1]}(?:\\[\\w+\\])?\\.outputs\\.(\\w+)`, "g"))].map(
+          (u) => u[1]!,
+        );
+        expect(
+          used.filter((u) => !declared.includes(u)),
+          `${file}: ${m[1]} outputs`,
+        ).toEqual([]);
+      }
+    }
+  });
+
   it("the parameters file uses azd's variables and only declared parameters", () => {
     const text = read("infra/main.parameters.json");
     const file = JSON.parse(text) as { parameters: Record<string, { value: unknown }> };

@@ -46,8 +46,9 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (createTopic) 
   name: topicName
   location: location
   tags: tags
+  // The identity only writes dead letters.
   identity: {
-    type: 'SystemAssigned'
+    type: deadLetterEnabled ? 'SystemAssigned' : 'None'
   }
   properties: {
     source: vault.id
@@ -61,9 +62,9 @@ module deadLetterAccess 'dead-letter-access.bicep' = if (createTopic && deadLett
   params: {
     storageAccountName: storageAccountName
     containerName: deadLetterContainerName
-    principalId: createTopic ? topic.identity.principalId : ''
+    principalId: createTopic && deadLetterEnabled ? topic.identity.principalId : ''
   }
 }
 
 output systemTopicName string = topicName
-output topicPrincipalId string = createTopic ? topic.identity.principalId : ''
+output topicPrincipalId string = createTopic && deadLetterEnabled ? topic.identity.principalId : ''
