@@ -35,6 +35,11 @@ param principalId string = ''
 @description('DRIFTGUARD_MODE, the global kill switch. First deploys run in dry-run: every decision is recorded, nothing is changed.')
 param driftguardMode string = 'dry-run'
 
+@minValue(0)
+@maxValue(36500)
+@description('DRIFTGUARD_AUDIT_RETENTION_DAYS: audit record retention (per-record Cosmos TTL); 0 keeps records forever.')
+param auditRetentionDays int = 400
+
 @description('DRIFTGUARD_POLICY_FILE, relative to the app root (the deployed package) or absolute.')
 param policyFile string = 'policies/default.yaml'
 
@@ -170,6 +175,7 @@ module app 'resources.bicep' = {
     functionAppName: functionAppName
     principalId: principalId
     driftguardMode: driftguardMode
+    auditRetentionDays: auditRetentionDays
     policyFile: policyFile
     approverObjectIds: approverObjectIds
     approvalTtlMinutes: approvalTtlMinutes

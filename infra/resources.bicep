@@ -9,6 +9,7 @@ param identityName string
 param functionAppName string
 param principalId string
 param driftguardMode string
+param auditRetentionDays int
 param policyFile string
 param approverObjectIds string
 param approvalTtlMinutes int
@@ -530,6 +531,7 @@ var appSettings = {
   DRIFTGUARD_POLICY_FILE: policyFile
   COSMOS_ENDPOINT: cosmos.properties.documentEndpoint
   COSMOS_DATABASE: cosmosDatabaseName
+  DRIFTGUARD_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
   ARM_ENDPOINT: environment().resourceManager
   AZURE_CLIENT_ID: identity.properties.clientId
   // Our own identity (object ID and app/client ID): the ARM events our fixes cause are recognised as echoes.

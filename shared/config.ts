@@ -15,6 +15,8 @@ export interface DriftguardConfig {
     database: string;
     /** Local stack only; production authenticates with Managed Identity. */
     key?: string;
+    /** Audit record retention (TTL) in days; 0 keeps records forever. */
+    auditRetentionDays: number;
   };
   armEndpoint: string;
   /** User-assigned managed identity client ID (undefined = system-assigned / developer credential). */
@@ -93,6 +95,13 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
   if (!/^[A-Za-z0-9_-]{1,255}$/.test(database))
     throw new ConfigError("COSMOS_DATABASE", "letters, digits, '-' and '_' only");
   const key = env.COSMOS_KEY || undefined;
+  const retention = Number(env.DRIFTGUARD_AUDIT_RETENTION_DAYS ?? "400");
+  if (!Number.isInteger(retention) || retention < 0 || retention > 36_500) {
+    throw new ConfigError(
+      "DRIFTGUARD_AUDIT_RETENTION_DAYS",
+      "must be an integer number of days from 0 (keep forever) to 36500",
+    );
+  }
   if (inAzure && key)
     throw new ConfigError("COSMOS_KEY", "must not be set in Azure: the app uses its Managed Identity");
 
@@ -144,6 +153,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
       endpoint: httpsUrl(env, "COSMOS_ENDPOINT", inAzure ? undefined : "https://127.0.0.1:8081"),
       database,
       key,
+      auditRetentionDays: retention,
     },
     armEndpoint: httpsUrl(env, "ARM_ENDPOINT", "https://management.azure.com"),
     azureClientId,

@@ -21,7 +21,7 @@ export async function createCosmosStores(
   });
   const containers = await ensureContainers(client, config.cosmos.database);
   return {
-    audit: new CosmosAuditStore(containers.audit),
+    audit: new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays }),
     ledger: new CosmosSignalLedger(containers.ledger),
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
