@@ -40,10 +40,15 @@ export interface AzureClientSettings {
 }
 
 /** Default retry: the SDK's own policy, a little longer than its default for ARM throttling. */
-export const DEFAULT_RETRY: RetrySettings = { maxRetries: 4, retryDelayInMs: 1000, maxRetryDelayInMs: 30_000 };
+export const DEFAULT_RETRY: RetrySettings = {
+  maxRetries: 4,
+  retryDelayInMs: 1000,
+  maxRetryDelayInMs: 30_000,
+};
 
 export function productionVaultUrl(vaultName: string): string {
-  if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(vaultName)) throw new Error(`invalid vault name '${vaultName}'`);
+  if (!/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(vaultName))
+    throw new Error(`invalid vault name '${vaultName}'`);
   return `https://${vaultName}.vault.azure.net`;
 }
 
@@ -114,7 +119,8 @@ export class AzureClients {
   machineLearning(subscriptionId: string): AzureMachineLearningWorkspaces {
     return this.memo(
       `ml:${subscriptionId}`,
-      () => new AzureMachineLearningWorkspaces(this.settings.credential, subscriptionId, this.classicOptions()),
+      () =>
+        new AzureMachineLearningWorkspaces(this.settings.credential, subscriptionId, this.classicOptions()),
     );
   }
 
@@ -128,7 +134,12 @@ export class AzureClients {
   cognitiveServices(subscriptionId: string): CognitiveServicesManagementClient {
     return this.memo(
       `cog:${subscriptionId}`,
-      () => new CognitiveServicesManagementClient(this.settings.credential, subscriptionId, this.classicOptions()),
+      () =>
+        new CognitiveServicesManagementClient(
+          this.settings.credential,
+          subscriptionId,
+          this.classicOptions(),
+        ),
     );
   }
 

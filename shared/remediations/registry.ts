@@ -7,7 +7,8 @@ type AnyRemediation = Remediation<any, any, any>;
 const registry = new Map<string, AnyRemediation>();
 
 export function registerRemediation<P, S, D>(remediation: Remediation<P, S, D>): Remediation<P, S, D> {
-  if (registry.has(remediation.kind)) throw new Error(`remediation kind '${remediation.kind}' registered twice`);
+  if (registry.has(remediation.kind))
+    throw new Error(`remediation kind '${remediation.kind}' registered twice`);
   registry.set(remediation.kind, remediation as AnyRemediation);
   return remediation;
 }
