@@ -253,7 +253,24 @@ async function readAml(ctx: Ctx, id: ResourceId): Promise<{ unit: AmlUnit; tags:
   const ml = ctx.clients.machineLearning(id.subscriptionId);
   const rg = rgOf(id);
   const compute = await ml.computeOperations.get(rg, ws, name);
-  const props = compute.properties as
+  return {
+    unit: toAmlUnit(compute.properties, id.id, id.subscriptionId, rg, ws, name),
+    tags: tagsOf(compute.tags),
+  };
+}
+
+/** An AML compute as a scalable unit (the SDK types `properties` loosely; the wire nests it twice). */
+function toAmlUnit(
+  properties: unknown,
+  id: string,
+  sub: string,
+  rg: string,
+  ws: string,
+  name: string,
+  /** Listed computes without a type are not assumed to be clusters; a directly targeted one is. */
+  unknownType?: string,
+): AmlUnit {
+  const props = properties as
     | {
         computeType?: string;
         properties?: {
@@ -268,20 +285,17 @@ async function readAml(ctx: Ctx, id: ResourceId): Promise<{ unit: AmlUnit; tags:
     | undefined;
   const scale = props?.properties?.scaleSettings;
   return {
-    unit: {
-      type: "aml",
-      id: id.id,
-      subscriptionId: id.subscriptionId,
-      resourceGroup: rg,
-      parent: ws,
-      name,
-      vmSize: props?.properties?.vmSize,
-      computeType: props?.computeType,
-      maxNodeCount: scale?.maxNodeCount,
-      minNodeCount: scale?.minNodeCount,
-      nodeIdleTimeBeforeScaleDown: scale?.nodeIdleTimeBeforeScaleDown,
-    },
-    tags: tagsOf(compute.tags),
+    type: "aml",
+    id,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    parent: ws,
+    name,
+    vmSize: props?.properties?.vmSize,
+    computeType: props?.computeType ?? unknownType,
+    maxNodeCount: scale?.maxNodeCount,
+    minNodeCount: scale?.minNodeCount,
+    nodeIdleTimeBeforeScaleDown: scale?.nodeIdleTimeBeforeScaleDown,
   };
 }
 
@@ -398,33 +412,15 @@ async function collectScope(ctx: Ctx, scope: ResourceId, nameFilter: string | un
     for await (const compute of ml.computeOperations.list(rg, ws.name)) {
       if (!compute.id || !compute.name) continue;
       if (nameFilter && compute.name.toLowerCase() !== nameFilter.toLowerCase()) continue;
-      const props = compute.properties as
-        | {
-            computeType?: string;
-            properties?: {
-              vmSize?: string;
-              scaleSettings?: {
-                maxNodeCount?: number;
-                minNodeCount?: number;
-                nodeIdleTimeBeforeScaleDown?: string;
-              };
-            };
-          }
-        | undefined;
-      const scale = props?.properties?.scaleSettings;
-      const unit: AmlUnit = {
-        type: "aml",
-        id: parseResourceId(compute.id).id,
-        subscriptionId: sub,
-        resourceGroup: rg,
-        parent: ws.name,
-        name: compute.name,
-        vmSize: props?.properties?.vmSize,
-        computeType: props?.computeType ?? "(unknown)",
-        maxNodeCount: scale?.maxNodeCount,
-        minNodeCount: scale?.minNodeCount,
-        nodeIdleTimeBeforeScaleDown: scale?.nodeIdleTimeBeforeScaleDown,
-      };
+      const unit = toAmlUnit(
+        compute.properties,
+        parseResourceId(compute.id).id,
+        sub,
+        rg,
+        ws.name,
+        compute.name,
+        "(unknown)",
+      );
       const why = isExcluded({ ...wsTags, ...tagsOf(compute.tags) })
         ? "excluded by tag driftguard:exclude"
         : ineligible(unit);
