@@ -178,6 +178,17 @@ export function changePath(unit: PoolUnit, field: PoolField, targetId: string): 
   return `${unitPrefix(unit.id, targetId)}${fieldPath(unit, field)}`;
 }
 
+/** The recorded `{path, from, to}` of every field a plan sets (apply and restore alike). */
+function changesOf(planned: readonly PlannedUnit[], targetId: string): Change[] {
+  return planned.flatMap((p) =>
+    p.set.map((s) => ({
+      path: changePath(p.unit, s.field, targetId),
+      from: s.from ?? null,
+      to: s.to ?? null,
+    })),
+  );
+}
+
 const NAMESPACE_OF: Record<string, string> = {
   workspaces: "Microsoft.MachineLearningServices",
   managedclusters: "Microsoft.ContainerService",
@@ -637,13 +648,7 @@ function planApply(state: ScaleState, ctx: Ctx): Plan<ScaleData> {
       reason: `${state.units.length} GPU pool(s) already within the limits (maxNodes ${ctx.params.maxNodes}${ctx.params.minNodes !== undefined ? `, minNodes ${ctx.params.minNodes}` : ""})`,
     };
   }
-  const changes: Change[] = planned.flatMap((p) =>
-    p.set.map((s) => ({
-      path: changePath(p.unit, s.field, state.target),
-      from: s.from ?? null,
-      to: s.to ?? null,
-    })),
-  );
+  const changes = changesOf(planned, state.target);
   const names = planned.map((p) => `${p.unit.parent}/${p.unit.name}`).join(", ");
   return {
     action: "change",
@@ -717,13 +722,7 @@ function planRestore(state: ScaleState): Plan<ScaleData> {
       reason: `restore skipped: ${parts.join("; ") || "nothing recorded to restore"}`,
     };
   }
-  const changes: Change[] = planned.flatMap((p) =>
-    p.set.map((s) => ({
-      path: changePath(p.unit, s.field, state.target),
-      from: s.from ?? null,
-      to: s.to ?? null,
-    })),
-  );
+  const changes = changesOf(planned, state.target);
   const names = planned.map((p) => `${p.unit.parent}/${p.unit.name}`).join(", ");
   return {
     action: "change",
