@@ -248,27 +248,6 @@ export function offendingRules<R extends NsgRule>(
   return rules.filter((r) => isOffending(r, ports));
 }
 
-/** The restorable definition of a rule (what a person needs to re-create it), in a stable key order. */
-export interface RuleDefinition {
-  name: string;
-  id?: string;
-  priority?: number;
-  direction?: string;
-  access?: string;
-  protocol?: string;
-  sourceAddressPrefix?: string;
-  sourceAddressPrefixes?: string[];
-  sourcePortRange?: string;
-  sourcePortRanges?: string[];
-  destinationAddressPrefix?: string;
-  destinationAddressPrefixes?: string[];
-  destinationPortRange?: string;
-  destinationPortRanges?: string[];
-  sourceApplicationSecurityGroups?: { id?: string }[];
-  destinationApplicationSecurityGroups?: { id?: string }[];
-  description?: string;
-}
-
 const DEFINITION_KEYS = [
   "priority",
   "direction",
@@ -286,6 +265,9 @@ const DEFINITION_KEYS = [
   "destinationApplicationSecurityGroups",
   "description",
 ] as const;
+
+/** The restorable definition of a rule (what a person needs to re-create it), in a stable key order. */
+export type RuleDefinition = Pick<NsgRule, "id" | (typeof DEFINITION_KEYS)[number]> & { name: string };
 
 /** The rule's full definition (no etag, no provisioning state, no read-only fields). */
 export function ruleDefinition(rule: NsgRule): RuleDefinition {
