@@ -28,6 +28,7 @@ import type {
 import type { AzureClients } from "./azure/clients.js";
 import { asRemediationError, RemediationError, type Step } from "./errors.js";
 import type { Logger } from "./log.js";
+import { EXCLUDE_TAG, isOptedOut } from "./opt-out.js";
 import { matchPolicy, policyByName } from "./policy/match.js";
 import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
 import type { ActionBudget, Approval, ApprovalStore, Clock, Notifier, SignalLedger } from "./ports.js";
@@ -35,8 +36,6 @@ import { redactText } from "./redact.js";
 import { getRemediation } from "./remediations/registry.js";
 import type { ChangePlan, Current, Plan, RemediationContext } from "./remediations/types.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
-
-export const EXCLUDE_TAG = "driftguard:exclude";
 
 export interface PipelineDeps {
   policies: readonly Policy[];
@@ -268,13 +267,7 @@ export class Pipeline {
         return this.deferred(base, record, "circuit breaker open after repeated failures");
       return failed(err, "read");
     }
-    if (
-      String(
-        current.tags[EXCLUDE_TAG] ??
-          Object.entries(current.tags).find(([k]) => k.toLowerCase() === EXCLUDE_TAG)?.[1] ??
-          "",
-      ).toLowerCase() === "true"
-    ) {
+    if (isOptedOut(current.tags)) {
       const r = await record({
         outcome: "excluded",
         reason: `resource carries the opt-out tag ${EXCLUDE_TAG}=true`,

@@ -38,9 +38,11 @@
  * `workspaces[ws1].computes[gpu].properties.properties.scaleSettings.maxNodeCount` on a resource group,
  * and `resourceGroups[rg].…` on a subscription. The prefix is parsed back into the pool's ID on restore.
  */
+
 import { z } from "zod";
 import type { AuditRecord, Change } from "../audit/types.js";
 import { asRemediationError, RemediationError } from "../errors.js";
+import { isOptedOut } from "../opt-out.js";
 import { parseResourceId, type ResourceId, sameType } from "../resource-id.js";
 import type { Signal } from "../signals/types.js";
 import { registerRemediation } from "./registry.js";
@@ -257,8 +259,6 @@ function tagsOf(v: unknown): Record<string, string> {
   return out;
 }
 
-const isExcluded = (tags: Record<string, string>) => tags["driftguard:exclude"]?.toLowerCase() === "true";
-
 async function readAml(ctx: Ctx, id: ResourceId): Promise<{ unit: AmlUnit; tags: Record<string, string> }> {
   const [[, ws], [, name]] = id.names as [[string, string], [string, string]];
   const ml = ctx.clients.machineLearning(id.subscriptionId);
@@ -432,7 +432,7 @@ async function collectScope(ctx: Ctx, scope: ResourceId, nameFilter: string | un
         compute.name,
         "(unknown)",
       );
-      const why = isExcluded({ ...wsTags, ...tagsOf(compute.tags) })
+      const why = isOptedOut({ ...wsTags, ...tagsOf(compute.tags) })
         ? "excluded by tag driftguard:exclude"
         : ineligible(unit);
       if (why) out.skipped.push({ id: unit.id, reason: why });
@@ -447,7 +447,7 @@ async function collectScope(ctx: Ctx, scope: ResourceId, nameFilter: string | un
     if (!cluster.id || !cluster.name) continue;
     const cId = parseResourceId(cluster.id);
     const rg = rgOf(cId);
-    const excluded = isExcluded(tagsOf(cluster.tags));
+    const excluded = isOptedOut(tagsOf(cluster.tags));
     for await (const pool of cs.agentPools.list(rg, cluster.name)) {
       if (nameFilter && pool.name?.toLowerCase() !== nameFilter.toLowerCase()) continue;
       const unit = toAksUnit(sub, rg, cluster.name, cId.id, pool);
