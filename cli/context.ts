@@ -63,6 +63,7 @@ export async function openContext(
       ARM_ENDPOINT: info.azure,
       DRIFTGUARD_VAULT_URLS: JSON.stringify(info.vaults),
       DRIFTGUARD_CA_FILE: info.caCertFile,
+      DRIFTGUARD_LOCAL_STACK: "1",
     });
     const runtime = await createRuntime(config, { credential: staticTokenCredential(), log });
     return { runtime, target: `local stack at ${info.functions}`, close: async () => undefined };

@@ -95,6 +95,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? functionsUrl,
       WEBSITE_SITE_NAME: undefined,
+      DRIFTGUARD_LOCAL_STACK: "1",
     });
     const runtime = await createRuntime(config, {
       credential: staticTokenCredential(),

@@ -10,7 +10,7 @@ import { handleAuditViewer } from "./audit-viewer.js";
 import { handleHealth } from "./health.js";
 import { handleResourceEvent } from "./resource-events.js";
 import { handleTeamsMessage } from "./teams-messages.js";
-import { expirePendingApprovals, runDueRestorations } from "./timers.js";
+import { expirePendingApprovals, resumePendingWork, runDueRestorations } from "./timers.js";
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -102,6 +102,13 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "0 */1 * * * *",
     everyMs: 60_000,
     handler: runDueRestorations,
+  },
+  {
+    name: "resumeWork",
+    trigger: "timer",
+    schedule: "30 */1 * * * *",
+    everyMs: 60_000,
+    handler: resumePendingWork,
   },
   {
     name: "expireApprovals",

@@ -40,7 +40,13 @@ function approverOf(req: HttpRequest, runtime: Runtime): { id: string } | { refu
   const allowed = runtime.config.approvers.objectIds.map((s) => s.toLowerCase());
   if (!principal?.objectId) {
     if (runtime.config.inAzure) return { refused: "sign in first (App Service Authentication)" };
-    // Local stack without sign-in: the developer, as a stable pseudonym like any approver.
+    // With approvers configured, a decision always needs a principal that can be checked against them.
+    if (allowed.length > 0)
+      return {
+        refused:
+          "sign in first: approvers are configured (APPROVER_OBJECT_IDS), so a decision needs a signed-in principal",
+      };
+    // Local stack without approvers and without sign-in: the developer, as a stable pseudonym.
     return { id: pseudonymize(`local:${process.env.USER ?? "developer"}`, runtime.config.pseudonymKey) };
   }
   if (runtime.config.inAzure || allowed.length > 0) {
@@ -60,7 +66,27 @@ function describe(a: Approval): string {
   return `<p>${esc(a.summary)}</p>
 <p><strong>Policy</strong> ${esc(a.policy)} · <strong>Kind</strong> ${esc(a.kind)} · <strong>State</strong> ${esc(a.state)} · <strong>Expires</strong> ${esc(a.expiresAt)}</p>
 <p><strong>Resource</strong> <code>${esc(a.target.resourceId)}</code></p>
-<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>`;
+<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>${runState(a)}${refusals(a)}`;
+}
+
+/** How the approved change went: done, or due again after a transient failure, or given up. */
+function runState(a: Approval): string {
+  const run = a.run;
+  if (a.state !== "approved" || !run) return "";
+  if (run.state === "done")
+    return `<p><strong>Change</strong> ${esc(run.outcome ?? "done")}${run.reason ? ` — ${esc(run.reason)}` : ""}</p>`;
+  if (run.state === "gave-up")
+    return `<p><strong>Change</strong> not applied: ${esc(run.reason ?? "the approval's validity ended")}</p>`;
+  const last = run.lastError
+    ? ` Last attempt failed (${esc(run.lastError.code)} at ${esc(run.lastError.step)}).`
+    : "";
+  return `<p><strong>Change</strong> approved and due: it is applied automatically, no second click is needed.${last}${run.nextAttemptAt && run.attempts > 0 ? ` Next attempt ${esc(run.nextAttemptAt)}.` : ""}</p>`;
+}
+
+function refusals(a: Approval): string {
+  if (!a.refusals?.length) return "";
+  const items = a.refusals.map((r) => `<li>${esc(r.at)}: ${esc(r.reason)}</li>`).join("");
+  return `<p><strong>Refused decisions</strong></p><ul>${items}</ul>`;
 }
 
 export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponseInit> {
@@ -113,6 +139,12 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
         via: "approval-page",
       },
     );
+    if (result.refused)
+      return page(
+        "Not allowed",
+        `${describe(result.approval ?? approval)}<p>${esc(result.error ?? "refused")}.</p>`,
+        403,
+      );
     if (result.error) return page("Nothing changed", `<p>${esc(result.error)}.</p>`, 409);
     const outcomes = result.decisions
       .map((d) => `<li>${esc(d.outcome)} — ${esc(d.reason ?? d.summary ?? "")}</li>`)

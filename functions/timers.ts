@@ -32,3 +32,20 @@ export async function expirePendingApprovals(
   for (const s of summarize(decisions))
     runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
 }
+
+/**
+ * Work that must not wait for a redelivery: approved changes due again after a transient failure
+ * (or whose validity ended), and actions whose holder vanished before recording them.
+ */
+export async function resumePendingWork(
+  _timer: Timer | undefined,
+  context: InvocationContext,
+): Promise<void> {
+  const runtime = await getRuntime();
+  const approved = await runtime.pipeline.runDueApprovedChanges();
+  for (const s of summarize(approved))
+    runtime.log.info({ invocationId: context.invocationId, ...s }, "approved change retried");
+  const resumed = await runtime.pipeline.resumeInterrupted();
+  for (const s of summarize(resumed))
+    runtime.log.info({ invocationId: context.invocationId, ...s }, "interrupted action completed");
+}

@@ -244,6 +244,9 @@ var auditIndexedFields = [
   'actor'
   'sk'
   'seq'
+  // the resource gate's sweep: chain heads with an intent whose lease expired
+  'intent/id'
+  'lease/untilMs'
 ]
 
 var auditIncludedPaths = [
@@ -271,20 +274,6 @@ var cosmosContainers = [
     }
   }
   {
-    name: 'ledger'
-    defaultTtl: -1
-    indexingPolicy: {
-      indexingMode: 'consistent'
-      automatic: true
-      includedPaths: []
-      excludedPaths: [
-        {
-          path: '/*'
-        }
-      ]
-    }
-  }
-  {
     name: 'approvals'
     defaultTtl: -1
     indexingPolicy: {
@@ -296,6 +285,9 @@ var cosmosContainers = [
         }
         {
           path: '/expiresAtMs/?'
+        }
+        {
+          path: '/runDueAtMs/?'
         }
       ]
       excludedPaths: [

@@ -47,6 +47,35 @@ export interface DriftguardConfig {
   publicUrl?: string;
   /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
   inAzure: boolean;
+  /** True for the local stack (`DRIFTGUARD_LOCAL_STACK=1`, set by dev/stack.ts, never in Azure):
+   *  only there may the public default keys be used. */
+  localStack: boolean;
+}
+
+/** Public defaults of the local stack. Anyone can read them, so they are refused anywhere else. */
+export const LOCAL_STACK_PSEUDONYM_KEY = "local-stack-pseudonym-key";
+export const LOCAL_STACK_SIGNING_KEY = "local-stack-approval-signing-key-0123456789";
+
+/** A secret setting: the local stack's public default only on the local stack. */
+function secretSetting(
+  env: Env,
+  name: string,
+  localDefault: string,
+  minLength: number,
+  localStack: boolean,
+): string {
+  const value = env[name] ?? (localStack ? localDefault : undefined);
+  if (!value || value.length < minLength)
+    throw new ConfigError(
+      name,
+      `is required (at least ${minLength} characters; use a Key Vault reference in Azure)`,
+    );
+  if (value === localDefault && !localStack)
+    throw new ConfigError(
+      name,
+      "is the local stack's public default key; set a secret of your own outside the local stack",
+    );
+  return value;
 }
 
 type Env = Record<string, string | undefined>;
@@ -84,6 +113,7 @@ function guidList(env: Env, name: string): string[] {
 
 export function loadConfig(env: Env = process.env): DriftguardConfig {
   const inAzure = !!env.WEBSITE_SITE_NAME;
+  const localStack = !inAzure && env.DRIFTGUARD_LOCAL_STACK === "1";
   const mode = (env.DRIFTGUARD_MODE ?? "enforce").trim() as PolicyMode;
   if (!MODES.includes(mode))
     throw new ConfigError(
@@ -120,21 +150,14 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     }
   }
 
-  const pseudonymKey = env.DRIFTGUARD_PSEUDONYM_KEY ?? (inAzure ? undefined : "local-stack-pseudonym-key");
-  if (!pseudonymKey || pseudonymKey.length < 16) {
-    throw new ConfigError(
-      "DRIFTGUARD_PSEUDONYM_KEY",
-      "is required (at least 16 characters; use a Key Vault reference in Azure)",
-    );
-  }
-  const signingKey =
-    env.APPROVER_SIGNING_KEY ?? (inAzure ? undefined : "local-stack-approval-signing-key-0123456789");
-  if (!signingKey || signingKey.length < 32) {
-    throw new ConfigError(
-      "APPROVER_SIGNING_KEY",
-      "is required (at least 32 characters; use a Key Vault reference in Azure)",
-    );
-  }
+  const pseudonymKey = secretSetting(
+    env,
+    "DRIFTGUARD_PSEUDONYM_KEY",
+    LOCAL_STACK_PSEUDONYM_KEY,
+    16,
+    localStack,
+  );
+  const signingKey = secretSetting(env, "APPROVER_SIGNING_KEY", LOCAL_STACK_SIGNING_KEY, 32, localStack);
   const ttl = Number(env.APPROVER_TTL_MINUTES ?? "1440");
   if (!Number.isInteger(ttl) || ttl < 5 || ttl > 7 * 1440)
     throw new ConfigError("APPROVER_TTL_MINUTES", "must be an integer between 5 and 10080");
@@ -169,5 +192,6 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
     inAzure,
+    localStack,
   };
 }

@@ -5,7 +5,7 @@ import { CosmosActionBudget } from "./cosmos/action-budget.js";
 import { CosmosApprovalStore } from "./cosmos/approval-store.js";
 import { CosmosAuditStore } from "./cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "./cosmos/client.js";
-import { CosmosSignalLedger } from "./cosmos/ledger.js";
+import { CosmosResourceGate } from "./cosmos/resource-gate.js";
 import type { Stores } from "./runtime.js";
 
 export async function createCosmosStores(
@@ -20,9 +20,10 @@ export async function createCosmosStores(
     ca,
   });
   const containers = await ensureContainers(client, config.cosmos.database);
+  const audit = new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays });
   return {
-    audit: new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays }),
-    ledger: new CosmosSignalLedger(containers.ledger),
+    audit,
+    gate: new CosmosResourceGate(containers.audit, audit),
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
     ping: async () => {

@@ -1,41 +1,47 @@
 /**
  * The remediation pipeline (pure core: no Azure SDK import, only narrow interfaces).
  *
- *   signal → per target: self-echo? → policy match → dedupe lease → read current state →
- *   opt-out tag → plan → mode (dry-run | approval | enforce + blast-radius limit) → apply →
- *   verify → exactly one audit record per decision.
+ *   signal → per target: self-echo? → policy match → enter the resource's gate (one writer per
+ *   resource; a decided cause is a duplicate) → complete an interrupted intent, if any → read
+ *   current state → opt-out tag → plan → mode (dry-run | approval | enforce + blast-radius limit) →
+ *   intent → apply → verify → exactly one record, committed together with leaving the gate.
  *
- * Events arrive at least once and out of order, so the decision is always made from the
- * resource's current state; a duplicate delivery of a handled cause yields no record, and a
- * failure releases the lease so that Event Grid's redelivery retries instead of being dropped.
+ * Events arrive at least once and out of order, so every decision is made from the resource's
+ * current state. An action is never without its record: the intent is persisted before the write
+ * to Azure, and kept when the record cannot be written, so the next holder completes it.
  */
-import {
-  BrokenCircuitError,
-  type CircuitBreakerPolicy,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleWhen,
-} from "cockatiel";
+import { type CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import { ApprovalLifecycle, type DecideResult } from "./approvals/lifecycle.js";
 import { toRecordSignal } from "./audit/record.js";
-import type {
-  AuditRecord,
-  AuditRecordInput,
-  AuditStore,
-  Change,
-  Outcome,
-  RecordApprover,
-} from "./audit/types.js";
+import type { AuditRecord, AuditStore, RecordApprover } from "./audit/types.js";
 import type { AzureClients } from "./azure/clients.js";
-import { asRemediationError, RemediationError, type Step } from "./errors.js";
+import { asRemediationError } from "./errors.js";
 import type { Logger } from "./log.js";
-import { EXCLUDE_TAG, isOptedOut } from "./opt-out.js";
+import { buildRecord } from "./pipeline/records.js";
+import {
+  type AnyRemediation,
+  type RunEnv,
+  type RunInput,
+  type RunResult,
+  runRemediation,
+} from "./pipeline/run.js";
+import type { Decision } from "./pipeline/types.js";
 import { matchPolicy, policyByName } from "./policy/match.js";
 import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
-import type { ActionBudget, Approval, ApprovalStore, Clock, Notifier, SignalLedger } from "./ports.js";
-import { redactText } from "./redact.js";
+import type {
+  ActionBudget,
+  Approval,
+  ApprovalStore,
+  Clock,
+  GateSession,
+  Intent,
+  Notifier,
+  ResourceGate,
+} from "./ports.js";
 import { getRemediation } from "./remediations/registry.js";
-import type { ChangePlan, Current, Plan, RemediationContext } from "./remediations/types.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
+
+export type { Decision, DecisionOutcome } from "./pipeline/types.js";
 
 export interface PipelineDeps {
   policies: readonly Policy[];
@@ -43,7 +49,7 @@ export interface PipelineDeps {
   globalMode: PolicyMode;
   clients: AzureClients;
   audit: AuditStore;
-  ledger: SignalLedger;
+  gate: ResourceGate;
   budget: ActionBudget;
   approvals: ApprovalStore;
   notifier: Notifier;
@@ -53,34 +59,14 @@ export interface PipelineDeps {
   selfPrincipalIds: readonly string[];
   /** Key for pseudonymous caller/approver IDs. */
   pseudonymKey: string;
-  /** Dedupe lease: how long a claim protects a cause before a redelivery may retry it. */
+  /** How long a session's lease protects a resource: longer than any one remediation takes. */
   leaseMs?: number;
-  /** How long a concurrent delivery waits for the lease holder to finish before asking for redelivery. */
+  /** How long a delivery waits for a resource's current writer before asking for redelivery. */
   busyWaitMs?: number;
   /** How long an approval request stays open. */
   approvalTtlMs?: number;
-  /** Public base URL of the function app (approval links). */
-  publicBaseUrl?: string;
   /** Observer of every decision (the local demo prints them as they happen). */
   onDecision?: (decision: Decision, signal: Signal) => void;
-}
-
-export type DecisionOutcome = Outcome | "ignored" | "duplicate" | "busy";
-
-export interface Decision {
-  target: SignalTarget;
-  policy?: string;
-  kind?: string;
-  mode?: PolicyMode;
-  outcome: DecisionOutcome;
-  /** Why (ignored / compliant / excluded / failed …) in one line. */
-  reason?: string;
-  /** One line for people, from the plan. */
-  summary?: string;
-  changes?: Change[];
-  record?: AuditRecord;
-  /** The delivery should be retried (answer non-2xx so Event Grid redelivers). */
-  retry: boolean;
 }
 
 /** Options for runs that are not plain deliveries: approved replays, timers, manual runs. */
@@ -94,15 +80,44 @@ export interface RunOptions {
   dryRun?: boolean;
 }
 
-const DEFAULT_LEASE_MS = 5 * 60_000;
+export const DEFAULT_LEASE_MS = 5 * 60_000;
 const DEFAULT_BUSY_WAIT_MS = 10_000;
 const DEFAULT_APPROVAL_TTL_MS = 24 * 3600_000;
+/** Attempts to leave the gate after a failure before giving up (the lease then expires). */
+const LEAVE_ATTEMPTS = 4;
 
 export class Pipeline {
   /** One breaker per kind: repeated failures of one kind stop hammering Azure; others go on. */
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  readonly approvalLifecycle: ApprovalLifecycle;
 
-  constructor(readonly deps: PipelineDeps) {}
+  constructor(readonly deps: PipelineDeps) {
+    this.approvalLifecycle = new ApprovalLifecycle({
+      approvals: deps.approvals,
+      gate: deps.gate,
+      notifier: deps.notifier,
+      clock: deps.clock,
+      log: deps.log,
+      policies: deps.policies,
+      pseudonymKey: deps.pseudonymKey,
+      approvalTtlMs: deps.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS,
+      leaseMs: this.leaseMs,
+      busyWaitMs: deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
+      runApproved: (approval, approver) => {
+        const replay: Signal = {
+          ...approval.signal,
+          dedupeKey: `approval:${approval.id}`,
+          targets: [approval.target],
+        };
+        return this.handle(replay, { policyName: approval.policy, approved: { approval, approver } });
+      },
+      onDecision: (d, a) => deps.onDecision?.(d, a.signal),
+    });
+  }
+
+  private get leaseMs(): number {
+    return this.deps.leaseMs ?? DEFAULT_LEASE_MS;
+  }
 
   /** Handles every target of a signal; one Decision per target. */
   async handle(signal: Signal, opts: RunOptions = {}): Promise<Decision[]> {
@@ -119,6 +134,49 @@ export class Pipeline {
   async handleAll(signals: readonly Signal[], opts: RunOptions = {}): Promise<Decision[]> {
     const out: Decision[] = [];
     for (const s of signals) out.push(...(await this.handle(s, opts)));
+    return out;
+  }
+
+  /** An approver decided (approval page, Teams). */
+  decideApproval(
+    id: string,
+    decision: "approved" | "rejected",
+    approver: RecordApprover,
+  ): Promise<DecideResult> {
+    return this.approvalLifecycle.decide(id, decision, approver);
+  }
+
+  /** Expires pending approvals past their deadline (timer): one `expired` record each. */
+  expireApprovals(): Promise<Decision[]> {
+    return this.approvalLifecycle.expireDue();
+  }
+
+  /** Runs approved changes that are due again after a transient failure (timer). */
+  runDueApprovedChanges(): Promise<Decision[]> {
+    return this.approvalLifecycle.runDue();
+  }
+
+  /**
+   * Completes intents whose holder vanished (timer): enters each such resource under a sweep cause,
+   * which settles the intent and records nothing else.
+   */
+  async resumeInterrupted(limit = 50): Promise<Decision[]> {
+    const out: Decision[] = [];
+    for (const resourceId of await this.deps.gate.listInterrupted(this.deps.clock.now(), limit)) {
+      // A sweep cause is never remembered (it leaves `open`): each sweep may enter again.
+      const entry = await this.deps.gate.enter(resourceId, `sweep|${resourceId.toLowerCase()}`, {
+        leaseMs: this.leaseMs,
+        now: this.deps.clock.now(),
+      });
+      if (entry.status !== "entered" || !entry.session.interrupted) {
+        if (entry.status === "entered") await entry.session.leave({ cause: "open", keepIntent: true });
+        continue;
+      }
+      const decision = await this.guarded(entry.session, (session) =>
+        this.completeInterrupted(session, session.interrupted!, true),
+      );
+      if (decision) out.push(decision);
+    }
     return out;
   }
 
@@ -165,375 +223,295 @@ export class Pipeline {
         retry: false,
       };
     }
-    const policyMode = opts.approved && policy.mode === "approval" ? "enforce" : policy.mode;
-    const mode = mostRestrictive(this.deps.globalMode, policyMode, opts.dryRun ? "dry-run" : "enforce");
+    const mode = this.modeFor(policy, opts);
     const base = { target, policy: policy.name, kind: policy.kind, mode };
     if (mode === "off") return { ...base, outcome: "ignored", reason: "mode is off", retry: false };
-
     const remediation = getRemediation(policy.kind);
     if (!remediation)
       return { ...base, outcome: "ignored", reason: `unknown kind '${policy.kind}'`, retry: false };
 
-    const key = `${signal.dedupeKey}|${target.resourceId.toLowerCase()}`;
-    const claim = await this.claim(key);
-    if (claim.status === "done")
+    const cause = `${signal.dedupeKey}|${target.resourceId.toLowerCase()}`;
+    const entry = await this.enter(target.resourceId, cause);
+    if (entry.status === "done")
       return { ...base, outcome: "duplicate", reason: "already handled", retry: false };
-    if (claim.status === "busy") {
+    if (entry.status === "busy")
       return {
         ...base,
         outcome: "busy",
-        reason: "another delivery of this cause is in progress",
+        reason: "another writer holds this resource; retry later",
         retry: true,
       };
-    }
 
-    const started = Date.now();
-    const ctx: RemediationContext = {
-      target,
-      signal,
-      policy,
-      params: policy.params,
-      clients: this.deps.clients,
-      history: this.deps.audit,
-      now: () => this.deps.clock.now(),
-      log: log.child({ kind: policy.kind, resourceId: target.resourceId, signalId: signal.id }),
-    };
-    const record = (input: Partial<AuditRecordInput> & { outcome: Outcome }) =>
-      this.record(signal, target, policy, mode, started, opts, input);
-
-    let decision: Decision;
-    try {
-      decision = await this.decide(remediation, ctx, mode, base, record, opts);
-    } catch (err) {
-      // The record could not be written (or something unexpected broke): give the lease up so
-      // that the redelivery retries, and surface the failure to the trigger.
-      await this.deps.ledger.release(key, claim.token).catch(() => undefined);
-      throw err;
-    }
-    if (decision.retry) await this.deps.ledger.release(key, claim.token);
-    else await this.deps.ledger.complete(key, claim.token);
-    return decision;
+    const decision = await this.guarded(entry.session, async (session) => {
+      const interrupted = session.interrupted;
+      if (interrupted) {
+        const completed = await this.completeInterrupted(session, interrupted, interrupted.cause === cause);
+        if (interrupted.cause === cause) return completed;
+        if (completed.retry)
+          return {
+            ...base,
+            outcome: "busy",
+            reason: "an interrupted action on this resource could not be completed yet; retry later",
+            retry: true,
+          };
+      }
+      const result = await runRemediation(this.runEnv(remediation), {
+        session,
+        cause,
+        remediation,
+        signal,
+        target,
+        policy,
+        mode,
+        records: this.recordContext(signal, target, policy, mode, opts),
+        ...(opts.approved ? { approved: opts.approved } : {}),
+      });
+      return this.settle(session, cause, result, interrupted ? [interrupted.cause] : []);
+    });
+    return decision ?? { ...base, outcome: "busy", reason: "resource session ended early", retry: true };
   }
 
-  /** Claims the cause; waits briefly for a concurrent holder so that duplicates settle as "done". */
-  private async claim(key: string) {
-    const { ledger, clock } = this.deps;
-    const leaseMs = this.deps.leaseMs ?? DEFAULT_LEASE_MS;
+  private modeFor(policy: Policy, opts: RunOptions): PolicyMode {
+    const policyMode = opts.approved && policy.mode === "approval" ? "enforce" : policy.mode;
+    return mostRestrictive(this.deps.globalMode, policyMode, opts.dryRun ? "dry-run" : "enforce");
+  }
+
+  /** Enters the resource's gate, waiting briefly while another writer holds it. */
+  private async enter(resourceId: string, cause: string) {
+    const { gate, clock } = this.deps;
     const deadline = Date.now() + (this.deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS);
     let delay = 50;
     for (;;) {
-      const claim = await ledger.claim(key, { leaseMs, now: clock.now() });
-      if (claim.status !== "busy" || Date.now() >= deadline) return claim;
+      const entry = await gate.enter(resourceId, cause, { leaseMs: this.leaseMs, now: clock.now() });
+      if (entry.status !== "busy" || Date.now() >= deadline) return entry;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 1000);
     }
   }
 
-  private async decide(
-    remediation: NonNullable<ReturnType<typeof getRemediation>>,
-    ctx: RemediationContext,
-    mode: PolicyMode,
-    base: Omit<Decision, "outcome" | "retry">,
-    record: (input: Partial<AuditRecordInput> & { outcome: Outcome }) => Promise<AuditRecord>,
-    opts: RunOptions,
+  /**
+   * Runs `work` in the session; if it throws (a record could not be written, the store is down),
+   * leaves the gate keeping the intent — retrying the release — so a redelivery can finish, and
+   * rethrows so the trigger answers non-2xx.
+   */
+  private async guarded(
+    session: GateSession,
+    work: (session: GateSession) => Promise<Decision>,
+  ): Promise<Decision | undefined> {
+    try {
+      return await work(session);
+    } catch (err) {
+      for (let attempt = 1; attempt <= LEAVE_ATTEMPTS; attempt++) {
+        try {
+          await session.leave({ cause: "open", keepIntent: true });
+          break;
+        } catch (leaveErr) {
+          this.deps.log.warn(
+            {
+              resourceId: session.resourceId,
+              attempt,
+              err: String((leaveErr as Error).message).slice(0, 200),
+            },
+            "leaving the resource gate failed; retrying",
+          );
+          if (attempt < LEAVE_ATTEMPTS) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Commits the run's record together with leaving the gate (or leaves without one). `runCause` is
+   * the cause the run decided: the session's own, or an interrupted intent's (then the session's
+   * own cause — a sweep — stays open, and the intent's is settled when decided).
+   */
+  private async settle(
+    session: GateSession,
+    runCause: string,
+    result: RunResult,
+    settled: readonly string[],
   ): Promise<Decision> {
-    const failed = async (err: unknown, step: Step): Promise<Decision> => {
-      const e = asRemediationError(err, step, ctx.target.resourceId);
-      ctx.log.warn({ code: e.code, step: e.step, retryable: e.retryable }, "remediation step failed");
-      const r = await record({
-        outcome: "failed",
-        changes: changes ?? [],
-        error: { code: e.code, message: redactText(e.message), step: e.step },
-        reason: `${e.step} failed: ${redactText(e.message)}`,
-      });
-      return {
-        ...base,
-        outcome: "failed",
-        reason: r.reason,
-        record: r,
-        changes: r.changes,
-        retry: e.retryable,
-      };
+    let record: AuditRecord | undefined;
+    const own = session.cause === runCause;
+    const opts = {
+      cause: own ? result.cause : ("open" as const),
+      keepIntent: result.keepIntent,
+      settled: !own && result.cause === "done" ? [...settled, runCause] : settled,
     };
-    let changes: Change[] | undefined;
+    if (result.record) record = await session.commit(result.record, opts);
+    else await session.leave(opts);
+    await result.afterCommit?.();
+    return { ...result.decision, ...(record ? { record } : {}) } as Decision;
+  }
 
-    // read → (excluded) → plan
-    let current: Current<unknown>;
-    let plan: Plan;
-    try {
-      current = await this.breaker(remediation.kind).execute(() => remediation.read(ctx));
-    } catch (err) {
-      if (err instanceof BrokenCircuitError)
-        return this.deferred(base, record, "circuit breaker open after repeated failures");
-      return failed(err, "read");
-    }
-    if (isOptedOut(current.tags)) {
-      const r = await record({
-        outcome: "excluded",
-        reason: `resource carries the opt-out tag ${EXCLUDE_TAG}=true`,
-      });
-      return { ...base, outcome: "excluded", reason: r.reason, record: r, retry: false };
-    }
-    try {
-      plan = await remediation.plan(current, ctx);
-    } catch (err) {
-      return failed(err, "plan");
-    }
-    if (plan.action === "noop") {
-      const r = await record({ outcome: "compliant", reason: plan.reason });
-      return { ...base, outcome: "compliant", reason: plan.reason, record: r, retry: false };
-    }
-    changes = plan.changes;
-
-    if (mode === "dry-run") {
-      const r = await record({
-        outcome: "dry-run",
-        changes: plan.changes,
-        reason: plan.summary,
-        followUp: plan.followUp,
-      });
+  /**
+   * An earlier holder persisted `intent` and vanished (or could not write its record). Its record
+   * may exist after all; otherwise the resource is re-read: in the planned state → `remediated`
+   * (completed after an interruption); not → the plan is carried out again (resumed). `final`:
+   * this is the session's own cause, so commit and leave; else append and let the caller go on.
+   */
+  private async completeInterrupted(session: GateSession, intent: Intent, final: boolean): Promise<Decision> {
+    const base = { target: intent.target, policy: intent.policy, kind: intent.kind, mode: intent.mode };
+    const recorded = (await session.recordsSince(intent)).find(
+      (r) =>
+        r.signal.id === intent.recordSignal.id &&
+        r.policy === intent.policy &&
+        (r.outcome === "remediated" || r.outcome === "reverted"),
+    );
+    const ownCause = session.cause === intent.cause ? ("done" as const) : ("open" as const);
+    if (recorded) {
+      if (final) await session.leave({ cause: ownCause, settled: [intent.cause] });
       return {
         ...base,
-        outcome: "dry-run",
-        summary: plan.summary,
-        changes: plan.changes,
-        record: r,
+        outcome: recorded.outcome,
+        reason: "already recorded",
+        record: recorded,
         retry: false,
       };
     }
-    if (mode === "approval") return this.requestApproval(ctx, plan, "policy-mode", base, record);
-    // Enforce. Restores are always allowed; new actions count against the blast-radius limit.
-    if (!plan.reverts && !opts.approved) {
-      const allowed = await this.deps.budget.tryConsume(
-        ctx.policy.name,
-        ctx.policy.maxActionsPerHour,
-        this.deps.clock.now(),
-      );
-      if (!allowed) return this.requestApproval(ctx, plan, "rate-limit", base, record);
-    }
-    try {
-      await this.breaker(remediation.kind).execute(() => remediation.apply(plan as ChangePlan, ctx));
-    } catch (err) {
-      if (err instanceof BrokenCircuitError)
-        return this.deferred(base, record, "circuit breaker open after repeated failures");
-      return failed(err, (err as RemediationError).step ?? "apply");
-    }
-    changes = plan.changes; // apply may have filled in values only known afterwards (e.g. a new version)
-    try {
-      const verified = await remediation.verify(plan, ctx);
-      if (!verified.ok) {
-        throw new RemediationError(
-          "VerificationFailed",
-          verified.detail ?? "read-back differs from the plan",
-          {
-            step: "verify",
-            resourceId: ctx.target.resourceId,
-            retryable: true,
-          },
-        );
-      }
-    } catch (err) {
-      return failed(err, "verify");
-    }
-    const outcome: Outcome = plan.reverts ? "reverted" : "remediated";
-    const r = await record({
-      outcome,
-      changes: plan.changes,
-      reason: plan.summary,
-      followUp: plan.followUp,
-      approver: opts.approved?.approver ?? null,
-      approvalId: opts.approved?.approval.id,
-    });
-    return { ...base, outcome, summary: plan.summary, changes: plan.changes, record: r, retry: false };
-  }
-
-  private async deferred(
-    base: Omit<Decision, "outcome" | "retry">,
-    record: (input: Partial<AuditRecordInput> & { outcome: Outcome }) => Promise<AuditRecord>,
-    reason: string,
-  ): Promise<Decision> {
-    const r = await record({ outcome: "deferred", reason });
-    return { ...base, outcome: "deferred", reason, record: r, retry: true };
-  }
-
-  private async requestApproval(
-    ctx: RemediationContext,
-    plan: ChangePlan,
-    why: Approval["reason"],
-    base: Omit<Decision, "outcome" | "retry">,
-    record: (input: Partial<AuditRecordInput> & { outcome: Outcome }) => Promise<AuditRecord>,
-  ): Promise<Decision> {
-    const now = this.deps.clock.now();
-    const approval = await this.deps.approvals.create({
-      id: crypto.randomUUID(),
-      state: "pending",
-      createdAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + (this.deps.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS)).toISOString(),
-      policy: ctx.policy.name,
-      kind: ctx.policy.kind,
-      target: ctx.target,
-      signal: { ...ctx.signal, caller: undefined },
-      changes: plan.changes,
-      summary: plan.summary,
-      reason: why,
-    });
-    const reason =
-      why === "rate-limit"
-        ? `blast-radius limit of ${ctx.policy.maxActionsPerHour} actions/hour reached for policy ${ctx.policy.name}; waiting for approval`
-        : `policy ${ctx.policy.name} requires approval`;
-    const r = await record({
-      outcome: "pending-approval",
-      changes: plan.changes,
-      reason,
-      approvalId: approval.id,
-    });
-    try {
-      await this.deps.notifier.requestApproval(approval);
-    } catch (err) {
-      // The approval exists and is recorded; a lost card is visible in the trail and the approval
-      // page still works, so do not fail the whole delivery for it.
-      ctx.log.error(
-        { approvalId: approval.id, err: redactText(String((err as Error).message)) },
-        "posting the approval card failed",
-      );
-    }
-    return {
-      ...base,
-      outcome: "pending-approval",
-      summary: plan.summary,
-      changes: plan.changes,
-      reason,
-      record: r,
-      retry: false,
+    const remediation = getRemediation(intent.kind) as AnyRemediation | undefined;
+    const policy: Policy = {
+      ...(policyByName(this.deps.policies, intent.policy) ?? {
+        name: intent.policy,
+        resourceTypes: [intent.target.resourceType],
+        triggers: [{ manual: "*" }],
+        scope: [],
+        maxActionsPerHour: 1,
+      }),
+      kind: intent.kind,
+      params: intent.params as Record<string, unknown>,
+      mode: intent.mode,
     };
+    const records = {
+      signal: intent.recordSignal,
+      target: intent.target,
+      policy: intent.policy,
+      kind: intent.kind,
+      mode: intent.mode,
+      actor: intent.actor,
+      startedMs: Date.parse(intent.plannedAt),
+    };
+    if (!remediation) {
+      const reason = `kind '${intent.kind}' is no longer known: the interrupted change cannot be checked`;
+      const input = buildRecord(records, this.deps.clock.now(), {
+        outcome: "failed",
+        changes: intent.changes,
+        reason,
+        error: { code: "UnknownKind", message: reason, step: "verify" },
+      });
+      return this.finishInterrupted(
+        session,
+        intent,
+        final,
+        { ...base, outcome: "failed", reason, retry: false },
+        input,
+      );
+    }
+    const run: RunInput = {
+      session,
+      cause: intent.cause,
+      remediation,
+      signal: intent.signal,
+      target: intent.target,
+      policy,
+      mode: intent.mode === "approval" ? "enforce" : intent.mode,
+      records,
+      resume: intent,
+    };
+    const result = await runRemediation(this.runEnv(remediation), run);
+    const { decision } = result;
+    if (decision.outcome === "compliant") {
+      // The planned state is there: the interrupted write happened. Record it as the action it was.
+      const outcome = intent.reverts ? "reverted" : "remediated";
+      const reason = `${intent.summary} (completed after an interruption: the resource is in the planned state)`;
+      const input = buildRecord(records, this.deps.clock.now(), {
+        outcome,
+        changes: intent.changes,
+        reason,
+        approver: intent.approver ?? null,
+        ...(intent.approvalId ? { approvalId: intent.approvalId } : {}),
+        ...(intent.followUp ? { followUp: intent.followUp } : {}),
+      });
+      return this.finishInterrupted(
+        session,
+        intent,
+        final,
+        { ...decision, outcome, reason, changes: intent.changes },
+        input,
+      );
+    }
+    if (final) return this.settle(session, intent.cause, result, []);
+    if (decision.retry) {
+      // Not settled yet: keep it for later and let the current cause come back too.
+      await session.leave({ cause: "open", keepIntent: true });
+      return { ...decision, retry: true };
+    }
+    const record = result.record ? await session.append(result.record) : undefined;
+    await result.afterCommit?.();
+    return { ...decision, ...(record ? { record } : {}) } as Decision;
   }
 
-  private record(
+  private async finishInterrupted(
+    session: GateSession,
+    intent: Intent,
+    final: boolean,
+    decision: Decision,
+    input: Parameters<GateSession["commit"]>[0],
+  ): Promise<Decision> {
+    const cause = session.cause === intent.cause ? ("done" as const) : ("open" as const);
+    const record = final
+      ? await session.commit(input, { cause, settled: [intent.cause] })
+      : await session.append(input);
+    this.deps.log.info(
+      { resourceId: intent.target.resourceId, intentId: intent.id },
+      "interrupted action completed",
+    );
+    return { ...decision, record };
+  }
+
+  private recordContext(
     signal: Signal,
     target: SignalTarget,
     policy: Policy,
     mode: PolicyMode,
-    started: number,
     opts: RunOptions,
-    input: Partial<AuditRecordInput> & { outcome: Outcome },
-  ): Promise<AuditRecord> {
-    return this.deps.audit.append({
-      time: this.deps.clock.now().toISOString(),
-      subscriptionId: target.subscriptionId,
-      resourceId: target.resourceId,
-      resourceType: target.resourceType,
+  ) {
+    return {
       signal: toRecordSignal(signal, this.deps.pseudonymKey),
+      target,
       policy: policy.name,
       kind: policy.kind,
       mode,
-      changes: [],
       actor: opts.actor ?? (opts.approved ? "driftguard:approval" : "driftguard"),
-      approver: null,
-      error: null,
-      durationMs: Date.now() - started,
-      ...input,
-    });
-  }
-
-  /**
-   * An approver decided. Approve → `approved` record, then the change runs against the resource's
-   * *current* state (re-read, re-planned) → `remediated`/`compliant`/`failed`. Reject → `rejected`.
-   * A decision on an approval that is no longer pending (decided, expired) changes nothing.
-   */
-  async decideApproval(
-    id: string,
-    decision: "approved" | "rejected",
-    approver: RecordApprover,
-  ): Promise<{ approval?: Approval; decisions: Decision[]; error?: string }> {
-    const { approvals, clock } = this.deps;
-    const existing = await approvals.get(id);
-    if (!existing) return { decisions: [], error: "approval not found" };
-    if (existing.state !== "pending")
-      return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
-    if (new Date(existing.expiresAt).getTime() <= clock.now().getTime()) {
-      await this.expireApproval(existing);
-      return { approval: { ...existing, state: "expired" }, decisions: [], error: "approval expired" };
-    }
-    const decided = await approvals.decide(id, decision, approver.id, clock.now());
-    if (!decided) return { approval: existing, decisions: [], error: "approval was decided concurrently" };
-    const policy = policyByName(this.deps.policies, decided.policy);
-    const decisionRecord = await this.deps.audit.append({
-      time: clock.now().toISOString(),
-      subscriptionId: decided.target.subscriptionId,
-      resourceId: decided.target.resourceId,
-      resourceType: decided.target.resourceType,
-      signal: toRecordSignal(decided.signal, this.deps.pseudonymKey),
-      policy: decided.policy,
-      kind: decided.kind,
-      mode: policy?.mode ?? "approval",
-      outcome: decision,
-      changes: decided.changes,
-      actor: `approver:${approver.id}`,
-      approver,
-      error: null,
-      durationMs: 0,
-      approvalId: id,
-      reason: decision === "approved" ? "approved; applying against current state" : "rejected by approver",
-    });
-    const first: Decision = {
-      target: decided.target,
-      policy: decided.policy,
-      kind: decided.kind,
-      outcome: decision,
-      record: decisionRecord,
-      retry: false,
+      startedMs: this.deps.clock.now().getTime(),
     };
-    this.deps.onDecision?.(first, decided.signal);
-    if (decision === "rejected") return { approval: decided, decisions: [first] };
-    const replay: Signal = { ...decided.signal, dedupeKey: `approval:${id}`, targets: [decided.target] };
-    const runs = await this.handle(replay, {
-      policyName: decided.policy,
-      approved: { approval: decided, approver },
-    });
-    return { approval: decided, decisions: [first, ...runs] };
   }
 
-  /** Expires pending approvals past their deadline (timer): one `expired` record each. */
-  async expireApprovals(): Promise<Decision[]> {
-    const due = await this.deps.approvals.listExpired(this.deps.clock.now());
-    const out: Decision[] = [];
-    for (const a of due) {
-      const d = await this.expireApproval(a);
-      if (d) out.push(d);
-    }
-    return out;
-  }
-
-  private async expireApproval(a: Approval): Promise<Decision | undefined> {
-    const done = await this.deps.approvals.decide(a.id, "expired", undefined, this.deps.clock.now());
-    if (!done) return undefined;
-    const r = await this.deps.audit.append({
-      time: this.deps.clock.now().toISOString(),
-      subscriptionId: a.target.subscriptionId,
-      resourceId: a.target.resourceId,
-      resourceType: a.target.resourceType,
-      signal: toRecordSignal(a.signal, this.deps.pseudonymKey),
-      policy: a.policy,
-      kind: a.kind,
-      mode: "approval",
-      outcome: "expired",
-      changes: a.changes,
-      actor: "driftguard",
-      approver: null,
-      error: null,
-      durationMs: 0,
-      approvalId: a.id,
-      reason: `no decision before ${a.expiresAt}`,
-    });
-    const d: Decision = {
-      target: a.target,
-      policy: a.policy,
-      kind: a.kind,
-      outcome: "expired",
-      record: r,
-      retry: false,
+  private runEnv(remediation: AnyRemediation): RunEnv {
+    const { deps } = this;
+    return {
+      budget: deps.budget,
+      clock: deps.clock,
+      log: deps.log,
+      breaker: this.breaker(remediation.kind),
+      requestApproval: this.approvalLifecycle.request,
+      context: (run, checkpoint) => ({
+        target: run.target,
+        signal: run.signal,
+        policy: run.policy,
+        params: run.policy.params,
+        clients: deps.clients,
+        history: deps.audit,
+        now: () => deps.clock.now(),
+        log: deps.log.child({
+          kind: run.policy.kind,
+          resourceId: run.target.resourceId,
+          signalId: run.signal.id,
+        }),
+        checkpoint,
+        ...(run.resume?.progress ? { resume: run.resume.progress } : {}),
+      }),
     };
-    this.deps.onDecision?.(d, a.signal);
-    return d;
   }
 }

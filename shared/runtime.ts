@@ -12,13 +12,14 @@ import { loadConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFile } from "./policy/load.js";
-import type { ActionBudget, ApprovalStore, Clock, Notifier, SignalLedger } from "./ports.js";
+import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
 import { systemClock } from "./ports.js";
 import "./remediations/index.js";
 
 export interface Stores {
   audit: AuditStore;
-  ledger: SignalLedger;
+  /** One writer per resource; remembers decided causes and interrupted intents. */
+  gate: ResourceGate;
   budget: ActionBudget;
   approvals: ApprovalStore;
   /** Readiness probe of the backing store (Cosmos reachable). */
@@ -46,6 +47,8 @@ export interface RuntimeOverrides {
   lroPollIntervalMs?: number;
   retry?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
   busyWaitMs?: number;
+  /** Resource lease (tests use a short one to exercise takeovers). */
+  leaseMs?: number;
   onDecision?: PipelineDeps["onDecision"];
 }
 
@@ -91,7 +94,7 @@ export async function createRuntime(
     globalMode: config.mode,
     clients,
     audit: stores.audit,
-    ledger: stores.ledger,
+    gate: stores.gate,
     budget: stores.budget,
     approvals: stores.approvals,
     notifier,
@@ -100,8 +103,8 @@ export async function createRuntime(
     selfPrincipalIds: config.selfPrincipalIds,
     pseudonymKey: config.pseudonymKey,
     approvalTtlMs: config.approvers.ttlMinutes * 60_000,
-    publicBaseUrl: config.publicUrl,
     busyWaitMs: overrides.busyWaitMs,
+    leaseMs: overrides.leaseMs,
     onDecision: overrides.onDecision,
   });
   return { config, pipeline, stores, clients, notifier, clock, log };

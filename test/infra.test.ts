@@ -207,7 +207,7 @@ beforeAll(() => {
 });
 
 // Settings shared/config.ts reads that must NOT be app settings in Azure, and why.
-const LOCAL_ONLY = ["COSMOS_KEY", "DRIFTGUARD_VAULT_URLS", "DRIFTGUARD_CA_FILE"]; // refused or useless in Azure
+const LOCAL_ONLY = ["COSMOS_KEY", "DRIFTGUARD_VAULT_URLS", "DRIFTGUARD_CA_FILE", "DRIFTGUARD_LOCAL_STACK"]; // refused or useless in Azure
 const PLATFORM = ["WEBSITE_SITE_NAME"]; // set by App Service itself
 const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL"]; // the default is Bot Framework's public keys
 

@@ -97,16 +97,13 @@ describe("pipeline", () => {
     const clock = new ManualClock(new Date());
     h = await startHarness({ seed, policies: policy(), clock, busyWaitMs: 0 });
     const s = signal(names[1]!);
-    // Simulate a worker that claimed the cause and died before recording anything.
-    const ledger = (
-      h.pipeline.deps as {
-        ledger: { claim: (k: string, o: { leaseMs: number; now: Date }) => Promise<unknown> };
-      }
-    ).ledger;
-    await ledger.claim(`${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}`, {
+    // Simulate a worker that entered the resource's gate for this cause and died before anything.
+    const cause = `${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}`;
+    const entry = await h.pipeline.deps.gate.enter(s.targets[0]!.resourceId, cause, {
       leaseMs: 5 * 60_000,
       now: clock.now(),
     });
+    expect(entry.status).toBe("entered");
     const [busy] = await h.handle(s);
     expect(busy).toMatchObject({ outcome: "busy", retry: true }); // answered non-2xx: Event Grid redelivers
     clock.advance(6 * 60_000);
@@ -128,9 +125,34 @@ describe("pipeline", () => {
     await expect(h.handle(s)).rejects.toThrow(/Cosmos unavailable/);
     fail = false;
     const [d] = await h.handle(s);
-    // The change was applied by the first attempt; the retry finds it compliant and records that.
-    expect(d!.outcome).toBe("compliant");
-    expect(await h.records()).toHaveLength(1);
+    // The change was applied by the first attempt, whose record was lost: the redelivery finds the
+    // intent, sees the planned state and records the action as `remediated` — never `compliant`.
+    expect(d).toMatchObject({ outcome: "remediated", retry: false });
+    expect(d!.reason).toMatch(/completed after an interruption/);
+    const recs = await h.records();
+    expect(recs.map((r) => r.outcome)).toEqual(["remediated"]);
+    expect(recs[0]!.changes).toContainEqual({
+      path: "properties.publicNetworkAccess",
+      from: "Enabled",
+      to: "Disabled",
+    });
+    expect(h.sim.writes({ pathIncludes: names[2]! })).toHaveLength(1);
+    // A further redelivery is a duplicate.
+    expect((await h.handle(s))[0]!.outcome).toBe("duplicate");
+  });
+
+  it("a transient failure records `failed` once per cause; its redeliveries retry without another record", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    h.sim.addFault({ method: "PATCH", path: names[3]!, status: 503, count: -1 });
+    const s = signal(names[3]!);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push((await h.handle(s))[0]!.outcome);
+    expect(outcomes).toEqual(["failed", "failed", "failed", "failed"]);
+    expect((await h.records()).map((r) => r.outcome)).toEqual(["failed"]);
+    h.sim.clearFaults();
+    const [ok] = await h.handle(s);
+    expect(ok).toMatchObject({ outcome: "remediated", retry: false });
+    expect((await h.records()).map((r) => r.outcome)).toEqual(["failed", "remediated"]);
   });
 
   it("a retryable Azure failure records failed with the step and asks for redelivery; a permanent one does not", async () => {

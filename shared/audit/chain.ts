@@ -142,7 +142,8 @@ export function checkChainHead(
   head: ChainHead | undefined,
   opts: { allowExpired?: boolean } = {},
 ): ChainBreak | undefined {
-  if (!head) return undefined;
+  // seq 0: the resource's control document exists, but no record was written yet.
+  if (!head || head.seq === 0) return undefined;
   const last = records[records.length - 1];
   if (!last) {
     if (opts.allowExpired) return undefined;

@@ -6,7 +6,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { InputError } from "../errors.js";
-import type { ActionBudget, Approval, ApprovalState, ApprovalStore, Claim, SignalLedger } from "../ports.js";
+import type {
+  ActionBudget,
+  Approval,
+  ApprovalRefusal,
+  ApprovalState,
+  ApprovalStore,
+  ApprovedRun,
+} from "../ports.js";
 import {
   type ChainHead,
   checkChainHead,
@@ -159,59 +166,18 @@ export class InMemoryAuditStore implements AuditStore {
 
 /* ------------------------------------------------------------------------------------------ */
 
-interface LedgerEntry {
-  state: "processing" | "done";
-  leaseUntil: string;
-  token: string;
-  updatedAt: string;
-}
-
-export class InMemorySignalLedger implements SignalLedger {
-  private readonly entries = new Map<string, LedgerEntry>();
-
-  async claim(key: string, opts: { leaseMs: number; now: Date }): Promise<Claim> {
-    validateLedgerKey(key);
-    validateLease(opts.leaseMs);
-    const existing = this.entries.get(key);
-    if (existing?.state === "done") return { status: "done" };
-    if (existing && Date.parse(existing.leaseUntil) > opts.now.getTime())
-      return { status: "busy", leaseUntil: existing.leaseUntil };
-    const token = randomUUID();
-    this.entries.set(key, {
-      state: "processing",
-      leaseUntil: new Date(opts.now.getTime() + opts.leaseMs).toISOString(),
-      token,
-      updatedAt: opts.now.toISOString(),
-    });
-    return { status: "claimed", token };
-  }
-
-  async complete(key: string, token: string): Promise<void> {
-    const e = this.entries.get(key);
-    // Only the lease holder may complete; a lost lease (expired and re-claimed) is left to its new holder.
-    if (e?.state !== "processing" || e.token !== token) return;
-    e.state = "done";
-    e.updatedAt = new Date().toISOString();
-  }
-
-  async release(key: string, token: string): Promise<void> {
-    const e = this.entries.get(key);
-    if (e?.state !== "processing" || e.token !== token) return;
-    this.entries.delete(key);
-  }
-}
-
-export function validateLedgerKey(key: unknown): asserts key is string {
-  if (typeof key !== "string" || key.length === 0 || key.length > 1024) {
+/** A cause key (dedupe key + resource) as the gates accept it. */
+export function validateCauseKey(key: unknown): asserts key is string {
+  if (typeof key !== "string" || key.length === 0 || key.length > 2048) {
     throw new InputError(
       "InvalidDedupeKey",
-      "dedupe key must be a non-empty string of at most 1024 characters",
+      "dedupe key must be a non-empty string of at most 2048 characters",
       "dedupeKey",
     );
   }
 }
 
-function validateLease(leaseMs: unknown): void {
+export function validateLease(leaseMs: unknown): void {
   if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0) {
     throw new InputError("InvalidLease", "leaseMs must be a positive number", "leaseMs");
   }
@@ -280,12 +246,14 @@ export class ApprovalExistsError extends Error {
   }
 }
 
-/** Decision rule shared by the stores: only from `pending`, and never after `expiresAt` (then it expires). */
+/** Decision rule shared by the stores: only from `pending`, and never after `expiresAt` (then it
+ *  expires). An approval starts its run as `due`, so a crash before the run still leaves it to the timer. */
 export function decideTransition(
   current: Approval,
   state: Exclude<ApprovalState, "pending">,
   by: string | undefined,
   now: Date,
+  via?: Approval["decidedVia"],
 ): { next: Approval; granted: boolean } | undefined {
   if (current.state !== "pending") return undefined;
   const expired = Date.parse(current.expiresAt) <= now.getTime();
@@ -297,7 +265,33 @@ export function decideTransition(
   const next: Approval = { ...current, state, decidedAt: now.toISOString() };
   if (by !== undefined) next.decidedBy = by;
   else delete next.decidedBy;
+  if (via !== undefined) next.decidedVia = via;
+  if (state === "approved")
+    next.run = { state: "due", attempts: 0, nextAttemptAt: now.toISOString(), updatedAt: now.toISOString() };
   return { next, granted: true };
+}
+
+/** Run updates apply to approved approvals only. */
+export function runTransition(current: Approval, run: ApprovedRun): Approval | undefined {
+  if (current.state !== "approved") return undefined;
+  return { ...current, run };
+}
+
+/** Most recent refusals kept on an approval. */
+export const MAX_REFUSALS = 20;
+
+export function refusalTransition(current: Approval, refusal: ApprovalRefusal): Approval | undefined {
+  if (current.state !== "pending") return undefined;
+  return { ...current, refusals: [...(current.refusals ?? []), refusal].slice(-MAX_REFUSALS) };
+}
+
+/** Due runs, oldest due first. */
+export function isDueRun(a: Approval, now: Date): boolean {
+  return (
+    a.state === "approved" &&
+    a.run?.state === "due" &&
+    Date.parse(a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt) <= now.getTime()
+  );
 }
 
 export class InMemoryApprovalStore implements ApprovalStore {
@@ -328,14 +322,40 @@ export class InMemoryApprovalStore implements ApprovalStore {
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
     now: Date,
+    via?: Approval["decidedVia"],
   ): Promise<Approval | undefined> {
     const e = this.items.get(id);
     if (!e) return undefined;
-    const t = decideTransition(e.approval, state, by, now);
+    const t = decideTransition(e.approval, state, by, now, via);
     if (!t) return undefined;
     const etag = this.nextEtag();
     this.items.set(id, { approval: t.next, etag });
     return t.granted ? { ...structuredClone(t.next), etag } : undefined;
+  }
+
+  async updateRun(id: string, run: ApprovedRun): Promise<Approval | undefined> {
+    return this.update(id, (a) => runTransition(a, run));
+  }
+
+  async addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined> {
+    return this.update(id, (a) => refusalTransition(a, refusal));
+  }
+
+  private update(id: string, next: (a: Approval) => Approval | undefined): Approval | undefined {
+    const e = this.items.get(id);
+    if (!e) return undefined;
+    const updated = next(structuredClone(e.approval));
+    if (!updated) return undefined;
+    const etag = this.nextEtag();
+    this.items.set(id, { approval: storableApproval(updated), etag });
+    return { ...structuredClone(updated), etag };
+  }
+
+  async listDueRuns(now: Date): Promise<Approval[]> {
+    return [...this.items.values()]
+      .filter((e) => isDueRun(e.approval, now))
+      .sort((a, b) => (a.approval.run!.nextAttemptAt! < b.approval.run!.nextAttemptAt! ? -1 : 1))
+      .map((e) => ({ ...structuredClone(e.approval), etag: e.etag }));
   }
 
   async listExpired(now: Date): Promise<Approval[]> {

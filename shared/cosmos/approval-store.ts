@@ -8,10 +8,12 @@ import type { Container } from "@azure/cosmos";
 import {
   ApprovalExistsError,
   decideTransition,
+  refusalTransition,
+  runTransition,
   storableApproval,
   validateApproval,
 } from "../audit/memory-store.js";
-import type { Approval, ApprovalState, ApprovalStore } from "../ports.js";
+import type { Approval, ApprovalRefusal, ApprovalState, ApprovalStore, ApprovedRun } from "../ports.js";
 import { APPROVAL_DECIDED_TTL_SECONDS } from "./client.js";
 import {
   backoff,
@@ -22,18 +24,30 @@ import {
   stripFields,
 } from "./errors.js";
 
-type ApprovalDoc = Approval & { pk: string; expiresAtMs: number; ttl?: number; _etag?: string };
+/** `expiresAtMs` and `runDueAtMs` are indexed copies for the timers' queries. */
+type ApprovalDoc = Approval & {
+  pk: string;
+  expiresAtMs: number;
+  runDueAtMs?: number;
+  ttl?: number;
+  _etag?: string;
+};
+
+function toDoc(a: Approval, ttl?: number): ApprovalDoc {
+  const { etag: _e, ...rest } = storableApproval(a) as Approval;
+  const doc: ApprovalDoc = { ...rest, pk: a.id, expiresAtMs: Date.parse(a.expiresAt) };
+  if (a.state === "approved" && a.run?.state === "due")
+    doc.runDueAtMs = Date.parse(a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt);
+  if (ttl !== undefined) doc.ttl = ttl;
+  return doc;
+}
 
 export class CosmosApprovalStore implements ApprovalStore {
   constructor(private readonly container: Container) {}
 
   async create(approval: Approval): Promise<Approval> {
     validateApproval(approval);
-    const doc: ApprovalDoc = {
-      ...storableApproval(approval),
-      pk: approval.id,
-      expiresAtMs: Date.parse(approval.expiresAt),
-    };
+    const doc = toDoc(approval);
     try {
       const { resource } = await this.container.items.create(doc, { disableAutomaticIdGeneration: true });
       return toApproval(resource as ApprovalDoc);
@@ -54,32 +68,64 @@ export class CosmosApprovalStore implements ApprovalStore {
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
     now: Date,
+    via?: Approval["decidedVia"],
+  ): Promise<Approval | undefined> {
+    let granted = false;
+    const updated = await this.update(id, (current) => {
+      const t = decideTransition(current, state, by, now, via);
+      granted = !!t?.granted;
+      return t?.next;
+    });
+    return granted ? updated : undefined;
+  }
+
+  async updateRun(id: string, run: ApprovedRun): Promise<Approval | undefined> {
+    return this.update(id, (current) => runTransition(current, run));
+  }
+
+  async addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined> {
+    return this.update(id, (current) => refusalTransition(current, refusal));
+  }
+
+  /** Read → change → replace with If-Match, again on 412; undefined when `next` declines. */
+  private async update(
+    id: string,
+    next: (current: Approval) => Approval | undefined,
   ): Promise<Approval | undefined> {
     if (!validId(id)) return undefined;
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.read(id);
       if (!current) return undefined;
-      const t = decideTransition(toApproval(current), state, by, now);
-      if (!t) return undefined;
-      const { etag: _e, ...next } = t.next;
-      const doc: ApprovalDoc = {
-        ...next,
-        pk: id,
-        expiresAtMs: current.expiresAtMs,
-        ttl: APPROVAL_DECIDED_TTL_SECONDS,
-      };
+      const changed = next(toApproval(current));
+      if (!changed) return undefined;
+      const doc = toDoc(changed, changed.state === "pending" ? undefined : APPROVAL_DECIDED_TTL_SECONDS);
       try {
         const { resource } = await this.container
           .item(id, id)
           .replace(doc, { accessCondition: { type: "IfMatch", condition: current._etag ?? "" } });
-        return t.granted ? toApproval(resource as unknown as ApprovalDoc) : undefined;
+        return toApproval(resource as unknown as ApprovalDoc);
       } catch (err) {
         if (isNotFound(err)) return undefined;
         if (!isPreconditionFailed(err)) throw err;
-        await backoff(attempt); // changed under us: re-read; only a still-pending approval can be decided
+        await backoff(attempt); // changed under us: re-read and decide again
       }
     }
     throw new ContentionError(`approval ${id} kept changing; retry later`);
+  }
+
+  async listDueRuns(now: Date): Promise<Approval[]> {
+    const { resources } = await this.container.items
+      .query<ApprovalDoc>({
+        query: "SELECT * FROM c WHERE c.state = @state AND c.runDueAtMs <= @now",
+        parameters: [
+          { name: "@state", value: "approved" },
+          { name: "@now", value: now.getTime() },
+        ],
+      })
+      .fetchAll();
+    return resources
+      .map(toApproval)
+      .sort((a, b) => ((a.run?.nextAttemptAt ?? "") < (b.run?.nextAttemptAt ?? "") ? -1 : 1));
   }
 
   async listExpired(now: Date): Promise<Approval[]> {
@@ -111,7 +157,10 @@ function validId(id: unknown): id is string {
 
 function toApproval(doc: ApprovalDoc): Approval {
   const etag = doc._etag;
-  const out = stripFields(doc as unknown as Record<string, unknown>, ["expiresAtMs"]) as unknown as Approval;
+  const out = stripFields(doc as unknown as Record<string, unknown>, [
+    "expiresAtMs",
+    "runDueAtMs",
+  ]) as unknown as Approval;
   if (etag) out.etag = etag;
   return out;
 }

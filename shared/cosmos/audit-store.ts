@@ -53,7 +53,13 @@ import {
 /** Storage-only fields of a record document (not part of the record or its hash). */
 const RECORD_STORAGE_FIELDS = ["docType", "rid", "sub", "sk"] as const;
 
-interface HeadDoc {
+/**
+ * The chain head, which is also the resource's control document for the resource gate
+ * (shared/cosmos/resource-gate.ts): lease, intent and remembered causes live beside `seq`/`hash`,
+ * in the same partition as the records, so a record and the release are one transactional batch.
+ * `seq` 0 means "no record yet" (the gate created the document).
+ */
+export interface HeadDoc {
   id: string;
   pk: string;
   docType: "head";
@@ -61,8 +67,13 @@ interface HeadDoc {
   seq: number;
   hash: string;
   recordId: string;
+  lease?: { token: string; until: string; untilMs: number; cause: string };
+  intent?: unknown;
+  causes?: Record<string, { s: "done" | "deferred"; t: number }>;
   _etag?: string;
 }
+
+export const headId = (pk: string): string => `${pk}-head`;
 
 export interface CosmosAuditStoreOptions {
   /** Days a record is kept (Cosmos TTL, per record). 0 = forever. Default 400. */
@@ -210,30 +221,34 @@ export class CosmosAuditStore implements AuditStore {
     return { chains: chains.size, records, breaks };
   }
 
-  private async readHead(pk: string): Promise<HeadDoc | undefined> {
-    const { resource } = await this.container.item(`${pk}-head`, pk).read<HeadDoc>();
+  /** @internal (the gate) */
+  async readHead(pk: string): Promise<HeadDoc | undefined> {
+    const { resource } = await this.container.item(headId(pk), pk).read<HeadDoc>();
     return resource ?? undefined;
   }
 
-  private async readRecordDoc(pk: string, id: string): Promise<AuditRecord | undefined> {
+  /** @internal (the gate) */
+  async readRecordDoc(pk: string, id: string): Promise<AuditRecord | undefined> {
     const { resource } = await this.container.item(id, pk).read<Record<string, unknown>>();
     return resource ? this.toRecord(resource) : undefined;
   }
 
-  /** Moves the head forward to `record` (If-Match; never backwards). Best effort: the head is a hint. */
+  /** Moves the head forward to `record` (If-Match; never backwards), keeping the gate's fields.
+   *  Best effort: the head is a hint. */
   private async advanceHead(pk: string, record: AuditRecord, known: HeadDoc | undefined): Promise<void> {
     let head = known;
-    const next: HeadDoc = {
-      id: `${pk}-head`,
-      pk,
-      docType: "head",
-      resourceId: record.resourceId,
-      seq: record.seq,
-      hash: record.hash,
-      recordId: record.id,
-    };
     for (let attempt = 0; attempt < 20; attempt++) {
       if (head && head.seq >= record.seq) return;
+      const next: HeadDoc = {
+        ...(head ? stripHead(head) : {}),
+        id: headId(pk),
+        pk,
+        docType: "head",
+        resourceId: record.resourceId,
+        seq: record.seq,
+        hash: record.hash,
+        recordId: record.id,
+      };
       try {
         if (!head) await this.container.items.create(next, { disableAutomaticIdGeneration: true });
         else
@@ -250,7 +265,8 @@ export class CosmosAuditStore implements AuditStore {
     // Still racing: another writer is advancing the head past us, which is what we wanted.
   }
 
-  private toDoc(record: AuditRecord, pk: string): Record<string, unknown> {
+  /** @internal (the gate) */
+  toDoc(record: AuditRecord, pk: string): Record<string, unknown> {
     const doc: Record<string, unknown> = {
       ...record,
       pk,
@@ -263,7 +279,8 @@ export class CosmosAuditStore implements AuditStore {
     return doc;
   }
 
-  private toRecord(doc: Record<string, unknown>): AuditRecord {
+  /** @internal (the gate) */
+  toRecord(doc: Record<string, unknown>): AuditRecord {
     return stripFields(doc, RECORD_STORAGE_FIELDS) as unknown as AuditRecord;
   }
 }
@@ -272,8 +289,16 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A head document without Cosmos system properties (to write it back). */
+export function stripHead(head: HeadDoc): HeadDoc {
+  const { _etag, ...rest } = head;
+  for (const f of ["_rid", "_self", "_attachments", "_ts", "_lsn"])
+    delete (rest as Record<string, unknown>)[f];
+  return rest;
+}
+
 /** Same decision: equal in every field but the chain position. */
-function sameContent(a: AuditRecord, b: AuditRecord): boolean {
+export function sameContent(a: AuditRecord, b: AuditRecord): boolean {
   const strip = ({ id: _i, seq: _s, prevHash: _p, hash: _h, ...rest }: AuditRecord) => rest;
   return canonicalJson(strip(a)) === canonicalJson(strip(b));
 }

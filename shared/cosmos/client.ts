@@ -48,14 +48,11 @@ export function createCosmosClient(conn: CosmosConnection): CosmosClient {
 
 export const CONTAINERS = {
   audit: "audit",
-  ledger: "ledger",
   approvals: "approvals",
   counters: "counters",
 } as const;
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
-/** Dedupe window: Event Grid retries for 24 h; keep handled causes a week. */
-export const LEDGER_TTL_SECONDS = 7 * 24 * 3600;
 /** Hourly counters are useless after the hour; keep two days for inspection. */
 export const COUNTER_TTL_SECONDS = 2 * 24 * 3600;
 /** Decided approvals are kept 90 days (their outcome is in the audit trail for good). */
@@ -75,11 +72,14 @@ export const AUDIT_INDEXING_POLICY: IndexingPolicy = {
     { path: "/actor/?" },
     { path: "/sk/?" },
     { path: "/seq/?" },
+    // The resource gate's sweep: heads with an intent whose lease expired.
+    { path: "/intent/id/?" },
+    { path: "/lease/untilMs/?" },
   ],
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };
 
-/** Ledger and counters are only ever point-read by ID: index nothing. */
+/** Counters are only ever point-read by ID: index nothing. */
 const POINT_READ_ONLY: IndexingPolicy = {
   indexingMode: "consistent",
   automatic: true,
@@ -90,14 +90,13 @@ const POINT_READ_ONLY: IndexingPolicy = {
 export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: "consistent",
   automatic: true,
-  includedPaths: [{ path: "/state/?" }, { path: "/expiresAtMs/?" }],
+  includedPaths: [{ path: "/state/?" }, { path: "/expiresAtMs/?" }, { path: "/runDueAtMs/?" }],
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };
 
 export interface DriftguardContainers {
   database: Database;
   audit: Container;
-  ledger: Container;
   approvals: Container;
   counters: Container;
 }
@@ -127,15 +126,14 @@ export async function ensureContainers(
         }),
       `container '${databaseName}/${id}'`,
     ).then((r) => r.container);
-  const [audit, ledger, approvals, counters] = await Promise.all([
+  const [audit, approvals, counters] = await Promise.all([
     // defaultTtl -1 = TTL on, but an item expires only when it carries its own `ttl`: audit records
     // carry the retention, chain heads never expire (see CosmosAuditStore).
     make(CONTAINERS.audit, -1, AUDIT_INDEXING_POLICY),
-    make(CONTAINERS.ledger, -1, POINT_READ_ONLY),
     make(CONTAINERS.approvals, -1, APPROVALS_INDEXING_POLICY),
     make(CONTAINERS.counters, COUNTER_TTL_SECONDS, POINT_READ_ONLY),
   ]);
-  return { database, audit, ledger, approvals, counters };
+  return { database, audit, approvals, counters };
 }
 
 /** createIfNotExists is read-then-create: two processes starting together can race into a 409.

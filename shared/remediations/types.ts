@@ -28,6 +28,11 @@ export interface RemediationContext<P = unknown> {
   history: AuditHistory;
   now: () => Date;
   log: Logger;
+  /** Progress an interrupted run of the same plan saved with `checkpoint` (a resumed run). */
+  resume?: Record<string, unknown>;
+  /** Saves kind-specific progress with the intent (e.g. "key2 regenerated"), so that a run resumed
+   *  after an interruption does not repeat a step that must happen at most once. Never secrets. */
+  checkpoint?(progress: Record<string, unknown>): Promise<void>;
 }
 
 /** Current state as read from Azure. */
@@ -68,6 +73,9 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
   readonly description: string;
   /** Validates the policy's `params` for this kind. */
   readonly paramsSchema: z.ZodType<P>;
+  /** Change paths whose `to` is computed at plan time (e.g. an expiry of now + N days): an approval
+   *  binds their path and `from`, not their exact `to`. */
+  readonly volatileChangePaths?: readonly string[];
   /** ARM resource types (case-insensitive) this kind can act on. */
   supports(resourceType: string): boolean;
   /** Reads current state. Throws RemediationError (step `read`). */

@@ -8,7 +8,8 @@ import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/ch
 import { toRecordSignal } from "../../shared/audit/record.js";
 import type { AuditRecord, AuditRecordInput, AuditStore } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
-import type { ActionBudget, Approval, ApprovalStore, SignalLedger } from "../../shared/ports.js";
+import type { ActionBudget, Approval, ApprovalStore, Intent, ResourceGate } from "../../shared/ports.js";
+import { LeaseLostError } from "../../shared/resource-gate.js";
 import type { Signal } from "../../shared/signals/types.js";
 
 export const SUB = "11111111-2222-3333-4444-555555555555";
@@ -505,8 +506,10 @@ export function describeAuditStoreContract(name: string, impl: AuditImpl): void 
 
 export interface PortsImpl {
   open(): Promise<{
-    ledger: SignalLedger;
-    ledger2: SignalLedger;
+    /** Two gate objects over the same storage ("two instances") and the audit store they write to. */
+    gate: ResourceGate;
+    gate2: ResourceGate;
+    audit: AuditStore;
     budget: ActionBudget;
     budget2: ActionBudget;
     approvals: ApprovalStore;
@@ -549,6 +552,7 @@ export function approval(overrides: Partial<Approval> = {}): Approval {
       },
     },
     changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+    changesHash: "0".repeat(64),
     summary: "Disable public network access on ws-prod",
     reason: "policy-mode",
     ...overrides,
@@ -566,44 +570,142 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
     });
     const t = (s: number) => new Date(Date.parse("2025-06-01T12:00:00.000Z") + s * 1000);
 
-    it("ledger: claim → busy while leased → claim again after expiry → done after complete", async () => {
-      const key = `evt-${Math.random()}`;
-      const c1 = await p.ledger.claim(key, { leaseMs: 60_000, now: t(0) });
-      expect(c1.status).toBe("claimed");
-      const busy = await p.ledger2.claim(key, { leaseMs: 60_000, now: t(30) });
-      expect(busy).toEqual({ status: "busy", leaseUntil: t(60).toISOString() });
-      // Exactly at leaseUntil the lease is over.
-      const c2 = await p.ledger2.claim(key, { leaseMs: 60_000, now: t(60) });
-      expect(c2.status).toBe("claimed");
-      if (c1.status !== "claimed" || c2.status !== "claimed") throw new Error("unreachable");
-      expect(c2.token).not.toBe(c1.token);
-      // The old holder lost the lease: its complete/release change nothing.
-      await p.ledger.complete(key, c1.token);
-      await p.ledger.release(key, c1.token);
-      expect((await p.ledger.claim(key, { leaseMs: 60_000, now: t(61) })).status).toBe("busy");
-      await p.ledger2.complete(key, c2.token);
-      expect(await p.ledger.claim(key, { leaseMs: 60_000, now: t(62) })).toEqual({ status: "done" });
-      expect(await p.ledger.claim(key, { leaseMs: 60_000, now: t(100_000) })).toEqual({ status: "done" });
+    const intentFor = (resourceId: string, cause: string): Intent => ({
+      id: `intent-${Math.random().toString(36).slice(2, 10)}`,
+      cause,
+      plannedAt: t(0).toISOString(),
+      seqBefore: 0,
+      policy: "ml-workspace-private",
+      kind: "disable-public-network-access",
+      params: {},
+      mode: "enforce",
+      signal: approval().signal,
+      recordSignal: input().signal,
+      target: {
+        resourceId,
+        resourceType: "Microsoft.MachineLearningServices/workspaces",
+        subscriptionId: SUB,
+      },
+      changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+      changesHash: "a".repeat(64),
+      summary: "Disable public network access",
+      reverts: false,
+      actor: "driftguard",
+    });
+    const resource = () =>
+      `${RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-${Math.random().toString(36).slice(2, 10)}`;
+    const enterOk = async (g: ResourceGate, id: string, cause: string, at: number, leaseMs = 60_000) => {
+      const e = await g.enter(id, cause, { leaseMs, now: t(at) });
+      if (e.status !== "entered") throw new Error(`expected to enter, got ${e.status}`);
+      return e.session;
+    };
+
+    it("gate: one holder per resource; busy while leased; taken over after expiry (old holder's writes refused)", async () => {
+      const id = resource();
+      const s1 = await enterOk(p.gate, id, "evt-a|x", 0);
+      // Another cause for the same resource waits, on any instance.
+      expect(await p.gate2.enter(id, "evt-b|x", { leaseMs: 60_000, now: t(30) })).toEqual({
+        status: "busy",
+        leaseUntil: t(60).toISOString(),
+      });
+      // Another resource is independent.
+      await (await enterOk(p.gate2, resource(), "evt-b|y", 30)).leave({ cause: "open" });
+      // Exactly at the lease's end it is over.
+      const s2 = await enterOk(p.gate2, id, "evt-b|x", 60);
+      // (In Azure the refused commit writes nothing; the local stand-in applies batches in order, so
+      // its record may land, chained — the new holder walks past it either way.)
+      await expect(s1.commit(input({ resourceId: id }), { cause: "done" })).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      const rec = await s2.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), {
+        cause: "done",
+      });
+      expect((await p.audit.verify({ resourceId: id })).breaks).toEqual([]);
+      expect(await p.gate.enter(id, "evt-b|x", { leaseMs: 60_000, now: t(61) })).toEqual({ status: "done" });
+      // evt-a was never decided: its redelivery enters.
+      const s3 = await enterOk(p.gate, id, "evt-a|x", 62);
+      expect(s3.interrupted).toBeUndefined();
+      await s3.leave({ cause: "open" });
+      const page = await p.audit.query({ resourceId: id });
+      expect(page.items[0]).toEqual(rec);
     });
 
-    it("ledger: release lets a redelivery claim at once; concurrent claims yield exactly one holder", async () => {
-      const key = `evt-${Math.random()}`;
-      const c1 = await p.ledger.claim(key, { leaseMs: 60_000, now: t(0) });
-      if (c1.status !== "claimed") throw new Error("expected claimed");
-      await p.ledger.release(key, c1.token);
-      const c2 = await p.ledger2.claim(key, { leaseMs: 60_000, now: t(1) });
-      expect(c2.status).toBe("claimed");
-
-      const k2 = `evt-${Math.random()}`;
-      const claims = await Promise.all(
+    it("gate: concurrent enters for one resource yield exactly one holder", async () => {
+      const id = resource();
+      const entries = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? p.ledger : p.ledger2).claim(k2, { leaseMs: 60_000, now: t(0) }),
+          (i % 2 ? p.gate : p.gate2).enter(id, `evt-${i}|x`, { leaseMs: 60_000, now: t(0) }),
         ),
       );
-      expect(claims.filter((c) => c.status === "claimed")).toHaveLength(1);
-      expect(claims.filter((c) => c.status === "busy")).toHaveLength(9);
-      await expect(p.ledger.claim("", { leaseMs: 1, now: t(0) })).rejects.toBeInstanceOf(InputError);
-      await expect(p.ledger.claim("k", { leaseMs: 0, now: t(0) })).rejects.toBeInstanceOf(InputError);
+      expect(entries.filter((e) => e.status === "entered")).toHaveLength(1);
+      expect(entries.filter((e) => e.status === "busy")).toHaveLength(9);
+      await expect(p.gate.enter(id, "", { leaseMs: 1, now: t(0) })).rejects.toBeInstanceOf(InputError);
+      await expect(p.gate.enter(id, "k", { leaseMs: 0, now: t(0) })).rejects.toBeInstanceOf(InputError);
+    });
+
+    it("gate: records chain in order; a decided cause is a duplicate; an interim (deferred) cause is remembered", async () => {
+      const id = resource();
+      const a = await enterOk(p.gate, id, "evt-1|x", 0);
+      const r1 = await a.commit(input({ resourceId: id, outcome: "deferred", changes: [] }), {
+        cause: "deferred",
+      });
+      const b = await enterOk(p.gate2, id, "evt-1|x", 1);
+      expect(b.causeState("evt-1|x")).toBe("deferred");
+      expect(b.causeState("evt-2|x")).toBeUndefined();
+      // A second interim decision of the same cause writes nothing; the cause stays deferred.
+      await b.leave({ cause: "deferred" });
+      const c = await enterOk(p.gate, id, "evt-1|x", 2);
+      const r2 = await c.commit(input({ resourceId: id }), { cause: "done" });
+      expect([r1.seq, r2.seq]).toEqual([1, 2]);
+      expect(r2.prevHash).toBe(r1.hash);
+      expect(await p.gate2.enter(id, "evt-1|x", { leaseMs: 60_000, now: t(3) })).toEqual({ status: "done" });
+      // A record appended outside the gate (CLI, tests) is walked past, never overwritten.
+      const outside = await p.audit.append(input({ resourceId: id, outcome: "compliant", changes: [] }));
+      expect(outside.seq).toBe(3);
+      const d = await enterOk(p.gate2, id, "evt-3|x", 4);
+      const mid = await d.append(input({ resourceId: id, outcome: "compliant", changes: [] }));
+      const r4 = await d.commit(input({ resourceId: id }), { cause: "done" });
+      expect([mid.seq, r4.seq]).toEqual([4, 5]);
+      expect((await p.audit.verify({ resourceId: id })).breaks).toEqual([]);
+    });
+
+    it("gate: a kept intent is handed to the next holder (also after a crash), listed once the lease expired, cleared by a commit", async () => {
+      const id = resource();
+      const s1 = await enterOk(p.gate, id, "evt-1|x", 0);
+      await s1.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), { cause: "done" });
+      const s2 = await enterOk(p.gate, id, "evt-2|x", 1, 10_000);
+      const intent = intentFor(id, "evt-2|x");
+      await s2.recordIntent(intent);
+      // The holder "crashes": nothing more from it. Before the lease ends nobody else may enter.
+      expect((await p.gate2.enter(id, "evt-3|x", { leaseMs: 10_000, now: t(5) })).status).toBe("busy");
+      expect(await p.gate2.listInterrupted(t(5), 10)).not.toContain(id);
+      expect(await p.gate2.listInterrupted(t(11), 1000)).toContain(id);
+      const s3 = await enterOk(p.gate2, id, "evt-3|x", 11);
+      expect(s3.interrupted).toMatchObject({
+        id: intent.id,
+        cause: "evt-2|x",
+        seqBefore: 1,
+        changes: intent.changes,
+      });
+      expect(await s3.recordsSince(s3.interrupted!)).toEqual([]);
+      const completion = await s3.append(
+        input({ resourceId: id, signal: { ...input().signal, id: "evt-2" } }),
+      );
+      expect((await s3.recordsSince(s3.interrupted!)).map((r) => r.id)).toEqual([completion.id]);
+      await s3.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), {
+        cause: "done",
+        settled: ["evt-2|x"],
+      });
+      expect(await p.gate.enter(id, "evt-2|x", { leaseMs: 10_000, now: t(12) })).toEqual({ status: "done" });
+      const s4 = await enterOk(p.gate, id, "evt-4|x", 12);
+      expect(s4.interrupted).toBeUndefined();
+      // A failed record write keeps the intent: leave(keepIntent) hands it on without waiting for expiry.
+      await s4.recordIntent(intentFor(id, "evt-4|x"));
+      await s4.leave({ cause: "open", keepIntent: true });
+      const s5 = await enterOk(p.gate2, id, "evt-4|x", 13);
+      expect(s5.interrupted?.cause).toBe("evt-4|x");
+      await s5.leave({ cause: "done" });
+      expect(await p.gate.listInterrupted(t(100_000), 1000)).not.toContain(id);
     });
 
     it("action budget: never more than max per policy and clock hour, even under concurrency", async () => {
@@ -648,6 +750,50 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(await p.approvals.get("no-such-approval")).toBeUndefined();
       expect(await p.approvals.decide("no-such-approval", "approved", undefined, t(0))).toBeUndefined();
       expect(await p.approvals.get("../../etc")).toBeUndefined();
+    });
+
+    it("approvals: an approval starts a due run; run updates, due listing and refusals", async () => {
+      const a = approval({ expiresAt: "2025-06-02T10:00:00.000Z" });
+      await p.approvals.create(a);
+      // Refusals are kept on a pending approval only, newest last, bounded.
+      const refusal = {
+        by: "p-eeeeeeeeeeeeeeeeeeeeeeee",
+        at: t(0).toISOString(),
+        via: "teams" as const,
+        reason: "self-approval refused",
+      };
+      expect((await p.approvals2.addRefusal(a.id, refusal))?.refusals).toEqual([refusal]);
+      expect(
+        await p.approvals.updateRun(a.id, { state: "done", attempts: 1, updatedAt: t(0).toISOString() }),
+      ).toBeUndefined();
+      const decided = await p.approvals.decide(
+        a.id,
+        "approved",
+        "p-aaaaaaaaaaaaaaaaaaaaaaaa",
+        t(0),
+        "approval-page",
+      );
+      expect(decided?.run).toMatchObject({ state: "due", attempts: 0, nextAttemptAt: t(0).toISOString() });
+      expect(decided?.decidedVia).toBe("approval-page");
+      expect((await p.approvals2.listDueRuns(t(0))).map((x) => x.id)).toContain(a.id);
+      await p.approvals2.updateRun(a.id, {
+        state: "due",
+        attempts: 1,
+        nextAttemptAt: t(60).toISOString(),
+        lastError: { code: "Http503", message: "unavailable", step: "apply" },
+        updatedAt: t(0).toISOString(),
+      });
+      expect((await p.approvals.listDueRuns(t(30))).map((x) => x.id)).not.toContain(a.id);
+      expect((await p.approvals.listDueRuns(t(60))).map((x) => x.id)).toContain(a.id);
+      const done = await p.approvals.updateRun(a.id, {
+        state: "done",
+        attempts: 2,
+        outcome: "remediated",
+        updatedAt: t(61).toISOString(),
+      });
+      expect(done?.run?.outcome).toBe("remediated");
+      expect((await p.approvals.listDueRuns(t(100_000))).map((x) => x.id)).not.toContain(a.id);
+      expect(await p.approvals.addRefusal(a.id, refusal)).toBeUndefined(); // no longer pending
     });
 
     it("approvals: not decidable after expiresAt (it becomes expired); listExpired lists pending ones due", async () => {

@@ -163,7 +163,7 @@ describe("GET /api/audit over the local stack", () => {
       const { resources: dbs } = await client.databases.readAll().fetchAll();
       let raw = "";
       for (const db of dbs) {
-        for (const c of ["audit", "ledger", "approvals"]) {
+        for (const c of ["audit", "approvals", "counters"]) {
           const { resources } = await client
             .database(db.id)
             .container(c)

@@ -2,8 +2,8 @@ import {
   InMemoryActionBudget,
   InMemoryApprovalStore,
   InMemoryAuditStore,
-  InMemorySignalLedger,
 } from "../../shared/audit/memory-store.js";
+import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { describeAuditStoreContract, describePortsContract } from "./contract.js";
 
 describeAuditStoreContract("in-memory", {
@@ -33,12 +33,14 @@ describeAuditStoreContract("in-memory", {
 
 describePortsContract("in-memory", {
   async open() {
-    const ledger = new InMemorySignalLedger();
+    const audit = new InMemoryAuditStore();
+    const gate = new InMemoryResourceGate(audit);
     const budget = new InMemoryActionBudget();
     const approvals = new InMemoryApprovalStore();
     return {
-      ledger,
-      ledger2: ledger,
+      gate,
+      gate2: gate,
+      audit,
       budget,
       budget2: budget,
       approvals,

@@ -11,7 +11,7 @@ import { CosmosActionBudget } from "../../shared/cosmos/action-budget.js";
 import { CosmosApprovalStore } from "../../shared/cosmos/approval-store.js";
 import { CosmosAuditStore } from "../../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../../shared/cosmos/client.js";
-import { CosmosSignalLedger } from "../../shared/cosmos/ledger.js";
+import { CosmosResourceGate } from "../../shared/cosmos/resource-gate.js";
 import { describeAuditStoreContract, describePortsContract } from "../audit/contract.js";
 
 let cosmos: EmbeddedCosmos | undefined;
@@ -76,9 +76,11 @@ describePortsContract("Cosmos DB", {
     const db = `ports-${process.pid}-${++dbCounter}`;
     const c1 = await ensureContainers(a, db);
     const c2 = await ensureContainers(b, db);
+    const audit = new CosmosAuditStore(c1.audit, { retentionDays: 0 });
     return {
-      ledger: new CosmosSignalLedger(c1.ledger),
-      ledger2: new CosmosSignalLedger(c2.ledger),
+      gate: new CosmosResourceGate(c1.audit, audit),
+      gate2: new CosmosResourceGate(c2.audit, new CosmosAuditStore(c2.audit, { retentionDays: 0 })),
+      audit,
       budget: new CosmosActionBudget(c1.counters),
       budget2: new CosmosActionBudget(c2.counters),
       approvals: new CosmosApprovalStore(c1.approvals),

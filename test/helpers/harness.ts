@@ -10,10 +10,10 @@ import {
   InMemoryActionBudget,
   InMemoryApprovalStore,
   InMemoryAuditStore,
-  InMemorySignalLedger,
 } from "../../shared/audit/memory-store.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { silentLogger } from "../../shared/log.js";
 import { type Decision, Pipeline, type RunOptions } from "../../shared/pipeline.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
@@ -112,7 +112,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     globalMode: opts.mode ?? "enforce",
     clients,
     audit,
-    ledger: new InMemorySignalLedger(),
+    gate: new InMemoryResourceGate(audit),
     budget: new InMemoryActionBudget(),
     approvals,
     notifier,

@@ -1,0 +1,279 @@
+/**
+ * Resource gate in Cosmos DB: one writer per resource across instances.
+ *
+ * The gate's state lives on the resource's chain-head document in the `audit` container (same
+ * partition as the resource's records — see `HeadDoc`): the lease (`token`, `untilMs`, the cause),
+ * the intent persisted before a write to Azure, and the causes already decided (dedupe). So:
+ * - entering is one conditional write of the head (create when new, else replace with If-Match);
+ * - the final record and the release are ONE transactional batch (create record + replace head with
+ *   If-Match): in Azure both happen or neither does, so a record never exists with its cause still
+ *   open, and an intent is cleared only together with the record that settles it;
+ * - the lease is decided by comparing timestamps, never by TTL.
+ * The local Cosmos stand-in applies a batch in order and stops at the first failure (not atomic):
+ * the record create goes first, so a failure leaves at worst a head that lags (which appends repair).
+ */
+import { randomUUID } from "node:crypto";
+import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
+import { computeRecordHash, GENESIS_HASH, recordId, resourceKey } from "../audit/chain.js";
+import { validateCauseKey, validateLease } from "../audit/memory-store.js";
+import { sanitizeRecordInput } from "../audit/record.js";
+import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
+import { validateRecordInput } from "../audit/validate.js";
+import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports.js";
+import { causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
+import { type CosmosAuditStore, type HeadDoc, headId, sameContent, stripHead } from "./audit-store.js";
+import { backoff, ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
+
+export class CosmosResourceGate implements ResourceGate {
+  constructor(
+    private readonly container: Container,
+    private readonly audit: CosmosAuditStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry> {
+    validateCauseKey(cause);
+    validateLease(opts.leaseMs);
+    const pk = resourceKey(resourceId);
+    const nowMs = opts.now.getTime();
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const head = await this.audit.readHead(pk);
+      if (causeStateIn(head?.causes, cause) === "done") return { status: "done" };
+      if (head?.lease && head.lease.untilMs > nowMs) return { status: "busy", leaseUntil: head.lease.until };
+      const token = randomUUID();
+      const until = nowMs + opts.leaseMs;
+      const next: HeadDoc = {
+        ...(head
+          ? stripHead(head)
+          : { id: headId(pk), pk, docType: "head", resourceId, seq: 0, hash: GENESIS_HASH, recordId: "" }),
+        lease: { token, until: new Date(until).toISOString(), untilMs: until, cause },
+      };
+      try {
+        const { resource } = head
+          ? await this.container
+              .item(next.id, pk)
+              .replace(next, { accessCondition: { type: "IfMatch", condition: head._etag ?? "" } })
+          : await this.container.items.create(next, { disableAutomaticIdGeneration: true });
+        return {
+          status: "entered",
+          session: new CosmosGateSession(this, pk, resourceId, cause, resource as HeadDoc),
+        };
+      } catch (err) {
+        if (!isConflict(err) && !isPreconditionFailed(err) && !isNotFound(err)) throw err;
+        await backoff(attempt); // another writer changed the head in between: look again
+      }
+    }
+    throw new ContentionError(`entering ${resourceId} kept racing; retry later`);
+  }
+
+  async listInterrupted(now: Date, limit: number): Promise<string[]> {
+    const { resources } = await this.container.items
+      .query<{ resourceId: string }>({
+        query:
+          'SELECT TOP @top c.resourceId FROM c WHERE c.docType = "head" AND IS_DEFINED(c.intent.id) AND (NOT IS_DEFINED(c.lease) OR c.lease.untilMs <= @now)',
+        parameters: [
+          { name: "@top", value: limit },
+          { name: "@now", value: now.getTime() },
+        ],
+      })
+      .fetchAll();
+    return resources.map((r) => r.resourceId);
+  }
+
+  /** @internal */
+  get store(): CosmosAuditStore {
+    return this.audit;
+  }
+
+  /** @internal */
+  get items(): Container {
+    return this.container;
+  }
+
+  /** @internal */
+  nowMs(): number {
+    return this.clock().getTime();
+  }
+}
+
+class CosmosGateSession implements GateSession {
+  readonly interrupted?: Intent;
+  private closed = false;
+
+  constructor(
+    private readonly gate: CosmosResourceGate,
+    private readonly pk: string,
+    readonly resourceId: string,
+    readonly cause: string,
+    /** The head as we last wrote it (our lease on it; its etag for the next conditional write). */
+    private head: HeadDoc,
+  ) {
+    if (head.intent) this.interrupted = structuredClone(head.intent as Intent);
+  }
+
+  causeState(cause: string): "done" | "deferred" | undefined {
+    return causeStateIn(this.head.causes, cause);
+  }
+
+  async recordIntent(intent: Intent): Promise<void> {
+    this.assertOpen();
+    await this.writeHead({ ...stripHead(this.head), intent: { ...intent, seqBefore: this.head.seq } });
+  }
+
+  async append(input: AuditRecordInput): Promise<AuditRecord> {
+    this.assertOpen();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const record = this.nextRecord(input);
+      try {
+        await this.gate.items.items.create(this.gate.store.toDoc(record, this.pk), {
+          disableAutomaticIdGeneration: true,
+        });
+        // Later records chain on from here; the head document catches up at commit/leave.
+        this.head = { ...this.head, seq: record.seq, hash: record.hash, recordId: record.id };
+        return record;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        const existing = await this.walkForward(record);
+        if (existing) return existing;
+      }
+    }
+    throw new ContentionError(`appending to ${this.resourceId} kept racing; retry later`);
+  }
+
+  async commit(
+    input: AuditRecordInput,
+    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
+  ): Promise<AuditRecord> {
+    this.assertOpen();
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const record = this.nextRecord(input);
+      const released = this.released(opts, record);
+      const operations: OperationInput[] = [
+        {
+          operationType: "Create",
+          partitionKey: this.pk,
+          resourceBody: this.gate.store.toDoc(record, this.pk) as unknown as JSONObject,
+        },
+        {
+          operationType: "Replace",
+          partitionKey: this.pk,
+          id: released.id,
+          resourceBody: released as unknown as JSONObject,
+          ifMatch: this.head._etag,
+        },
+      ];
+      let failure: unknown;
+      try {
+        const response = await this.gate.items.items.batch(operations, this.pk);
+        const results = response.result ?? [];
+        if (results.length === 2 && results.every((r) => r.statusCode < 300)) {
+          this.closed = true;
+          return record;
+        }
+        failure = Object.assign(new Error(`audit batch for ${this.resourceId} was not applied`), {
+          statusCode: 503,
+        });
+      } catch (err) {
+        failure = err; // the SDK reports a failed batch without the operation's status: look
+      }
+      const state = await this.reconcile(record, opts);
+      if (state === "committed") {
+        this.closed = true;
+        return record;
+      }
+      if (state === "taken") continue; // the seq was taken by an append outside the gate: walk on
+      if (state === "lost") throw new LeaseLostError(this.resourceId);
+      throw failure;
+    }
+    throw new ContentionError(`committing to ${this.resourceId} kept racing; retry later`);
+  }
+
+  /** After a batch that did not (visibly) succeed: what happened to it? */
+  private async reconcile(
+    record: AuditRecord,
+    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
+  ): Promise<"committed" | "taken" | "lost" | "not-applied"> {
+    const head = await this.gate.store.readHead(this.pk);
+    if (head && head.seq >= record.seq && head.recordId === record.id && !head.lease) {
+      const stored = await this.gate.store.readRecordDoc(this.pk, record.id);
+      if (stored && stored.hash === record.hash) return "committed"; // the answer was lost, not the write
+    }
+    if (head?.lease?.token !== this.head.lease?.token) return "lost";
+    const existing = await this.gate.store.readRecordDoc(this.pk, record.id);
+    if (!existing) return "not-applied";
+    if (existing.prevHash === record.prevHash && sameContent(existing, record)) {
+      // The stand-in applies a batch in order: the record landed, the head did not. Release now.
+      await this.writeHead(this.released(opts, existing));
+      return "committed";
+    }
+    this.head = { ...this.head, seq: existing.seq, hash: existing.hash, recordId: existing.id };
+    return "taken";
+  }
+
+  async leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void> {
+    if (this.closed) return;
+    await this.writeHead(this.released(opts));
+    this.closed = true;
+  }
+
+  async recordsSince(intent: Intent): Promise<AuditRecord[]> {
+    const { items } = await this.gate.store.query({ resourceId: this.resourceId, limit: 50 });
+    return items.filter((r) => r.seq > intent.seqBefore);
+  }
+
+  /** The head after leaving: lease gone, causes updated, intent cleared unless kept, seq advanced. */
+  private released(
+    opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] },
+    record?: AuditRecord,
+  ): HeadDoc {
+    const next: HeadDoc = {
+      ...stripHead(this.head),
+      ...(record ? { seq: record.seq, hash: record.hash, recordId: record.id } : {}),
+      causes: updateCauses(
+        this.head.causes,
+        [
+          { cause: this.cause, state: opts.cause },
+          ...(opts.settled ?? []).map((cause) => ({ cause, state: "done" as const })),
+        ],
+        this.gate.nowMs(),
+      ),
+    };
+    delete next.lease;
+    if (!opts.keepIntent) delete next.intent;
+    return next;
+  }
+
+  private nextRecord(input: AuditRecordInput): AuditRecord {
+    validateRecordInput(input);
+    const clean = sanitizeRecordInput(structuredClone(input));
+    const seq = this.head.seq + 1;
+    const base = { ...clean, id: recordId(clean.resourceId, seq), seq, prevHash: this.head.hash };
+    return { ...base, hash: computeRecordHash(base) };
+  }
+
+  /** After a 409 on `record.id`: our own earlier write (returned), or someone else's (move past it). */
+  private async walkForward(record: AuditRecord): Promise<AuditRecord | undefined> {
+    const existing = await this.gate.store.readRecordDoc(this.pk, record.id);
+    if (!existing) return undefined;
+    if (existing.prevHash === record.prevHash && sameContent(existing, record)) return existing;
+    this.head = { ...this.head, seq: existing.seq, hash: existing.hash, recordId: existing.id };
+    return undefined;
+  }
+
+  /** Conditional write of the head: only while our lease is on it. */
+  private async writeHead(next: HeadDoc): Promise<void> {
+    try {
+      const { resource } = await this.gate.items
+        .item(next.id, this.pk)
+        .replace(next, { accessCondition: { type: "IfMatch", condition: this.head._etag ?? "" } });
+      this.head = resource as HeadDoc;
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) throw new LeaseLostError(this.resourceId);
+      throw err;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`gate session on ${this.resourceId} already left`);
+  }
+}
