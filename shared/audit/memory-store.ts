@@ -1,10 +1,9 @@
 /**
- * In-memory implementations of the audit store and the ports (ledger, action budget, approvals).
+ * In-memory implementations of the audit store and the ports (action budget, approvals; the gate is in shared/fakes/).
  * Used by unit tests and the test harness; they follow exactly the semantics of the Cosmos DB
  * adapters in `shared/cosmos/` (same query order and paging, same lease and expiry rules — all
  * based on comparing timestamps, never on TTL).
  */
-import { randomUUID } from "node:crypto";
 import { InputError } from "../errors.js";
 import type {
   ActionBudget,
