@@ -9,11 +9,14 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import functions from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
 import { startLocalHost } from "../../dev/host.js";
 import { type LocalStack, startLocalStack } from "../../dev/stack.js";
+import { handleResourceEvent } from "../../functions/resource-events.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
+import { InputError } from "../../shared/errors.js";
 import { createLogger } from "../../shared/log.js";
 import { MAX_JSON_DEPTH } from "../../shared/signals/body.js";
 import { armWriteEvent } from "../helpers/stack.js";
@@ -170,6 +173,29 @@ describe("nesting depth is bounded on every route that takes a body", () => {
       expect(res.status, route.name).toBe(413);
       expect(((await res.json()) as ErrorBody).error.code, route.name).toBe("PayloadTooLarge");
     }
+  });
+});
+
+describe("in Azure the host hands the function parsed events: the function bounds them too", () => {
+  const context = () => new functions.InvocationContext({ functionName: "resourceEvents" });
+
+  it("a parsed event 100,000 levels deep is refused (TooDeeplyNested) without a stack overflow", async () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    const event = { ...armWriteEvent(ST), data: deep };
+    const before = (await allRecords()).length;
+    const err = await handleResourceEvent(event, context()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).code).toBe("TooDeeplyNested");
+    expect((err as InputError).path).toBe(`data${".a".repeat(63)}`);
+    expect((await allRecords()).length).toBe(before);
+  });
+
+  it("a SubscriptionDeletedEvent is acknowledged (no throw, nothing recorded)", async () => {
+    const before = (await allRecords()).length;
+    const [event] = JSON.parse(fixture("acknowledged/eg-subscription-deleted.json"));
+    await expect(handleResourceEvent(event, context())).resolves.toBeUndefined();
+    expect((await allRecords()).length).toBe(before);
   });
 });
 
