@@ -140,11 +140,12 @@ function specsForParent(parentType: string): InlineChildSpec[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering (how ARM shows a resource)
 
-/** Types whose ARM representation carries a top-level `etag`. */
+/** Types whose ARM representation carries a top-level `etag` (API Management: the service, not its subscriptions). */
 function bodyEtagKey(type: string): "etag" | "eTag" | undefined {
   const t = lower(type);
   if (t.startsWith("microsoft.network/")) return "etag";
   if (t === "microsoft.cognitiveservices/accounts") return "etag";
+  if (t === "microsoft.apimanagement/service") return "etag";
   if (t === "microsoft.containerservice/managedclusters") return "eTag";
   return undefined;
 }
