@@ -357,11 +357,8 @@ export class ArmHandler {
     if (style === "location") {
       return sendJson(res, 202, undefined, { location: this.opUrl(id, op, "operationResults") });
     }
-    const preview = structuredClone(resource);
-    preview.properties = {
-      ...(preview.properties ?? {}),
-      provisioningState: existed ? "Updating" : "Creating",
-    };
+    const preview = this.store.preview(resource);
+    preview.properties = { ...preview.properties, provisioningState: existed ? "Updating" : "Creating" };
     sendJson(res, existed ? 200 : 201, preview, {
       "azure-asyncoperation": this.opUrl(id, op, "operationStatuses"),
     });
@@ -411,8 +408,8 @@ export class ArmHandler {
       return sendJson(res, 200, this.store.get(id)!, { etag: this.store.etagOf(id)! });
     }
     const op = this.startOperation("PATCH", id, apply);
-    const preview = merged();
-    preview.properties = { ...(preview.properties ?? {}), provisioningState: "Updating" };
+    const preview = this.store.preview(merged());
+    preview.properties = { ...preview.properties, provisioningState: "Updating" };
     sendJson(res, 200, preview, { "azure-asyncoperation": this.opUrl(id, op, "operationStatuses") });
   }
 

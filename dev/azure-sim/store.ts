@@ -228,6 +228,15 @@ export class ResourceStore {
     return undefined;
   }
 
+  /**
+   * How ARM shows a resource that is not stored yet: the first answer of an asynchronous PUT/PATCH,
+   * rendered like a GET (body ETag, provisioning state, inline children) with the resource's current
+   * ETag, or a new one when it does not exist yet.
+   */
+  preview(resource: ArmResource): ArmResource {
+    return this.render(resource, this.etagOf(resource.id) ?? newEtag());
+  }
+
   private render(resource: ArmResource, etag: string): ArmResource {
     const out = structuredClone(resource);
     const props = isPlainObject(out.properties) ? out.properties : {};
