@@ -34,7 +34,8 @@ async function parseAll(files: string[]): Promise<{ file: string; signals: Signa
   for (const file of files) {
     try {
       const json = parseJsonBody(await readFile(file));
-      out.push({ file, signals: parseSignalFile(json, file) });
+      // No file name passed down: the message is prefixed with file and field once, here.
+      out.push({ file, signals: parseSignalFile(json) });
     } catch (err) {
       if (err instanceof InputError) errors.push(`${file}: ${err.path ? `${err.path}: ` : ""}${err.message}`);
       else throw err;

@@ -15,6 +15,7 @@ import {
   type HttpFunction,
   type TimerFunction,
 } from "../functions/app.js";
+import { RedeliveryRequested } from "../functions/decisions.js";
 import { InputError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { redactText } from "../shared/redact.js";
@@ -193,12 +194,19 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
       return send(res, 200, { validationResponse: parsed.handshake.validationCode });
     }
     const events = Array.isArray(body) ? body : [body];
-    const failures: { index: number; error: string }[] = [];
+    // Like the real host, the answer says which events failed but never why: the reason (a store
+    // or SDK error, e.g. `connect ECONNREFUSED …`) goes only to the redacted log.
+    const failures: { index: number; code: string }[] = [];
     for (const [index, event] of events.entries()) {
       try {
         await fn.handler(event, context(fn.name));
       } catch (err) {
-        failures.push({ index, error: redactText((err as Error).message) });
+        const code = err instanceof RedeliveryRequested ? "RedeliveryRequested" : "InternalError";
+        failures.push({ index, code });
+        log.warn(
+          { functionName: fn.name, index, code, err: redactText(String((err as Error)?.message ?? err)) },
+          "event failed",
+        );
       }
     }
     if (failures.length > 0) {
@@ -254,13 +262,12 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) if (!(k in query)) query[k] = v;
+    // No `query` init: HttpRequest then reads the query from the URL itself, as the real host does,
+    // so duplicates (`getAll`) and names like `__proto__` reach the function unchanged.
     const request = new HttpRequest({
       method,
       url: url.toString(),
       headers,
-      query,
       params: { ...(match.m.groups ?? {}) },
       ...(raw ? { body: { bytes: new Uint8Array(raw) } } : {}),
     });

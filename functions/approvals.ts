@@ -9,7 +9,21 @@ import { verifyApprovalToken } from "../shared/approvals/tokens.js";
 import type { Approval } from "../shared/ports.js";
 import { pseudonymize } from "../shared/redact.js";
 import { getRuntime, type Runtime } from "../shared/runtime.js";
-import { errorResponse, json } from "./http.js";
+import { assertJsonTextDepth } from "../shared/signals/body.js";
+import { errorResponse, json, readBodyText } from "./http.js";
+
+/** The decision form holds a token and a verb: a few hundred bytes. */
+const MAX_FORM_BYTES = 65_536;
+
+/**
+ * The form body, size-bounded (413) and held to the same structural bound as every other body
+ * (400 `TooDeeplyNested`): a browser percent-encodes brackets, so only a hostile body trips it.
+ */
+async function readFormBody(req: HttpRequest): Promise<string> {
+  const text = await readBodyText(req, MAX_FORM_BYTES);
+  assertJsonTextDepth(text);
+  return text;
+}
 
 const esc = (s: unknown) =>
   String(s).replace(
@@ -100,7 +114,7 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
     let token = req.query.get("token") ?? "";
     let decision: string | null = null;
     if (req.method === "POST") {
-      const form = new URLSearchParams(await req.text());
+      const form = new URLSearchParams(await readFormBody(req));
       token = form.get("token") ?? token;
       decision = form.get("decision");
       if (decision !== "approve" && decision !== "reject") {

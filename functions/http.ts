@@ -1,5 +1,6 @@
 /** Small helpers that map core results and errors to HTTP responses (shared by every HTTP trigger). */
 import type { HttpResponseInit } from "@azure/functions";
+import { AuthzError } from "../shared/audit/authz.js";
 import { InputError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { redactText } from "../shared/redact.js";
@@ -12,19 +13,20 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   };
 }
 
-/** 400/413 for bad input (naming the field), 403 for refused callers, 500 otherwise (details only in logs). */
+/** 400/413 for bad input (naming the field), 403 for refused audit readers, 500 otherwise (details only in logs). */
 export function errorResponse(err: unknown, log: Logger, what: string): HttpResponseInit {
   if (err instanceof InputError) {
     log.warn({ code: err.code, path: err.path, reason: redactText(err.message) }, `${what}: rejected input`);
     return json(err.status, err.toBody());
   }
-  const e = err as { status?: number; code?: string; message?: string };
-  if (e && (e.status === 401 || e.status === 403)) {
-    log.warn({ code: e.code }, `${what}: refused caller`);
-    return json(e.status, {
-      error: { code: e.code ?? "Forbidden", message: e.message ?? "forbidden", path: "" },
+  if (err instanceof AuthzError) {
+    log.warn({ code: err.code }, `${what}: refused caller`);
+    return json(err.status, {
+      error: { code: err.code, message: err.message, path: "x-ms-client-principal" },
     });
   }
+  // Anything else is ours (a store or SDK failure): its text stays in the (redacted) log.
+  const e = err as { message?: string } | undefined;
   log.error({ err: redactText(String(e?.message ?? err)) }, `${what}: failed`);
   return json(500, {
     error: {

@@ -8,11 +8,15 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { decidedCard } from "../shared/approvals/card.js";
+import { InputError } from "../shared/errors.js";
 import { pseudonymize } from "../shared/redact.js";
 import { getRuntime } from "../shared/runtime.js";
-import { json } from "./http.js";
+import { parseJsonBody } from "../shared/signals/body.js";
+import { json, readBodyText } from "./http.js";
 
 const BOT_ISSUER = "https://api.botframework.com";
+/** An invoke activity is a few KB; Bot Framework caps activities far below 1 MB. */
+const MAX_ACTIVITY_BYTES = 262_144;
 const jwksCache = new Map<string, JWTVerifyGetKey>();
 
 function jwks(url: string): JWTVerifyGetKey {
@@ -61,9 +65,11 @@ export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponse
     });
   let activity: InvokeActivity;
   try {
-    activity = (await req.json()) as InvokeActivity;
-  } catch {
-    return json(400, { error: { code: "InvalidJson", message: "activity is not JSON", path: "" } });
+    // Size and depth are bounded before the body is parsed (see shared/signals/body.ts).
+    activity = parseJsonBody(await readBodyText(req, MAX_ACTIVITY_BYTES)) as InvokeActivity;
+  } catch (err) {
+    if (err instanceof InputError) return json(err.status, err.toBody());
+    throw err;
   }
   try {
     const { payload } = await jwtVerify(token, jwks(runtime.config.teams.botJwksUrl), {

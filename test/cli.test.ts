@@ -92,6 +92,10 @@ describe("driftguard replay", () => {
     expect(r.stderr).toContain("bad-event.json");
     expect(r.stderr).toContain("[0].data.resourceUri");
     expect(r.stdout).not.toContain("replaying");
+    // File and field are each named once: `invalid input: <file>: <field>: <reason>`.
+    expect(r.stderr.split("bad-event.json").length - 1).toBe(1);
+    expect(r.stderr.split("[0].data.resourceUri").length - 1).toBe(1);
+    expect(r.stderr).toMatch(/^invalid input: \S*bad-event\.json: \[0\]\.data\.resourceUri: \S/m);
   });
 
   it("replays sample payloads in dry-run against an ephemeral local stack and prints each decision as JSON", () => {

@@ -13,6 +13,7 @@ import {
   type ParsedRequest,
   sendJson,
 } from "./common.js";
+import { keepServerOwned, stripReadOnly } from "./server-owned.js";
 import { lower, nameOfId, parentIdOf, parseArmPath, type ResourceStore, typeOfId } from "./store.js";
 
 type LroStyle = "aao" | "location";
@@ -82,32 +83,6 @@ function etagMatches(ifMatch: string, current: string | undefined): boolean {
   if (current === undefined) return false;
   if (ifMatch.trim() === "*") return true;
   return ifMatch.split(",").some((e) => stripWeak(e) === stripWeak(current));
-}
-
-/** Removes what a client cannot set (read-only fields) before storing a body. */
-function stripReadOnly(body: Record<string, unknown>): Record<string, unknown> {
-  const out = structuredClone(body);
-  delete out.id;
-  delete out.name;
-  delete out.type;
-  delete out.etag;
-  delete out.eTag;
-  if (isPlainObject(out.properties)) {
-    delete out.properties.provisioningState;
-    delete out.properties.eTag;
-    for (const key of ["securityRules", "agentPoolProfiles"]) {
-      const arr = out.properties[key];
-      if (!Array.isArray(arr)) continue;
-      for (const it of arr) {
-        if (!isPlainObject(it)) continue;
-        delete it.etag;
-        delete it.eTag;
-        delete it.provisioningState;
-        if (isPlainObject(it.properties)) delete it.properties.provisioningState;
-      }
-    }
-  }
-  return out;
 }
 
 function notFound(id: string, res: ServerResponse, parentMissing = false) {
@@ -343,7 +318,7 @@ export class ArmHandler {
       // new accounts get keys at creation
       this.getKeys(id, "storage");
     }
-    this.keepServerOwned(resource, this.store.get(id));
+    keepServerOwned(resource, this.store.get(id));
     const apply = () => {
       this.store.put(resource);
     };
@@ -357,11 +332,8 @@ export class ArmHandler {
     if (style === "location") {
       return sendJson(res, 202, undefined, { location: this.opUrl(id, op, "operationResults") });
     }
-    const preview = structuredClone(resource);
-    preview.properties = {
-      ...(preview.properties ?? {}),
-      provisioningState: existed ? "Updating" : "Creating",
-    };
+    const preview = this.store.preview(resource);
+    preview.properties = { ...preview.properties, provisioningState: existed ? "Updating" : "Creating" };
     sendJson(res, existed ? 200 : 201, preview, {
       "azure-asyncoperation": this.opUrl(id, op, "operationStatuses"),
     });
@@ -399,7 +371,7 @@ export class ArmHandler {
         name: now.name,
         type,
       } as ArmResource;
-      this.keepServerOwned(next, now);
+      keepServerOwned(next, now);
       return next;
     };
     const apply = () => {
@@ -411,8 +383,8 @@ export class ArmHandler {
       return sendJson(res, 200, this.store.get(id)!, { etag: this.store.etagOf(id)! });
     }
     const op = this.startOperation("PATCH", id, apply);
-    const preview = merged();
-    preview.properties = { ...(preview.properties ?? {}), provisioningState: "Updating" };
+    const preview = this.store.preview(merged());
+    preview.properties = { ...preview.properties, provisioningState: "Updating" };
     sendJson(res, 200, preview, { "azure-asyncoperation": this.opUrl(id, op, "operationStatuses") });
   }
 
@@ -458,16 +430,6 @@ export class ArmHandler {
     const rule = rules.find((r) => lower(String(r.name)) === lower(name));
     if (!rule) return notFound(`${nsgId}/defaultSecurityRules/${name}`, res);
     sendJson(res, 200, rule);
-  }
-
-  /** Keeps server-owned parts of a resource that clients cannot replace. */
-  private keepServerOwned(next: ArmResource, current: ArmResource | undefined): void {
-    if (lower(next.type) !== "microsoft.network/networksecuritygroups") return;
-    const props = isPlainObject(next.properties) ? next.properties : {};
-    next.properties = props;
-    const existing = current?.properties?.defaultSecurityRules;
-    if (existing !== undefined) props.defaultSecurityRules = structuredClone(existing);
-    else delete props.defaultSecurityRules;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -140,11 +140,12 @@ function specsForParent(parentType: string): InlineChildSpec[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering (how ARM shows a resource)
 
-/** Types whose ARM representation carries a top-level `etag`. */
+/** Types whose ARM representation carries a top-level `etag` (API Management: the service, not its subscriptions). */
 function bodyEtagKey(type: string): "etag" | "eTag" | undefined {
   const t = lower(type);
   if (t.startsWith("microsoft.network/")) return "etag";
   if (t === "microsoft.cognitiveservices/accounts") return "etag";
+  if (t === "microsoft.apimanagement/service") return "etag";
   if (t === "microsoft.containerservice/managedclusters") return "eTag";
   return undefined;
 }
@@ -225,6 +226,15 @@ export class ResourceStore {
       return this.render(child, this.childEtag(child.id));
     }
     return undefined;
+  }
+
+  /**
+   * How ARM shows a resource that is not stored yet: the first answer of an asynchronous PUT/PATCH,
+   * rendered like a GET (body ETag, provisioning state, inline children) with the resource's current
+   * ETag, or a new one when it does not exist yet.
+   */
+  preview(resource: ArmResource): ArmResource {
+    return this.render(resource, this.etagOf(resource.id) ?? newEtag());
   }
 
   private render(resource: ArmResource, etag: string): ArmResource {

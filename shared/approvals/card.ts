@@ -49,7 +49,13 @@ function display(value: unknown): string {
   return String(value);
 }
 
-function cardData(a: Approval) {
+/** What a card shows of an approval (the fields every card variant reads). */
+export type ApprovalCardSubject = Pick<
+  Approval,
+  "id" | "policy" | "kind" | "target" | "summary" | "reason" | "expiresAt" | "changes"
+>;
+
+function cardData(a: ApprovalCardSubject) {
   return {
     summary: a.summary,
     policy: a.policy,
@@ -111,4 +117,135 @@ export function workflowMessage(card: Record<string, unknown>): Record<string, u
       { contentType: "application/vnd.microsoft.card.adaptive", contentUrl: null, content: card },
     ],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bot's card: posted by the bot itself (Bot Connector), with in-card buttons and a refresh, and
+// re-rendered for every state the approval goes through.
+
+/** Adaptive Card version of the bot card: `Action.Execute` and `refresh` need 1.4+; Teams renders 1.5. */
+export const BOT_CARD_VERSION = "1.5";
+/** `Action.Execute` verbs of the bot card; each action's data is `{ approvalId }`. */
+export const APPROVAL_VERBS = { approve: "approve", reject: "reject", refresh: "refresh" } as const;
+/** Teams refreshes a card automatically for at most this many listed users. */
+export const MAX_REFRESH_USERS = 60;
+
+/** What became of an approved request's remediation run. */
+export interface RunOutcome {
+  outcome: "running" | "remediated" | "compliant" | "failed" | "superseded";
+  /** One line for people (e.g. the failure's step, or the ID of the new approval). */
+  detail?: string;
+}
+
+export type BotCardState =
+  | { state: "pending" }
+  | { state: "approved"; by: string; at: string; run?: RunOutcome }
+  | { state: "rejected"; by: string; at: string }
+  | { state: "expired"; at: string }
+  /** Shown to the person whose press was refused; the request stays pending for the others. */
+  | { state: "refused"; reason: "self-approval" | "not-an-approver" };
+
+export interface BotCardOptions {
+  /**
+   * Teams user IDs (as Teams gives them in activities) for whom the card refreshes automatically:
+   * the approvers. Omitted when empty: Teams then refreshes for everyone in conversations of up to
+   * 60 members (an empty list would switch automatic refresh off).
+   */
+  refreshUserIds?: readonly string[];
+}
+
+const RUN_TEXT: Record<RunOutcome["outcome"], string> = {
+  running: "Remediation is running.",
+  remediated: "Remediated: the change was applied and verified.",
+  compliant: "Nothing to do: the resource was already compliant when the approval arrived.",
+  failed: "The remediation failed.",
+  superseded:
+    "Not applied: the resource changed since the request, so the approved change no longer fits. A new approval was requested for the new plan.",
+};
+
+function statusBlock(s: BotCardState): { title: string; style: string; lines: string[] } {
+  switch (s.state) {
+    case "pending":
+      return { title: "approval needed", style: "emphasis", lines: ["Waiting for an approver."] };
+    case "approved": {
+      const lines = [`Approved by ${s.by} at ${s.at}.`];
+      if (s.run) lines.push(RUN_TEXT[s.run.outcome] + (s.run.detail ? ` ${s.run.detail}` : ""));
+      const style =
+        s.run?.outcome === "failed" ? "attention" : s.run?.outcome === "superseded" ? "warning" : "good";
+      return { title: "approved", style, lines };
+    }
+    case "rejected":
+      return {
+        title: "rejected",
+        style: "attention",
+        lines: [`Rejected by ${s.by} at ${s.at}. Nothing was changed.`],
+      };
+    case "expired":
+      return {
+        title: "expired",
+        style: "warning",
+        lines: [`Expired at ${s.at} without a decision. Nothing was changed.`],
+      };
+    case "refused":
+      return {
+        title: "approval needed",
+        style: "attention",
+        lines: [
+          s.reason === "self-approval"
+            ? "You cannot approve this: the change being remediated was made by you. Another approver has to decide."
+            : "You are not one of the approvers for driftguard changes, so your decision was not recorded.",
+        ],
+      };
+  }
+}
+
+/**
+ * The approval card the bot posts and updates. Pending (and a refused person's view) carries the
+ * Approve/Reject `Action.Execute` buttons and a `refresh` (verb `refresh`), so every approver who
+ * looks at it sees the current state; decided, expired and finished cards carry neither.
+ */
+export function botApprovalCard(
+  a: ApprovalCardSubject,
+  status: BotCardState,
+  opts: BotCardOptions = {},
+): Record<string, unknown> {
+  const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
+  card.version = BOT_CARD_VERSION;
+  const view = statusBlock(status);
+  const body = card.body as Record<string, unknown>[];
+  body.splice(0, 1, {
+    type: "TextBlock",
+    size: "Medium",
+    weight: "Bolder",
+    text: `driftguard: ${view.title}`,
+    wrap: true,
+  });
+  body.splice(1, 0, {
+    type: "Container",
+    style: view.style,
+    items: view.lines.map((text) => ({ type: "TextBlock", text, wrap: true })),
+  });
+  // An empty change list would leave an empty container behind.
+  const changes = body[body.length - 1];
+  if (Array.isArray(changes?.items) && changes.items.length === 0) body.pop();
+
+  const data = { approvalId: a.id };
+  const live = status.state === "pending" || status.state === "refused";
+  if (live) {
+    const refresh: Record<string, unknown> = {
+      action: { type: "Action.Execute", title: "Refresh", verb: APPROVAL_VERBS.refresh, data },
+    };
+    const userIds = [...new Set(opts.refreshUserIds ?? [])].slice(0, MAX_REFRESH_USERS);
+    if (userIds.length > 0) refresh.userIds = userIds;
+    card.refresh = refresh;
+  }
+  if (status.state === "pending") {
+    card.actions = [
+      { type: "Action.Execute", title: "Approve", verb: APPROVAL_VERBS.approve, data, style: "positive" },
+      { type: "Action.Execute", title: "Reject", verb: APPROVAL_VERBS.reject, data, style: "destructive" },
+    ];
+  } else {
+    delete card.actions;
+  }
+  return card;
 }

@@ -194,9 +194,16 @@ function cellValue(r: AuditRecord, column: (typeof CSV_COLUMNS)[number]): string
   }
 }
 
+/**
+ * Text a spreadsheet would run as a formula: `=`, `+`, `-`, `@` — also their full-width and small
+ * forms (`＝＋－＠`, `﹦﹢﹣﹫`), which some spreadsheet apps fold to ASCII — even after leading
+ * spaces, tabs or line breaks (which they trim); and a leading tab or carriage return itself.
+ */
+const FORMULA_START = /^(?:\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20\uFE66\uFE62\uFE63\uFE6B]|[\t\r])/;
+
 /** One CSV cell: formula-looking text neutralised with a leading `'`, then RFC 4180 quoting. */
 export function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const safe = FORMULA_START.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

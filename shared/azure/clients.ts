@@ -163,8 +163,11 @@ export class AzureClients {
   }
 }
 
-/** A credential that hands out a fixed token: only for the local stack's simulator. */
-export function staticTokenCredential(token = "local-stack-token"): TokenCredential {
+/** The fixed bearer token of the local stack: its stand-ins (Azure, Teams) accept exactly this. */
+export const LOCAL_STACK_TOKEN = "local-stack-token";
+
+/** A credential that hands out a fixed token: only for the local stack's stand-ins. */
+export function staticTokenCredential(token = LOCAL_STACK_TOKEN): TokenCredential {
   return {
     getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
   };

@@ -2,7 +2,7 @@
 import { isUnderScope, sameType } from "../resource-id.js";
 import { matchesGlob } from "../signals/glob.js";
 import type { Signal, SignalTarget, Trigger } from "../signals/types.js";
-import type { Policy, PolicyTrigger } from "./schema.js";
+import { DEFAULT_BUDGET_THRESHOLD_TYPES, type Policy, type PolicyTrigger } from "./schema.js";
 
 export function triggerMatches(policyTrigger: PolicyTrigger, trigger: Trigger): boolean {
   if ("eventGrid" in policyTrigger)
@@ -13,8 +13,11 @@ export function triggerMatches(policyTrigger: PolicyTrigger, trigger: Trigger): 
     return matchesGlob(wanted, trigger.keyVault);
   }
   if ("alert" in policyTrigger) return "alert" in trigger && matchesGlob(policyTrigger.alert, trigger.alert);
-  if ("budget" in policyTrigger)
-    return "budget" in trigger && matchesGlob(policyTrigger.budget, trigger.budget);
+  if ("budget" in policyTrigger) {
+    if (!("budget" in trigger) || !matchesGlob(policyTrigger.budget, trigger.budget)) return false;
+    const wanted = policyTrigger.thresholdTypes ?? DEFAULT_BUDGET_THRESHOLD_TYPES;
+    return wanted.includes(trigger.thresholdType ?? "Actual");
+  }
   return "manual" in trigger && matchesGlob(policyTrigger.manual, trigger.manual);
 }
 

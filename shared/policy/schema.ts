@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { isResourceId } from "../resource-id.js";
+import { BUDGET_THRESHOLD_TYPES } from "../signals/budget.js";
+import type { BudgetThresholdType } from "../signals/types.js";
 
 export const MODES = ["enforce", "approval", "dry-run", "off"] as const;
 export type PolicyMode = (typeof MODES)[number];
@@ -19,14 +21,62 @@ export function mostRestrictive(...modes: PolicyMode[]): PolicyMode {
 
 const glob = z.string().min(1).max(256);
 
-export const triggerSchema = z.union([
-  z.strictObject({ eventGrid: glob }),
-  z.strictObject({ keyVault: glob }),
-  z.strictObject({ alert: glob }),
-  z.strictObject({ budget: glob }),
-  z.strictObject({ manual: glob }),
-]);
-export type PolicyTrigger = z.infer<typeof triggerSchema>;
+/** `Actual` / `actual` → `Actual`: the policy file may spell Azure's threshold types in any case. */
+const budgetThresholdType = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? (BUDGET_THRESHOLD_TYPES.find((t) => t.toLowerCase() === v.toLowerCase()) ?? v)
+      : v,
+  z.enum(BUDGET_THRESHOLD_TYPES),
+);
+
+/** One schema per trigger key; a trigger names exactly one of them. */
+const TRIGGER_SCHEMAS = {
+  eventGrid: z.strictObject({ eventGrid: glob }),
+  keyVault: z.strictObject({ keyVault: glob }),
+  alert: z.strictObject({ alert: glob }),
+  // Which budget notifications apply: actual spend past the threshold, spend forecast past it, or
+  // both. Default `[Actual]`: a forecast is a prediction, not spend.
+  budget: z.strictObject({
+    budget: glob,
+    thresholdTypes: z
+      .preprocess((v) => (typeof v === "string" ? [v] : v), z.array(budgetThresholdType).min(1))
+      .optional(),
+  }),
+  manual: z.strictObject({ manual: glob }),
+};
+type TriggerKey = keyof typeof TRIGGER_SCHEMAS;
+const TRIGGER_KEYS = Object.keys(TRIGGER_SCHEMAS) as TriggerKey[];
+
+export type PolicyTrigger = { [K in TriggerKey]: z.output<(typeof TRIGGER_SCHEMAS)[K]> }[TriggerKey];
+
+/**
+ * Picks the trigger's schema by its key and validates with it, so an error names the field inside
+ * the trigger (`triggers[1].thresholdTypes[0]`) rather than "matches none of the alternatives".
+ */
+export const triggerSchema = z.unknown().transform((raw, ctx): PolicyTrigger => {
+  const keys =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw)
+      ? Object.keys(raw).filter((k): k is TriggerKey => Object.hasOwn(TRIGGER_SCHEMAS, k))
+      : [];
+  if (keys.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: `a trigger has exactly one of ${TRIGGER_KEYS.join(", ")}`,
+    });
+    return z.NEVER;
+  }
+  const result = TRIGGER_SCHEMAS[keys[0]!].safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues)
+      ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+  return result.data;
+});
+
+/** Threshold types a `budget` trigger acts on when it names none. */
+export const DEFAULT_BUDGET_THRESHOLD_TYPES: readonly BudgetThresholdType[] = ["Actual"];
 
 const resourceType = z
   .string()

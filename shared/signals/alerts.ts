@@ -14,7 +14,7 @@ import {
   parseCommonSchemaBudget,
   parseLegacyBudget,
 } from "./budget.js";
-import { isoTime, isPlainObject, resourceIdAt, targetOf } from "./common.js";
+import { isoTimeAssumingUtc, isPlainObject, resourceIdAt, targetOf } from "./common.js";
 import { parseOrThrow } from "./errors.js";
 import { compact } from "./gridEvent.js";
 import type { AlertDetail, Signal, SignalTarget } from "./types.js";
@@ -44,8 +44,9 @@ const essentialsSchema = z.object({
   monitorCondition: z.enum(["Fired", "Resolved"]),
   monitoringService: z.string().max(128).nullish(),
   alertTargetIDs: z.array(z.unknown()).min(1, "an alert needs at least one target").max(500),
-  firedDateTime: isoTime,
-  resolvedDateTime: isoTime.nullish(),
+  // Service Health alerts send these without an offset (7 fraction digits, UTC).
+  firedDateTime: isoTimeAssumingUtc,
+  resolvedDateTime: isoTimeAssumingUtc.nullish(),
 });
 
 const alertSchema = z.object({

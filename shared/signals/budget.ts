@@ -6,18 +6,46 @@
  * - the legacy action-group payload `schemaId: "AIP Budget Notification"` with PascalCase `data`
  *   (`BudgetName`, `SubscriptionId`, `ResourceGroup`, `SpendingAmount`, `Budget`,
  *   `NotificationThresholdAmount`, `Unit`, `BudgetStartDate` like `11/17/2021 5:40:29 PM -08:00`).
- * The target is the budget's scope (subscription or resource group). `BudgetCreator` (an e-mail
- * address) and other personal fields never enter the Signal.
+ * The target is the budget's scope (subscription or resource group). The threshold type — `Actual`
+ * (spend has crossed the threshold) or `Forecasted` (spend is predicted to) — is in the trigger, so a
+ * policy can choose which it acts on; the legacy payload carries none and is only sent for actual
+ * spend, so it is `Actual`. `BudgetCreator` (an e-mail address) and other personal fields never enter
+ * the Signal.
  */
 import { z } from "zod";
 import { InputError } from "../errors.js";
 import type { ResourceId } from "../resource-id.js";
-import { isoTime, isPlainObject, resourceIdAt, targetOf } from "./common.js";
+import { isoTimeAssumingUtc, isPlainObject, resourceIdAt, targetOf } from "./common.js";
 import { parseOrThrow } from "./errors.js";
 import { compact } from "./gridEvent.js";
-import type { BudgetDetail, Signal } from "./types.js";
+import type { BudgetDetail, BudgetThresholdType, Signal } from "./types.js";
 
 export const LEGACY_BUDGET_SCHEMA_ID = "AIP Budget Notification";
+
+/** Cost Management notification threshold types, as Azure spells them. */
+export const BUDGET_THRESHOLD_TYPES = [
+  "Actual",
+  "Forecasted",
+] as const satisfies readonly BudgetThresholdType[];
+
+/** `ThresholdType` → canonical spelling (case-insensitive); null/empty means `Actual`. */
+const thresholdType = z
+  .string()
+  .trim()
+  .max(32)
+  .nullish()
+  .transform((raw, ctx): BudgetThresholdType => {
+    if (raw === null || raw === undefined || raw === "") return "Actual";
+    const known = BUDGET_THRESHOLD_TYPES.find((t) => t.toLowerCase() === raw.toLowerCase());
+    if (!known) {
+      ctx.addIssue({
+        code: "custom",
+        message: `'${raw}' is not a budget threshold type (expected ${BUDGET_THRESHOLD_TYPES.join(" or ")})`,
+      });
+      return z.NEVER;
+    }
+    return known;
+  });
 
 /** Budget names per the Cost Management REST API: `^[a-zA-Z0-9_-]+$`. */
 const budgetName = z
@@ -105,7 +133,7 @@ const costAlertPayload = z.object({
     essentials: z.object({
       alertId: z.string().min(1).max(1024).nullish(),
       monitoringService: z.string().max(128).nullish(),
-      firedDateTime: isoTime,
+      firedDateTime: isoTimeAssumingUtc,
     }),
     alertContext: z.object({
       AlertCategory: z.string().max(64).nullish(),
@@ -113,7 +141,7 @@ const costAlertPayload = z.object({
         BudgetName: budgetName,
         Scope: z.string().max(2048).nullish(),
         BudgetId: z.string().max(2048).nullish(),
-        ThresholdType: z.string().trim().max(32).nullish(),
+        ThresholdType: thresholdType,
         BudgetType: z.string().max(64).nullish(),
         BudgetThreshold: money.nullish(),
         NotificationThresholdAmount: money.nullish(),
@@ -155,9 +183,9 @@ function budgetSignal(args: {
   time: string;
   scope: ResourceId;
   name: string;
-  thresholdType: string;
+  thresholdType: BudgetThresholdType;
   start?: string;
-  detail: Omit<BudgetDetail, "budgetName" | "scope">;
+  detail: Omit<BudgetDetail, "budgetName" | "scope" | "thresholdType">;
 }): Signal {
   const { scope, name, detail } = args;
   const period = args.time.slice(0, 7);
@@ -177,9 +205,14 @@ function budgetSignal(args: {
     dedupeKey,
     time: args.time,
     subscriptionId: scope.subscriptionId,
-    trigger: { budget: name },
+    trigger: { budget: name, thresholdType: args.thresholdType },
     targets: [targetOf(scope)],
-    budget: compact<BudgetDetail>({ budgetName: name, scope: scope.id, ...detail }),
+    budget: compact<BudgetDetail>({
+      budgetName: name,
+      scope: scope.id,
+      thresholdType: args.thresholdType,
+      ...detail,
+    }),
   };
 }
 
@@ -249,7 +282,7 @@ export function parseCommonSchemaBudget(body: unknown): Signal {
     time: p.data.essentials.firedDateTime,
     scope,
     name: a.BudgetName,
-    thresholdType: a.ThresholdType || "Actual",
+    thresholdType: a.ThresholdType,
     start: a.BudgetStartDate ?? undefined,
     detail: compact({
       spent: a.SpentAmount ?? undefined,

@@ -16,6 +16,12 @@ import type { ParsedDelivery, Signal, ValidationHandshake } from "./types.js";
 /** Event Grid's own ceiling (`maxEventsPerBatch`). */
 export const MAX_EVENTS_PER_BATCH = 5000;
 export const VALIDATION_EVENT_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent";
+/**
+ * Event Grid's own system events about the subscription itself (e.g. `SubscriptionDeletedEvent`,
+ * sent when the subscription is deleted). They are acknowledged and otherwise ignored: they name no
+ * resource to act on, and a 4xx would only make Event Grid dead-letter or drop them.
+ */
+const EVENT_GRID_SYSTEM_EVENT = /^Microsoft\.EventGrid\./i;
 
 const CE_SINGLE = "application/cloudevents+json";
 const CE_BATCH = "application/cloudevents-batch+json";
@@ -178,6 +184,10 @@ function handshake(events: GridEvent[]): ValidationHandshake {
     : { validationCode: data.validationCode, validationUrl: data.validationUrl };
 }
 
+function isEventGridSystemEvent(e: GridEvent): boolean {
+  return EVENT_GRID_SYSTEM_EVENT.test(e.type) && !isValidation(e);
+}
+
 function dispatch(e: GridEvent): Signal {
   const arm = canonicalArmEventType(e.type);
   if (arm) return parseArmEvent(e, arm);
@@ -210,5 +220,9 @@ export function parseEventGridDelivery(
   if (headerSaysValidation || events.some(isValidation)) {
     return { kind: "validation", handshake: handshake(events) };
   }
-  return { kind: "signals", signals: events.map(dispatch) };
+  const acknowledged = events
+    .filter(isEventGridSystemEvent)
+    .map((e) => ({ path: e.path, type: e.type.slice(0, 256) }));
+  const signals = events.filter((e) => !isEventGridSystemEvent(e)).map(dispatch);
+  return { kind: "signals", signals, acknowledged };
 }

@@ -14,8 +14,11 @@ export type Trigger =
   | { keyVault: string }
   /** Azure Monitor alert rule name + condition. Fired applies, Resolved reverses. */
   | { alert: string; condition: "Fired" | "Resolved" }
-  /** Cost Management budget name. */
-  | { budget: string }
+  /**
+   * Cost Management budget name, and whether actual or forecasted spend crossed the threshold
+   * (absent in signals stored before the type was kept: `Actual`).
+   */
+  | { budget: string; thresholdType?: BudgetThresholdType }
   /** On-demand runs (CLI `driftguard rotate`, approvals, timers). */
   | { manual: string };
 
@@ -46,8 +49,12 @@ export interface AlertDetail {
   dimensions: Record<string, string>;
 }
 
+/** A budget notification is about actual spend, or about spend forecast for the period. */
+export type BudgetThresholdType = "Actual" | "Forecasted";
+
 export interface BudgetDetail {
   budgetName: string;
+  thresholdType?: BudgetThresholdType;
   /** Scope resource ID (subscription or resource group). */
   scope: string;
   spent?: number;
@@ -97,4 +104,9 @@ export interface ValidationHandshake {
 
 export type ParsedDelivery =
   | { kind: "validation"; handshake: ValidationHandshake }
-  | { kind: "signals"; signals: Signal[] };
+  | {
+      kind: "signals";
+      signals: Signal[];
+      /** Events acknowledged without a signal (Event Grid's own system events), for the log. */
+      acknowledged: { path: string; type: string }[];
+    };

@@ -15,7 +15,7 @@ describe("budget notifications", () => {
       dedupeKey: `budget:/subscriptions/${SUB}:ml-gpu-monthly:actual:8000:2024-07-01:2024-07`,
       time: "2024-07-19T21:13:20.645Z",
       subscriptionId: SUB,
-      trigger: { budget: "ml-gpu-monthly" },
+      trigger: { budget: "ml-gpu-monthly", thresholdType: "Actual" },
       targets: [
         {
           resourceId: `/subscriptions/${SUB}`,
@@ -26,6 +26,7 @@ describe("budget notifications", () => {
       budget: {
         budgetName: "ml-gpu-monthly",
         scope: `/subscriptions/${SUB}`,
+        thresholdType: "Actual",
         spent: 11111,
         budget: 10000,
         threshold: 8000,
@@ -43,11 +44,12 @@ describe("budget notifications", () => {
     expect(s.targets).toEqual([
       { resourceId: RG, resourceType: "Microsoft.Resources/resourceGroups", subscriptionId: SUB },
     ]);
-    expect(s.trigger).toEqual({ budget: "ml-rg-quarterly" });
+    expect(s.trigger).toEqual({ budget: "ml-rg-quarterly", thresholdType: "Forecasted" });
     expect(s.dedupeKey).toBe(`budget:${RG.toLowerCase()}:ml-rg-quarterly:forecasted:500:2024-07-01:2024-07`);
     expect(s.budget).toEqual({
       budgetName: "ml-rg-quarterly",
       scope: RG,
+      thresholdType: "Forecasted",
       spent: 399.99,
       budget: 500,
       threshold: 500,
@@ -63,11 +65,12 @@ describe("budget notifications", () => {
       dedupeKey: `budget:${RG.toLowerCase()}:ml-rg-monthly:actual:8000:2024-07-01:2024-07`,
       time: "2024-07-20T10:00:00.000Z",
       subscriptionId: SUB,
-      trigger: { budget: "ml-rg-monthly" },
+      trigger: { budget: "ml-rg-monthly", thresholdType: "Actual" },
       targets: [{ resourceId: RG, resourceType: "Microsoft.Resources/resourceGroups", subscriptionId: SUB }],
       budget: {
         budgetName: "ml-rg-monthly",
         scope: RG,
+        thresholdType: "Actual",
         spent: 1111.32,
         budget: 10000,
         threshold: 8000,
