@@ -351,11 +351,16 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   return sim;
 }
 
+/** A seeded version existed before the simulator started: unless the seed says when it was created,
+ *  it is dated 30 days back (a rotation policy's minimum age then does not hold it back). */
+const SEEDED_VERSION_AGE_MS = 30 * 24 * 3600_000;
+
 function seedSecret(vault: VaultState, s: SeedSecret): void {
   vault.setSecret(s.name, {
     value: s.value,
     tags: s.tags,
     contentType: s.contentType,
     exp: s.expiresOn ? Math.floor(Date.parse(s.expiresOn) / 1000) : undefined,
+    created: Math.floor((s.createdOn ? Date.parse(s.createdOn) : Date.now() - SEEDED_VERSION_AGE_MS) / 1000),
   });
 }

@@ -11,6 +11,7 @@ export interface SeedSecret {
   tags?: Record<string, string>;
   expiresOn?: string;
   contentType?: string;
+  createdOn?: string;
 }
 
 export interface Seed {
@@ -59,6 +60,8 @@ const secretSchema = z.object({
     })
     .optional(),
   contentType: z.string().optional(),
+  /** When the seeded version was created (ISO 8601); default 30 days before the simulator starts. */
+  createdOn: z.iso.datetime({ offset: true }).optional(),
 });
 
 export const seedSchema = z.strictObject({

@@ -53,6 +53,8 @@ export class VaultState {
       exp?: number;
       nbf?: number;
       enabled?: boolean;
+      /** Creation time (epoch seconds) of a version that pre-dates the simulator (seeding). */
+      created?: number;
     },
   ): SecretState {
     const key = name.toLowerCase();
@@ -70,8 +72,8 @@ export class VaultState {
       contentType: input.contentType,
       attributes: {
         enabled: input.enabled ?? true,
-        created: t,
-        updated: t,
+        created: input.created ?? t,
+        updated: input.created ?? t,
         exp: input.exp,
         nbf: input.nbf,
         recoveryLevel: "Recoverable+Purgeable",

@@ -43,6 +43,10 @@ export const TAG_VALIDITY_DAYS = "ValidityPeriodDays";
 export const rotateSecretParamsSchema = z.strictObject({
   validityDays: z.number().int().min(1).max(3650).default(90),
   length: z.number().int().min(16).max(256).default(32),
+  /** A secret whose newest version is younger than this is not rotated again by an event or alert
+   *  (simultaneous or repeated signals for one rotation); on-demand rotations are not held back.
+   *  0 = no minimum (the shipped policy sets 60). */
+  minAgeMinutes: z.number().int().min(0).max(7 * 24 * 60).default(0),
 });
 export type RotateSecretParams = z.infer<typeof rotateSecretParamsSchema>;
 
@@ -221,6 +225,14 @@ function decide(state: SecretState, ctx: RemediationContext<RotateSecretParams>)
   const trigger = signal.trigger;
 
   if ("manual" in trigger || signal.source === "manual") return { rotate: true, why: "on-demand rotation" };
+  const minAgeMs = (ctx.params.minAgeMinutes ?? 0) * 60_000;
+  const createdAt = state.createdOn ? Date.parse(state.createdOn) : Number.NaN;
+  if (minAgeMs > 0 && !Number.isNaN(createdAt) && now.getTime() - createdAt < minAgeMs) {
+    return {
+      rotate: false,
+      reason: `version ${state.version} was created at ${state.createdOn}, less than ${ctx.params.minAgeMinutes} minutes ago: not rotated again`,
+    };
+  }
 
   if ("keyVault" in trigger) {
     const event = trigger.keyVault.replace(/^Microsoft\.KeyVault\./i, "").toLowerCase();
@@ -496,11 +508,25 @@ export const rotateSecret: Remediation<RotateSecretParams, SecretState, RotateSe
           resourceId: d.secretId,
         });
       }
+      // A provider key is regenerated at most once per rotation: a run resumed after the key was
+      // regenerated (its write to the vault failed or was interrupted) reads that key back instead.
+      const resumed = ctx.resume?.regenerated === key && ctx.resume?.provider === provider.id;
       try {
-        value = await regenerateProviderKey(ctx.clients, provider, key);
+        if (resumed) {
+          const existing = await readProviderKey(ctx.clients, provider, key);
+          if (!existing) throw new RemediationError("RegeneratedKeyMissing", `the provider has no ${key}`, {
+            step: "regenerate",
+            resourceId: provider.id,
+            retryable: true,
+          });
+          value = existing;
+        } else {
+          value = await regenerateProviderKey(ctx.clients, provider, key);
+        }
       } catch (err) {
         throw stepError(err, "regenerate", d.secretId, { prefix: `regenerating ${key} of ${provider.id}` });
       }
+      if (!resumed) await ctx.checkpoint?.({ regenerated: key, provider: provider.id });
     } else {
       value = generateSecretValue(d.length);
     }

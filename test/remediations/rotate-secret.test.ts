@@ -135,10 +135,11 @@ describe("rotate-secret: registration, params, IDs", () => {
   });
 
   it("validates params strictly with defaults 90 days / 32 characters", () => {
-    expect(rotateSecretParamsSchema.parse({})).toEqual({ validityDays: 90, length: 32 });
-    expect(rotateSecretParamsSchema.parse({ validityDays: 3650, length: 256 })).toEqual({
+    expect(rotateSecretParamsSchema.parse({})).toEqual({ validityDays: 90, length: 32, minAgeMinutes: 0 });
+    expect(rotateSecretParamsSchema.parse({ validityDays: 3650, length: 256, minAgeMinutes: 60 })).toEqual({
       validityDays: 3650,
       length: 256,
+      minAgeMinutes: 60,
     });
     for (const bad of [
       { validityDays: 0 },
