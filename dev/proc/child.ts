@@ -3,7 +3,8 @@
  * cleanly on SIGTERM/SIGINT, and never outlive the supervisor (it is polled by pid, and its stdin
  * pipe closing — the supervisor died — also stops the child).
  */
-import type { ChildBaseOptions } from "./protocol.js";
+import { createInterface } from "node:readline";
+import type { ChildBaseOptions, UsageMessage } from "./protocol.js";
 import { MESSAGE_PREFIX } from "./protocol.js";
 
 /** Writes one protocol message line to stdout. */
@@ -54,7 +55,23 @@ export function runChild<O extends ChildBaseOptions>(
       }, 500).unref();
       process.stdin.on("end", () => stop(0));
       process.stdin.on("error", () => stop(0));
-      process.stdin.resume();
+      // Requests from the supervisor, one JSON line each.
+      createInterface({ input: process.stdin }).on("line", (line) => {
+        let request: { type?: unknown } = {};
+        try {
+          request = JSON.parse(line) as { type?: unknown };
+        } catch {
+          return;
+        }
+        if (request.type !== "usage") return;
+        const cpu = process.cpuUsage();
+        sendMessage<UsageMessage>({
+          type: "usage",
+          cpuUserUs: cpu.user,
+          cpuSystemUs: cpu.system,
+          rssBytes: process.memoryUsage.rss(),
+        });
+      });
     }
     const started = await start(opts);
     close = started.close;

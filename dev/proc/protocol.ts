@@ -3,6 +3,7 @@
  * as one JSON argument (`node --import tsx <entry> '<json>'`) and talks back on stdout, one message
  * per line, each line `@driftguard {json}`; anything else on stdout is ordinary output. Logs go to
  * stderr. The first message is `ready`; a host process may then send `decision` and `approval-link`.
+ * The supervisor may write `{"type":"usage"}` lines to a child's stdin; each is answered by `usage`.
  */
 import type { Decision } from "../../shared/pipeline.js";
 
@@ -92,6 +93,19 @@ export interface ApprovalLinkMessage {
 }
 
 export type HostMessage = DecisionMessage | ApprovalLinkMessage;
+
+/** Sent by the supervisor on a child's stdin (one JSON line); the child answers with a UsageMessage. */
+export interface UsageRequest {
+  type: "usage";
+}
+
+/** A child's own resource use since it started, from `process.cpuUsage()` / `memoryUsage()`. */
+export interface UsageMessage {
+  type: "usage";
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rssBytes: number;
+}
 
 /** Response headers each host process adds, so a caller can see which process answered. */
 export const HOST_PID_HEADER = "x-driftguard-host-pid";

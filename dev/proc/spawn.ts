@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { MESSAGE_PREFIX } from "./protocol.js";
+import { MESSAGE_PREFIX, type UsageMessage, type UsageRequest } from "./protocol.js";
 
 const PROC_DIR = path.dirname(fileURLToPath(import.meta.url));
 /** tsx's loader by absolute URL, so children start from any working directory. */
@@ -64,6 +64,8 @@ export interface ManagedProcess<R> {
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL and wait for the end. */
   kill(): Promise<void>;
+  /** Its own CPU time and RSS, as it reports them (a frozen child does not answer: rejects after `timeoutMs`). */
+  usage(timeoutMs?: number): Promise<UsageMessage>;
   /** The last few KB of its stderr, for error messages. */
   stderrTail(): string;
 }
@@ -89,6 +91,7 @@ export async function spawnProcess<R extends { type: "ready" }>(
   });
   child.stdin?.on("error", () => undefined); // EPIPE once the child is gone
 
+  const usageWaiters: ((usage: UsageMessage) => void)[] = [];
   let tail = "";
   createInterface({ input: child.stderr! }).on("line", (line) => {
     tail = `${tail}${line}\n`.slice(-STDERR_TAIL_BYTES);
@@ -123,7 +126,8 @@ export async function spawnProcess<R extends { type: "ready" }>(
         settled = true;
         clearTimeout(timer);
         resolve(message as unknown as R);
-      } else opts.onMessage?.(message);
+      } else if (message.type === "usage") usageWaiters.shift()?.(message as unknown as UsageMessage);
+      else opts.onMessage?.(message);
     });
   });
 
@@ -152,6 +156,21 @@ export async function spawnProcess<R extends { type: "ready" }>(
       signal("SIGKILL");
       await exitedPromise;
     },
+    usage: (timeoutMs = 5_000) =>
+      new Promise<UsageMessage>((resolve, reject) => {
+        if (exit !== undefined) return reject(new ChildProcessError(opts.name, "has exited"));
+        const timer = setTimeout(() => {
+          const i = usageWaiters.indexOf(answer);
+          if (i >= 0) usageWaiters.splice(i, 1);
+          reject(new ChildProcessError(opts.name, `did not report its usage within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const answer = (usage: UsageMessage) => {
+          clearTimeout(timer);
+          resolve(usage);
+        };
+        usageWaiters.push(answer);
+        child.stdin?.write(`${JSON.stringify({ type: "usage" } satisfies UsageRequest)}\n`);
+      }),
     stderrTail: () => tail,
   };
 }

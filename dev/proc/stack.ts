@@ -27,6 +27,7 @@ import type {
   HostReady,
   SimProcessOptions,
   SimReady,
+  UsageMessage,
 } from "./protocol.js";
 import { type ManagedProcess, spawnProcess } from "./spawn.js";
 
@@ -74,6 +75,8 @@ export interface StandInProcess {
   thaw(): void;
   /** SIGKILL; an in-memory stand-in is not restarted (its data would be gone). */
   kill(): Promise<void>;
+  /** Its own CPU time and RSS so far (benchmarks: what the stand-in cost, apart from the hosts). */
+  usage(timeoutMs?: number): Promise<UsageMessage>;
 }
 
 export interface ProcessHost {
@@ -91,6 +94,8 @@ export interface ProcessHost {
   kill(): Promise<void>;
   /** Starts the host again on the same port (stops it first if it is still running). */
   restart(): Promise<void>;
+  /** The current process's own CPU time and RSS so far (benchmarks: driftguard's own cost). */
+  usage(timeoutMs?: number): Promise<UsageMessage>;
 }
 
 export interface ProcessStack {
@@ -119,6 +124,7 @@ function standIn(proc: ManagedProcess<{ type: "ready" }>): StandInProcess {
     freeze: () => proc.signal("SIGSTOP"),
     thaw: () => proc.signal("SIGCONT"),
     kill: () => proc.kill(),
+    usage: (timeoutMs) => proc.usage(timeoutMs),
   };
 }
 
@@ -280,6 +286,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
             current = await spawnHost(handle.port);
             watch(current);
           },
+          usage: (timeoutMs) => current.usage(timeoutMs),
         };
         return handle;
       }),

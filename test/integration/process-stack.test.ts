@@ -123,11 +123,17 @@ describe("separate-process stack, 3 hosts", () => {
     await stack?.close();
   });
 
-  it("runs the Cosmos stand-in, the simulator and each host as its own OS process", () => {
+  it("runs the Cosmos stand-in, the simulator and each host as its own OS process", async () => {
     const pids = [stack.cosmos.pid, stack.sim.pid, ...hostPids()];
     expect(new Set(pids).size).toBe(5);
     expect(pids).not.toContain(process.pid);
     for (const pid of pids) expect(isRunning(pid)).toBe(true);
+    // Each reports its own resource use (what a benchmark reads).
+    for (const child of [stack.cosmos, stack.sim, ...stack.hosts]) {
+      const usage = await child.usage();
+      expect(usage.cpuUserUs).toBeGreaterThan(0);
+      expect(usage.rssBytes).toBeGreaterThan(20_000_000);
+    }
     const lines = procChildren().join("\n");
     if (lines) {
       for (const entry of ["cosmos.ts", "azure-sim.ts", "host.ts"]) expect(lines).toContain(entry);
@@ -208,7 +214,7 @@ describe("separate-process stack, 3 hosts", () => {
       served.add(Number(res.headers.get(HOST_PID_HEADER)));
     }
     expect([...served].sort()).toEqual(hostPids().sort());
-  });
+  }, 120_000);
 
   it("a host killed mid-remediation: the delivery answers non-2xx, and the redelivery after restart fixes it once", async () => {
     // Hold the ARM write in the simulator, so the host is surely mid-remediation when it dies.
@@ -237,13 +243,15 @@ describe("separate-process stack, 3 hosts", () => {
     expect((await stack.sim.admin.getResource(ST_KILLED))?.properties?.publicNetworkAccess).toBe("Disabled");
     expect(await stack.sim.admin.writes({ pathIncludes: "stkilled001" })).toHaveLength(1);
     expect(await remediatedRecords(stack, ST_KILLED)).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 
   it("a frozen Cosmos stand-in makes a delivery answer non-2xx; after SIGCONT the redelivery succeeds once", async () => {
     const event = armWriteEvent(ST_FROZEN);
     stack.cosmos.freeze();
     let frozenAnswer: Response;
     try {
+      // Really stopped: it cannot even answer its supervisor.
+      await expect(stack.cosmos.usage(500)).rejects.toThrow(/did not report its usage/);
       // Bounded: the hosts' Cosmos timeout is 2 s; without it the delivery would hang here.
       frozenAnswer = await stack.deliver([event], { signal: AbortSignal.timeout(30_000) });
       await frozenAnswer.text();
