@@ -46,6 +46,10 @@ export interface RuntimeOverrides {
   lroPollIntervalMs?: number;
   retry?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
   busyWaitMs?: number;
+  /** Dedupe lease length (tests shorten it to stand for Event Grid's later redeliveries). */
+  leaseMs?: number;
+  /** Cosmos request timeout (ms); the local stack shortens it so a frozen store fails fast. */
+  cosmosRequestTimeoutMs?: number;
   onDecision?: PipelineDeps["onDecision"];
 }
 
@@ -83,7 +87,11 @@ export async function createRuntime(
   });
   const stores =
     overrides.stores ??
-    (await (await import("./cosmos-stores.js")).createCosmosStores(config, credential, ca));
+    (await (
+      await import("./cosmos-stores.js")
+    ).createCosmosStores(config, credential, ca, {
+      requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
+    }));
   const notifier =
     overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({
@@ -102,6 +110,7 @@ export async function createRuntime(
     approvalTtlMs: config.approvers.ttlMinutes * 60_000,
     publicBaseUrl: config.publicUrl,
     busyWaitMs: overrides.busyWaitMs,
+    leaseMs: overrides.leaseMs,
     onDecision: overrides.onDecision,
   });
   return { config, pipeline, stores, clients, notifier, clock, log };
