@@ -33,6 +33,8 @@ export interface LocalHostOptions {
   log: Logger;
   /** Run timer functions on their interval (off in tests; call `runTimer`). */
   timers?: boolean;
+  /** Headers added to every response (a host process names itself; see dev/proc). */
+  responseHeaders?: Record<string, string>;
 }
 
 export interface LocalHost {
@@ -276,6 +278,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
   }
 
   const server = http.createServer((req, res) => {
+    for (const [name, value] of Object.entries(opts.responseHeaders ?? {})) res.setHeader(name, value);
     const url = new URL(req.url ?? "/", "http://localhost");
     const started = Date.now();
     const path = url.pathname;

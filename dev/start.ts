@@ -1,7 +1,9 @@
 /**
  * `npm start`: boots the local stack on embedded defaults (no Azure account, no env file), replays
  * the sample scenario through the real HTTP routes, prints each decision as it happens, and keeps
- * serving until Ctrl-C. Flags: CONTRACT §1.
+ * serving until Ctrl-C. Flags: CONTRACT §1. By default everything runs in this process;
+ * `--separate` / `--hosts N` run the stand-ins and N hosts as separate processes behind a
+ * round-robin front end on --port (dev/proc/README.md).
  */
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -11,7 +13,9 @@ import { formatDecision } from "../cli/format.js";
 import { approvalPageLink } from "../shared/approvals/notifier.js";
 import { createLogger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
-import { DEFAULT_SEED_FILE, type LocalStack, startLocalStack } from "./stack.js";
+import type { Seed } from "./azure-sim/index.js";
+import { startProcessStack } from "./proc/stack.js";
+import { DEFAULT_SEED_FILE, startLocalStack } from "./stack.js";
 
 const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
 
@@ -22,8 +26,31 @@ function port(value: string): number {
   return n;
 }
 
+function hostCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError("expected 1-16 hosts");
+  return n;
+}
+
+/** What npm start needs of either kind of stack (in-process or separate processes). */
+interface RunningStack {
+  functionsUrl: string;
+  functionKey: string;
+  cosmosUrl: string;
+  cosmosKey: string;
+  azureUrl: string;
+  vaults: Record<string, string>;
+  caCertFile: string;
+  seed: Seed;
+  policyFile: string;
+  mode: string;
+  /** Resolves once decisions already made have been printed (host processes report them by pipe). */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Posts every sample payload to the route Azure would deliver it to, in file-name order. */
-async function replaySamples(stack: LocalStack, dir: string): Promise<void> {
+async function replaySamples(stack: RunningStack, dir: string): Promise<void> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
   for (const file of files) {
     const body = await readFile(path.join(dir, file), "utf8");
@@ -40,8 +67,9 @@ async function replaySamples(stack: LocalStack, dir: string): Promise<void> {
       : { "content-type": "application/json", "x-functions-key": stack.functionKey };
     process.stdout.write(`\n▶ ${file}\n`);
     const res = await fetch(url, { method: "POST", headers, body });
-    if (!res.ok)
-      process.stdout.write(`  delivery answered ${res.status}: ${(await res.text()).slice(0, 300)}\n`);
+    const text = await res.text();
+    await stack.settled();
+    if (!res.ok) process.stdout.write(`  delivery answered ${res.status}: ${text.slice(0, 300)}\n`);
   }
 }
 
@@ -58,6 +86,12 @@ async function main(): Promise<void> {
     .option("--ready-file <file>", "write the stack's URLs and key as JSON here when ready")
     .option("--policy <file>", "policy file (same as DRIFTGUARD_POLICY_FILE)")
     .option("--verbose", "structured logs at info level")
+    .option("--separate", "run Cosmos, the simulator and the host as separate processes")
+    .option(
+      "--hosts <n>",
+      "run N host processes behind a round-robin front end (implies --separate)",
+      hostCount,
+    )
     .parse(process.argv);
   const opts = program.opts<{
     port: number;
@@ -69,32 +103,65 @@ async function main(): Promise<void> {
     readyFile?: string;
     policy?: string;
     verbose?: boolean;
+    separate?: boolean;
+    hosts?: number;
   }>();
   if (opts.functionKey !== undefined && !/^[A-Za-z0-9_\-=.]{16,128}$/.test(opts.functionKey)) {
     program.error("--function-key: 16-128 characters of letters, digits, '-', '_', '=', '.'");
   }
 
   const started = Date.now();
-  const log = createLogger({ level: opts.verbose ? "info" : "warn" });
   const print = (d: Decision) => process.stdout.write(`${formatDecision(d)}\n`);
-  const stack = await startLocalStack({
+  const printLink = (resourceId: string, link: string) => {
+    process.stdout.write(`    approval needed for ${resourceId}: open ${link}\n`);
+  };
+  const separate = opts.separate || opts.hosts !== undefined;
+  const common = {
     port: opts.port,
     cosmosPort: opts.cosmosPort,
     azurePort: opts.azurePort,
     seed: path.resolve(opts.seed),
     policyFile: opts.policy ?? process.env.DRIFTGUARD_POLICY_FILE,
     functionKey: opts.functionKey,
-    log,
     timers: true,
-    onDecision: print,
-    // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
-    notifier: (config) => ({
-      requestApproval: async (approval) => {
-        const link = await approvalPageLink(approval, config.publicUrl ?? "", config.approvers.signingKey);
-        process.stdout.write(`    approval needed for ${approval.target.resourceId}: open ${link}\n`);
-      },
-    }),
-  });
+  };
+  let stack: RunningStack;
+  if (separate) {
+    const procs = await startProcessStack({
+      ...common,
+      hosts: opts.hosts ?? 1,
+      logLevel: opts.verbose ? "info" : "warn",
+      onDecision: print,
+      // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
+      onApprovalLink: ({ resourceId, link }) => printLink(resourceId, link),
+      onOutput: (line, child) => process.stderr.write(`[${child}] ${line}\n`),
+    });
+    stack = {
+      ...procs,
+      // A decision travels by pipe, the delivery's answer by HTTP: let the pipe catch up.
+      settled: () => new Promise((resolve) => setTimeout(resolve, 20)),
+    };
+  } else {
+    const local = await startLocalStack({
+      ...common,
+      log: createLogger({ level: opts.verbose ? "info" : "warn" }),
+      onDecision: print,
+      // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
+      notifier: (config) => ({
+        requestApproval: async (approval) =>
+          printLink(
+            approval.target.resourceId,
+            await approvalPageLink(approval, config.publicUrl ?? "", config.approvers.signingKey),
+          ),
+      }),
+    });
+    stack = {
+      ...local,
+      policyFile: local.runtime.config.policyFile,
+      mode: local.runtime.config.mode,
+      settled: async () => undefined,
+    };
+  }
   const ready = {
     functions: stack.functionsUrl,
     cosmos: stack.cosmosUrl,
@@ -112,7 +179,7 @@ async function main(): Promise<void> {
     ...ready,
     cosmosKey: stack.cosmosKey,
     subscriptions: subscriptions as string[],
-    policyFile: stack.runtime.config.policyFile,
+    policyFile: stack.policyFile,
     pid: process.pid,
   };
   await mkdir(path.dirname(LOCAL_STACK_FILE), { recursive: true });
@@ -123,7 +190,10 @@ async function main(): Promise<void> {
       `  function key: ${stack.functionKey}`,
       `  Event Grid webhook: ${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=<key>`,
       `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
-      `  policies: ${stack.runtime.config.policyFile}   mode: ${stack.runtime.config.mode}`,
+      `  policies: ${stack.policyFile}   mode: ${stack.mode}`,
+      ...(separate
+        ? [`  processes: cosmos, azure-sim and ${opts.hosts ?? 1} host(s) behind a round-robin front end`]
+        : []),
       "",
     ].join("\n"),
   );

@@ -12,12 +12,14 @@ export async function createCosmosStores(
   config: DriftguardConfig,
   credential: TokenCredential,
   ca?: string,
+  opts: { requestTimeoutMs?: number } = {},
 ): Promise<Stores> {
   const client = createCosmosClient({
     endpoint: config.cosmos.endpoint,
     // The key exists only for the local stack; in Azure the app's Managed Identity is used.
     ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
     ca,
+    requestTimeoutMs: opts.requestTimeoutMs,
   });
   const containers = await ensureContainers(client, config.cosmos.database);
   const audit = new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays });

@@ -47,8 +47,10 @@ export interface RuntimeOverrides {
   lroPollIntervalMs?: number;
   retry?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
   busyWaitMs?: number;
-  /** Resource lease (tests use a short one to exercise takeovers). */
+  /** Resource lease length (tests shorten it so takeovers happen within a test). */
   leaseMs?: number;
+  /** Cosmos request timeout (ms); the local stack shortens it so a frozen store fails fast. */
+  cosmosRequestTimeoutMs?: number;
   onDecision?: PipelineDeps["onDecision"];
 }
 
@@ -86,7 +88,11 @@ export async function createRuntime(
   });
   const stores =
     overrides.stores ??
-    (await (await import("./cosmos-stores.js")).createCosmosStores(config, credential, ca));
+    (await (
+      await import("./cosmos-stores.js")
+    ).createCosmosStores(config, credential, ca, {
+      requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
+    }));
   const notifier =
     overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({

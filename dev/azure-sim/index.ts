@@ -28,7 +28,7 @@ import {
   sleep,
 } from "./common.js";
 import type { Seed, SeedSecret } from "./seed.js";
-import { validateSeed } from "./seed.js";
+import { SeedError, validateSeed } from "./seed.js";
 import { lower, nameOfId, ResourceStore, typeOfId } from "./store.js";
 import { type SecretState, VaultState } from "./vault.js";
 
@@ -254,6 +254,40 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     if (route === "/_sim/requests" && method === "DELETE") {
       log.clear();
       return sendJson(res, 204);
+    }
+    if (route === "/_sim/writes" && method === "GET") {
+      return sendJson(res, 200, log.writes({ pathIncludes: query.pathIncludes }));
+    }
+    if (route === "/_sim/resources" && method === "GET") {
+      const found = query.id ? store.get(query.id) : undefined;
+      return found
+        ? sendJson(res, 200, found)
+        : sendJson(res, 404, {
+            error: { code: "NotFound", message: "no resource with that id", path: "id" },
+          });
+    }
+    if (route === "/_sim/resources" && method === "PUT") {
+      let resource: ArmResource;
+      try {
+        const parsed = validateSeed({ resources: [parseJsonBody(await readBody(req))] }, "resource");
+        resource = parsed.resources![0]!;
+      } catch (err) {
+        const path = err instanceof SeedError ? err.path.replace(/^resources\[0\]\.?/, "") : "";
+        return sendJson(res, 400, {
+          error: { code: "InvalidResource", message: (err as Error).message, path },
+        });
+      }
+      sim.putResource(resource);
+      return sendJson(res, 200, store.get(resource.id));
+    }
+    if (route === "/_sim/secret-versions" && method === "GET") {
+      // Secret values never leave the simulator through the admin API.
+      const versions = vaults.get(lower(query.vault ?? ""))?.versions(query.name ?? "") ?? [];
+      return sendJson(
+        res,
+        200,
+        versions.map(({ value: _value, ...rest }) => rest),
+      );
     }
     if (route === "/_sim/faults" && method === "GET") return sendJson(res, 200, faults.list());
     if (route === "/_sim/faults" && method === "DELETE") {

@@ -3,6 +3,7 @@
  * flags, a ready file, and the demo's printed decisions.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -157,4 +158,58 @@ describe("npm start", () => {
     const page = (await audit.json()) as { items: { outcome: string; policy: string }[] };
     expect(page.items).toMatchObject([{ outcome: "remediated", policy: "ws-private" }]);
   }, 60_000);
+
+  it("--hosts 2: the demo runs across separate host processes, and Ctrl-C ends them all", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
+    const readyFile = path.join(dir, "ready.json");
+    const run = start([
+      "--hosts",
+      "2",
+      "--port",
+      "0",
+      "--cosmos-port",
+      "0",
+      "--azure-port",
+      "0",
+      "--ready-file",
+      readyFile,
+    ]);
+    const out = await run.waitFor(/Demo done/, 120_000);
+    expect(out).toMatch(/^driftguard ready/m);
+    expect(out).toMatch(/processes: cosmos, azure-sim and 2 host\(s\)/);
+    // The hosts' decisions reach this console.
+    for (const kind of ["disable-public-network-access", "close-internet-inbound-rule", "rotate-secret"]) {
+      expect(out).toMatch(new RegExp(`remediated\\s+${kind}`));
+    }
+    expect(out).toMatch(/duplicate\s+disable-public-network-access/);
+    expect(out).toMatch(/reverted\s+scale-gpu-pool/);
+    expect(out).not.toMatch(/failed/);
+    const ready = JSON.parse(await readFile(readyFile, "utf8"));
+    const audit = await fetch(`${ready.functions}/api/audit?limit=1000`, {
+      headers: { "x-functions-key": ready.functionKey },
+    });
+    expect(audit.status).toBe(200);
+    const remediated = ((await audit.json()) as { items: { outcome: string }[] }).items.filter(
+      (r) => r.outcome === "remediated",
+    );
+    expect(remediated.length).toBeGreaterThanOrEqual(10);
+
+    // Each child names its supervisor in its options argument.
+    const supervisedBy = (pid: number) =>
+      readdirSync("/proc")
+        .filter((e) => /^\d+$/.test(e))
+        .filter((e) => {
+          try {
+            return readFileSync(`/proc/${e}/cmdline`, "utf8").includes(`"parentPid":${pid}`);
+          } catch {
+            return false;
+          }
+        });
+    const onLinux = existsSync("/proc/self/cmdline");
+    if (onLinux) expect(supervisedBy(run.child.pid!)).toHaveLength(4);
+    run.child.kill("SIGINT");
+    await new Promise((r) => run.child.once("exit", r));
+    expect(run.child.exitCode).toBe(0);
+    if (onLinux) expect(supervisedBy(run.child.pid!)).toEqual([]);
+  }, 150_000);
 });

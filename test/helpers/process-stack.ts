@@ -1,0 +1,109 @@
+/**
+ * The local stack as separate processes (dev/proc) for tests: Cosmos stand-in, simulator and N
+ * host processes on free ports behind the round-robin front end, with short SDK retries and a short
+ * Cosmos timeout so a frozen store fails a delivery quickly. Always `close()` it (afterAll).
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Seed } from "../../dev/azure-sim/index.js";
+import { type ProcessStack, type ProcessStackOptions, startProcessStack } from "../../dev/proc/stack.js";
+import type { AuditRecord } from "../../shared/audit/types.js";
+
+export interface StackClient {
+  /** POSTs an Event Grid delivery (array) to the webhook URL of the front end. */
+  deliver(
+    events: unknown,
+    init?: { headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response>;
+  /** POSTs an alert payload to /api/alerts with the function key. */
+  alert(payload: unknown): Promise<Response>;
+  /** GET /api/audit with the given query; returns every page's items (newest first). */
+  audit(query?: Record<string, string>): Promise<AuditRecord[]>;
+}
+
+/** HTTP calls a test makes against a running stack, as Event Grid, Monitor and an operator would. */
+export function stackClient(functionsUrl: string, key: string): StackClient {
+  return {
+    deliver: (events, init = {}) =>
+      fetch(`${functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${key}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "aeg-event-type": "Notification", ...init.headers },
+        body: typeof events === "string" ? events : JSON.stringify(events),
+        signal: init.signal,
+      }),
+    alert: (payload) =>
+      fetch(`${functionsUrl}/api/alerts`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-functions-key": key },
+        body: JSON.stringify(payload),
+      }),
+    audit: async (query = {}) => {
+      const items: AuditRecord[] = [];
+      let token: string | null = null;
+      do {
+        const qs = new URLSearchParams({
+          limit: "1000",
+          ...query,
+          ...(token ? { continuationToken: token } : {}),
+        });
+        const res = await fetch(`${functionsUrl}/api/audit?${qs}`, { headers: { "x-functions-key": key } });
+        if (res.status !== 200) throw new Error(`audit query answered ${res.status}: ${await res.text()}`);
+        const page = (await res.json()) as { items: AuditRecord[]; continuationToken: string | null };
+        items.push(...page.items);
+        token = page.continuationToken;
+      } while (token);
+      return items;
+    },
+  };
+}
+
+export type TestProcessStack = ProcessStack & StackClient;
+
+export async function startTestProcessStack(
+  opts: {
+    seed: Seed;
+    policyYaml: string;
+    hosts?: number;
+    mode?: "enforce" | "dry-run" | "off";
+  } & Pick<
+    ProcessStackOptions,
+    "cosmosRequestTimeoutMs" | "busyWaitMs" | "leaseMs" | "onOutput" | "env" | "lro"
+  >,
+): Promise<TestProcessStack> {
+  const dir = await mkdtemp(path.join(tmpdir(), "driftguard-test-"));
+  const policyFile = path.join(dir, "policies.yaml");
+  await writeFile(policyFile, opts.policyYaml);
+  let stack: ProcessStack;
+  try {
+    stack = await startProcessStack({
+      hosts: opts.hosts ?? 1,
+      port: 0,
+      cosmosPort: 0,
+      azurePort: 0,
+      seed: opts.seed,
+      policyFile,
+      mode: opts.mode,
+      env: opts.env,
+      lro: opts.lro,
+      functionKey: "integration-test-key-0123456789",
+      lroPollIntervalMs: 0,
+      retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+      busyWaitMs: opts.busyWaitMs ?? 15_000,
+      leaseMs: opts.leaseMs,
+      cosmosRequestTimeoutMs: opts.cosmosRequestTimeoutMs ?? 2_000,
+      onOutput: opts.onOutput,
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    ...stack,
+    ...stackClient(stack.functionsUrl, stack.functionKey),
+    close: async () => {
+      await stack.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
