@@ -289,6 +289,37 @@ describe("data stores", () => {
   });
 });
 
+describe("the app's Key Vault", () => {
+  it("is named from the identity's principal ID: stable per deployment, new after azd down (no soft-delete clash)", () => {
+    const vault = resourceBody(appVaultSrc, "vault");
+    expect(vault).toMatch(/name:\s*'kv\$\{uniqueString\(resourceGroup\(\)\.id, identityPrincipalId\)\}'/);
+    expect(vault).toMatch(/enableSoftDelete:\s*true/);
+    expect(vault).toMatch(/enablePurgeProtection:\s*true/);
+    const call = entries(blockAfter(res, /^module appVault\s[^=]+=/m)).find((e) => e.key === "params")!.value;
+    expect(call).toMatch(/identityPrincipalId:\s*identity\.properties\.principalId/);
+    // 'kv' + 13 characters of uniqueString: within Key Vault's 3–24.
+    expect("kv".length + 13).toBeLessThanOrEqual(24);
+  });
+
+  it("writes a generated key only when the vault lacks it, or on a deliberate rotation", () => {
+    for (const [symbol, flag, name] of [
+      ["pseudonymSecret", "writePseudonymKey", "pseudonymSecretName"],
+      ["signingSecret", "writeSigningKey", "signingSecretName"],
+    ] as const) {
+      expect(appVaultSrc).toMatch(new RegExp(`^resource ${symbol} '[^']+' = if \\(${flag}\\)`, "m"));
+      expect(appVaultSrc).toContain(
+        `var ${flag} = rotateGeneratedSecrets || (writeGeneratedSecrets && !contains(existing, toLower(${name})))`,
+      );
+    }
+    const p = JSON.parse(read("infra/main.parameters.json")) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(p.parameters.existingSecretNames?.value).toBe(azdVar("DRIFTGUARD_EXISTING_SECRETS="));
+    expect(p.parameters.rotateGeneratedSecrets?.value).toBe(azdVar("DRIFTGUARD_ROTATE_SECRETS=false"));
+    expect(main).toMatch(/param rotateGeneratedSecrets bool = false/);
+  });
+});
+
 describe("function app", () => {
   it("Flex Consumption, Linux, Node 22, deployment container with identity auth", () => {
     expect(resourceBody(res, "plan")).toMatch(/name:\s*'FC1'[\s\S]*tier:\s*'FlexConsumption'/);
@@ -368,6 +399,16 @@ describe("function app", () => {
     expect(resourceBody(res, "authConfig")).toMatch(
       /clientSecretSettingName:\s*'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'/,
     );
+    // The code believes x-ms-client-principal in Azure only when the platform reports authentication on
+    // (WEBSITE_AUTH_ENABLED, set by App Service itself): the template turns it on, never fakes the flag.
+    const auth = resourceBody(res, "authConfig");
+    expect(auth).toMatch(/platform:\s*\{\s*enabled:\s*true\s*\}/);
+    expect(auth).toMatch(/azureActiveDirectory:\s*\{\s*enabled:\s*true/);
+    expect(res).toMatch(
+      /resource authConfig 'Microsoft\.Web\/sites\/config@[^']+'[^{]*\{\s*parent:\s*functionApp\s*name:\s*'authsettingsV2'/,
+    );
+    expect(allBicep).not.toMatch(/WEBSITE_AUTH_ENABLED/);
+    expect(read("shared/approvals/principal.ts")).toMatch(/env\.WEBSITE_AUTH_ENABLED/);
   });
 
   it("the action group posts the common alert schema to /api/alerts with the alerts function's own key", () => {
