@@ -29,10 +29,10 @@ export function fail(message) {
   process.exit(1);
 }
 
-export function requireEnv(...names) {
+/** The azd environment values `names` (azd passes them to hooks as environment variables). */
+export function requireEnv(names, hint) {
   const missing = names.filter((n) => !process.env[n]);
-  if (missing.length > 0)
-    fail(`missing azd environment values: ${missing.join(", ")} (run azd provision first)`);
+  if (missing.length > 0) fail(`missing azd environment values: ${missing.join(", ")} (${hint})`);
   return names.map((n) => process.env[n]);
 }
 

@@ -25,12 +25,15 @@ const RETRY_HINT = "Fix the cause, then run: azd env set DRIFTGUARD_CONNECT_SIGN
 if (process.env.DRIFTGUARD_CONNECT_SIGNALS === "true") process.exit(0);
 
 const [subscription, resourceGroup, app, ...roleIds] = requireEnv(
-  "AZURE_SUBSCRIPTION_ID",
-  "AZURE_RESOURCE_GROUP",
-  "AZURE_FUNCTION_APP_NAME",
-  "DRIFTGUARD_REMEDIATOR_ROLE_ID",
-  "DRIFTGUARD_KEY_ROTATION_ROLE_ID",
-  "DRIFTGUARD_SECRET_ROTATION_ROLE_ID",
+  [
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_RESOURCE_GROUP",
+    "AZURE_FUNCTION_APP_NAME",
+    "DRIFTGUARD_REMEDIATOR_ROLE_ID",
+    "DRIFTGUARD_KEY_ROTATION_ROLE_ID",
+    "DRIFTGUARD_SECRET_ROTATION_ROLE_ID",
+  ],
+  "they are outputs of the templates: run azd provision, then azd deploy",
 );
 const site = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Web/sites/${app}`;
 

@@ -8,7 +8,10 @@ if (process.env.DRIFTGUARD_WRITE_SECRETS === "false" && process.env.DRIFTGUARD_R
   log("DRIFTGUARD_WRITE_SECRETS=false: the generated keys are not written");
   process.exit(0);
 }
-const [subscription, envName] = requireEnv("AZURE_SUBSCRIPTION_ID", "AZURE_ENV_NAME");
+const [subscription, envName] = requireEnv(
+  ["AZURE_SUBSCRIPTION_ID", "AZURE_ENV_NAME"],
+  "set them with azd env set AZURE_SUBSCRIPTION_ID <subscription ID>, or azd env new <name>",
+);
 const resourceGroup = process.env.AZURE_RESOURCE_GROUP || `rg-${envName}`;
 const rgPath = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}`;
 const refuse = (why) =>

@@ -289,6 +289,15 @@ describe("preprovision: create only the generated keys that are missing", () => 
     expect(noToken.stderr).toContain("azd auth login");
   });
 
+  it("without a subscription it cannot look: it stops and says what to set", async () => {
+    const { AZURE_SUBSCRIPTION_ID: _s, ...noSubscription } = env;
+    const r = await runHook("infra/hooks/preprovision.sh", noSubscription);
+    expect(r).toMatchObject({ status: 1, calls: [] });
+    expect(r.stderr).toContain(
+      "missing azd environment values: AZURE_SUBSCRIPTION_ID (set them with azd env set",
+    );
+  });
+
   it("DRIFTGUARD_WRITE_SECRETS=false: nothing is read and nothing is set", async () => {
     const r = await runHook("infra/hooks/preprovision.sh", { ...env, DRIFTGUARD_WRITE_SECRETS: "false" });
     expect(r).toMatchObject({ status: 0, calls: [] });
