@@ -331,6 +331,13 @@ describe("function app", () => {
     const pkg = JSON.parse(read("package.json")) as { main: string; scripts: Record<string, string> };
     expect(pkg.main).toBe("dist/functions/index.js");
     expect(pkg.scripts.build).toBeTruthy();
+    // CI runs the suite on the production Node major too, after npm test.
+    expect(pkg.scripts["test:node22"]).toMatch(
+      /^npx -y node@22\.\d+\.\d+ node_modules\/vitest\/vitest\.mjs run$/,
+    );
+    const ci = read(".ci/run");
+    expect(ci.indexOf("npm run test:node22")).toBeGreaterThan(ci.indexOf("npm test"));
+    expect(ci.indexOf("npm test")).toBeGreaterThan(ci.indexOf("npm ci"));
   });
 
   it("Event Grid delivers to the Event Grid trigger of functions/app.ts through AzureFunction", () => {
