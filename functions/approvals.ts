@@ -4,7 +4,7 @@
  * signed one-time token from the card and, in Azure, a signed-in approver listed in APPROVER_OBJECT_IDS.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { parseClientPrincipal } from "../shared/approvals/principal.js";
+import { trustedClientPrincipal } from "../shared/approvals/principal.js";
 import { verifyApprovalToken } from "../shared/approvals/tokens.js";
 import type { Approval } from "../shared/ports.js";
 import { pseudonymize } from "../shared/redact.js";
@@ -50,7 +50,9 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;t
 
 /** Who decides: the signed-in approver (Azure), or the local developer. Undefined = refused. */
 function approverOf(req: HttpRequest, runtime: Runtime): { id: string } | { refused: string } {
-  const principal = parseClientPrincipal(req.headers.get("x-ms-client-principal"));
+  const trusted = trustedClientPrincipal(req.headers.get("x-ms-client-principal"));
+  if ("refused" in trusted) return trusted;
+  const { principal } = trusted;
   const allowed = runtime.config.approvers.objectIds.map((s) => s.toLowerCase());
   if (!principal?.objectId) {
     if (runtime.config.inAzure) return { refused: "sign in first (App Service Authentication)" };

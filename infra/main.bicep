@@ -67,15 +67,21 @@ param publicUrl string = ''
 @description('Phase 2: create the Event Grid subscriptions and the Azure Monitor action group. Needs the code deployed (set by the postdeploy hook).')
 param connectSignals bool = false
 
-@description('Write the generated DRIFTGUARD_PSEUDONYM_KEY and APPROVER_SIGNING_KEY into Key Vault. True on the first provision only (the postprovision hook turns it off); set it again to rotate both keys.')
+@description('Create the generated DRIFTGUARD_PSEUDONYM_KEY and APPROVER_SIGNING_KEY in Key Vault when the vault lacks them. Never overwrites a key that exists (see existingSecretNames); false: never write them (you manage both secrets yourself).')
 param writeGeneratedSecrets bool = true
 
+@description('Secret names the app\'s vault already holds, comma-separated. Set by the preprovision hook from the vault itself, so a provision from a new azd environment (another machine, CI) keeps the keys in use.')
+param existingSecretNames string = ''
+
+@description('Deliberate rotation: overwrite both generated keys with new values on this provision (the postprovision hook turns it off again). Splits pseudonymous IDs in the trail and voids open approval links.')
+param rotateGeneratedSecrets bool = false
+
 @secure()
-@description('Pseudonymisation key. Generated per deployment and never in source; only written to Key Vault when writeGeneratedSecrets is true.')
+@description('Pseudonymisation key. Generated per deployment and never in source; written to Key Vault only when missing there (or on rotateGeneratedSecrets).')
 param pseudonymKey string = '${newGuid()}${newGuid()}'
 
 @secure()
-@description('HS256 key for one-time approval links. Generated per deployment and never in source; only written to Key Vault when writeGeneratedSecrets is true.')
+@description('HS256 key for one-time approval links. Generated per deployment and never in source; written to Key Vault only when missing there (or on rotateGeneratedSecrets).')
 param approverSigningKey string = '${newGuid()}${newGuid()}'
 
 @description('Resource providers whose ResourceWriteSuccess events are delivered (advanced filter on data.resourceProvider). Must cover every resource type of an eventGrid-triggered policy.')
@@ -106,11 +112,14 @@ param existingSubscriptionTopicName string = ''
 @description('Resource group of existingSubscriptionTopicName.')
 param existingSubscriptionTopicResourceGroup string = ''
 
-@description('Key Vaults whose secrets driftguard rotates (same subscription). Each gets Key Vault Secrets Officer for the app identity and an Event Grid system topic (SecretNearExpiry, SecretExpired).')
+@description('Key Vaults whose secrets driftguard rotates (same subscription). Each gets the secret-rotation role (read and write secret values, nothing else) for the app identity and an Event Grid system topic (SecretNearExpiry, SecretExpired).')
 param targetKeyVaults targetKeyVault[] = []
 
-@description('Grant Key Vault Secrets Officer on the whole subscription instead of per vault. Simpler, but the identity can then read and write every secret in every RBAC vault of the subscription.')
-param grantSecretsOfficerAtSubscription bool = false
+@description('Grant the secret-rotation role on the whole subscription instead of per vault. Simpler, but the identity can then read and write every secret in every RBAC vault of the subscription.')
+param grantSecretRotationAtSubscription bool = false
+
+@description('Resource groups (same subscription) of the Storage and Cognitive Services accounts whose keys rotate-secret alternates (the ProviderAddress tags of the rotated secrets). Listing and regenerating account keys is granted in these resource groups only; empty: nowhere.')
+param keyRotationResourceGroups string[] = []
 
 @minValue(1)
 @maxValue(1000)
@@ -153,9 +162,6 @@ var subscriptionTopicResourceGroup = createSubscriptionTopic || empty(existingSu
   ? resourceGroupName
   : existingSubscriptionTopicResourceGroup
 
-// Built-in role: Key Vault Secrets Officer (data plane: read and write secrets; no key or certificate rights).
-var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
-
 // ─── Resource group and app ──────────────────────────────────────────────────────────────────────────
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -185,6 +191,8 @@ module app 'resources.bicep' = {
     publicUrl: publicUrl
     connectSignals: connectSignals
     writeGeneratedSecrets: writeGeneratedSecrets
+    rotateGeneratedSecrets: rotateGeneratedSecrets
+    existingSecretNames: filter(map(split(existingSecretNames, ','), name => trim(name)), name => !empty(name))
     pseudonymKey: pseudonymKey
     approverSigningKey: approverSigningKey
     createSubscriptionTopic: createSubscriptionTopic
@@ -195,34 +203,34 @@ module app 'resources.bicep' = {
   }
 }
 
-// ─── Least-privilege custom role at subscription scope ───────────────────────────────────────────────
-// Exactly the ARM operations the remediation kinds perform (shared/remediations/*.ts), plus reads of
-// the long-running-operation status URLs ARM returns for them (ARM authorises those GETs too).
-// No Owner, no Contributor, no Microsoft.Authorization/*, no delete except the NSG rule the
-// close-internet-inbound-rule kind removes.
+// ─── Least privilege: three custom roles ─────────────────────────────────────────────────────────────
+// Exactly the operations the remediation kinds perform (shared/remediations/*.ts), split by where they
+// are needed; test/infra/role-coverage.test.ts compares them with every request the simulator logs
+// while the remediation test suites run. No Owner, no Contributor, no Microsoft.Authorization/*.
+//
+// 1. remediator (subscription): read what the policies govern, write only the resource types the
+//    default policies name, delete only NSG rules; no account keys, no secret values.
 var remediatorActions = [
-  // disable-public-network-access: ML workspace (PATCH), online endpoint (GET + PUT)
+  // disable-public-network-access: ML workspace (PATCH), online endpoint (GET + PUT of the whole endpoint)
   'Microsoft.MachineLearningServices/workspaces/read'
   'Microsoft.MachineLearningServices/workspaces/write'
   'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read'
   'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write'
+  // ... whose PUT names the endpoint's user-assigned identities again: ARM checks this on each of them
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
   // scale-gpu-pool: AML compute clusters (GET/list + PATCH scaleSettings)
   'Microsoft.MachineLearningServices/workspaces/computes/read'
   'Microsoft.MachineLearningServices/workspaces/computes/write'
   'Microsoft.MachineLearningServices/locations/*/read'
-  // disable-public-network-access (PATCH) and rotate-secret (listKeys + regenerateKey) on Storage
+  // disable-public-network-access on Storage (PATCH)
   'Microsoft.Storage/storageAccounts/read'
   'Microsoft.Storage/storageAccounts/write'
-  'Microsoft.Storage/storageAccounts/listKeys/action'
-  'Microsoft.Storage/storageAccounts/regenerateKey/action'
   // disable-public-network-access on Key Vault (management plane only; secrets need the data-plane role)
   'Microsoft.KeyVault/vaults/read'
   'Microsoft.KeyVault/vaults/write'
-  // disable-public-network-access and rotate-secret on Cognitive Services / Azure OpenAI
+  // disable-public-network-access on Cognitive Services / Azure OpenAI
   'Microsoft.CognitiveServices/accounts/read'
   'Microsoft.CognitiveServices/accounts/write'
-  'Microsoft.CognitiveServices/accounts/listKeys/action'
-  'Microsoft.CognitiveServices/accounts/regenerateKey/action'
   'Microsoft.CognitiveServices/locations/*/read'
   // close-internet-inbound-rule: read the NSG and its rules, delete only the offending rule
   'Microsoft.Network/networkSecurityGroups/read'
@@ -240,17 +248,74 @@ var remediatorActions = [
   'Microsoft.ApiManagement/service/subscriptions/write'
 ]
 
+// 2. key rotation (only in keyRotationResourceGroups): rotate-secret's two-credential alternation.
+var keyRotationActions = [
+  'Microsoft.Storage/storageAccounts/listKeys/action'
+  'Microsoft.Storage/storageAccounts/regenerateKey/action'
+  'Microsoft.CognitiveServices/accounts/listKeys/action'
+  'Microsoft.CognitiveServices/accounts/regenerateKey/action'
+]
+
+// 3. secret rotation (only on targetKeyVaults): read the current value, write a new version. Narrower
+//    than Key Vault Secrets Officer, which could also delete, purge, back up and restore secrets.
+var secretRotationDataActions = [
+  'Microsoft.KeyVault/vaults/secrets/getSecret/action'
+  'Microsoft.KeyVault/vaults/secrets/setSecret/action'
+]
+
+var roleSuffix = '(${environmentName}, ${take(subscription().subscriptionId, 8)})'
+
 resource remediatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'driftguard-remediator', environmentName)
   properties: {
-    roleName: 'driftguard remediator (${environmentName}, ${take(subscription().subscriptionId, 8)})'
-    description: 'Least privilege for driftguard remediations: read the resources it governs, set publicNetworkAccess, delete Internet-facing NSG rules, rotate Storage/Cognitive Services keys, cap GPU pools, suspend APIM subscriptions.'
+    roleName: 'driftguard remediator ${roleSuffix}'
+    description: 'driftguard remediations: read the resources it governs, set publicNetworkAccess, delete Internet-facing NSG rules, cap GPU pools, suspend APIM subscriptions. No account keys, no secret values.'
     type: 'CustomRole'
     permissions: [
       {
         actions: remediatorActions
         notActions: []
         dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource keyRotationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'driftguard-key-rotation', environmentName)
+  properties: {
+    roleName: 'driftguard key rotation ${roleSuffix}'
+    description: 'driftguard rotate-secret: list and regenerate Storage and Cognitive Services account keys (assigned per resource group).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: keyRotationActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource secretRotationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'driftguard-secret-rotation', environmentName)
+  properties: {
+    roleName: 'driftguard secret rotation ${roleSuffix}'
+    description: 'driftguard rotate-secret: read a secret and write its new version (assigned per Key Vault).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: secretRotationDataActions
         notDataActions: []
       }
     ]
@@ -270,11 +335,22 @@ resource remediatorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// Optional, broad: Key Vault Secrets Officer on the whole subscription (see grantSecretsOfficerAtSubscription).
-resource secretsOfficerAtSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantSecretsOfficerAtSubscription) {
-  name: guid(subscription().id, identityName, keyVaultSecretsOfficerRoleId)
+module keyRotationAccess 'modules/key-rotation-access.bicep' = [
+  for (rgName, i) in keyRotationResourceGroups: {
+    name: 'driftguard-key-rotation-${i}-${resourceToken}'
+    scope: resourceGroup(rgName)
+    params: {
+      principalId: app.outputs.identityPrincipalId
+      roleDefinitionId: keyRotationRole.id
+    }
+  }
+]
+
+// Optional, broad: secret rotation on the whole subscription (see grantSecretRotationAtSubscription).
+resource secretRotationAtSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantSecretRotationAtSubscription) {
+  name: guid(subscription().id, identityName, secretRotationRole.id)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficerRoleId)
+    roleDefinitionId: secretRotationRole.id
     principalId: app.outputs.identityPrincipalId
     principalType: 'ServicePrincipal'
     description: 'driftguard rotate-secret on every vault of the subscription'
@@ -292,6 +368,7 @@ module vaultTargets 'modules/key-vault-target.bicep' = [
       location: kv.location
       tags: tags
       principalId: app.outputs.identityPrincipalId
+      secretRotationRoleId: secretRotationRole.id
       existingSystemTopicName: kv.?existingSystemTopicName ?? ''
       deadLetterEnabled: deadLetterEnabled
       driftguardResourceGroup: resourceGroupName
@@ -360,6 +437,8 @@ output DRIFTGUARD_IDENTITY_PRINCIPAL_ID string = app.outputs.identityPrincipalId
 output DRIFTGUARD_IDENTITY_CLIENT_ID string = app.outputs.identityClientId
 output DRIFTGUARD_AUTH_IDENTITY_PRINCIPAL_ID string = app.outputs.authIdentityPrincipalId
 output DRIFTGUARD_REMEDIATOR_ROLE_ID string = remediatorRole.id
+output DRIFTGUARD_KEY_ROTATION_ROLE_ID string = keyRotationRole.id
+output DRIFTGUARD_SECRET_ROTATION_ROLE_ID string = secretRotationRole.id
 output DRIFTGUARD_SUBSCRIPTION_TOPIC string = '${subscriptionTopicResourceGroup}/${subscriptionTopicName}'
 output DRIFTGUARD_ACTION_GROUP_ID string = app.outputs.actionGroupId
 output COSMOS_ENDPOINT string = app.outputs.cosmosEndpoint

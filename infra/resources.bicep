@@ -20,6 +20,8 @@ param authClientId string
 param publicUrl string
 param connectSignals bool
 param writeGeneratedSecrets bool
+param rotateGeneratedSecrets bool
+param existingSecretNames array
 @secure()
 param pseudonymKey string
 @secure()
@@ -51,7 +53,6 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
-  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
 // Cosmos DB data-plane built-in roles (sqlRoleDefinitions of every account).
 var cosmosDataReaderRoleId = '00000000-0000-0000-0000-000000000001'
@@ -359,62 +360,25 @@ resource cosmosDataReaderForDeployer 'Microsoft.DocumentDB/databaseAccounts/sqlR
 }
 
 // ─── Key Vault (RBAC) for the app's own secrets ──────────────────────────────────────────────────────
+// Its name derives from the identity's principal ID (see the module): no collision with a vault that
+// soft delete keeps after `azd down`. Generated keys (params with newGuid() defaults) are written only
+// when the vault lacks them (existingSecretNames, found by the preprovision hook) or on rotation.
 
-resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: 'kv${resourceToken}'
-  location: location
-  tags: ownTags
-  properties: {
-    tenantId: tenant().tenantId
-    sku: {
-      family: 'A'
-      name: 'standard'
-    }
-    enableRbacAuthorization: true
-    enableSoftDelete: true
-    softDeleteRetentionInDays: 30
-    enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
-  }
-}
-
-// Generated values (params with newGuid() defaults), written on the first provision only so that later
-// provisions do not rotate them: a new pseudonym key would split every pseudonymous ID in the trail,
-// a new signing key would invalidate every open approval link.
-resource pseudonymSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (writeGeneratedSecrets) {
-  parent: keyVault
-  name: pseudonymSecretName
-  properties: {
-    value: pseudonymKey
-    contentType: 'driftguard pseudonymisation key (DRIFTGUARD_PSEUDONYM_KEY)'
-  }
-}
-
-resource signingSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (writeGeneratedSecrets) {
-  parent: keyVault
-  name: signingSecretName
-  properties: {
-    value: approverSigningKey
-    contentType: 'driftguard approval link signing key (APPROVER_SIGNING_KEY)'
-  }
-}
-
-resource teamsWorkflowSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamsWorkflowUrl)) {
-  parent: keyVault
-  name: teamsWorkflowSecretName
-  properties: {
-    value: teamsWorkflowUrl
-    contentType: 'Teams Workflows webhook URL (TEAMS_WORKFLOW_URL)'
-  }
-}
-
-resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(keyVault.id, identity.id, roles.keyVaultSecretsUser)
-  scope: keyVault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
-    principalId: identity.properties.principalId
-    principalType: 'ServicePrincipal'
+module appVault 'modules/app-key-vault.bicep' = {
+  name: 'driftguard-key-vault-${resourceToken}'
+  params: {
+    location: location
+    tags: ownTags
+    identityPrincipalId: identity.properties.principalId
+    writeGeneratedSecrets: writeGeneratedSecrets
+    rotateGeneratedSecrets: rotateGeneratedSecrets
+    existingSecretNames: existingSecretNames
+    pseudonymSecretName: pseudonymSecretName
+    signingSecretName: signingSecretName
+    teamsWorkflowSecretName: teamsWorkflowSecretName
+    pseudonymKey: pseudonymKey
+    approverSigningKey: approverSigningKey
+    teamsWorkflowUrl: teamsWorkflowUrl
   }
 }
 
@@ -528,14 +492,14 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.properties.clientId
   // Our own identity (object ID and app/client ID): the ARM events our fixes cause are recognised as echoes.
   DRIFTGUARD_SELF_PRINCIPAL_IDS: '${identity.properties.principalId},${identity.properties.clientId}'
-  DRIFTGUARD_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${pseudonymSecretName}/)'
+  DRIFTGUARD_PSEUDONYM_KEY: '@Microsoft.KeyVault(SecretUri=${appVault.outputs.vaultUri}secrets/${pseudonymSecretName}/)'
   DRIFTGUARD_PUBLIC_URL: appUrl
   APPROVER_OBJECT_IDS: approverObjectIds
-  APPROVER_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${signingSecretName}/)'
+  APPROVER_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${appVault.outputs.vaultUri}secrets/${signingSecretName}/)'
   APPROVER_TTL_MINUTES: string(approvalTtlMinutes)
   TEAMS_WORKFLOW_URL: empty(teamsWorkflowUrl)
     ? ''
-    : '@Microsoft.KeyVault(SecretUri=${keyVault.properties.vaultUri}secrets/${teamsWorkflowSecretName}/)'
+    : '@Microsoft.KeyVault(SecretUri=${appVault.outputs.vaultUri}secrets/${teamsWorkflowSecretName}/)'
   TEAMS_BOT_APP_ID: teamsBotAppId
 }
 
@@ -551,12 +515,9 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: union(appSettings, authSettings)
+  // Key Vault references resolve only once the secrets and the identity's access exist: the vault URI
+  // comes from the module's output, so these settings wait for the whole module.
   dependsOn: [
-    // Key Vault references resolve only once the secrets and the identity's access exist.
-    keyVaultSecretsUser
-    pseudonymSecret
-    signingSecret
-    teamsWorkflowSecret
     appInsightsPublisher
     cosmosDataContributor
     containers
@@ -646,7 +607,14 @@ resource subscriptionTopicDeadLetter 'Microsoft.Authorization/roleAssignments@20
 }
 
 // ─── Azure Monitor action group → /api/alerts (phase 2) ──────────────────────────────────────────────
-// The host's default function key exists once the deployed code has started, hence connectSignals.
+// The webhook carries the `alerts` function's own key (function scope: it opens no other function,
+// unlike a host key). A function's keys exist once the deployed code has been indexed, hence
+// connectSignals (the postdeploy hook waits until the key can be listed).
+
+// The alerts trigger's name and route in functions/app.ts (test/infra.test.ts checks they match).
+var alertsFunctionName = 'alerts'
+var alertsRoute = 'alerts'
+var alertsFunctionId = '${functionApp.id}/functions/${alertsFunctionName}'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (connectSignals) {
   name: 'ag-driftguard-${resourceToken}'
@@ -660,7 +628,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (connectS
         name: 'driftguard-alerts'
         // ARM evaluates list functions even for a skipped conditional resource: guard it explicitly.
         serviceUri: connectSignals
-          ? 'https://${functionApp.properties.defaultHostName}/api/alerts?code=${listKeys(resourceId('Microsoft.Web/sites/host', functionApp.name, 'default'), '2024-04-01').functionKeys.default}'
+          ? 'https://${functionApp.properties.defaultHostName}/api/${alertsRoute}?code=${listKeys(alertsFunctionId, '2024-04-01').default}'
           : ''
         useCommonAlertSchema: true
         useAadAuth: false
@@ -685,5 +653,5 @@ output storageAccountId string = storage.id
 output deadLetterContainerName string = deadLetterContainerName
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
 output cosmosDatabase string = cosmosDatabaseName
-output keyVaultName string = keyVault.name
+output keyVaultName string = appVault.outputs.name
 output actionGroupId string = connectSignals ? actionGroup.id : ''

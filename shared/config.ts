@@ -111,7 +111,23 @@ function guidList(env: Env, name: string): string[] {
   return ids;
 }
 
+/**
+ * App Service leaves a Key Vault reference it could not resolve (no access yet, secret missing) as
+ * the literal `@Microsoft.KeyVault(…)` text. Such a value must never serve as a key, URL or ID:
+ * fail at start, naming the setting (not its value).
+ */
+function assertKeyVaultReferencesResolved(env: Env): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (value?.trimStart().toLowerCase().startsWith("@microsoft.keyvault("))
+      throw new ConfigError(
+        name,
+        "is a Key Vault reference that did not resolve: check that the secret exists and that the app's identity may read it (keyVaultReferenceIdentity, Key Vault Secrets User), then restart the app",
+      );
+  }
+}
+
 export function loadConfig(env: Env = process.env): DriftguardConfig {
+  assertKeyVaultReferencesResolved(env);
   const inAzure = !!env.WEBSITE_SITE_NAME;
   const localStack = !inAzure && env.DRIFTGUARD_LOCAL_STACK === "1";
   const mode = (env.DRIFTGUARD_MODE ?? "enforce").trim() as PolicyMode;

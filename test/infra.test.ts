@@ -7,181 +7,29 @@
  * not prove that ARM accepts the templates: run `az bicep build --file infra/main.bicep` and
  * `azd provision --preview` for that (see infra/README.md).
  */
-import { spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type FunctionDefinition, functionsTable } from "../functions/app.js";
 import { APPROVALS_INDEXING_POLICY, AUDIT_INDEXING_POLICY, CONTAINERS } from "../shared/cosmos/client.js";
+import {
+  blockAfter,
+  type Entry,
+  entries,
+  params,
+  resourceBody,
+  resources,
+  skipBracket,
+  skipString,
+  stringItems,
+} from "./infra/bicep-reader.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const read = (rel: string) => readFileSync(path.join(root, rel), "utf8");
 /** An azd placeholder `${NAME}` (spelled out so it is not mistaken for a JS template). */
 const azdVar = (name: string) => `$\{${name}}`;
-
-// ─── A small Bicep reader: brackets, strings (with ${…} interpolation) and comments ───────────────
-
-/** Index just past the string literal that starts at `i` (a `'`). */
-function skipString(src: string, i: number): number {
-  if (src.startsWith("'''", i)) {
-    const end = src.indexOf("'''", i + 3);
-    if (end < 0) throw new Error(`unterminated multi-line string at ${i}`);
-    return end + 3;
-  }
-  let j = i + 1;
-  while (j < src.length) {
-    const c = src[j];
-    if (c === "\\") j += 2;
-    else if (c === "'") return j + 1;
-    else if (c === "$" && src[j + 1] === "{") j = skipBracket(src, j + 1);
-    else j++;
-  }
-  throw new Error(`unterminated string at ${i}`);
-}
-
-/** Index just past the bracket that closes the one at `i` (`{`, `[` or `(`). */
-function skipBracket(src: string, i: number): number {
-  let depth = 0;
-  let j = i;
-  while (j < src.length) {
-    const c = src[j];
-    if (c === "/" && src[j + 1] === "/") {
-      const nl = src.indexOf("\n", j);
-      j = nl < 0 ? src.length : nl;
-    } else if (c === "/" && src[j + 1] === "*") {
-      j = src.indexOf("*/", j) + 2;
-    } else if (c === "'") {
-      j = skipString(src, j);
-    } else {
-      if (c === "{" || c === "[" || c === "(") depth++;
-      else if (c === "}" || c === "]" || c === ")") {
-        depth--;
-        if (depth === 0) return j + 1;
-      }
-      j++;
-    }
-  }
-  throw new Error(`unbalanced bracket at ${i}`);
-}
-
-/** The `{…}`/`[…]` value that follows the first match of `anchor` in `src`. */
-function blockAfter(src: string, anchor: RegExp): string {
-  const m = anchor.exec(src);
-  if (!m) throw new Error(`anchor ${anchor} not found`);
-  const start = src.slice(m.index + m[0].length).search(/[{[]/) + m.index + m[0].length;
-  return src.slice(start, skipBracket(src, start));
-}
-
-interface Entry {
-  key: string;
-  /** Source text of the value (up to the next key). */
-  value: string;
-}
-
-/** Top-level `key: value` entries of an object literal `{…}`. */
-function entries(obj: string): Entry[] {
-  const found: { key: string; start: number; end: number }[] = [];
-  let j = 1;
-  let lineStart = true;
-  while (j < obj.length - 1) {
-    const c = obj[j]!;
-    if (c === "\n") {
-      lineStart = true;
-      j++;
-      continue;
-    }
-    if (c === " " || c === "\t" || c === "\r") {
-      j++;
-      continue;
-    }
-    if (c === "/" && obj[j + 1] === "/") {
-      const nl = obj.indexOf("\n", j);
-      j = nl < 0 ? obj.length : nl;
-      continue;
-    }
-    if (lineStart) {
-      const m = /^(?:'([^'$]*)'|([A-Za-z_][A-Za-z0-9_]*))\s*:/.exec(obj.slice(j));
-      if (m) {
-        found.push({ key: (m[1] ?? m[2])!, start: j, end: j + m[0].length });
-        j += m[0].length;
-        lineStart = false;
-        continue;
-      }
-    }
-    lineStart = false;
-    if (c === "'") j = skipString(obj, j);
-    else if (c === "{" || c === "[" || c === "(") j = skipBracket(obj, j);
-    else j++;
-  }
-  return found.map((f, i) => ({
-    key: f.key,
-    value: obj
-      .slice(f.end, i + 1 < found.length ? found[i + 1]!.start : obj.length - 1)
-      .split("\n")
-      .filter((line) => !line.trim().startsWith("//"))
-      .join("\n")
-      .trim(),
-  }));
-}
-
-/** Plain string literals at the top level of an array literal `[…]` (no interpolation). */
-function stringItems(arr: string): string[] {
-  const items: string[] = [];
-  let j = 1;
-  while (j < arr.length - 1) {
-    const c = arr[j];
-    if (c === "/" && arr[j + 1] === "/") {
-      const nl = arr.indexOf("\n", j);
-      j = nl < 0 ? arr.length : nl;
-    } else if (c === "'") {
-      const end = skipString(arr, j);
-      const text = arr.slice(j + 1, end - 1);
-      if (!text.includes("${")) items.push(text);
-      j = end;
-    } else if (c === "{" || c === "[" || c === "(") j = skipBracket(arr, j);
-    else j++;
-  }
-  return items;
-}
-
-interface ParamDecl {
-  name: string;
-  required: boolean;
-}
-
-function params(src: string): ParamDecl[] {
-  return [...src.matchAll(/^param\s+(\w+)\s+([^\s=]+)[ \t]*(=)?/gm)].map((m) => ({
-    name: m[1]!,
-    required: m[3] === undefined && !m[2]!.endsWith("?"),
-  }));
-}
-
-/** `resource` declarations with their type and API version. */
-function resources(src: string): { symbol: string; type: string; apiVersion: string; body: string }[] {
-  return [...src.matchAll(/^resource\s+(\w+)\s+'([^'@]+)@([^']+)'/gm)].map((m) => {
-    const start = m.index! + m[0].length;
-    const open = src.slice(start).search(/[{[]/) + start;
-    return { symbol: m[1]!, type: m[2]!, apiVersion: m[3]!, body: src.slice(open, skipBracket(src, open)) };
-  });
-}
-
-function resourceBody(src: string, symbol: string): string {
-  const r = resources(src).find((x) => x.symbol === symbol);
-  if (!r) throw new Error(`resource ${symbol} not declared`);
-  return r.body;
-}
 
 // ─── Fixtures ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -196,6 +44,7 @@ let main: string;
 let res: string;
 let eventSub: string;
 let kvTarget: string;
+let appVaultSrc: string;
 let allBicep: string;
 
 beforeAll(() => {
@@ -203,6 +52,7 @@ beforeAll(() => {
   res = read("infra/resources.bicep");
   eventSub = read("infra/modules/event-subscription.bicep");
   kvTarget = read("infra/modules/key-vault-target.bicep");
+  appVaultSrc = read("infra/modules/app-key-vault.bicep");
   allBicep = bicepFiles.map(read).join("\n");
 });
 
@@ -255,7 +105,7 @@ describe("app settings cover shared/config.ts", () => {
     const byKey = new Map(appSettingEntries().map((e) => [e.key, e.value]));
     for (const k of ["DRIFTGUARD_PSEUDONYM_KEY", "APPROVER_SIGNING_KEY", "TEAMS_WORKFLOW_URL"]) {
       expect(byKey.get(k), k).toMatch(
-        /@Microsoft\.KeyVault\(SecretUri=\$\{keyVault\.properties\.vaultUri\}secrets\//,
+        /@Microsoft\.KeyVault\(SecretUri=\$\{appVault\.outputs\.vaultUri\}secrets\//,
       );
     }
     expect(resourceBody(res, "functionApp")).toMatch(/keyVaultReferenceIdentity:\s*identity\.id/);
@@ -298,19 +148,20 @@ describe("least privilege", () => {
     }
   });
 
-  it("the custom role lists explicit actions: no bare wildcard, no authorization, no broad write/delete", () => {
-    const actions = stringItems(blockAfter(main, /^var remediatorActions\s*=/m));
-    expect(actions.length).toBeGreaterThan(20);
-    for (const a of actions) {
+  it("the custom roles list explicit actions: no bare wildcard, no authorization, no broad write/delete", () => {
+    const remediator = stringItems(blockAfter(main, /^var remediatorActions\s*=/m));
+    const keyRotation = stringItems(blockAfter(main, /^var keyRotationActions\s*=/m));
+    expect(remediator.length).toBeGreaterThan(20);
+    for (const a of [...remediator, ...keyRotation]) {
       expect(a).toMatch(/^Microsoft\.[A-Za-z]+\//);
       expect(a.startsWith("Microsoft.Authorization/")).toBe(false);
       // Wildcards only for reads of long-running-operation status under locations/.
       if (a.includes("*")) expect(a).toMatch(/^Microsoft\.[A-Za-z]+\/locations\/\*\/read$/);
     }
-    const deletes = actions.filter((a) => a.endsWith("/delete"));
+    const deletes = remediator.filter((a) => a.endsWith("/delete"));
     expect(deletes).toEqual(["Microsoft.Network/networkSecurityGroups/securityRules/delete"]);
     // One write per kind's target (and nothing else writable).
-    expect(actions.filter((a) => a.endsWith("/write")).sort()).toEqual(
+    expect(remediator.filter((a) => a.endsWith("/write")).sort()).toEqual(
       [
         "Microsoft.ApiManagement/service/subscriptions/write",
         "Microsoft.CognitiveServices/accounts/write",
@@ -322,20 +173,57 @@ describe("least privilege", () => {
         "Microsoft.Storage/storageAccounts/write",
       ].sort(),
     );
-    const role = resourceBody(main, "remediatorRole");
-    expect(role).toMatch(/actions:\s*remediatorActions/);
-    expect(role).toMatch(/dataActions:\s*\[\]/);
-    expect(role).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\s*\]/);
+    // Account keys: only in the key-rotation role, which is assigned per resource group.
+    expect(remediator.filter((a) => /\/(listKeys|regenerateKey)\/action$/i.test(a))).toEqual([]);
+    expect(keyRotation.sort()).toEqual(
+      [
+        "Microsoft.CognitiveServices/accounts/listKeys/action",
+        "Microsoft.CognitiveServices/accounts/regenerateKey/action",
+        "Microsoft.Storage/storageAccounts/listKeys/action",
+        "Microsoft.Storage/storageAccounts/regenerateKey/action",
+      ].sort(),
+    );
+    for (const [symbol, actions, dataActions] of [
+      ["remediatorRole", "remediatorActions", "\\[\\]"],
+      ["keyRotationRole", "keyRotationActions", "\\[\\]"],
+      ["secretRotationRole", "\\[\\]", "secretRotationDataActions"],
+    ] as const) {
+      const role = resourceBody(main, symbol);
+      expect(role, symbol).toMatch(new RegExp(`\\bactions:\\s*${actions}`));
+      expect(role, symbol).toMatch(new RegExp(`dataActions:\\s*${dataActions}`));
+      expect(role, symbol).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\s*\]/);
+    }
   });
 
-  it("Key Vault Secrets Officer only per target vault unless explicitly widened", () => {
-    const officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
-    expect(resourceBody(kvTarget, "secretsOfficer")).toMatch(/scope:\s*vault\b/);
-    expect(kvTarget).toContain(officer);
-    expect(main).toMatch(
-      /resource secretsOfficerAtSubscription [^=]+= if \(grantSecretsOfficerAtSubscription\)/,
+  it("only the remediator role is assigned at subscription scope; key rotation per listed resource group", () => {
+    expect(resourceBody(main, "remediatorAssignment")).toMatch(/roleDefinitionId:\s*remediatorRole\.id/);
+    expect(main).toMatch(/param keyRotationResourceGroups string\[\] = \[\]/);
+    const access = main.slice(main.search(/^module keyRotationAccess /m));
+    expect(access).toMatch(
+      /^module keyRotationAccess '[^']+' = \[\s*for \(rgName, i\) in keyRotationResourceGroups:/,
     );
-    expect(main).toMatch(/param grantSecretsOfficerAtSubscription bool = false/);
+    expect(access).toMatch(/scope:\s*resourceGroup\(rgName\)/);
+    expect(access).toMatch(/roleDefinitionId:\s*keyRotationRole\.id/);
+    const assignments = [...main.matchAll(/roleDefinitionId:\s*(\w+)\.id/g)].map((m) => m[1]);
+    expect(assignments.filter((r) => r === "keyRotationRole")).toHaveLength(1);
+    expect(read("infra/modules/key-rotation-access.bicep")).toMatch(/targetScope = 'resourceGroup'/);
+  });
+
+  it("secret values: read and write only, per target vault unless explicitly widened (not Secrets Officer)", () => {
+    expect(stringItems(blockAfter(main, /^var secretRotationDataActions\s*=/m)).sort()).toEqual([
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+    ]);
+    const officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+    for (const f of bicepFiles) expect(read(f).includes(officer), f).toBe(false);
+    const perVault = resourceBody(kvTarget, "secretRotation");
+    expect(perVault).toMatch(/scope:\s*vault\b/);
+    expect(perVault).toMatch(/roleDefinitionId:\s*secretRotationRoleId/);
+    expect(main).toMatch(/secretRotationRoleId:\s*secretRotationRole\.id/);
+    expect(main).toMatch(
+      /resource secretRotationAtSubscription [^=]+= if \(grantSecretRotationAtSubscription\)/,
+    );
+    expect(main).toMatch(/param grantSecretRotationAtSubscription bool = false/);
   });
 });
 
@@ -388,11 +276,47 @@ describe("data stores", () => {
     expect(storage).toMatch(/allowSharedKeyAccess:\s*false/);
     expect(storage).toMatch(/allowBlobPublicAccess:\s*false/);
     expect(res).toMatch(/'driftguard:exclude':\s*'true'/);
-    for (const symbol of ["storage", "keyVault", "cosmos", "functionApp"]) {
+    for (const symbol of ["storage", "cosmos", "functionApp"]) {
       expect(resourceBody(res, symbol), symbol).toMatch(/tags:\s*(ownTags|union\(ownTags)/);
     }
-    expect(resourceBody(res, "keyVault")).toMatch(/enableRbacAuthorization:\s*true/);
+    expect(
+      entries(blockAfter(res, /^module appVault\s[^=]+=/m)).find((e) => e.key === "params")?.value,
+    ).toMatch(/tags:\s*ownTags/);
+    const vault = resourceBody(appVaultSrc, "vault");
+    expect(vault).toMatch(/tags:\s*tags/);
+    expect(vault).toMatch(/enableRbacAuthorization:\s*true/);
     expect(resourceBody(res, "appInsights")).toMatch(/DisableLocalAuth:\s*true/);
+  });
+});
+
+describe("the app's Key Vault", () => {
+  it("is named from the identity's principal ID: stable per deployment, new after azd down (no soft-delete clash)", () => {
+    const vault = resourceBody(appVaultSrc, "vault");
+    expect(vault).toMatch(/name:\s*'kv\$\{uniqueString\(resourceGroup\(\)\.id, identityPrincipalId\)\}'/);
+    expect(vault).toMatch(/enableSoftDelete:\s*true/);
+    expect(vault).toMatch(/enablePurgeProtection:\s*true/);
+    const call = entries(blockAfter(res, /^module appVault\s[^=]+=/m)).find((e) => e.key === "params")!.value;
+    expect(call).toMatch(/identityPrincipalId:\s*identity\.properties\.principalId/);
+    // 'kv' + 13 characters of uniqueString: within Key Vault's 3–24.
+    expect("kv".length + 13).toBeLessThanOrEqual(24);
+  });
+
+  it("writes a generated key only when the vault lacks it, or on a deliberate rotation", () => {
+    for (const [symbol, flag, name] of [
+      ["pseudonymSecret", "writePseudonymKey", "pseudonymSecretName"],
+      ["signingSecret", "writeSigningKey", "signingSecretName"],
+    ] as const) {
+      expect(appVaultSrc).toMatch(new RegExp(`^resource ${symbol} '[^']+' = if \\(${flag}\\)`, "m"));
+      expect(appVaultSrc).toContain(
+        `var ${flag} = rotateGeneratedSecrets || (writeGeneratedSecrets && !contains(existing, toLower(${name})))`,
+      );
+    }
+    const p = JSON.parse(read("infra/main.parameters.json")) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(p.parameters.existingSecretNames?.value).toBe(azdVar("DRIFTGUARD_EXISTING_SECRETS="));
+    expect(p.parameters.rotateGeneratedSecrets?.value).toBe(azdVar("DRIFTGUARD_ROTATE_SECRETS=false"));
+    expect(main).toMatch(/param rotateGeneratedSecrets bool = false/);
   });
 });
 
@@ -407,6 +331,13 @@ describe("function app", () => {
     const pkg = JSON.parse(read("package.json")) as { main: string; scripts: Record<string, string> };
     expect(pkg.main).toBe("dist/functions/index.js");
     expect(pkg.scripts.build).toBeTruthy();
+    // CI runs the suite on the production Node major too, after npm test.
+    expect(pkg.scripts["test:node22"]).toMatch(
+      /^npx -y node@22\.\d+\.\d+ node_modules\/vitest\/vitest\.mjs run$/,
+    );
+    const ci = read(".ci/run");
+    expect(ci.indexOf("npm run test:node22")).toBeGreaterThan(ci.indexOf("npm test"));
+    expect(ci.indexOf("npm test")).toBeGreaterThan(ci.indexOf("npm ci"));
   });
 
   it("Event Grid delivers to the Event Grid trigger of functions/app.ts through AzureFunction", () => {
@@ -475,17 +406,34 @@ describe("function app", () => {
     expect(resourceBody(res, "authConfig")).toMatch(
       /clientSecretSettingName:\s*'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'/,
     );
+    // The code believes x-ms-client-principal in Azure only when the platform reports authentication on
+    // (WEBSITE_AUTH_ENABLED, set by App Service itself): the template turns it on, never fakes the flag.
+    const auth = resourceBody(res, "authConfig");
+    expect(auth).toMatch(/platform:\s*\{\s*enabled:\s*true\s*\}/);
+    expect(auth).toMatch(/azureActiveDirectory:\s*\{\s*enabled:\s*true/);
+    expect(res).toMatch(
+      /resource authConfig 'Microsoft\.Web\/sites\/config@[^']+'[^{]*\{\s*parent:\s*functionApp\s*name:\s*'authsettingsV2'/,
+    );
+    expect(allBicep).not.toMatch(/WEBSITE_AUTH_ENABLED/);
+    expect(read("shared/approvals/principal.ts")).toMatch(/env\.WEBSITE_AUTH_ENABLED/);
   });
 
-  it("the action group posts the common alert schema to /api/alerts with the function key", () => {
+  it("the action group posts the common alert schema to /api/alerts with the alerts function's own key", () => {
     const alerts = functionsTable.find((f) => f.name === "alerts");
     expect(alerts && alerts.trigger === "http" && alerts.authLevel).toBe("function");
+    expect(res).toMatch(new RegExp(`^var alertsFunctionName = '${alerts!.name}'$`, "m"));
+    expect(res).toMatch(
+      new RegExp(`^var alertsRoute = '${alerts!.trigger === "http" ? alerts!.route : ""}'$`, "m"),
+    );
+    expect(res).toMatch(
+      /^var alertsFunctionId = '\$\{functionApp\.id\}\/functions\/\$\{alertsFunctionName\}'$/m,
+    );
     const ag = resourceBody(res, "actionGroup");
     expect(ag).toMatch(/useCommonAlertSchema:\s*true/);
-    expect(ag).toContain(
-      "/api/alerts?code=${listKeys(resourceId('Microsoft.Web/sites/host', functionApp.name, 'default')",
-    );
-    expect(ag).toContain(".functionKeys.default}");
+    // Function scope: listKeys on …/functions/alerts, its `default` key; never a host key.
+    expect(ag).toContain(`/api/$\{alertsRoute}?code=$\{listKeys(alertsFunctionId, '2024-04-01').default}`);
+    expect(allBicep).not.toMatch(/Microsoft\.Web\/sites\/host/);
+    expect(allBicep).not.toMatch(/functionKeys\.default|masterKey/);
   });
 });
 
@@ -577,81 +525,5 @@ describe("template wiring", () => {
       for (const platform of Object.values(hook))
         expect(existsSync(path.join(root, platform.run))).toBe(true);
     }
-  });
-});
-
-describe("azd hooks (run with stand-ins for azd and sleep)", () => {
-  /** Runs a hook script in a scratch directory; `azd` records its arguments and fails `provision` if asked. */
-  function runHook(
-    script: string,
-    env: Record<string, string>,
-    opts: { failProvision?: boolean; funcignore?: string } = {},
-  ): { status: number | null; calls: string[]; stderr: string } {
-    const dir = mkdtempSync(path.join(tmpdir(), "driftguard-hook-"));
-    try {
-      const bin = path.join(dir, "bin");
-      mkdirSync(bin);
-      const log = path.join(dir, "azd.log");
-      writeFileSync(
-        path.join(bin, "azd"),
-        `#!/bin/sh\necho "$*" >> "${log}"\n${opts.failProvision ? '[ "$1" = provision ] && exit 1\n' : ""}exit 0\n`,
-      );
-      writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n");
-      chmodSync(path.join(bin, "azd"), 0o755);
-      chmodSync(path.join(bin, "sleep"), 0o755);
-      if (opts.funcignore !== undefined) writeFileSync(path.join(dir, ".funcignore"), opts.funcignore);
-      const r = spawnSync("sh", [path.join(root, script)], {
-        cwd: dir,
-        env: { PATH: `${bin}:${process.env.PATH}`, ...env },
-        encoding: "utf8",
-      });
-      const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean) : [];
-      return { status: r.status, calls, stderr: r.stderr };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
-  it("postprovision turns off secret generation once, and only once", () => {
-    expect(runHook("infra/hooks/postprovision.sh", {}).calls).toEqual([
-      "env set DRIFTGUARD_WRITE_SECRETS false",
-    ]);
-    const again = runHook("infra/hooks/postprovision.sh", { DRIFTGUARD_WRITE_SECRETS: "false" });
-    expect(again).toMatchObject({ status: 0, calls: [] });
-  });
-
-  it("postdeploy connects the signals after the first deploy and skips later deploys", () => {
-    const first = runHook("infra/hooks/postdeploy.sh", {});
-    expect(first.status).toBe(0);
-    expect(first.calls).toEqual(["env set DRIFTGUARD_CONNECT_SIGNALS true", "provision --no-prompt"]);
-    expect(runHook("infra/hooks/postdeploy.sh", { DRIFTGUARD_CONNECT_SIGNALS: "true" }).calls).toEqual([]);
-  });
-
-  it("postdeploy retries the provision three times, then resets the flag and fails", () => {
-    const r = runHook("infra/hooks/postdeploy.sh", {}, { failProvision: true });
-    expect(r.status).toBe(1);
-    expect(r.calls).toEqual([
-      "env set DRIFTGUARD_CONNECT_SIGNALS true",
-      "provision --no-prompt",
-      "provision --no-prompt",
-      "provision --no-prompt",
-      "env set DRIFTGUARD_CONNECT_SIGNALS false",
-    ]);
-    expect(r.stderr).toContain("azd env set DRIFTGUARD_CONNECT_SIGNALS true && azd provision");
-  });
-
-  it("prepackage refuses a package without a .funcignore that keeps local secrets out", () => {
-    const none = runHook("infra/hooks/prepackage.sh", {});
-    expect(none.status).toBe(1);
-    expect(none.stderr).toContain(".git .azure .driftguard node_modules");
-    const partial = runHook("infra/hooks/prepackage.sh", {}, { funcignore: ".git\nnode_modules/\n" });
-    expect(partial.status).toBe(1);
-    expect(partial.stderr).toMatch(/must exclude: \.azure \.driftguard \(/);
-    const ok = runHook(
-      "infra/hooks/prepackage.sh",
-      {},
-      { funcignore: "/.git\n.azure/\n.driftguard\nnode_modules\ntest\n" },
-    );
-    expect(ok.status).toBe(0);
   });
 });

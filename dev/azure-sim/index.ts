@@ -3,6 +3,7 @@
  * and one HTTPS origin per Key Vault. The real `@azure/arm-*` and `@azure/keyvault-secrets` clients run
  * against it unchanged. See README.md next to this file.
  */
+import { appendFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -48,6 +49,12 @@ export interface SimulatorOptions {
   vaultPorts?: Record<string, number>;
   /** "async" (default): writes that are LROs in ARM answer with Azure-AsyncOperation; "sync": 200 at once */
   lro?: "sync" | "async";
+  /**
+   * Also append every logged request, once answered, as one JSON line to this file (default: the
+   * AZURE_SIM_RECORD_FILE environment variable). It outlives `clearRequests()` and the simulator, so a
+   * whole test run's requests can be read afterwards (test/infra-role.test.ts).
+   */
+  recordFile?: string;
 }
 
 export interface AzureSimulator {
@@ -113,6 +120,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   const store = new ResourceStore();
   const log = new RequestLog();
   const faults = new FaultTable();
+  const recordFile = opts.recordFile ?? process.env.AZURE_SIM_RECORD_FILE;
   let armUrl = "";
   const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async" });
 
@@ -164,6 +172,8 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     res.on("finish", () => {
       entry.status = res.statusCode;
     });
+    // "close" fires for aborted responses too: a request the client gave up on was still attempted.
+    if (recordFile) res.on("close", () => appendFileSync(recordFile, `${JSON.stringify(entry)}\n`));
 
     const auth = req.headers.authorization;
     if (!auth || !/^Bearer\s+\S+/i.test(auth)) {

@@ -1,5 +1,5 @@
 // A Key Vault whose secrets driftguard rotates (rotate-secret). Deployed in the vault's resource group:
-// - Key Vault Secrets Officer for the app identity on this vault only (read the secret, write a new version);
+// - the secret-rotation role for the app identity on this vault only (read the secret, write a new version);
 // - the vault's Event Grid system topic (SecretNearExpiry / SecretExpired are delivered from it), unless
 //   one already exists (Event Grid allows one system topic per source; pass its name to reuse it);
 // - for a topic created here, its identity may write dead letters into driftguard's storage container.
@@ -15,6 +15,9 @@ param tags object = {}
 @description('Object ID of driftguard\'s user-assigned identity.')
 param principalId string
 
+@description('Resource ID of driftguard\'s secret-rotation custom role (dataActions getSecret and setSecret only).')
+param secretRotationRoleId string
+
 @description('Existing system topic of this vault, in this resource group. Empty: create one.')
 param existingSystemTopicName string = ''
 
@@ -23,7 +26,6 @@ param driftguardResourceGroup string
 param storageAccountName string
 param deadLetterContainerName string
 
-var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var createTopic = empty(existingSystemTopicName)
 var topicName = createTopic ? take('evgt-${vaultName}-driftguard', 128) : existingSystemTopicName
 
@@ -31,11 +33,11 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
 }
 
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, keyVaultSecretsOfficer)
+resource secretRotation 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, secretRotationRoleId)
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+    roleDefinitionId: secretRotationRoleId
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'driftguard rotate-secret'

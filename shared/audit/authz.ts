@@ -2,10 +2,11 @@
  * Who may read the audit trail. The HTTP route is protected by a function key everywhere; in Azure
  * it additionally needs an Entra ID principal with the app role `Audit.Read`, as asserted by App
  * Service Authentication (Easy Auth) in the `x-ms-client-principal` header (base64 JSON
- * `{auth_typ, claims:[{typ,val}], name_typ, role_typ}`). With App Service Authentication enabled,
- * external requests cannot set this header (only App Service does), so in Azure it is trustworthy;
- * locally (no `WEBSITE_SITE_NAME`) the function key suffices.
+ * `{auth_typ, claims:[{typ,val}], name_typ, role_typ}`). Only while App Service Authentication is
+ * enabled (`WEBSITE_AUTH_ENABLED=True`) does the platform strip a client-supplied header, so in
+ * Azure without it every call is refused; locally (no `WEBSITE_SITE_NAME`) the function key suffices.
  */
+import { AUTHENTICATION_NOT_ENABLED, principalSource } from "../approvals/principal.js";
 
 export const AUDIT_READER_ROLE = "Audit.Read";
 const MAX_PRINCIPAL_HEADER = 16 * 1024;
@@ -14,7 +15,7 @@ const MAX_PRINCIPAL_HEADER = 16 * 1024;
 export class AuthzError extends Error {
   override readonly name = "AuthzError";
   constructor(
-    readonly code: "MissingPrincipal" | "InvalidPrincipal" | "MissingRole",
+    readonly code: "AuthenticationNotEnabled" | "MissingPrincipal" | "InvalidPrincipal" | "MissingRole",
     message: string,
     readonly status: 403 = 403,
   ) {
@@ -74,7 +75,8 @@ export function principalRoles(encoded: string): string[] {
 
 /**
  * Throws AuthzError unless the caller may read the audit trail. Principal required when running in
- * Azure (`WEBSITE_SITE_NAME` set) or when `requirePrincipal` is true. Never returns personal data.
+ * Azure (`WEBSITE_SITE_NAME` set) or when `requirePrincipal` is true; in Azure it is believed only
+ * with App Service Authentication enabled. Never returns personal data.
  */
 export function checkAuditReader(
   headers: HeaderBag,
@@ -83,6 +85,8 @@ export function checkAuditReader(
   const env = opts.env ?? process.env;
   const required = opts.requirePrincipal === true || Boolean(env.WEBSITE_SITE_NAME);
   if (!required) return { principalChecked: false };
+  if (principalSource(env) === "untrusted")
+    throw new AuthzError("AuthenticationNotEnabled", AUTHENTICATION_NOT_ENABLED);
   const encoded = header(headers, "x-ms-client-principal");
   if (!encoded) {
     throw new AuthzError(

@@ -172,7 +172,7 @@ describe("checkAuditReader", () => {
   });
 
   it("in Azure requires the Audit.Read app role from App Service Authentication", () => {
-    const env = { WEBSITE_SITE_NAME: "driftguard-func" };
+    const env = { WEBSITE_SITE_NAME: "driftguard-func", WEBSITE_AUTH_ENABLED: "True" };
     expect(checkAuditReader({ "x-ms-client-principal": withRoles(["Audit.Read"]) }, { env })).toEqual({
       principalChecked: true,
     });
