@@ -62,7 +62,10 @@ describe("unresolved Key Vault references fail at start", () => {
   it("locally too, and only a value that starts with the reference", () => {
     const local = { DRIFTGUARD_PSEUDONYM_KEY: reference("p") };
     expect(refusal(local).setting).toBe("DRIFTGUARD_PSEUDONYM_KEY");
-    const mentions = { DRIFTGUARD_PSEUDONYM_KEY: "not-a-reference @Microsoft.KeyVault( inside" };
+    const mentions = {
+      DRIFTGUARD_PSEUDONYM_KEY: "not-a-reference @Microsoft.KeyVault( inside",
+      DRIFTGUARD_LOCAL_STACK: "1",
+    };
     expect(loadConfig(mentions).pseudonymKey).toBe(mentions.DRIFTGUARD_PSEUDONYM_KEY);
   });
 });

@@ -23,10 +23,10 @@ import {
   InMemoryActionBudget,
   InMemoryApprovalStore,
   InMemoryAuditStore,
-  InMemorySignalLedger,
 } from "../shared/audit/memory-store.js";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
+import { InMemoryResourceGate } from "../shared/fakes/resource-gate.js";
 import { silentLogger } from "../shared/log.js";
 import { createRuntime, setRuntime } from "../shared/runtime.js";
 
@@ -97,7 +97,12 @@ describe("the audit API and the approval page", () => {
   let inAzure = false;
 
   beforeAll(async () => {
-    const local = loadConfig({ APPROVER_OBJECT_IDS: APPROVER, APPROVER_SIGNING_KEY: SIGNING_KEY });
+    const local = loadConfig({
+      APPROVER_OBJECT_IDS: APPROVER,
+      APPROVER_SIGNING_KEY: SIGNING_KEY,
+      DRIFTGUARD_LOCAL_STACK: "1",
+    });
+    const audit = new InMemoryAuditStore();
     const runtime = await createRuntime(
       {
         ...local,
@@ -109,8 +114,8 @@ describe("the audit API and the approval page", () => {
         credential: staticTokenCredential(),
         log: silentLogger,
         stores: {
-          audit: new InMemoryAuditStore(),
-          ledger: new InMemorySignalLedger(),
+          audit,
+          gate: new InMemoryResourceGate(audit),
           budget: new InMemoryActionBudget(),
           approvals: new InMemoryApprovalStore(),
           ping: async () => {},

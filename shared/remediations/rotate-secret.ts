@@ -46,7 +46,12 @@ export const rotateSecretParamsSchema = z.strictObject({
   /** A secret whose newest version is younger than this is not rotated again by an event or alert
    *  (simultaneous or repeated signals for one rotation); on-demand rotations are not held back.
    *  0 = no minimum (the shipped policy sets 60). */
-  minAgeMinutes: z.number().int().min(0).max(7 * 24 * 60).default(0),
+  minAgeMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(0),
 });
 export type RotateSecretParams = z.infer<typeof rotateSecretParamsSchema>;
 
@@ -514,11 +519,12 @@ export const rotateSecret: Remediation<RotateSecretParams, SecretState, RotateSe
       try {
         if (resumed) {
           const existing = await readProviderKey(ctx.clients, provider, key);
-          if (!existing) throw new RemediationError("RegeneratedKeyMissing", `the provider has no ${key}`, {
-            step: "regenerate",
-            resourceId: provider.id,
-            retryable: true,
-          });
+          if (!existing)
+            throw new RemediationError("RegeneratedKeyMissing", `the provider has no ${key}`, {
+              step: "regenerate",
+              resourceId: provider.id,
+              retryable: true,
+            });
           value = existing;
         } else {
           value = await regenerateProviderKey(ctx.clients, provider, key);
