@@ -352,6 +352,14 @@ export class Pipeline {
    * this is the session's own cause, so commit and leave; else append and let the caller go on.
    */
   private async completeInterrupted(session: GateSession, intent: Intent, final: boolean): Promise<Decision> {
+    const decision = await this.settleInterrupted(session, intent, final);
+    // An approved change settled here (not by its own run): the approval shows the outcome.
+    if (intent.approvalId && !decision.retry)
+      await this.approvalLifecycle.noteRunOutcome(intent.approvalId, decision);
+    return decision;
+  }
+
+  private async settleInterrupted(session: GateSession, intent: Intent, final: boolean): Promise<Decision> {
     const base = { target: intent.target, policy: intent.policy, kind: intent.kind, mode: intent.mode };
     const recorded = (await session.recordsSince(intent)).find(
       (r) =>
@@ -408,6 +416,11 @@ export class Pipeline {
         input,
       );
     }
+    // An approved change is carried out again only while its approval is valid; after that, only
+    // a write that already happened is recorded.
+    const approval = intent.approvalId ? await this.deps.approvals.get(intent.approvalId) : undefined;
+    const approvalEnded =
+      !!intent.approvalId && (!approval || Date.parse(approval.expiresAt) <= this.deps.clock.now().getTime());
     const run: RunInput = {
       session,
       cause: intent.cause,
@@ -415,12 +428,29 @@ export class Pipeline {
       signal: intent.signal,
       target: intent.target,
       policy,
-      mode: intent.mode === "approval" ? "enforce" : intent.mode,
+      mode: approvalEnded ? "dry-run" : intent.mode === "approval" ? "enforce" : intent.mode,
       records,
       resume: intent,
     };
     const result = await runRemediation(this.runEnv(remediation), run);
     const { decision } = result;
+    if (decision.outcome === "dry-run" && approvalEnded) {
+      const message = `the approved change was not applied before approval ${intent.approvalId} ended (${approval?.expiresAt ?? "unknown"})`;
+      const input = buildRecord(records, this.deps.clock.now(), {
+        outcome: "failed",
+        changes: intent.changes,
+        reason: message,
+        error: { code: "ApprovedChangeNotApplied", message, step: "apply" },
+        ...(intent.approvalId ? { approvalId: intent.approvalId } : {}),
+      });
+      return this.finishInterrupted(
+        session,
+        intent,
+        final,
+        { ...decision, outcome: "failed", reason: message, retry: false },
+        input,
+      );
+    }
     if (decision.outcome === "compliant") {
       // The planned state is there: the interrupted write happened. Record it as the action it was.
       const outcome = intent.reverts ? "reverted" : "remediated";

@@ -163,6 +163,25 @@ export class ApprovalLifecycle {
     return out;
   }
 
+  /**
+   * An approved change was settled outside its own run (an interrupted intent completed by the
+   * sweep or another cause): the approval shows that outcome, and its run is no longer due.
+   */
+  async noteRunOutcome(approvalId: string, decision: Decision): Promise<void> {
+    const a = await this.deps.approvals.get(approvalId);
+    if (a?.state !== "approved" || a.run?.state !== "due") return;
+    const failedForGood =
+      decision.outcome === "failed" && decision.record?.error?.code === "ApprovedChangeNotApplied";
+    await this.deps.approvals.updateRun(approvalId, {
+      state: failedForGood ? "gave-up" : "done",
+      attempts: a.run.attempts,
+      outcome: decision.outcome,
+      ...(decision.reason ? { reason: decision.reason } : {}),
+      ...(decision.record ? { recordId: decision.record.id } : {}),
+      updatedAt: this.deps.clock.now().toISOString(),
+    });
+  }
+
   private recordDecision(
     a: Approval,
     decision: "approved" | "rejected",

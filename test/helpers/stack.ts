@@ -20,6 +20,10 @@ export async function startTestStack(opts: {
   seed: Seed;
   policyYaml: string;
   mode?: "enforce" | "dry-run" | "off";
+  /** The simulator's long-running operations (default async, as ARM). */
+  lro?: "sync" | "async";
+  /** Extra settings for the app (APPROVER_OBJECT_IDS, …). */
+  env?: Record<string, string | undefined>;
 }): Promise<TestStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "driftguard-test-"));
   const policyFile = path.join(dir, "policies.yaml");
@@ -36,6 +40,8 @@ export async function startTestStack(opts: {
     lroPollIntervalMs: 0,
     retry: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
     busyWaitMs: 15_000,
+    ...(opts.lro ? { lro: opts.lro } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
   });
   const key = stack.functionKey;
   return {
