@@ -29,6 +29,9 @@ export interface Fault {
   delayMs?: number;
   /** how many matching requests it affects; default 1; -1 (or Infinity) = unlimited */
   count?: number;
+  /** how many matching requests pass untouched before it applies (e.g. 1: not the read, the
+   *  read-back after a write); default 0 */
+  skip?: number;
   body?: unknown;
   /** "arm" or "vault:<name>"; absent = any origin */
   origin?: "arm" | string;
@@ -159,6 +162,8 @@ function publicEntry(e: LogEntry): LoggedRequest {
 interface ActiveFault extends Fault {
   id: string;
   remaining: number;
+  /** matching requests let through so far (see `skip`) */
+  skipped?: number;
   regex?: RegExp;
 }
 
@@ -198,6 +203,10 @@ export class FaultTable {
       if (f.origin && f.origin.toLowerCase() !== origin.toLowerCase()) continue;
       const hit = f.regex ? f.regex.test(path) : lower.includes(f.path.toLowerCase());
       if (!hit) continue;
+      if ((f.skipped ?? 0) < (f.skip ?? 0)) {
+        f.skipped = (f.skipped ?? 0) + 1;
+        continue;
+      }
       f.remaining -= 1;
       return f;
     }

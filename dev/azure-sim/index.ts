@@ -85,6 +85,7 @@ export const faultSchema = z.object({
   retryAfter: z.number().min(0).optional(),
   delayMs: z.number().min(0).optional(),
   count: z.number().int().min(-1).optional(),
+  skip: z.number().int().min(0).optional(),
   body: z.unknown().optional(),
   origin: z.string().optional(),
 });

@@ -1,0 +1,125 @@
+/**
+ * - 2,000 deliveries while a kind's breaker is open (ARM failing): at most one interim record
+ *   (`failed` or `deferred`) per cause, never one per delivery.
+ * - The local stack's public default keys are refused anywhere but the local stack.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Seed } from "../../dev/azure-sim/index.js";
+import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY, loadConfig } from "../../shared/config.js";
+import { ConfigError } from "../../shared/errors.js";
+import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
+
+const SUB = "00000000-0000-0000-0000-0000000000b2";
+const RG = `/subscriptions/${SUB}/resourceGroups/rg-breaker/providers/Microsoft.Storage/storageAccounts`;
+const ACCOUNTS = Array.from({ length: 20 }, (_, i) => `${RG}/stbrk${String(i).padStart(3, "0")}`);
+
+const seed: Seed = {
+  resources: ACCOUNTS.map((id) => ({
+    id,
+    name: id.split("/").at(-1)!,
+    type: "Microsoft.Storage/storageAccounts",
+    location: "westeurope",
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    tags: {},
+    properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
+  })),
+};
+
+const policyYaml = `
+version: 1
+policies:
+  - name: storage-private
+    resourceTypes: [Microsoft.Storage/storageAccounts]
+    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWrite*" }]
+    kind: disable-public-network-access
+    maxActionsPerHour: 10000
+`;
+
+describe("an open breaker", () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ seed, policyYaml, lro: "sync" });
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("2,000 deliveries (200 causes × 10 redeliveries): at most one interim record per cause", async () => {
+    stack.sim.addFault({ method: "GET", path: "stbrk", status: 500, count: -1 });
+    const causes = Array.from({ length: 200 }, (_, i) => armWriteEvent(ACCOUNTS[i % ACCOUNTS.length]!));
+    const deliveries = causes.flatMap((event) => Array.from({ length: 10 }, () => event));
+    deliveries.sort(() => Math.random() - 0.5);
+    const statuses: number[] = [];
+    const queue = [...deliveries];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let e = queue.pop(); e; e = queue.pop()) {
+          const res = await stack.deliver([e]);
+          await res.text();
+          statuses.push(res.status);
+        }
+      }),
+    );
+    expect(statuses).toHaveLength(2000);
+    // Every one of them asked for redelivery (nothing was decided for good).
+    expect(statuses.every((s) => s >= 500)).toBe(true);
+
+    const records = await stack.audit();
+    const perCause = new Map<string, string[]>();
+    for (const r of records) perCause.set(r.signal.id, [...(perCause.get(r.signal.id) ?? []), r.outcome]);
+    expect(records.length).toBeLessThanOrEqual(200);
+    for (const [cause, outcomes] of perCause) {
+      expect(outcomes.length, cause).toBe(1);
+      expect(["failed", "deferred"]).toContain(outcomes[0]);
+    }
+    expect(records.filter((r) => r.outcome === "deferred").length).toBeGreaterThan(0);
+    expect(stack.sim.writes({ pathIncludes: "stbrk" })).toHaveLength(0);
+  }, 180_000);
+});
+
+describe("the local stack's public default keys", () => {
+  const azure = { WEBSITE_SITE_NAME: "func-driftguard" };
+  it("are used on the local stack only", () => {
+    const local = loadConfig({ DRIFTGUARD_LOCAL_STACK: "1" });
+    expect(local.pseudonymKey).toBe(LOCAL_STACK_PSEUDONYM_KEY);
+    expect(local.approvers.signingKey).toBe(LOCAL_STACK_SIGNING_KEY);
+  });
+
+  it("are missing settings elsewhere, and refused when set explicitly", () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return err as ConfigError;
+      }
+      throw new Error("expected a ConfigError");
+    };
+    expect(refusal({})).toBeInstanceOf(ConfigError);
+    expect(refusal({}).setting).toBe("DRIFTGUARD_PSEUDONYM_KEY");
+    expect(refusal({ DRIFTGUARD_PSEUDONYM_KEY: "a-key-of-our-own-0123456789" }).setting).toBe(
+      "APPROVER_SIGNING_KEY",
+    );
+    const explicit = refusal({
+      DRIFTGUARD_PSEUDONYM_KEY: LOCAL_STACK_PSEUDONYM_KEY,
+      APPROVER_SIGNING_KEY: "a-signing-key-of-our-own-0123456789abcdef",
+    });
+    expect(explicit.setting).toBe("DRIFTGUARD_PSEUDONYM_KEY");
+    expect(explicit.reason).toContain("public default");
+    // In Azure even the local-stack marker does not make them acceptable.
+    const inAzure = refusal({
+      ...azure,
+      DRIFTGUARD_LOCAL_STACK: "1",
+      COSMOS_ENDPOINT: "https://cosmos.example.documents.azure.com",
+      APPROVER_SIGNING_KEY: LOCAL_STACK_SIGNING_KEY,
+      DRIFTGUARD_PSEUDONYM_KEY: "a-key-of-our-own-0123456789",
+    });
+    expect(inAzure.setting).toBe("APPROVER_SIGNING_KEY");
+    // Own keys work everywhere.
+    const own = loadConfig({
+      DRIFTGUARD_PSEUDONYM_KEY: "a-key-of-our-own-0123456789",
+      APPROVER_SIGNING_KEY: "a-signing-key-of-our-own-0123456789abcdef",
+    });
+    expect(own.localStack).toBe(false);
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * No action without its record, across store outages and crashes — over the stack as separate
+ * processes (Cosmos stand-in, simulator, two functions hosts), with Event-Grid-style redelivery
+ * (every non-2xx answer is delivered again until accepted):
+ * - Cosmos frozen (SIGSTOP) while ARM writes are in flight, over 60 causes;
+ * - both hosts SIGKILLed mid-remediation, over 60 causes: half of them before their ARM write
+ *   landed, half after it landed but before its record.
+ * Every applied change ends with exactly one `remediated` record; no resource is written twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Seed } from "../../dev/azure-sim/index.js";
+import type { AuditRecord } from "../../shared/audit/types.js";
+import { startTestProcessStack, type TestProcessStack } from "../helpers/process-stack.js";
+import { armWriteEvent } from "../helpers/stack.js";
+
+const SUB = "00000000-0000-0000-0000-0000000000f4";
+const RG = `/subscriptions/${SUB}/resourceGroups/rg-faults/providers/Microsoft.Storage/storageAccounts`;
+const name = (prefix: string, i: number) => `${prefix}${String(i).padStart(3, "0")}`;
+const FROZEN = Array.from({ length: 60 }, (_, i) => `${RG}/${name("stfrz", i)}`);
+const KILLED = Array.from({ length: 60 }, (_, i) => `${RG}/${name("stkil", i)}`);
+
+const seed: Seed = {
+  resources: [...FROZEN, ...KILLED].map((id) => ({
+    id,
+    name: id.split("/").at(-1)!,
+    type: "Microsoft.Storage/storageAccounts",
+    location: "westeurope",
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS" },
+    tags: {},
+    properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
+  })),
+};
+
+const policyYaml = `
+version: 1
+policies:
+  - name: storage-private
+    resourceTypes: [Microsoft.Storage/storageAccounts]
+    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWrite*" }]
+    kind: disable-public-network-access
+    maxActionsPerHour: 10000
+`;
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Event Grid's behaviour, shortened: a non-2xx (or no) answer is delivered again, with backoff. */
+async function redeliverUntilAccepted(stack: TestProcessStack, event: unknown): Promise<number> {
+  for (let attempt = 1; attempt <= 60; attempt++) {
+    try {
+      const res = await stack.deliver([event], { signal: AbortSignal.timeout(30_000) });
+      await res.text();
+      if (res.ok) return attempt;
+    } catch {
+      // no answer: redelivered like a non-2xx
+    }
+    await new Promise((r) => setTimeout(r, 250 * Math.min(attempt, 8)));
+  }
+  throw new Error("never accepted");
+}
+
+/** Delivers once and does not wait for a good answer (the fault will fail it). */
+function deliverOnce(stack: TestProcessStack, event: unknown): Promise<number> {
+  return stack
+    .deliver([event], { signal: AbortSignal.timeout(60_000) })
+    .then(async (res) => {
+      await res.text();
+      return res.status;
+    })
+    .catch(() => 0);
+}
+
+function writesTo(writes: { path: string }[], id: string): number {
+  return writes.filter((w) => w.path.toLowerCase() === id.toLowerCase()).length;
+}
+
+function expectOneActionEach(ids: string[], writes: { path: string }[], records: AuditRecord[]): void {
+  for (const id of ids) {
+    const mine = records.filter((r) => r.resourceId.toLowerCase() === id.toLowerCase());
+    expect(writesTo(writes, id), `ARM writes to ${id}`).toBe(1);
+    expect(
+      mine.filter((r) => r.outcome === "remediated"),
+      `remediated records of ${id}`,
+    ).toHaveLength(1);
+    // The action is never recorded as if nothing had been done.
+    expect(
+      mine.filter((r) => r.outcome === "compliant"),
+      `compliant records of ${id}`,
+    ).toHaveLength(0);
+  }
+}
+
+describe("faults across processes", () => {
+  let stack: TestProcessStack;
+  beforeAll(async () => {
+    stack = await startTestProcessStack({
+      seed,
+      policyYaml,
+      hosts: 2,
+      lro: "sync",
+      leaseMs: 3_000,
+      busyWaitMs: 500,
+      cosmosRequestTimeoutMs: 1_500,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("Cosmos frozen while 60 ARM writes are in flight: each applied change gets exactly one `remediated` record", async () => {
+    // Every write is held 1.5 s in the simulator, then applied: the store freezes meanwhile.
+    await stack.sim.admin.addFault({ method: "PATCH", path: "stfrz", status: 0, delayMs: 1_500, count: -1 });
+    const events = FROZEN.map((id) => armWriteEvent(id));
+    const first = events.map((e) => deliverOnce(stack, e));
+    await waitUntil(
+      "most writes are in flight",
+      async () => (await stack.sim.admin.requests({ method: "PATCH", pathIncludes: "stfrz" })).length >= 50,
+    );
+    stack.cosmos.freeze();
+    try {
+      await new Promise((r) => setTimeout(r, 6_000));
+    } finally {
+      stack.cosmos.thaw();
+    }
+    const firstStatuses = await Promise.all(first);
+    // The writes that landed during the freeze could not be recorded then: answered non-2xx.
+    expect(firstStatuses.filter((s) => s >= 500).length).toBeGreaterThanOrEqual(50);
+    await stack.sim.admin.clearFaults();
+
+    await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
+    const writes = await stack.sim.admin.writes({ pathIncludes: "stfrz" });
+    const records = await stack.audit();
+    expectOneActionEach(FROZEN, writes, records);
+    expect(writes.length).toBe(records.filter((r) => r.outcome === "remediated").length);
+  }, 240_000);
+
+  it("both hosts SIGKILLed mid-remediation over 60 causes: one write and one `remediated` record each", async () => {
+    const held = KILLED.slice(0, 30); // killed while their ARM write is held: it never lands
+    const landed = KILLED.slice(30); // killed after their write landed, during the read-back
+    for (const id of held)
+      await stack.sim.admin.addFault({
+        method: "PATCH",
+        path: id.split("/").at(-1)!,
+        status: 0,
+        delayMs: 20_000,
+      });
+    for (const id of landed)
+      await stack.sim.admin.addFault({
+        method: "GET",
+        path: id.split("/").at(-1)!,
+        status: 0,
+        delayMs: 20_000,
+        skip: 1,
+      });
+
+    const events = KILLED.map((id) => armWriteEvent(id));
+    const first = events.map((e) => deliverOnce(stack, e));
+    await waitUntil("every remediation is mid-way", async () => {
+      const patches = await stack.sim.admin.requests({ method: "PATCH", pathIncludes: "stkil" });
+      const writes = await stack.sim.admin.writes({ pathIncludes: "stkil" });
+      return patches.length >= 60 && writes.length >= 30;
+    });
+    for (const host of stack.hosts) await host.kill();
+    const firstStatuses = await Promise.all(first);
+    expect(firstStatuses.every((s) => s === 0 || s >= 500)).toBe(true);
+    for (const host of stack.hosts) await host.restart();
+    await stack.sim.admin.clearFaults();
+
+    await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
+    const writes = await stack.sim.admin.writes({ pathIncludes: "stkil" });
+    const records = await stack.audit();
+    expectOneActionEach(KILLED, writes, records);
+    // The ones whose write had landed were completed from their intent, not re-applied.
+    for (const id of landed) {
+      const [rec] = records.filter(
+        (r) => r.resourceId.toLowerCase() === id.toLowerCase() && r.outcome === "remediated",
+      );
+      expect(rec!.reason).toContain("completed after an interruption");
+    }
+    for (const id of KILLED)
+      expect((await stack.sim.admin.getResource(id))?.properties?.publicNetworkAccess).toBe("Disabled");
+    const verify = await fetch(`${stack.functionsUrl}/api/audit?limit=1`, {
+      headers: { "x-functions-key": stack.functionKey },
+    });
+    expect(verify.status).toBe(200);
+  }, 240_000);
+});
