@@ -8,6 +8,7 @@ import type { Seed } from "../../dev/azure-sim/index.js";
 import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY, loadConfig } from "../../shared/config.js";
 import { ConfigError } from "../../shared/errors.js";
 import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
+import { saveFigures } from "./figures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000b2";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-breaker/providers/Microsoft.Storage/storageAccounts`;
@@ -75,6 +76,14 @@ describe("an open breaker", () => {
     }
     expect(records.filter((r) => r.outcome === "deferred").length).toBeGreaterThan(0);
     expect(stack.sim.writes({ pathIncludes: "stbrk" })).toHaveLength(0);
+    await saveFigures("open-breaker", {
+      deliveries: statuses.length,
+      causes: causes.length,
+      records: records.length,
+      deferredRecords: records.filter((r) => r.outcome === "deferred").length,
+      failedRecords: records.filter((r) => r.outcome === "failed").length,
+      maxRecordsPerCause: Math.max(...[...perCause.values()].map((o) => o.length)),
+    });
   }, 180_000);
 });
 

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
 import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
+import { saveFigures } from "./figures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c1";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-conc/providers`;
@@ -165,6 +166,20 @@ describe("one writer per resource under concurrent causes (local stack, async AR
     }
     const verify = await stack.runtime.stores.audit.verify();
     expect(verify.breaks).toEqual([]);
+    const writes = stack.sim
+      .writes()
+      .filter((w) => resources.some((id) => id.toLowerCase() === w.path.toLowerCase()));
+    await saveFigures("concurrent-causes", {
+      resources: resources.length,
+      deliveries: deliveries.length,
+      redeliveries: attempts.reduce((a, b) => a + b, 0) - deliveries.length,
+      armWrites: writes.length,
+      remediatedRecords: records.filter((r) => r.outcome === "remediated").length,
+      compliantRecords: records.filter((r) => r.outcome === "compliant").length,
+      doubleWrites: resources.filter(
+        (id) => writes.filter((w) => w.path.toLowerCase() === id.toLowerCase()).length > 1,
+      ).length,
+    });
   }, 120_000);
 
   it("6 simultaneous near-expiry events for one secret: one new version, one key regeneration", async () => {

@@ -12,6 +12,7 @@ import type { Seed } from "../../dev/azure-sim/index.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { startTestProcessStack, type TestProcessStack } from "../helpers/process-stack.js";
 import { armWriteEvent } from "../helpers/stack.js";
+import { saveFigures } from "./figures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000f4";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-faults/providers/Microsoft.Storage/storageAccounts`;
@@ -123,6 +124,8 @@ describe("faults across processes", () => {
       async () => (await stack.sim.admin.requests({ method: "PATCH", pathIncludes: "stfrz" })).length >= 50,
     );
     stack.cosmos.freeze();
+    const inFlightAtFreeze = (await stack.sim.admin.requests({ method: "PATCH", pathIncludes: "stfrz" }))
+      .length;
     try {
       await new Promise((r) => setTimeout(r, 6_000));
     } finally {
@@ -134,10 +137,31 @@ describe("faults across processes", () => {
     await stack.sim.admin.clearFaults();
 
     await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
+    const redeliveries = await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
     const writes = await stack.sim.admin.writes({ pathIncludes: "stfrz" });
     const records = await stack.audit();
     expectOneActionEach(FROZEN, writes, records);
-    expect(writes.length).toBe(records.filter((r) => r.outcome === "remediated").length);
+    const remediated = records.filter(
+      (r) =>
+        r.outcome === "remediated" && FROZEN.some((id) => id.toLowerCase() === r.resourceId.toLowerCase()),
+    );
+    expect(writes.length).toBe(remediated.length);
+    await saveFigures("cosmos-frozen", {
+      causes: FROZEN.length,
+      hosts: stack.hosts.length,
+      writesInFlightAtFreeze: inFlightAtFreeze,
+      firstDeliveriesFailed: firstStatuses.filter((s) => s >= 500 || s === 0).length,
+      deliveryAttemptsAfterFault: redeliveries.reduce((a, b) => a + b, 0),
+      armWrites: writes.length,
+      remediatedRecords: remediated.length,
+      settledFromIntent: remediated.filter((r) => r.reason?.includes("after an interruption")).length,
+      recordsLost: FROZEN.filter(
+        (id) =>
+          writesTo(writes, id) > 0 &&
+          !remediated.some((r) => r.resourceId.toLowerCase() === id.toLowerCase()),
+      ).length,
+      doubleWrites: FROZEN.filter((id) => writesTo(writes, id) > 1).length,
+    });
   }, 240_000);
 
   it("both hosts SIGKILLed mid-remediation over 60 causes: one write and one `remediated` record each", async () => {
@@ -172,10 +196,26 @@ describe("faults across processes", () => {
     for (const host of stack.hosts) await host.restart();
     await stack.sim.admin.clearFaults();
 
-    await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
+    const redeliveries = await Promise.all(events.map((e) => redeliverUntilAccepted(stack, e)));
     const writes = await stack.sim.admin.writes({ pathIncludes: "stkil" });
     const records = await stack.audit();
     expectOneActionEach(KILLED, writes, records);
+    const remediated = records.filter(
+      (r) =>
+        r.outcome === "remediated" && KILLED.some((id) => id.toLowerCase() === r.resourceId.toLowerCase()),
+    );
+    await saveFigures("hosts-killed", {
+      causes: KILLED.length,
+      hostsKilled: stack.hosts.length,
+      killedBeforeWriteLanded: held.length,
+      killedAfterWriteLanded: landed.length,
+      deliveryAttemptsAfterFault: redeliveries.reduce((a, b) => a + b, 0),
+      armWrites: writes.length,
+      remediatedRecords: remediated.length,
+      settledFromIntent: remediated.filter((r) => r.reason?.includes("after an interruption")).length,
+      recordsLost: KILLED.length - remediated.length,
+      doubleWrites: KILLED.filter((id) => writesTo(writes, id) > 1).length,
+    });
     // The ones whose write had landed were completed from their intent, not re-applied.
     for (const id of landed) {
       const [rec] = records.filter(
