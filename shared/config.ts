@@ -6,6 +6,7 @@
 import { ConfigError } from "./errors.js";
 import { DEFAULT_POLICY_FILE } from "./policy/load.js";
 import { MODES, type PolicyMode } from "./policy/schema.js";
+import { type TelemetrySettings, telemetrySettings } from "./telemetry/setup.js";
 
 export interface DriftguardConfig {
   mode: PolicyMode;
@@ -45,6 +46,9 @@ export interface DriftguardConfig {
   };
   /** Public base URL of the function app, for links in cards. */
   publicUrl?: string;
+  /** Off by default; Application Insights with APPLICATIONINSIGHTS_CONNECTION_STRING, console with
+   *  DRIFTGUARD_TELEMETRY=console. */
+  telemetry: TelemetrySettings;
   /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
   inAzure: boolean;
   /** True for the local stack (`DRIFTGUARD_LOCAL_STACK=1`, set by dev/stack.ts, never in Azure):
@@ -207,6 +211,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     },
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
+    telemetry: telemetrySettings(env),
     inAzure,
     localStack,
   };

@@ -40,6 +40,7 @@ import type {
 } from "./ports.js";
 import { getRemediation } from "./remediations/registry.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
+import { withSpan } from "./telemetry/api.js";
 
 export type { Decision, DecisionOutcome } from "./pipeline/types.js";
 
@@ -121,13 +122,32 @@ export class Pipeline {
 
   /** Handles every target of a signal; one Decision per target. */
   async handle(signal: Signal, opts: RunOptions = {}): Promise<Decision[]> {
-    const decisions: Decision[] = [];
-    for (const target of signal.targets) {
-      const decision = await this.handleTarget(signal, target, opts);
-      this.deps.onDecision?.(decision, signal);
-      decisions.push(decision);
-    }
-    return decisions;
+    // One trace per signal; one span per target's decision, with the ARM and store calls in it.
+    return withSpan(
+      "driftguard.signal",
+      { "driftguard.signal.source": signal.source, "driftguard.signal.type": signal.type },
+      async () => {
+        const decisions: Decision[] = [];
+        for (const target of signal.targets) {
+          const decision = await withSpan(
+            "driftguard.decision",
+            { "driftguard.resource.type": target.resourceType },
+            async (span) => {
+              const d = await this.handleTarget(signal, target, opts);
+              span.setAttributes({
+                "driftguard.outcome": d.outcome,
+                "driftguard.kind": d.kind ?? "none",
+                "driftguard.policy": d.policy ?? "none",
+              });
+              return d;
+            },
+          );
+          this.deps.onDecision?.(decision, signal);
+          decisions.push(decision);
+        }
+        return decisions;
+      },
+    );
   }
 
   /** Handles a validated batch; every signal is attempted even if an earlier one failed. */

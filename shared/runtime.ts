@@ -14,6 +14,9 @@ import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFile } from "./policy/load.js";
 import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
 import { systemClock } from "./ports.js";
+import { recordDecision } from "./telemetry/api.js";
+import { initTelemetry } from "./telemetry/setup.js";
+import { traced } from "./telemetry/traced.js";
 import "./remediations/index.js";
 
 export interface Stores {
@@ -70,10 +73,12 @@ export async function createRuntime(
   config: DriftguardConfig,
   overrides: RuntimeOverrides = {},
 ): Promise<Runtime> {
+  const credential = overrides.credential ?? (await productionCredential(config));
+  // Telemetry first, so that the logger and every store and SDK call below are covered.
+  const telemetry = await initTelemetry(config.telemetry, { credential });
   const log = overrides.log ?? createLogger();
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
-  const credential = overrides.credential ?? (await productionCredential(config));
   const policies = await loadPolicyFile(config.policyFile);
   const clients = new AzureClients({
     armEndpoint: config.armEndpoint,
@@ -86,13 +91,23 @@ export async function createRuntime(
     retry: overrides.retry,
     lroPollIntervalMs: overrides.lroPollIntervalMs,
   });
-  const stores =
+  const untraced =
     overrides.stores ??
     (await (
       await import("./cosmos-stores.js")
     ).createCosmosStores(config, credential, ca, {
       requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
     }));
+  const stores: Stores =
+    telemetry.mode === "off"
+      ? untraced
+      : {
+          ...untraced,
+          audit: traced(untraced.audit, "audit"),
+          gate: traced(untraced.gate, "gate"),
+          budget: traced(untraced.budget, "budget"),
+          approvals: traced(untraced.approvals, "approvals"),
+        };
   const notifier =
     overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({
@@ -111,7 +126,15 @@ export async function createRuntime(
     approvalTtlMs: config.approvers.ttlMinutes * 60_000,
     busyWaitMs: overrides.busyWaitMs,
     leaseMs: overrides.leaseMs,
-    onDecision: overrides.onDecision,
+    onDecision: (decision, signal) => {
+      recordDecision({
+        kind: decision.kind,
+        outcome: decision.outcome,
+        policy: decision.policy,
+        durationMs: decision.record?.durationMs,
+      });
+      overrides.onDecision?.(decision, signal);
+    },
   });
   return { config, pipeline, stores, clients, notifier, clock, log };
 }
