@@ -9,7 +9,7 @@ import { type DriftguardConfig, loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
 import type { PolicyMode } from "../shared/policy/schema.js";
-import type { Clock, Notifier } from "../shared/ports.js";
+import type { Clock, Notifier } from "../shared/ports/approval-store.js";
 import { createRuntime, type Runtime, setRuntime } from "../shared/runtime.js";
 import type { Signal } from "../shared/signals/types.js";
 import type { AzureSimulator, Seed } from "./azure-sim/index.js";

@@ -37,7 +37,7 @@ import type {
   Intent,
   Notifier,
   ResourceGate,
-} from "./ports.js";
+} from "./ports/approval-store.js";
 import { getRemediation } from "./remediations/registry.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
 

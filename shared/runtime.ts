@@ -12,8 +12,8 @@ import { loadConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFile } from "./policy/load.js";
-import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
-import { systemClock } from "./ports.js";
+import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports/approval-store.js";
+import { systemClock } from "./ports/approval-store.js";
 import "./remediations/index.js";
 
 export interface Stores {
@@ -89,7 +89,7 @@ export async function createRuntime(
   const stores =
     overrides.stores ??
     (await (
-      await import("./cosmos-stores.js")
+      await import("./cosmos/stores.js")
     ).createCosmosStores(config, credential, ca, {
       requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
     }));

@@ -15,7 +15,14 @@ import { type ApprovalRequester, withoutCallerObjectId } from "../pipeline/run.j
 import type { Decision } from "../pipeline/types.js";
 import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
-import type { Approval, ApprovalStore, ApprovedRun, Clock, Notifier, ResourceGate } from "../ports.js";
+import type {
+  Approval,
+  ApprovalStore,
+  ApprovedRun,
+  Clock,
+  Notifier,
+  ResourceGate,
+} from "../ports/approval-store.js";
 import { pseudonymize, redactText } from "../redact.js";
 
 export interface ApprovalLifecycleDeps {

@@ -12,8 +12,14 @@ import {
   runTransition,
   storableApproval,
   validateApproval,
-} from "../audit/memory-store.js";
-import type { Approval, ApprovalRefusal, ApprovalState, ApprovalStore, ApprovedRun } from "../ports.js";
+} from "../fakes/audit-store.js";
+import type {
+  Approval,
+  ApprovalRefusal,
+  ApprovalState,
+  ApprovalStore,
+  ApprovedRun,
+} from "../ports/approval-store.js";
 import { APPROVAL_DECIDED_TTL_SECONDS } from "./client.js";
 import {
   backoff,

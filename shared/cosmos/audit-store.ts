@@ -28,7 +28,6 @@ import {
   resourceKey,
   verifyChain,
 } from "../audit/chain.js";
-import { KeyedMutex } from "../audit/memory-store.js";
 import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
 import { sanitizeRecordInput } from "../audit/record.js";
 import type {
@@ -41,6 +40,7 @@ import type {
   VerifyReport,
 } from "../audit/types.js";
 import { validateRecordInput } from "../audit/validate.js";
+import { KeyedMutex } from "../fakes/audit-store.js";
 import {
   backoff,
   ContentionError,

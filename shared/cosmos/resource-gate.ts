@@ -15,12 +15,12 @@
 import { randomUUID } from "node:crypto";
 import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
 import { computeRecordHash, GENESIS_HASH, recordId, resourceKey } from "../audit/chain.js";
-import { validateCauseKey, validateLease } from "../audit/memory-store.js";
 import { sanitizeRecordInput } from "../audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
 import { validateRecordInput } from "../audit/validate.js";
-import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports.js";
-import { causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
+import { validateCauseKey, validateLease } from "../fakes/audit-store.js";
+import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports/approval-store.js";
+import { causeStateIn, LeaseLostError, updateCauses } from "../ports/resource-gate.js";
 import { type CosmosAuditStore, type HeadDoc, headId, sameContent, stripHead } from "./audit-store.js";
 import { backoff, ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
 

@@ -10,7 +10,14 @@ import { asRemediationError, RemediationError, type Step } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EXCLUDE_TAG, isOptedOut } from "../opt-out.js";
 import type { Policy, PolicyMode } from "../policy/schema.js";
-import type { ActionBudget, Approval, CauseState, Clock, GateSession, Intent } from "../ports.js";
+import type {
+  ActionBudget,
+  Approval,
+  CauseState,
+  Clock,
+  GateSession,
+  Intent,
+} from "../ports/approval-store.js";
 import { redactText } from "../redact.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext } from "../remediations/types.js";
 import type { Signal, SignalTarget } from "../signals/types.js";

@@ -8,8 +8,14 @@ import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/ch
 import { toRecordSignal } from "../../shared/audit/record.js";
 import type { AuditRecord, AuditRecordInput, AuditStore } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
-import type { ActionBudget, Approval, ApprovalStore, Intent, ResourceGate } from "../../shared/ports.js";
-import { LeaseLostError } from "../../shared/resource-gate.js";
+import type {
+  ActionBudget,
+  Approval,
+  ApprovalStore,
+  Intent,
+  ResourceGate,
+} from "../../shared/ports/approval-store.js";
+import { LeaseLostError } from "../../shared/ports/resource-gate.js";
 import type { Signal } from "../../shared/signals/types.js";
 
 export const SUB = "11111111-2222-3333-4444-555555555555";

@@ -2,7 +2,7 @@ import {
   InMemoryActionBudget,
   InMemoryApprovalStore,
   InMemoryAuditStore,
-} from "../../shared/audit/memory-store.js";
+} from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { describeAuditStoreContract, describePortsContract } from "./contract.js";
 

@@ -4,15 +4,7 @@
  * adapters in `shared/cosmos/` (same query order and paging, same lease and expiry rules — all
  * based on comparing timestamps, never on TTL).
  */
-import { InputError } from "../errors.js";
-import type {
-  ActionBudget,
-  Approval,
-  ApprovalRefusal,
-  ApprovalState,
-  ApprovalStore,
-  ApprovedRun,
-} from "../ports.js";
+
 import {
   type ChainHead,
   checkChainHead,
@@ -21,9 +13,9 @@ import {
   recordId,
   resourceKey,
   verifyChain,
-} from "./chain.js";
-import { encodeContinuation, matchesQuery, normalizeQuery, sortKey } from "./paging.js";
-import { sanitizeRecordInput } from "./record.js";
+} from "../audit/chain.js";
+import { encodeContinuation, matchesQuery, normalizeQuery, sortKey } from "../audit/paging.js";
+import { sanitizeRecordInput } from "../audit/record.js";
 import type {
   AuditPage,
   AuditQuery,
@@ -32,8 +24,17 @@ import type {
   AuditStore,
   ChainBreak,
   VerifyReport,
-} from "./types.js";
-import { validateRecordInput } from "./validate.js";
+} from "../audit/types.js";
+import { validateRecordInput } from "../audit/validate.js";
+import { InputError } from "../errors.js";
+import type {
+  ActionBudget,
+  Approval,
+  ApprovalRefusal,
+  ApprovalState,
+  ApprovalStore,
+  ApprovedRun,
+} from "../ports/approval-store.js";
 
 /** Serialises async work per key (one chain = one key). */
 export class KeyedMutex {

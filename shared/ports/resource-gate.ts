@@ -2,8 +2,8 @@
  * Rules shared by the resource gates (in-memory and Cosmos DB): how causes are remembered, for how
  * long, and the error a holder gets when its lease was taken over. See `ResourceGate` in ports.ts.
  */
-import { sha256Hex } from "./audit/chain.js";
-import type { CauseState } from "./ports.js";
+import { sha256Hex } from "../audit/chain.js";
+import type { CauseState } from "./approval-store.js";
 
 /** Causes are remembered this long: Event Grid redelivers for 24 h; a week leaves room. */
 export const CAUSE_MEMORY_MS = 7 * 24 * 3600_000;

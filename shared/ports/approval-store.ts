@@ -2,9 +2,9 @@
  * Narrow interfaces between the pure core (signals, policy, pipeline) and its adapters
  * (Cosmos DB, Teams, clock). The core imports only these; adapters live beside them.
  */
-import type { AuditRecord, AuditRecordInput, Change, RecordApprover, RecordSignal } from "./audit/types.js";
-import type { PolicyMode } from "./policy/schema.js";
-import type { Signal, SignalTarget } from "./signals/types.js";
+import type { AuditRecord, AuditRecordInput, Change, RecordApprover, RecordSignal } from "../audit/types.js";
+import type { PolicyMode } from "../policy/schema.js";
+import type { Signal, SignalTarget } from "../signals/types.js";
 
 /**
  * One writer per resource. Every decision about a resource runs inside a session of its gate: a
