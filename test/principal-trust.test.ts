@@ -21,11 +21,9 @@ import { signApprovalToken } from "../shared/approvals/tokens.js";
 import { AuthzError, checkAuditReader } from "../shared/audit/authz.js";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
-import {
-  InMemoryActionBudget,
-  InMemoryApprovalStore,
-  InMemoryAuditStore,
-} from "../shared/fakes/audit-store.js";
+import { InMemoryActionBudget } from "../shared/fakes/action-budget.js";
+import { InMemoryApprovalStore } from "../shared/fakes/approval-store.js";
+import { InMemoryAuditStore } from "../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../shared/fakes/resource-gate.js";
 import { silentLogger } from "../shared/log.js";
 import { createRuntime, setRuntime } from "../shared/runtime.js";

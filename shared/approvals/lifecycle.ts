@@ -15,14 +15,10 @@ import { type ApprovalRequester, withoutCallerObjectId } from "../pipeline/run.j
 import type { Decision } from "../pipeline/types.js";
 import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
-import type {
-  Approval,
-  ApprovalStore,
-  ApprovedRun,
-  Clock,
-  Notifier,
-  ResourceGate,
-} from "../ports/approval-store.js";
+import type { Approval, ApprovalStore, ApprovedRun } from "../ports/approval-store.js";
+import type { Clock } from "../ports/clock.js";
+import type { Notifier } from "../ports/notifier.js";
+import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
 
 export interface ApprovalLifecycleDeps {

@@ -6,19 +6,17 @@
  */
 import type { Container } from "@azure/cosmos";
 import {
+  type Approval,
   ApprovalExistsError,
+  type ApprovalRefusal,
+  type ApprovalState,
+  type ApprovalStore,
+  type ApprovedRun,
   decideTransition,
   refusalTransition,
   runTransition,
   storableApproval,
   validateApproval,
-} from "../fakes/audit-store.js";
-import type {
-  Approval,
-  ApprovalRefusal,
-  ApprovalState,
-  ApprovalStore,
-  ApprovedRun,
 } from "../ports/approval-store.js";
 import { APPROVAL_DECIDED_TTL_SECONDS } from "./client.js";
 import {

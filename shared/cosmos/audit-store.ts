@@ -35,12 +35,12 @@ import type {
   AuditQuery,
   AuditRecord,
   AuditRecordInput,
-  AuditStore,
   ChainBreak,
   VerifyReport,
 } from "../audit/types.js";
 import { validateRecordInput } from "../audit/validate.js";
-import { KeyedMutex } from "../fakes/audit-store.js";
+import { KeyedMutex } from "../keyed-mutex.js";
+import type { AuditStore } from "../ports/audit-store.js";
 import {
   backoff,
   ContentionError,

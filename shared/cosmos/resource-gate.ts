@@ -18,9 +18,18 @@ import { computeRecordHash, GENESIS_HASH, recordId, resourceKey } from "../audit
 import { sanitizeRecordInput } from "../audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
 import { validateRecordInput } from "../audit/validate.js";
-import { validateCauseKey, validateLease } from "../fakes/audit-store.js";
-import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports/approval-store.js";
-import { causeStateIn, LeaseLostError, updateCauses } from "../ports/resource-gate.js";
+import {
+  type CauseState,
+  causeStateIn,
+  type GateEntry,
+  type GateSession,
+  type Intent,
+  LeaseLostError,
+  type ResourceGate,
+  updateCauses,
+  validateCauseKey,
+  validateLease,
+} from "../ports/resource-gate.js";
 import { type CosmosAuditStore, type HeadDoc, headId, sameContent, stripHead } from "./audit-store.js";
 import { backoff, ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
 

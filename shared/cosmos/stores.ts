@@ -1,7 +1,7 @@
 /** Builds the Cosmos DB-backed stores from settings (Managed Identity in Azure, key only locally). */
 import type { TokenCredential } from "@azure/core-auth";
 import type { DriftguardConfig } from "../config.js";
-import type { Stores } from "../runtime.js";
+import type { Stores } from "../ports/stores.js";
 import { CosmosActionBudget } from "./action-budget.js";
 import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";

@@ -6,10 +6,20 @@
 import { randomUUID } from "node:crypto";
 import { resourceKey } from "../audit/chain.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
-import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports/approval-store.js";
-import { type CauseEntry, causeStateIn, LeaseLostError, updateCauses } from "../ports/resource-gate.js";
+import {
+  type CauseEntry,
+  type CauseState,
+  causeStateIn,
+  type GateEntry,
+  type GateSession,
+  type Intent,
+  LeaseLostError,
+  type ResourceGate,
+  updateCauses,
+  validateCauseKey,
+  validateLease,
+} from "../ports/resource-gate.js";
 import type { InMemoryAuditStore } from "./audit-store.js";
-import { validateCauseKey, validateLease } from "./audit-store.js";
 
 interface Control {
   lease?: { token: string; untilMs: number; cause: string };

@@ -10,14 +10,10 @@ import { asRemediationError, RemediationError, type Step } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EXCLUDE_TAG, isOptedOut } from "../opt-out.js";
 import type { Policy, PolicyMode } from "../policy/schema.js";
-import type {
-  ActionBudget,
-  Approval,
-  CauseState,
-  Clock,
-  GateSession,
-  Intent,
-} from "../ports/approval-store.js";
+import type { ActionBudget } from "../ports/action-budget.js";
+import type { Approval } from "../ports/approval-store.js";
+import type { Clock } from "../ports/clock.js";
+import type { CauseState, GateSession, Intent } from "../ports/resource-gate.js";
 import { redactText } from "../redact.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext } from "../remediations/types.js";
 import type { Signal, SignalTarget } from "../signals/types.js";

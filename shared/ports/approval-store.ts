@@ -1,100 +1,10 @@
 /**
- * Narrow interfaces between the pure core (signals, policy, pipeline) and its adapters
- * (Cosmos DB, Teams, clock). The core imports only these; adapters live beside them.
+ * The approval store port and the rules every approval store (in-memory and Cosmos DB) follows:
+ * what a new approval must look like, what is stored of it, and which state transitions are allowed.
  */
-import type { AuditRecord, AuditRecordInput, Change, RecordApprover, RecordSignal } from "../audit/types.js";
-import type { PolicyMode } from "../policy/schema.js";
+import type { Change, RecordApprover } from "../audit/types.js";
+import { InputError } from "../errors.js";
 import type { Signal, SignalTarget } from "../signals/types.js";
-
-/**
- * One writer per resource. Every decision about a resource runs inside a session of its gate: a
- * lease in the store (so it holds across instances) around read → plan → apply → verify → record.
- * The gate also remembers which causes were decided (dedupe: a duplicate delivery gets `done`) and
- * holds the *intent* — what is about to be written to Azure — so that an action whose record could
- * not be written (crash, store outage) is found and completed by whoever enters next.
- */
-export type GateEntry =
-  | { status: "entered"; session: GateSession }
-  /** This cause was already decided: a duplicate delivery, answer 200 and write nothing. */
-  | { status: "done" }
-  /** Another writer holds an unexpired lease on the resource: wait or ask for redelivery. */
-  | { status: "busy"; leaseUntil: string };
-
-/** What happens to the session's cause when it leaves. */
-export type CauseState =
-  /** Decided (its record is written): later deliveries are duplicates. */
-  | "done"
-  /** A `deferred` record was written; the cause is retried later but never deferred again. */
-  | "deferred"
-  /** Nothing final: a redelivery runs it again. */
-  | "open";
-
-export interface GateSession {
-  readonly resourceId: string;
-  readonly cause: string;
-  /** An earlier holder's intent whose record is missing (it crashed, or its record write failed). */
-  readonly interrupted?: Intent;
-  /** What the gate remembers of a cause: decided, or given its interim (`deferred`/transient `failed`) record. */
-  causeState(cause: string): "done" | "deferred" | undefined;
-  /** Persists the intent before the write to Azure (replaces any earlier one of this session). */
-  recordIntent(intent: Intent): Promise<void>;
-  /**
-   * Appends `record` to the resource's chain and leaves, atomically where the store allows: the
-   * record, the cause's new state and the cleared intent are one write. `settled` names further
-   * causes decided by this record (an interrupted intent's cause).
-   */
-  commit(
-    record: AuditRecordInput,
-    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
-  ): Promise<AuditRecord>;
-  /** Appends a record without leaving (e.g. the record of an interrupted intent, before the session's own). */
-  append(record: AuditRecordInput): Promise<AuditRecord>;
-  /** Leaves without a record. `keepIntent`: the intent stays for the next holder to complete. */
-  leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void>;
-  /** Records of this resource written after the intent was persisted (newest first). */
-  recordsSince(intent: Intent): Promise<AuditRecord[]>;
-}
-
-export interface ResourceGate {
-  enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry>;
-  /** Resources whose lease expired with an intent left behind (for the sweeping timer). */
-  listInterrupted(now: Date, limit: number): Promise<string[]>;
-}
-
-/** What a session is about to write to Azure, persisted before the write. Never secret values. */
-export interface Intent {
-  id: string;
-  /** The cause this action answers (its dedupe key and resource). */
-  cause: string;
-  plannedAt: string;
-  /** The chain's last sequence number when the intent was persisted. */
-  seqBefore: number;
-  policy: string;
-  kind: string;
-  /** The policy's params when planned (the policy may have changed since). */
-  params: unknown;
-  mode: PolicyMode;
-  /** The triggering signal as the pipeline saw it, without raw caller object IDs. */
-  signal: Signal;
-  /** The caller's pseudonym, for the record. */
-  recordSignal: RecordSignal;
-  target: SignalTarget;
-  changes: Change[];
-  changesHash: string;
-  summary: string;
-  reverts: boolean;
-  followUp?: Record<string, unknown>;
-  actor: string;
-  approver?: RecordApprover | null;
-  approvalId?: string;
-  /** Kind-specific progress (e.g. a provider key already regenerated), for a resumed run. */
-  progress?: Record<string, unknown>;
-}
-
-/** Blast-radius limit: at most `max` actions of one policy per rolling clock hour. */
-export interface ActionBudget {
-  tryConsume(policy: string, max: number, now: Date): Promise<boolean>;
-}
 
 export type ApprovalState = "pending" | "approved" | "rejected" | "expired";
 
@@ -174,13 +84,82 @@ export interface ApprovalStore {
   listDueRuns(now: Date): Promise<Approval[]>;
 }
 
-/** Posts approval requests (Teams card) and decision updates. */
-export interface Notifier {
-  requestApproval(approval: Approval): Promise<void>;
+/** The stored form of an approval's signal: raw caller object IDs are dropped (app IDs are not personal). */
+export function storableApproval(a: Approval): Approval {
+  const { etag: _etag, ...rest } = a;
+  const copy = structuredClone(rest) as Approval;
+  if (copy.signal.caller) {
+    if (copy.signal.caller.appId) copy.signal.caller = { appId: copy.signal.caller.appId };
+    else delete copy.signal.caller;
+  }
+  return copy;
 }
 
-export interface Clock {
-  now(): Date;
+export function validateApproval(a: Approval): void {
+  if (!a || typeof a !== "object")
+    throw new InputError("InvalidApproval", "approval must be an object", "approval");
+  if (typeof a.id !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(a.id)) {
+    throw new InputError("InvalidApproval", "approval id must be 1-128 characters of [A-Za-z0-9_-]", "id");
+  }
+  if (a.state !== "pending")
+    throw new InputError("InvalidApproval", "a new approval must be pending", "state");
+  for (const f of ["createdAt", "expiresAt"] as const) {
+    if (typeof a[f] !== "string" || Number.isNaN(Date.parse(a[f])))
+      throw new InputError("InvalidApproval", `${f} must be an ISO 8601 date-time`, f);
+  }
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+export class ApprovalExistsError extends Error {
+  override readonly name = "ApprovalExistsError";
+  constructor(readonly id: string) {
+    super(`approval ${id} already exists`);
+  }
+}
+
+/** Decision rule shared by the stores: only from `pending`, and never after `expiresAt` (then it
+ *  expires). An approval starts its run as `due`, so a crash before the run still leaves it to the timer. */
+export function decideTransition(
+  current: Approval,
+  state: Exclude<ApprovalState, "pending">,
+  by: string | undefined,
+  now: Date,
+  via?: Approval["decidedVia"],
+): { next: Approval; granted: boolean } | undefined {
+  if (current.state !== "pending") return undefined;
+  const expired = Date.parse(current.expiresAt) <= now.getTime();
+  if (expired && state !== "expired") {
+    const next: Approval = { ...current, state: "expired", decidedAt: now.toISOString() };
+    delete next.decidedBy;
+    return { next, granted: false };
+  }
+  const next: Approval = { ...current, state, decidedAt: now.toISOString() };
+  if (by !== undefined) next.decidedBy = by;
+  else delete next.decidedBy;
+  if (via !== undefined) next.decidedVia = via;
+  if (state === "approved")
+    next.run = { state: "due", attempts: 0, nextAttemptAt: now.toISOString(), updatedAt: now.toISOString() };
+  return { next, granted: true };
+}
+
+/** Run updates apply to approved approvals only. */
+export function runTransition(current: Approval, run: ApprovedRun): Approval | undefined {
+  if (current.state !== "approved") return undefined;
+  return { ...current, run };
+}
+
+/** Most recent refusals kept on an approval. */
+export const MAX_REFUSALS = 20;
+
+export function refusalTransition(current: Approval, refusal: ApprovalRefusal): Approval | undefined {
+  if (current.state !== "pending") return undefined;
+  return { ...current, refusals: [...(current.refusals ?? []), refusal].slice(-MAX_REFUSALS) };
+}
+
+/** Due runs, oldest due first. */
+export function isDueRun(a: Approval, now: Date): boolean {
+  return (
+    a.state === "approved" &&
+    a.run?.state === "due" &&
+    Date.parse(a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt) <= now.getTime()
+  );
+}

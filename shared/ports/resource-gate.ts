@@ -1,9 +1,98 @@
 /**
- * Rules shared by the resource gates (in-memory and Cosmos DB): how causes are remembered, for how
- * long, and the error a holder gets when its lease was taken over. See `ResourceGate` in ports.ts.
+ * The resource gate port: one writer per resource, with the rules every gate (in-memory and Cosmos
+ * DB) follows — which cause keys and leases are accepted, how causes are remembered and for how
+ * long, and the error a holder gets when its lease was taken over.
  */
 import { sha256Hex } from "../audit/chain.js";
-import type { CauseState } from "./approval-store.js";
+import type { AuditRecord, AuditRecordInput, Change, RecordApprover, RecordSignal } from "../audit/types.js";
+import { InputError } from "../errors.js";
+import type { PolicyMode } from "../policy/schema.js";
+import type { Signal, SignalTarget } from "../signals/types.js";
+
+/**
+ * One writer per resource. Every decision about a resource runs inside a session of its gate: a
+ * lease in the store (so it holds across instances) around read → plan → apply → verify → record.
+ * The gate also remembers which causes were decided (dedupe: a duplicate delivery gets `done`) and
+ * holds the *intent* — what is about to be written to Azure — so that an action whose record could
+ * not be written (crash, store outage) is found and completed by whoever enters next.
+ */
+export type GateEntry =
+  | { status: "entered"; session: GateSession }
+  /** This cause was already decided: a duplicate delivery, answer 200 and write nothing. */
+  | { status: "done" }
+  /** Another writer holds an unexpired lease on the resource: wait or ask for redelivery. */
+  | { status: "busy"; leaseUntil: string };
+
+/** What happens to the session's cause when it leaves. */
+export type CauseState =
+  /** Decided (its record is written): later deliveries are duplicates. */
+  | "done"
+  /** A `deferred` record was written; the cause is retried later but never deferred again. */
+  | "deferred"
+  /** Nothing final: a redelivery runs it again. */
+  | "open";
+
+export interface GateSession {
+  readonly resourceId: string;
+  readonly cause: string;
+  /** An earlier holder's intent whose record is missing (it crashed, or its record write failed). */
+  readonly interrupted?: Intent;
+  /** What the gate remembers of a cause: decided, or given its interim (`deferred`/transient `failed`) record. */
+  causeState(cause: string): "done" | "deferred" | undefined;
+  /** Persists the intent before the write to Azure (replaces any earlier one of this session). */
+  recordIntent(intent: Intent): Promise<void>;
+  /**
+   * Appends `record` to the resource's chain and leaves, atomically where the store allows: the
+   * record, the cause's new state and the cleared intent are one write. `settled` names further
+   * causes decided by this record (an interrupted intent's cause).
+   */
+  commit(
+    record: AuditRecordInput,
+    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
+  ): Promise<AuditRecord>;
+  /** Appends a record without leaving (e.g. the record of an interrupted intent, before the session's own). */
+  append(record: AuditRecordInput): Promise<AuditRecord>;
+  /** Leaves without a record. `keepIntent`: the intent stays for the next holder to complete. */
+  leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void>;
+  /** Records of this resource written after the intent was persisted (newest first). */
+  recordsSince(intent: Intent): Promise<AuditRecord[]>;
+}
+
+export interface ResourceGate {
+  enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry>;
+  /** Resources whose lease expired with an intent left behind (for the sweeping timer). */
+  listInterrupted(now: Date, limit: number): Promise<string[]>;
+}
+
+/** What a session is about to write to Azure, persisted before the write. Never secret values. */
+export interface Intent {
+  id: string;
+  /** The cause this action answers (its dedupe key and resource). */
+  cause: string;
+  plannedAt: string;
+  /** The chain's last sequence number when the intent was persisted. */
+  seqBefore: number;
+  policy: string;
+  kind: string;
+  /** The policy's params when planned (the policy may have changed since). */
+  params: unknown;
+  mode: PolicyMode;
+  /** The triggering signal as the pipeline saw it, without raw caller object IDs. */
+  signal: Signal;
+  /** The caller's pseudonym, for the record. */
+  recordSignal: RecordSignal;
+  target: SignalTarget;
+  changes: Change[];
+  changesHash: string;
+  summary: string;
+  reverts: boolean;
+  followUp?: Record<string, unknown>;
+  actor: string;
+  approver?: RecordApprover | null;
+  approvalId?: string;
+  /** Kind-specific progress (e.g. a provider key already regenerated), for a resumed run. */
+  progress?: Record<string, unknown>;
+}
 
 /** Causes are remembered this long: Event Grid redelivers for 24 h; a week leaves room. */
 export const CAUSE_MEMORY_MS = 7 * 24 * 3600_000;
@@ -59,5 +148,22 @@ export class LeaseLostError extends Error {
   readonly code = "LeaseLost";
   constructor(readonly resourceId: string) {
     super(`the lease on ${resourceId} was taken over by another writer; retry later`);
+  }
+}
+
+/** A cause key (dedupe key + resource) as the gates accept it. */
+export function validateCauseKey(key: unknown): asserts key is string {
+  if (typeof key !== "string" || key.length === 0 || key.length > 2048) {
+    throw new InputError(
+      "InvalidDedupeKey",
+      "dedupe key must be a non-empty string of at most 2048 characters",
+      "dedupeKey",
+    );
+  }
+}
+
+export function validateLease(leaseMs: unknown): void {
+  if (typeof leaseMs !== "number" || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new InputError("InvalidLease", "leaseMs must be a positive number", "leaseMs");
   }
 }

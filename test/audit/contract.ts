@@ -6,15 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/chain.js";
 import { toRecordSignal } from "../../shared/audit/record.js";
-import type { AuditRecord, AuditRecordInput, AuditStore } from "../../shared/audit/types.js";
+import type { AuditRecord, AuditRecordInput } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
-import type {
-  ActionBudget,
-  Approval,
-  ApprovalStore,
-  Intent,
-  ResourceGate,
-} from "../../shared/ports/approval-store.js";
+import type { ActionBudget } from "../../shared/ports/action-budget.js";
+import type { Approval, ApprovalStore } from "../../shared/ports/approval-store.js";
+import type { AuditStore } from "../../shared/ports/audit-store.js";
+import type { Intent, ResourceGate } from "../../shared/ports/resource-gate.js";
 import { LeaseLostError } from "../../shared/ports/resource-gate.js";
 import type { Signal } from "../../shared/signals/types.js";
 
