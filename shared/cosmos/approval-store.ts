@@ -12,7 +12,7 @@ import {
   type ApprovalState,
   type ApprovalStore,
   type ApprovedRun,
-  decideTransition,
+  closePendingTransition,
   refusalTransition,
   runTransition,
   storableApproval,
@@ -67,7 +67,7 @@ export class CosmosApprovalStore implements ApprovalStore {
     return doc ? toApproval(doc) : undefined;
   }
 
-  async decide(
+  async closePending(
     id: string,
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
@@ -76,7 +76,7 @@ export class CosmosApprovalStore implements ApprovalStore {
   ): Promise<Approval | undefined> {
     let granted = false;
     const updated = await this.update(id, (current) => {
-      const t = decideTransition(current, state, by, now, via);
+      const t = closePendingTransition(current, state, by, now, via);
       granted = !!t?.granted;
       return t?.next;
     });

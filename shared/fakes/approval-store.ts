@@ -9,7 +9,7 @@ import {
   type ApprovalState,
   type ApprovalStore,
   type ApprovedRun,
-  decideTransition,
+  closePendingTransition,
   isDueRun,
   refusalTransition,
   runTransition,
@@ -40,7 +40,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
     return e ? { ...structuredClone(e.approval), etag: e.etag } : undefined;
   }
 
-  async decide(
+  async closePending(
     id: string,
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
@@ -49,7 +49,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
   ): Promise<Approval | undefined> {
     const e = this.items.get(id);
     if (!e) return undefined;
-    const t = decideTransition(e.approval, state, by, now, via);
+    const t = closePendingTransition(e.approval, state, by, now, via);
     if (!t) return undefined;
     const etag = this.nextEtag();
     this.items.set(id, { approval: t.next, etag });

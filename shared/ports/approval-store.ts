@@ -66,8 +66,12 @@ export interface Approval {
 export interface ApprovalStore {
   create(approval: Approval): Promise<Approval>;
   get(id: string): Promise<Approval | undefined>;
-  /** Moves a pending approval to a final state; returns undefined when it was no longer pending (already decided / expired / etag changed). An approval gets a `due` run. */
-  decide(
+  /**
+   * Moves a pending approval to a final state (a person's approval or rejection, or the timer's
+   * expiry); returns undefined when it was no longer pending (already closed / past `expiresAt` /
+   * etag changed). An approval gets a `due` run.
+   */
+  closePending(
     id: string,
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
@@ -116,9 +120,10 @@ export class ApprovalExistsError extends Error {
   }
 }
 
-/** Decision rule shared by the stores: only from `pending`, and never after `expiresAt` (then it
- *  expires). An approval starts its run as `due`, so a crash before the run still leaves it to the timer. */
-export function decideTransition(
+/** How a pending approval closes, in every store: only from `pending`, and never after `expiresAt`
+ *  (then it expires; `granted` is false). An approval starts its run as `due`, so a crash before
+ *  the run still leaves it to the timer. */
+export function closePendingTransition(
   current: Approval,
   state: Exclude<ApprovalState, "pending">,
   by: string | undefined,

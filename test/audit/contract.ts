@@ -739,9 +739,9 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(got?.etag).toBeTruthy();
 
       const decisions = await Promise.all([
-        p.approvals.decide(a.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
-        p.approvals2.decide(a.id, "rejected", "p-bbbbbbbbbbbbbbbbbbbbbbbb", t(0)),
-        p.approvals.decide(a.id, "approved", "p-cccccccccccccccccccccccc", t(1)),
+        p.approvals.closePending(a.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
+        p.approvals2.closePending(a.id, "rejected", "p-bbbbbbbbbbbbbbbbbbbbbbbb", t(0)),
+        p.approvals.closePending(a.id, "approved", "p-cccccccccccccccccccccccc", t(1)),
       ]);
       const granted = decisions.filter((d) => d !== undefined);
       expect(granted).toHaveLength(1);
@@ -749,9 +749,11 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(final?.state).toBe(granted[0]!.state);
       expect(final?.decidedBy).toBe(granted[0]!.decidedBy);
       expect(final?.decidedAt).toBeDefined();
-      expect(await p.approvals.decide(a.id, "rejected", "p-dddddddddddddddddddddddd", t(2))).toBeUndefined();
+      expect(
+        await p.approvals.closePending(a.id, "rejected", "p-dddddddddddddddddddddddd", t(2)),
+      ).toBeUndefined();
       expect(await p.approvals.get("no-such-approval")).toBeUndefined();
-      expect(await p.approvals.decide("no-such-approval", "approved", undefined, t(0))).toBeUndefined();
+      expect(await p.approvals.closePending("no-such-approval", "approved", undefined, t(0))).toBeUndefined();
       expect(await p.approvals.get("../../etc")).toBeUndefined();
     });
 
@@ -769,7 +771,7 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(
         await p.approvals.updateRun(a.id, { state: "done", attempts: 1, updatedAt: t(0).toISOString() }),
       ).toBeUndefined();
-      const decided = await p.approvals.decide(
+      const decided = await p.approvals.closePending(
         a.id,
         "approved",
         "p-aaaaaaaaaaaaaaaaaaaaaaaa",
@@ -809,17 +811,17 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(mine.map((a) => a.id)).toEqual([due.id, late.id]);
       // Approving after expiry does not approve: the approval turns expired.
       expect(
-        await p.approvals2.decide(late.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
+        await p.approvals2.closePending(late.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
       ).toBeUndefined();
       expect((await p.approvals.get(late.id))?.state).toBe("expired");
       // The expiry sweep moves a due one to expired exactly once.
-      const swept = await p.approvals.decide(due.id, "expired", undefined, t(0));
+      const swept = await p.approvals.closePending(due.id, "expired", undefined, t(0));
       expect(swept?.state).toBe("expired");
-      expect(await p.approvals.decide(due.id, "expired", undefined, t(0))).toBeUndefined();
+      expect(await p.approvals.closePending(due.id, "expired", undefined, t(0))).toBeUndefined();
       expect((await p.approvals.listExpired(t(0))).map((a) => a.id)).not.toContain(due.id);
       // Still within its time: approvable.
       expect(
-        (await p.approvals.decide(later.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)))?.state,
+        (await p.approvals.closePending(later.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)))?.state,
       ).toBe("approved");
       await expect(p.approvals.create(approval({ id: "bad id/with slash" }))).rejects.toMatchObject({
         path: "id",
