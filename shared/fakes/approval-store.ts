@@ -9,8 +9,11 @@ import {
   type ApprovalState,
   type ApprovalStore,
   type ApprovedRun,
+  byExpiry,
+  byRunDue,
   closePendingTransition,
   isDueRun,
+  isExpiredPending,
   refusalTransition,
   runTransition,
   storableApproval,
@@ -37,7 +40,7 @@ export class InMemoryApprovalStore implements ApprovalStore {
 
   async get(id: string): Promise<Approval | undefined> {
     const e = this.items.get(id);
-    return e ? { ...structuredClone(e.approval), etag: e.etag } : undefined;
+    return e ? withEtag(e) : undefined;
   }
 
   async closePending(
@@ -77,22 +80,18 @@ export class InMemoryApprovalStore implements ApprovalStore {
   async listDueRuns(now: Date): Promise<Approval[]> {
     return [...this.items.values()]
       .filter((e) => isDueRun(e.approval, now))
-      .sort((a, b) => (a.approval.run!.nextAttemptAt! < b.approval.run!.nextAttemptAt! ? -1 : 1))
-      .map((e) => ({ ...structuredClone(e.approval), etag: e.etag }));
+      .map(withEtag)
+      .sort(byRunDue);
   }
 
   async listExpired(now: Date): Promise<Approval[]> {
     return [...this.items.values()]
-      .filter((e) => e.approval.state === "pending" && Date.parse(e.approval.expiresAt) <= now.getTime())
-      .sort((a, b) =>
-        a.approval.expiresAt < b.approval.expiresAt
-          ? -1
-          : a.approval.expiresAt > b.approval.expiresAt
-            ? 1
-            : a.approval.id < b.approval.id
-              ? -1
-              : 1,
-      )
-      .map((e) => ({ ...structuredClone(e.approval), etag: e.etag }));
+      .filter((e) => isExpiredPending(e.approval, now))
+      .map(withEtag)
+      .sort(byExpiry);
   }
+}
+
+function withEtag(e: { approval: Approval; etag: string }): Approval {
+  return { ...structuredClone(e.approval), etag: e.etag };
 }

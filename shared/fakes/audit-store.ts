@@ -3,26 +3,10 @@
  * the Cosmos DB store (shared/cosmos/audit-store.ts): same query order and paging, same chain and
  * head rules.
  */
-import {
-  type ChainHead,
-  checkChainHead,
-  computeRecordHash,
-  GENESIS_HASH,
-  recordId,
-  resourceKey,
-  verifyChain,
-} from "../audit/chain.js";
+import { type ChainHead, chainRecord, GENESIS_HASH, resourceKey, verifyChains } from "../audit/chain.js";
 import { encodeContinuation, matchesQuery, normalizeQuery, sortKey } from "../audit/paging.js";
-import { sanitizeRecordInput } from "../audit/record.js";
-import type {
-  AuditPage,
-  AuditQuery,
-  AuditRecord,
-  AuditRecordInput,
-  ChainBreak,
-  VerifyReport,
-} from "../audit/types.js";
-import { validateRecordInput } from "../audit/validate.js";
+import { storableRecordInput } from "../audit/record.js";
+import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { AuditStore } from "../ports/audit-store.js";
 
@@ -41,20 +25,13 @@ export class InMemoryAuditStore implements AuditStore {
   private readonly mutex = new KeyedMutex();
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
-    validateRecordInput(input);
-    const clean = sanitizeRecordInput(structuredClone(input));
+    const clean = storableRecordInput(input);
     const chainKey = resourceKey(clean.resourceId);
     return this.mutex.run(chainKey, async () => {
       const chain = this.chains.get(chainKey) ?? [];
       const head = this.heads.get(chainKey);
       const seq = (head?.seq ?? 0) + 1;
-      const base = {
-        ...clean,
-        id: recordId(clean.resourceId, seq),
-        seq,
-        prevHash: head?.hash ?? GENESIS_HASH,
-      };
-      const record: AuditRecord = { ...base, hash: computeRecordHash(base) };
+      const record = chainRecord(clean, seq, head?.hash ?? GENESIS_HASH);
       const stored = structuredClone(record);
       chain.push(stored);
       this.chains.set(chainKey, chain);
@@ -99,25 +76,13 @@ export class InMemoryAuditStore implements AuditStore {
     const keys = opts.resourceId
       ? [resourceKey(opts.resourceId)]
       : [...new Set([...this.chains.keys(), ...this.heads.keys()])];
-    const breaks: ChainBreak[] = [];
-    let chains = 0;
-    let records = 0;
+    const chains = new Map(keys.map((k) => [k, this.chains.get(k) ?? []]));
+    const heads = new Map<string, ChainHead>();
     for (const k of keys) {
-      const chain = this.chains.get(k) ?? [];
-      if (chain.length > 0) chains++;
-      records += chain.length;
-      const sorted = [...chain].sort((a, b) => a.seq - b.seq);
-      const br = verifyChain(sorted) ?? checkChainHead(sorted, this.heads.get(k));
-      if (br) breaks.push(br);
+      const head = this.heads.get(k);
+      if (head) heads.set(k, head);
     }
-    breaks.sort((a, b) =>
-      a.resourceId.toLowerCase() < b.resourceId.toLowerCase()
-        ? -1
-        : a.resourceId.toLowerCase() > b.resourceId.toLowerCase()
-          ? 1
-          : 0,
-    );
-    return { chains, records, breaks };
+    return verifyChains(chains, heads);
   }
 
   /** The stored records of one resource's chain, by reference — for tests that tamper with storage

@@ -99,10 +99,15 @@ export function storableApproval(a: Approval): Approval {
   return copy;
 }
 
+/** Approval IDs are 1-128 characters of [A-Za-z0-9_-] (document IDs, and part of approval links). */
+export function isApprovalId(id: unknown): id is string {
+  return typeof id === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(id);
+}
+
 export function validateApproval(a: Approval): void {
   if (!a || typeof a !== "object")
     throw new InputError("InvalidApproval", "approval must be an object", "approval");
-  if (typeof a.id !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(a.id)) {
+  if (!isApprovalId(a.id)) {
     throw new InputError("InvalidApproval", "approval id must be 1-128 characters of [A-Za-z0-9_-]", "id");
   }
   if (a.state !== "pending")
@@ -160,11 +165,33 @@ export function refusalTransition(current: Approval, refusal: ApprovalRefusal): 
   return { ...current, refusals: [...(current.refusals ?? []), refusal].slice(-MAX_REFUSALS) };
 }
 
-/** Due runs, oldest due first. */
+/** When an approved run is due (ISO 8601), or undefined when the approval has no due run. */
+export function runDueAt(a: Approval): string | undefined {
+  if (a.state !== "approved" || a.run?.state !== "due") return undefined;
+  return a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt;
+}
+
+/** What `listDueRuns` returns: approved runs due by `now`. */
 export function isDueRun(a: Approval, now: Date): boolean {
-  return (
-    a.state === "approved" &&
-    a.run?.state === "due" &&
-    Date.parse(a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt) <= now.getTime()
-  );
+  const due = runDueAt(a);
+  return due !== undefined && Date.parse(due) <= now.getTime();
+}
+
+/** What `listExpired` returns: pending approvals whose `expiresAt` has passed. */
+export function isExpiredPending(a: Approval, now: Date): boolean {
+  return a.state === "pending" && Date.parse(a.expiresAt) <= now.getTime();
+}
+
+/** Order of `listDueRuns`: oldest due first (then by ID). */
+export function byRunDue(a: Approval, b: Approval): number {
+  return compare(runDueAt(a) ?? "", runDueAt(b) ?? "") || compare(a.id, b.id);
+}
+
+/** Order of `listExpired`: earliest expiry first (then by ID). */
+export function byExpiry(a: Approval, b: Approval): number {
+  return compare(a.expiresAt, b.expiresAt) || compare(a.id, b.id);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -8,6 +8,7 @@ import type { AuditRecord, AuditRecordInput, Change, RecordApprover, RecordSigna
 import { InputError } from "../errors.js";
 import type { PolicyMode } from "../policy/schema.js";
 import type { Signal, SignalTarget } from "../signals/types.js";
+import type { AuditStore } from "./audit-store.js";
 
 /**
  * One writer per resource. Every decision about a resource runs inside a session of its gate: a
@@ -32,6 +33,16 @@ export type CauseState =
   /** Nothing final: a redelivery runs it again. */
   | "open";
 
+/** How a session leaves (see `GateSession.commit` and `leave`). */
+export interface LeaveOptions {
+  /** The new state of the session's cause. */
+  cause: CauseState;
+  /** Further causes decided by the record (an interrupted intent's cause): remembered as `done`. */
+  settled?: readonly string[];
+  /** The intent stays for the next holder to complete. */
+  keepIntent?: boolean;
+}
+
 export interface GateSession {
   readonly resourceId: string;
   readonly cause: string;
@@ -46,14 +57,11 @@ export interface GateSession {
    * record, the cause's new state and the cleared intent are one write. `settled` names further
    * causes decided by this record (an interrupted intent's cause).
    */
-  commit(
-    record: AuditRecordInput,
-    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
-  ): Promise<AuditRecord>;
+  commit(record: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord>;
   /** Appends a record without leaving (e.g. the record of an interrupted intent, before the session's own). */
   append(record: AuditRecordInput): Promise<AuditRecord>;
   /** Leaves without a record. `keepIntent`: the intent stays for the next holder to complete. */
-  leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void>;
+  leave(opts: LeaveOptions): Promise<void>;
   /** Records of this resource written after the intent was persisted (newest first). */
   recordsSince(intent: Intent): Promise<AuditRecord[]>;
 }
@@ -131,6 +139,38 @@ export function updateCauses(
     .sort((a, b) => b[1].t - a[1].t)
     .slice(0, MAX_REMEMBERED_CAUSES);
   return Object.fromEntries(kept);
+}
+
+/** The remembered causes after a session leaves: its own cause in its new state, `settled` ones done. */
+export function causesAfterLeave(
+  causes: Readonly<Record<string, CauseEntry>> | undefined,
+  sessionCause: string,
+  opts: LeaveOptions,
+  nowMs: number,
+): Record<string, CauseEntry> {
+  return updateCauses(
+    causes,
+    [
+      { cause: sessionCause, state: opts.cause },
+      ...(opts.settled ?? []).map((cause) => ({ cause, state: "done" as const })),
+    ],
+    nowMs,
+  );
+}
+
+/** A lease holds until its end time, compared with the clock (never left to a TTL). */
+export function isLeaseHeld(lease: { untilMs: number } | undefined, nowMs: number): boolean {
+  return lease !== undefined && lease.untilMs > nowMs;
+}
+
+/** Records of a resource after `seq` (newest first), from the newest 50 of its chain. */
+export async function recordsAfterSeq(
+  audit: Pick<AuditStore, "query">,
+  resourceId: string,
+  seq: number,
+): Promise<AuditRecord[]> {
+  const { items } = await audit.query({ resourceId, limit: 50 });
+  return items.filter((r) => r.seq > seq);
 }
 
 export function causeStateIn(
