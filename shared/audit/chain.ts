@@ -143,7 +143,7 @@ export interface ChainHead {
  * beyond the last record means the tail was deleted. With `allowExpired`, a head whose records
  * have all gone is accepted (retention).
  */
-export function checkChainHead(
+function checkChainHead(
   records: readonly AuditRecord[],
   head: ChainHead | undefined,
   opts: { allowExpired?: boolean } = {},

@@ -61,26 +61,25 @@ export interface HeadDoc {
 
 export const headId = (pk: string): string => `${pk}-head`;
 
+/** Attempts per append before giving up with a retryable ContentionError. */
+const MAX_APPEND_ATTEMPTS = 100;
+
 export interface CosmosAuditStoreOptions {
-  /** Days a record is kept (Cosmos TTL, per record). 0 = forever. Default 400. */
-  retentionDays?: number;
-  /** Attempts per append before giving up with a retryable ContentionError. Default 100. */
-  maxAttempts?: number;
+  /** Days a record is kept (Cosmos TTL, per record). 0 = forever (the setting's default is in config.ts). */
+  retentionDays: number;
 }
 
 export class CosmosAuditStore implements AuditStore {
   private readonly mutex = new KeyedMutex();
   private readonly retentionDays: number;
-  private readonly maxAttempts: number;
 
   constructor(
     private readonly container: Container,
-    opts: CosmosAuditStoreOptions = {},
+    opts: CosmosAuditStoreOptions,
   ) {
-    this.retentionDays = opts.retentionDays ?? 400;
+    this.retentionDays = opts.retentionDays;
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
       throw new RangeError("retentionDays must be a non-negative integer");
-    this.maxAttempts = opts.maxAttempts ?? 100;
   }
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -90,7 +89,7 @@ export class CosmosAuditStore implements AuditStore {
       const head = await this.readHead(pk);
       let seq = (head?.seq ?? 0) + 1;
       let prevHash = head?.hash ?? GENESIS_HASH;
-      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const record = chainRecord(clean, seq, prevHash);
         try {
           await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
@@ -115,7 +114,7 @@ export class CosmosAuditStore implements AuditStore {
         return record;
       }
       throw new ContentionError(
-        `audit append for ${clean.resourceId} lost ${this.maxAttempts} races; retry later`,
+        `audit append for ${clean.resourceId} lost ${MAX_APPEND_ATTEMPTS} races; retry later`,
       );
     });
   }

@@ -158,7 +158,7 @@ export function runTransition(current: Approval, run: ApprovedRun): Approval | u
 }
 
 /** Most recent refusals kept on an approval. */
-export const MAX_REFUSALS = 20;
+const MAX_REFUSALS = 20;
 
 export function refusalTransition(current: Approval, refusal: ApprovalRefusal): Approval | undefined {
   if (current.state !== "pending") return undefined;

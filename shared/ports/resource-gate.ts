@@ -103,9 +103,9 @@ export interface Intent {
 }
 
 /** Causes are remembered this long: Event Grid redelivers for 24 h; a week leaves room. */
-export const CAUSE_MEMORY_MS = 7 * 24 * 3600_000;
+const CAUSE_MEMORY_MS = 7 * 24 * 3600_000;
 /** At most this many remembered causes per resource (newest kept): bounds the control document. */
-export const MAX_REMEMBERED_CAUSES = 256;
+const MAX_REMEMBERED_CAUSES = 256;
 
 /** A remembered cause: state and when it was set (epoch ms). Short keys keep the document small. */
 export interface CauseEntry {
@@ -114,7 +114,7 @@ export interface CauseEntry {
 }
 
 /** Stable, short ID of a cause key (the key itself may be long and carries event IDs). */
-export function causeId(cause: string): string {
+function causeId(cause: string): string {
   return sha256Hex(cause).slice(0, 32);
 }
 
@@ -122,7 +122,7 @@ export function causeId(cause: string): string {
  * Applies a cause's new state and forgets what is too old or beyond the cap. `open` forgets the
  * cause (a redelivery runs it again) unless it already has its interim (`deferred`) record.
  */
-export function updateCauses(
+function updateCauses(
   causes: Readonly<Record<string, CauseEntry>> | undefined,
   changes: readonly { cause: string; state: CauseState }[],
   nowMs: number,
