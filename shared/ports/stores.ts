@@ -1,4 +1,9 @@
-/** The ports backed by the store (Cosmos DB in Azure and on the local stack, in-memory fakes in unit tests). */
+/**
+ * The ports (this folder) are the narrow interfaces between the core (signals, policy, pipeline)
+ * and its adapters: Cosmos DB (shared/cosmos/), Teams (shared/approvals/notifier.ts) and the
+ * in-memory fakes for tests (shared/fakes/). Each file holds one port and the rules every
+ * implementation of it shares. `Stores` bundles the ports backed by the store.
+ */
 import type { ActionBudget } from "./action-budget.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
