@@ -6,8 +6,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { MAX_LIMIT } from "../shared/audit/paging.js";
 import { parseAuditQueryParams, toCsv } from "../shared/audit/query-params.js";
-import type { AuditQuery, AuditRecord, AuditStore } from "../shared/audit/types.js";
+import type { AuditQuery, AuditRecord } from "../shared/audit/types.js";
 import { InputError } from "../shared/errors.js";
+import type { AuditStore } from "../shared/ports/audit-store.js";
 import { parseResourceId } from "../shared/resource-id.js";
 
 export interface CliIo {

@@ -6,7 +6,7 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { trustedClientPrincipal } from "../shared/approvals/principal.js";
 import { verifyApprovalToken } from "../shared/approvals/tokens.js";
-import type { Approval } from "../shared/ports.js";
+import type { Approval } from "../shared/ports/approval-store.js";
 import { pseudonymize } from "../shared/redact.js";
 import { getRuntime, type Runtime } from "../shared/runtime.js";
 import { assertJsonTextDepth } from "../shared/signals/body.js";

@@ -5,6 +5,7 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import { findDueRestorations, restoreSignal } from "../shared/restore-due.js";
 import { getRuntime } from "../shared/runtime.js";
+import { setPendingApprovals } from "../shared/telemetry/api.js";
 import { summarize } from "./decisions.js";
 
 /** Restores throttled API subscriptions whose cooldown has expired. */
@@ -31,6 +32,7 @@ export async function expirePendingApprovals(
   const decisions = await runtime.pipeline.expireApprovals();
   for (const s of summarize(decisions))
     runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
+  setPendingApprovals(await runtime.stores.approvals.countPending());
 }
 
 /**
@@ -48,4 +50,5 @@ export async function resumePendingWork(
   const resumed = await runtime.pipeline.resumeInterrupted();
   for (const s of summarize(resumed))
     runtime.log.info({ invocationId: context.invocationId, ...s }, "interrupted action completed");
+  setPendingApprovals(await runtime.stores.approvals.countPending());
 }

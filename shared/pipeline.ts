@@ -13,7 +13,7 @@
 import { type CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import { ApprovalLifecycle, type DecideResult } from "./approvals/lifecycle.js";
 import { toRecordSignal } from "./audit/record.js";
-import type { AuditRecord, AuditStore, RecordApprover } from "./audit/types.js";
+import type { AuditRecord, RecordApprover } from "./audit/types.js";
 import type { AzureClients } from "./azure/clients.js";
 import { asRemediationError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -28,16 +28,12 @@ import {
 import type { Decision } from "./pipeline/types.js";
 import { matchPolicy, policyByName } from "./policy/match.js";
 import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
-import type {
-  ActionBudget,
-  Approval,
-  ApprovalStore,
-  Clock,
-  GateSession,
-  Intent,
-  Notifier,
-  ResourceGate,
-} from "./ports.js";
+import type { ActionBudget } from "./ports/action-budget.js";
+import type { Approval, ApprovalStore } from "./ports/approval-store.js";
+import type { AuditStore } from "./ports/audit-store.js";
+import type { Clock } from "./ports/clock.js";
+import type { Notifier } from "./ports/notifier.js";
+import type { GateSession, Intent, ResourceGate } from "./ports/resource-gate.js";
 import { getRemediation } from "./remediations/registry.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
 import { withSpan } from "./telemetry/api.js";

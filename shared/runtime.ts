@@ -5,29 +5,19 @@
  */
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
-import type { AuditStore } from "./audit/types.js";
 import { AzureClients, productionVaultUrl } from "./azure/clients.js";
 import type { DriftguardConfig } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFile } from "./policy/load.js";
-import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
-import { systemClock } from "./ports.js";
+import { type Clock, systemClock } from "./ports/clock.js";
+import type { Notifier } from "./ports/notifier.js";
+import type { Stores } from "./ports/stores.js";
 import { recordDecision } from "./telemetry/api.js";
 import { initTelemetry } from "./telemetry/setup.js";
 import { traced } from "./telemetry/traced.js";
 import "./remediations/index.js";
-
-export interface Stores {
-  audit: AuditStore;
-  /** One writer per resource; remembers decided causes and interrupted intents. */
-  gate: ResourceGate;
-  budget: ActionBudget;
-  approvals: ApprovalStore;
-  /** Readiness probe of the backing store (Cosmos reachable). */
-  ping(): Promise<void>;
-}
 
 export interface Runtime {
   config: DriftguardConfig;
@@ -94,7 +84,7 @@ export async function createRuntime(
   const untraced =
     overrides.stores ??
     (await (
-      await import("./cosmos-stores.js")
+      await import("./cosmos/stores.js")
     ).createCosmosStores(config, credential, ca, {
       requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
     }));

@@ -19,13 +19,11 @@ import {
 } from "../shared/approvals/principal.js";
 import { signApprovalToken } from "../shared/approvals/tokens.js";
 import { AuthzError, checkAuditReader } from "../shared/audit/authz.js";
-import {
-  InMemoryActionBudget,
-  InMemoryApprovalStore,
-  InMemoryAuditStore,
-} from "../shared/audit/memory-store.js";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
+import { InMemoryActionBudget } from "../shared/fakes/action-budget.js";
+import { InMemoryApprovalStore } from "../shared/fakes/approval-store.js";
+import { InMemoryAuditStore } from "../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../shared/fakes/resource-gate.js";
 import { silentLogger } from "../shared/log.js";
 import { createRuntime, setRuntime } from "../shared/runtime.js";

@@ -18,7 +18,7 @@ import { type LocalStack, startLocalStack } from "../dev/stack.js";
 import { approvalPageLink } from "../shared/approvals/notifier.js";
 import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY } from "../shared/config.js";
 import { createLogger } from "../shared/log.js";
-import type { Approval } from "../shared/ports.js";
+import type { Approval } from "../shared/ports/approval-store.js";
 import { METRIC, withSpan } from "../shared/telemetry/api.js";
 import {
   activeTelemetry,
@@ -98,6 +98,7 @@ beforeAll(async () => {
       }).toString(),
     }).then((r) => r.text());
   }
+  await stack.host.runTimer("expireApprovals"); // counts pending approvals for the gauge
   await activeTelemetry().flush();
 }, 120_000);
 
@@ -162,6 +163,7 @@ describe("telemetry", () => {
     );
     expect(metricNames).toContain(METRIC.decisions);
     expect(metricNames).toContain(METRIC.decisionDuration);
+    expect(metricNames).toContain(METRIC.approvalsPending);
     // Log lines are exported too, correlated with their trace.
     const records = logs.getFinishedLogRecords();
     expect(records.length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import { approvalPageLink } from "../../shared/approvals/notifier.js";
 import { staticTokenCredential } from "../../shared/azure/clients.js";
 import { loadConfig } from "../../shared/config.js";
 import { createLogger } from "../../shared/log.js";
-import type { Notifier } from "../../shared/ports.js";
+import type { Notifier } from "../../shared/ports/notifier.js";
 import { createRuntime, setRuntime } from "../../shared/runtime.js";
 import { startLocalHost } from "../host.js";
 import { runChild, sendMessage } from "./child.js";

@@ -4,7 +4,7 @@
  * back) and `Action.Execute` (cards sent by the bot; Teams posts an `adaptiveCard/action` invoke).
  */
 import templating from "adaptivecards-templating";
-import type { Approval } from "../ports.js";
+import type { Approval } from "../ports/approval-store.js";
 
 const { Template } = templating as unknown as {
   Template: new (t: unknown) => { expand(ctx: { $root: unknown }): unknown };

@@ -15,7 +15,10 @@ import { type ApprovalRequester, withoutCallerObjectId } from "../pipeline/run.j
 import type { Decision } from "../pipeline/types.js";
 import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
-import type { Approval, ApprovalStore, ApprovedRun, Clock, Notifier, ResourceGate } from "../ports.js";
+import type { Approval, ApprovalStore, ApprovedRun } from "../ports/approval-store.js";
+import type { Clock } from "../ports/clock.js";
+import type { Notifier } from "../ports/notifier.js";
+import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
 
 export interface ApprovalLifecycleDeps {
@@ -119,7 +122,7 @@ export class ApprovalLifecycle {
     if (existing.causedBy && existing.causedBy === approver.id)
       return this.refuseSelfApproval(existing, approver);
 
-    const decided = await approvals.decide(id, decision, approver.id, clock.now(), approver.via);
+    const decided = await approvals.closePending(id, decision, approver.id, clock.now(), approver.via);
     if (!decided) return { approval: existing, decisions: [], error: "approval was decided concurrently" };
     const first = await this.recordDecision(decided, decision, approver);
     if (decision === "rejected") return { approval: decided, decisions: first };
@@ -218,7 +221,7 @@ export class ApprovalLifecycle {
   }
 
   private async expireOne(a: Approval): Promise<Decision[]> {
-    const done = await this.deps.approvals.decide(a.id, "expired", undefined, this.deps.clock.now());
+    const done = await this.deps.approvals.closePending(a.id, "expired", undefined, this.deps.clock.now());
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
     if (expired?.state !== "expired") return [];

@@ -5,7 +5,8 @@
  */
 import type { DriftguardConfig } from "../config.js";
 import type { Logger } from "../log.js";
-import type { Approval, Notifier } from "../ports.js";
+import type { Approval } from "../ports/approval-store.js";
+import type { Notifier } from "../ports/notifier.js";
 import { approvalCard, workflowMessage } from "./card.js";
 import { approvalLink, signApprovalToken } from "./tokens.js";
 

@@ -5,7 +5,7 @@
  * record) breaks the chain at that record.
  */
 import { createHash } from "node:crypto";
-import type { AuditRecord, ChainBreak } from "./types.js";
+import type { AuditRecord, AuditRecordInput, ChainBreak, VerifyReport } from "./types.js";
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -61,6 +61,12 @@ export function sha256Hex(text: string): string {
 export function computeRecordHash(record: Omit<AuditRecord, "hash"> | AuditRecord): string {
   const { hash: _hash, ...fields } = record as AuditRecord;
   return sha256Hex(canonicalJson(fields));
+}
+
+/** The record a store appends at `seq` after `prevHash`: the input with its ID, position and hash. */
+export function chainRecord(input: AuditRecordInput, seq: number, prevHash: string): AuditRecord {
+  const base = { ...input, id: recordId(input.resourceId, seq), seq, prevHash };
+  return { ...base, hash: computeRecordHash(base) };
 }
 
 /** Deterministic record ID: one resource + seq always yields the same ID (duplicates collide on create). */
@@ -137,7 +143,7 @@ export interface ChainHead {
  * beyond the last record means the tail was deleted. With `allowExpired`, a head whose records
  * have all gone is accepted (retention).
  */
-export function checkChainHead(
+function checkChainHead(
   records: readonly AuditRecord[],
   head: ChainHead | undefined,
   opts: { allowExpired?: boolean } = {},
@@ -172,4 +178,34 @@ export function checkChainHead(
     };
   }
   return undefined;
+}
+
+/**
+ * A store's verify report: every chain (its records in any order, keyed by chain) checked on its
+ * own and against its head; a head without records (every record deleted, or expired) is checked too. `retention`: records expire
+ * oldest first (see `verifyChain`'s `allowExpiredPrefix` and `checkChainHead`'s `allowExpired`).
+ * Breaks are ordered by resource ID.
+ */
+export function verifyChains(
+  chains: ReadonlyMap<string, readonly AuditRecord[]>,
+  heads: ReadonlyMap<string, ChainHead>,
+  opts: { retention?: boolean } = {},
+): VerifyReport {
+  const breaks: ChainBreak[] = [];
+  let chainCount = 0;
+  let records = 0;
+  for (const key of new Set([...chains.keys(), ...heads.keys()])) {
+    const chain = [...(chains.get(key) ?? [])].sort((a, b) => a.seq - b.seq);
+    if (chain.length > 0) chainCount++;
+    records += chain.length;
+    const br =
+      verifyChain(chain, { allowExpiredPrefix: opts.retention }) ??
+      checkChainHead(chain, heads.get(key), { allowExpired: opts.retention });
+    if (br) breaks.push(br);
+  }
+  breaks.sort((a, b) => {
+    const [x, y] = [a.resourceId.toLowerCase(), b.resourceId.toLowerCase()];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return { chains: chainCount, records, breaks };
 }

@@ -17,6 +17,7 @@
 import { pseudonymize, REDACTED, redactDeep, redactText } from "../redact.js";
 import type { Signal } from "../signals/types.js";
 import type { AuditRecordInput, RecordSignal } from "./types.js";
+import { validateRecordInput } from "./validate.js";
 
 /** The record's view of a signal: source, type, ID, correlation ID and a pseudonymous caller. */
 export function toRecordSignal(signal: Signal, pseudonymKey: string): RecordSignal {
@@ -136,4 +137,10 @@ function sanitizeSignal(signal: RecordSignal): RecordSignal {
           };
   }
   return out;
+}
+
+/** What a store keeps of an input: checked (an InputError names the bad field), then sanitised, as a copy. */
+export function storableRecordInput(input: AuditRecordInput): AuditRecordInput {
+  validateRecordInput(input);
+  return sanitizeRecordInput(structuredClone(input));
 }

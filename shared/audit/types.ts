@@ -113,13 +113,3 @@ export interface VerifyReport {
   /** First broken record per broken chain (ordered by resource ID); empty when intact. */
   breaks: ChainBreak[];
 }
-
-/** Append-only audit trail. */
-export interface AuditStore {
-  /** Appends one record to its resource's hash chain (linear even under concurrent writers). */
-  append(record: AuditRecordInput): Promise<AuditRecord>;
-  /** Newest first. */
-  query(q: AuditQuery): Promise<AuditPage>;
-  /** Recomputes every chain (or one resource's). */
-  verify(opts?: { resourceId?: string }): Promise<VerifyReport>;
-}

@@ -5,8 +5,7 @@
  */
 import type { Container } from "@azure/cosmos";
 import { sha256Hex } from "../audit/chain.js";
-import { hourBucket, validateBudgetArgs } from "../audit/memory-store.js";
-import type { ActionBudget } from "../ports.js";
+import { type ActionBudget, hourBucket, validateBudgetArgs } from "../ports/action-budget.js";
 import { COUNTER_TTL_SECONDS } from "./client.js";
 import { ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
 

@@ -6,14 +6,22 @@
  */
 import type { Container } from "@azure/cosmos";
 import {
+  type Approval,
   ApprovalExistsError,
-  decideTransition,
+  type ApprovalRefusal,
+  type ApprovalState,
+  type ApprovalStore,
+  type ApprovedRun,
+  byExpiry,
+  byRunDue,
+  closePendingTransition,
+  isApprovalId,
   refusalTransition,
+  runDueAt,
   runTransition,
   storableApproval,
   validateApproval,
-} from "../audit/memory-store.js";
-import type { Approval, ApprovalRefusal, ApprovalState, ApprovalStore, ApprovedRun } from "../ports.js";
+} from "../ports/approval-store.js";
 import { APPROVAL_DECIDED_TTL_SECONDS } from "./client.js";
 import {
   backoff,
@@ -34,10 +42,9 @@ type ApprovalDoc = Approval & {
 };
 
 function toDoc(a: Approval, ttl?: number): ApprovalDoc {
-  const { etag: _e, ...rest } = storableApproval(a) as Approval;
-  const doc: ApprovalDoc = { ...rest, pk: a.id, expiresAtMs: Date.parse(a.expiresAt) };
-  if (a.state === "approved" && a.run?.state === "due")
-    doc.runDueAtMs = Date.parse(a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt);
+  const doc: ApprovalDoc = { ...storableApproval(a), pk: a.id, expiresAtMs: Date.parse(a.expiresAt) };
+  const due = runDueAt(a);
+  if (due !== undefined) doc.runDueAtMs = Date.parse(due);
   if (ttl !== undefined) doc.ttl = ttl;
   return doc;
 }
@@ -58,12 +65,12 @@ export class CosmosApprovalStore implements ApprovalStore {
   }
 
   async get(id: string): Promise<Approval | undefined> {
-    if (!validId(id)) return undefined;
+    if (!isApprovalId(id)) return undefined;
     const doc = await this.read(id);
     return doc ? toApproval(doc) : undefined;
   }
 
-  async decide(
+  async closePending(
     id: string,
     state: Exclude<ApprovalState, "pending">,
     by: string | undefined,
@@ -72,7 +79,7 @@ export class CosmosApprovalStore implements ApprovalStore {
   ): Promise<Approval | undefined> {
     let granted = false;
     const updated = await this.update(id, (current) => {
-      const t = decideTransition(current, state, by, now, via);
+      const t = closePendingTransition(current, state, by, now, via);
       granted = !!t?.granted;
       return t?.next;
     });
@@ -92,7 +99,7 @@ export class CosmosApprovalStore implements ApprovalStore {
     id: string,
     next: (current: Approval) => Approval | undefined,
   ): Promise<Approval | undefined> {
-    if (!validId(id)) return undefined;
+    if (!isApprovalId(id)) return undefined;
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.read(id);
       if (!current) return undefined;
@@ -114,45 +121,45 @@ export class CosmosApprovalStore implements ApprovalStore {
   }
 
   async listDueRuns(now: Date): Promise<Approval[]> {
-    const { resources } = await this.container.items
-      .query<ApprovalDoc>({
-        query: "SELECT * FROM c WHERE c.state = @state AND c.runDueAtMs <= @now",
-        parameters: [
-          { name: "@state", value: "approved" },
-          { name: "@now", value: now.getTime() },
-        ],
-      })
-      .fetchAll();
-    return resources
-      .map(toApproval)
-      .sort((a, b) => ((a.run?.nextAttemptAt ?? "") < (b.run?.nextAttemptAt ?? "") ? -1 : 1));
+    return (await this.listByTime("approved", "runDueAtMs", now)).sort(byRunDue);
   }
 
   async listExpired(now: Date): Promise<Approval[]> {
+    return (await this.listByTime("pending", "expiresAtMs", now)).sort(byExpiry);
+  }
+
+  async countPending(): Promise<number> {
+    const { resources } = await this.container.items
+      .query<number>({
+        query: "SELECT VALUE COUNT(1) FROM c WHERE c.state = @state",
+        parameters: [{ name: "@state", value: "pending" }],
+      })
+      .fetchAll();
+    return resources[0] ?? 0;
+  }
+
+  /** Approvals in `state` whose indexed time `field` is at or before `now` (the timers' queries). */
+  private async listByTime(
+    state: ApprovalState,
+    field: "runDueAtMs" | "expiresAtMs",
+    now: Date,
+  ): Promise<Approval[]> {
     const { resources } = await this.container.items
       .query<ApprovalDoc>({
-        query: "SELECT * FROM c WHERE c.state = @state AND c.expiresAtMs <= @now",
+        query: `SELECT * FROM c WHERE c.state = @state AND c.${field} <= @now`,
         parameters: [
-          { name: "@state", value: "pending" },
+          { name: "@state", value: state },
           { name: "@now", value: now.getTime() },
         ],
       })
       .fetchAll();
-    return resources
-      .map(toApproval)
-      .sort((a, b) =>
-        a.expiresAt < b.expiresAt ? -1 : a.expiresAt > b.expiresAt ? 1 : a.id < b.id ? -1 : 1,
-      );
+    return resources.map(toApproval);
   }
 
   private async read(id: string): Promise<ApprovalDoc | undefined> {
     const { resource } = await this.container.item(id, id).read<ApprovalDoc>();
     return resource ?? undefined;
   }
-}
-
-function validId(id: unknown): id is string {
-  return typeof id === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(id);
 }
 
 function toApproval(doc: ApprovalDoc): Approval {

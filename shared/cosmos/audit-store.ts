@@ -19,28 +19,13 @@
  * days, per record); the head never expires. See docs/audit.md.
  */
 import type { Container, SqlParameter } from "@azure/cosmos";
-import {
-  canonicalJson,
-  checkChainHead,
-  computeRecordHash,
-  GENESIS_HASH,
-  recordId,
-  resourceKey,
-  verifyChain,
-} from "../audit/chain.js";
-import { KeyedMutex } from "../audit/memory-store.js";
+import { canonicalJson, chainRecord, GENESIS_HASH, resourceKey, verifyChains } from "../audit/chain.js";
 import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
-import { sanitizeRecordInput } from "../audit/record.js";
-import type {
-  AuditPage,
-  AuditQuery,
-  AuditRecord,
-  AuditRecordInput,
-  AuditStore,
-  ChainBreak,
-  VerifyReport,
-} from "../audit/types.js";
-import { validateRecordInput } from "../audit/validate.js";
+import { storableRecordInput } from "../audit/record.js";
+import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
+import { KeyedMutex } from "../keyed-mutex.js";
+import type { AuditStore } from "../ports/audit-store.js";
+import type { CauseEntry } from "../ports/resource-gate.js";
 import {
   backoff,
   ContentionError,
@@ -48,6 +33,7 @@ import {
   isNotFound,
   isPreconditionFailed,
   stripFields,
+  withoutSystemProperties,
 } from "./errors.js";
 
 /** Storage-only fields of a record document (not part of the record or its hash). */
@@ -69,45 +55,42 @@ export interface HeadDoc {
   recordId: string;
   lease?: { token: string; until: string; untilMs: number; cause: string };
   intent?: unknown;
-  causes?: Record<string, { s: "done" | "deferred"; t: number }>;
+  causes?: Record<string, CauseEntry>;
   _etag?: string;
 }
 
 export const headId = (pk: string): string => `${pk}-head`;
 
+/** Attempts per append before giving up with a retryable ContentionError. */
+const MAX_APPEND_ATTEMPTS = 100;
+
 export interface CosmosAuditStoreOptions {
-  /** Days a record is kept (Cosmos TTL, per record). 0 = forever. Default 400. */
-  retentionDays?: number;
-  /** Attempts per append before giving up with a retryable ContentionError. Default 100. */
-  maxAttempts?: number;
+  /** Days a record is kept (Cosmos TTL, per record). 0 = forever (the setting's default is in config.ts). */
+  retentionDays: number;
 }
 
 export class CosmosAuditStore implements AuditStore {
   private readonly mutex = new KeyedMutex();
   private readonly retentionDays: number;
-  private readonly maxAttempts: number;
 
   constructor(
     private readonly container: Container,
-    opts: CosmosAuditStoreOptions = {},
+    opts: CosmosAuditStoreOptions,
   ) {
-    this.retentionDays = opts.retentionDays ?? 400;
+    this.retentionDays = opts.retentionDays;
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
       throw new RangeError("retentionDays must be a non-negative integer");
-    this.maxAttempts = opts.maxAttempts ?? 100;
   }
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
-    validateRecordInput(input);
-    const clean = sanitizeRecordInput(structuredClone(input));
+    const clean = storableRecordInput(input);
     const pk = resourceKey(clean.resourceId);
     return this.mutex.run(pk, async () => {
       const head = await this.readHead(pk);
       let seq = (head?.seq ?? 0) + 1;
       let prevHash = head?.hash ?? GENESIS_HASH;
-      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        const base = { ...clean, id: recordId(clean.resourceId, seq), seq, prevHash };
-        const record: AuditRecord = { ...base, hash: computeRecordHash(base) };
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const record = chainRecord(clean, seq, prevHash);
         try {
           await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
         } catch (err) {
@@ -115,7 +98,7 @@ export class CosmosAuditStore implements AuditStore {
           // Someone else appended seq `seq`: continue after it (walk forward) — unless it is our own
           // write whose response was lost and retried (same content at the same place in the chain):
           // then it is done, and appending it again would duplicate the decision.
-          const existing = await this.readRecordDoc(pk, base.id);
+          const existing = await this.readRecordDoc(pk, record.id);
           if (existing && existing.prevHash === prevHash && sameContent(existing, record)) {
             await this.advanceHead(pk, existing, head);
             return existing;
@@ -131,7 +114,7 @@ export class CosmosAuditStore implements AuditStore {
         return record;
       }
       throw new ContentionError(
-        `audit append for ${clean.resourceId} lost ${this.maxAttempts} races; retry later`,
+        `audit append for ${clean.resourceId} lost ${MAX_APPEND_ATTEMPTS} races; retry later`,
       );
     });
   }
@@ -201,24 +184,7 @@ export class CosmosAuditStore implements AuditStore {
       .getAsyncIterator()) {
       for (const h of page.resources) heads.set(h.pk, h);
     }
-    const breaks: ChainBreak[] = [];
-    let records = 0;
-    for (const [key, list] of chains) {
-      list.sort((a, b) => a.seq - b.seq);
-      records += list.length;
-      const br =
-        verifyChain(list, { allowExpiredPrefix: this.retentionDays > 0 }) ??
-        checkChainHead(list, heads.get(key));
-      if (br) breaks.push(br);
-    }
-    // A head whose chain has no records left at all: every record was deleted (or expired).
-    for (const [key, h] of heads) {
-      if (chains.has(key)) continue;
-      const br = checkChainHead([], h, { allowExpired: this.retentionDays > 0 });
-      if (br) breaks.push(br);
-    }
-    breaks.sort((a, b) => cmp(a.resourceId.toLowerCase(), b.resourceId.toLowerCase()));
-    return { chains: chains.size, records, breaks };
+    return verifyChains(chains, heads, { retention: this.retentionDays > 0 });
   }
 
   /** @internal (the gate) */
@@ -240,7 +206,7 @@ export class CosmosAuditStore implements AuditStore {
     for (let attempt = 0; attempt < 20; attempt++) {
       if (head && head.seq >= record.seq) return;
       const next: HeadDoc = {
-        ...(head ? stripHead(head) : {}),
+        ...(head ? withoutSystemProperties(head) : {}),
         id: headId(pk),
         pk,
         docType: "head",
@@ -283,18 +249,6 @@ export class CosmosAuditStore implements AuditStore {
   toRecord(doc: Record<string, unknown>): AuditRecord {
     return stripFields(doc, RECORD_STORAGE_FIELDS) as unknown as AuditRecord;
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** A head document without Cosmos system properties (to write it back). */
-export function stripHead(head: HeadDoc): HeadDoc {
-  const { _etag, ...rest } = head;
-  for (const f of ["_rid", "_self", "_attachments", "_ts", "_lsn"])
-    delete (rest as Record<string, unknown>)[f];
-  return rest;
 }
 
 /** Same decision: equal in every field but the chain position. */

@@ -52,7 +52,6 @@ export const CONTAINERS = {
   counters: "counters",
 } as const;
 
-export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 /** Hourly counters are useless after the hour; keep two days for inspection. */
 export const COUNTER_TTL_SECONDS = 2 * 24 * 3600;
 /** Decided approvals are kept 90 days (their outcome is in the audit trail for good). */

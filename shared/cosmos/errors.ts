@@ -25,8 +25,17 @@ export class ContentionError extends Error {
   readonly code = "CosmosContention";
 }
 
+/** Properties Cosmos DB adds to every document it returns. */
+const SYSTEM_PROPERTIES = ["_rid", "_self", "_etag", "_attachments", "_ts", "_lsn"] as const;
 /** Cosmos system properties and driftguard storage fields that are not part of a stored entity. */
-export const SYSTEM_FIELDS = ["_rid", "_self", "_etag", "_attachments", "_ts", "_lsn", "ttl", "pk"] as const;
+const SYSTEM_FIELDS = [...SYSTEM_PROPERTIES, "ttl", "pk"] as const;
+
+/** A copy of a document without the Cosmos system properties (to write it back). */
+export function withoutSystemProperties<T extends object>(doc: T): T {
+  const out = { ...doc } as Record<string, unknown>;
+  for (const f of SYSTEM_PROPERTIES) delete out[f];
+  return out as T;
+}
 
 export function stripFields<T extends Record<string, unknown>>(
   doc: T,

@@ -14,15 +14,32 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
-import { computeRecordHash, GENESIS_HASH, recordId, resourceKey } from "../audit/chain.js";
-import { validateCauseKey, validateLease } from "../audit/memory-store.js";
-import { sanitizeRecordInput } from "../audit/record.js";
+import { chainRecord, GENESIS_HASH, resourceKey } from "../audit/chain.js";
+import { storableRecordInput } from "../audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
-import { validateRecordInput } from "../audit/validate.js";
-import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports.js";
-import { causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
-import { type CosmosAuditStore, type HeadDoc, headId, sameContent, stripHead } from "./audit-store.js";
-import { backoff, ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
+import {
+  causeStateIn,
+  causesAfterLeave,
+  type GateEntry,
+  type GateSession,
+  type Intent,
+  isLeaseHeld,
+  LeaseLostError,
+  type LeaveOptions,
+  type ResourceGate,
+  recordsAfterSeq,
+  validateCauseKey,
+  validateLease,
+} from "../ports/resource-gate.js";
+import { type CosmosAuditStore, type HeadDoc, headId, sameContent } from "./audit-store.js";
+import {
+  backoff,
+  ContentionError,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  withoutSystemProperties,
+} from "./errors.js";
 
 export class CosmosResourceGate implements ResourceGate {
   constructor(
@@ -39,12 +56,13 @@ export class CosmosResourceGate implements ResourceGate {
     for (let attempt = 0; attempt < 10; attempt++) {
       const head = await this.audit.readHead(pk);
       if (causeStateIn(head?.causes, cause) === "done") return { status: "done" };
-      if (head?.lease && head.lease.untilMs > nowMs) return { status: "busy", leaseUntil: head.lease.until };
+      if (head?.lease && isLeaseHeld(head.lease, nowMs))
+        return { status: "busy", leaseUntil: head.lease.until };
       const token = randomUUID();
       const until = nowMs + opts.leaseMs;
       const next: HeadDoc = {
         ...(head
-          ? stripHead(head)
+          ? withoutSystemProperties(head)
           : { id: headId(pk), pk, docType: "head", resourceId, seq: 0, hash: GENESIS_HASH, recordId: "" }),
         lease: { token, until: new Date(until).toISOString(), untilMs: until, cause },
       };
@@ -117,7 +135,10 @@ class CosmosGateSession implements GateSession {
 
   async recordIntent(intent: Intent): Promise<void> {
     this.assertOpen();
-    await this.writeHead({ ...stripHead(this.head), intent: { ...intent, seqBefore: this.head.seq } });
+    await this.writeHead({
+      ...withoutSystemProperties(this.head),
+      intent: { ...intent, seqBefore: this.head.seq },
+    });
   }
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -140,10 +161,7 @@ class CosmosGateSession implements GateSession {
     throw new ContentionError(`appending to ${this.resourceId} kept racing; retry later`);
   }
 
-  async commit(
-    input: AuditRecordInput,
-    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
-  ): Promise<AuditRecord> {
+  async commit(input: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord> {
     this.assertOpen();
     for (let attempt = 0; attempt < 100; attempt++) {
       const record = this.nextRecord(input);
@@ -191,7 +209,7 @@ class CosmosGateSession implements GateSession {
   /** After a batch that did not (visibly) succeed: what happened to it? */
   private async reconcile(
     record: AuditRecord,
-    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
+    opts: LeaveOptions,
   ): Promise<"committed" | "taken" | "lost" | "not-applied"> {
     const head = await this.gate.store.readHead(this.pk);
     if (head && head.seq >= record.seq && head.recordId === record.id && !head.lease) {
@@ -210,33 +228,22 @@ class CosmosGateSession implements GateSession {
     return "taken";
   }
 
-  async leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void> {
+  async leave(opts: LeaveOptions): Promise<void> {
     if (this.closed) return;
     await this.writeHead(this.released(opts));
     this.closed = true;
   }
 
   async recordsSince(intent: Intent): Promise<AuditRecord[]> {
-    const { items } = await this.gate.store.query({ resourceId: this.resourceId, limit: 50 });
-    return items.filter((r) => r.seq > intent.seqBefore);
+    return recordsAfterSeq(this.gate.store, this.resourceId, intent.seqBefore);
   }
 
   /** The head after leaving: lease gone, causes updated, intent cleared unless kept, seq advanced. */
-  private released(
-    opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] },
-    record?: AuditRecord,
-  ): HeadDoc {
+  private released(opts: LeaveOptions, record?: AuditRecord): HeadDoc {
     const next: HeadDoc = {
-      ...stripHead(this.head),
+      ...withoutSystemProperties(this.head),
       ...(record ? { seq: record.seq, hash: record.hash, recordId: record.id } : {}),
-      causes: updateCauses(
-        this.head.causes,
-        [
-          { cause: this.cause, state: opts.cause },
-          ...(opts.settled ?? []).map((cause) => ({ cause, state: "done" as const })),
-        ],
-        this.gate.nowMs(),
-      ),
+      causes: causesAfterLeave(this.head.causes, this.cause, opts, this.gate.nowMs()),
     };
     delete next.lease;
     if (!opts.keepIntent) delete next.intent;
@@ -244,11 +251,7 @@ class CosmosGateSession implements GateSession {
   }
 
   private nextRecord(input: AuditRecordInput): AuditRecord {
-    validateRecordInput(input);
-    const clean = sanitizeRecordInput(structuredClone(input));
-    const seq = this.head.seq + 1;
-    const base = { ...clean, id: recordId(clean.resourceId, seq), seq, prevHash: this.head.hash };
-    return { ...base, hash: computeRecordHash(base) };
+    return chainRecord(storableRecordInput(input), this.head.seq + 1, this.head.hash);
   }
 
   /** After a 409 on `record.id`: our own earlier write (returned), or someone else's (move past it). */

@@ -5,11 +5,23 @@
  */
 import { randomUUID } from "node:crypto";
 import { resourceKey } from "../audit/chain.js";
-import type { InMemoryAuditStore } from "../audit/memory-store.js";
-import { validateCauseKey, validateLease } from "../audit/memory-store.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
-import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports.js";
-import { type CauseEntry, causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
+import {
+  type CauseEntry,
+  causeStateIn,
+  causesAfterLeave,
+  type GateEntry,
+  type GateSession,
+  type Intent,
+  isLeaseHeld,
+  LeaseLostError,
+  type LeaveOptions,
+  type ResourceGate,
+  recordsAfterSeq,
+  validateCauseKey,
+  validateLease,
+} from "../ports/resource-gate.js";
+import type { InMemoryAuditStore } from "./audit-store.js";
 
 interface Control {
   lease?: { token: string; untilMs: number; cause: string };
@@ -32,7 +44,7 @@ export class InMemoryResourceGate implements ResourceGate {
     const control = this.controls.get(key) ?? {};
     if (causeStateIn(control.causes, cause) === "done") return { status: "done" };
     const nowMs = opts.now.getTime();
-    if (control.lease && control.lease.untilMs > nowMs)
+    if (control.lease && isLeaseHeld(control.lease, nowMs))
       return { status: "busy", leaseUntil: new Date(control.lease.untilMs).toISOString() };
     const token = randomUUID();
     control.lease = { token, untilMs: nowMs + opts.leaseMs, cause };
@@ -44,7 +56,7 @@ export class InMemoryResourceGate implements ResourceGate {
     const out: string[] = [];
     for (const c of this.controls.values()) {
       if (out.length >= limit) break;
-      if (c.intent && (!c.lease || c.lease.untilMs <= now.getTime())) out.push(c.intent.target.resourceId);
+      if (c.intent && !isLeaseHeld(c.lease, now.getTime())) out.push(c.intent.target.resourceId);
     }
     return out;
   }
@@ -63,7 +75,7 @@ export class InMemoryResourceGate implements ResourceGate {
 
   /** @internal */
   recordsAfter(resourceId: string, seq: number): Promise<AuditRecord[]> {
-    return this.audit.query({ resourceId, limit: 50 }).then((page) => page.items.filter((r) => r.seq > seq));
+    return recordsAfterSeq(this.audit, resourceId, seq);
   }
 
   /** @internal */
@@ -107,17 +119,14 @@ class InMemorySession implements GateSession {
     return this.gate.appendRecord(record);
   }
 
-  async commit(
-    record: AuditRecordInput,
-    opts: { cause: CauseState; settled?: readonly string[]; keepIntent?: boolean },
-  ): Promise<AuditRecord> {
+  async commit(record: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord> {
     this.open();
     const stored = await this.gate.appendRecord(record);
     this.release(opts);
     return stored;
   }
 
-  async leave(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): Promise<void> {
+  async leave(opts: LeaveOptions): Promise<void> {
     if (this.closed) return;
     this.release(opts);
   }
@@ -126,16 +135,9 @@ class InMemorySession implements GateSession {
     return this.gate.recordsAfter(this.resourceId, intent.seqBefore);
   }
 
-  private release(opts: { cause: CauseState; keepIntent?: boolean; settled?: readonly string[] }): void {
+  private release(opts: LeaveOptions): void {
     const c = this.gate.ownedControl(this.key, this.token, this.resourceId);
-    c.causes = updateCauses(
-      c.causes,
-      [
-        { cause: this.cause, state: opts.cause },
-        ...(opts.settled ?? []).map((cause) => ({ cause, state: "done" as const })),
-      ],
-      this.gate.now(),
-    );
+    c.causes = causesAfterLeave(c.causes, this.cause, opts, this.gate.now());
     if (!opts.keepIntent) delete c.intent;
     delete c.lease;
     this.closed = true;

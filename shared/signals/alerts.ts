@@ -16,7 +16,7 @@ import {
 } from "./budget.js";
 import { isoTimeAssumingUtc, isPlainObject, resourceIdAt, targetOf } from "./common.js";
 import { parseOrThrow } from "./errors.js";
-import { compact } from "./gridEvent.js";
+import { compact } from "./grid-event.js";
 import type { AlertDetail, Signal, SignalTarget } from "./types.js";
 
 export const COMMON_ALERT_SCHEMA_ID = "azureMonitorCommonAlertSchema";

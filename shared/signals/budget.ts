@@ -17,7 +17,7 @@ import { InputError } from "../errors.js";
 import type { ResourceId } from "../resource-id.js";
 import { isoTimeAssumingUtc, isPlainObject, resourceIdAt, targetOf } from "./common.js";
 import { parseOrThrow } from "./errors.js";
-import { compact } from "./gridEvent.js";
+import { compact } from "./grid-event.js";
 import type { BudgetDetail, BudgetThresholdType, Signal } from "./types.js";
 
 export const LEGACY_BUDGET_SCHEMA_ID = "AIP Budget Notification";

@@ -6,11 +6,11 @@
  */
 import { z } from "zod";
 import { InputError } from "../errors.js";
-import { canonicalArmEventType, parseArmEvent } from "./armEvent.js";
+import { canonicalArmEventType, parseArmEvent } from "./arm-event.js";
 import { header, isoTime, isPlainObject, joinPath } from "./common.js";
 import { parseOrThrow } from "./errors.js";
-import type { GridEvent } from "./gridEvent.js";
-import { keyVaultEventName, parseKeyVaultEvent } from "./keyVaultEvent.js";
+import type { GridEvent } from "./grid-event.js";
+import { keyVaultEventName, parseKeyVaultEvent } from "./key-vault-event.js";
 import type { ParsedDelivery, Signal, ValidationHandshake } from "./types.js";
 
 /** Event Grid's own ceiling (`maxEventsPerBatch`). */

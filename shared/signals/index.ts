@@ -6,7 +6,7 @@ export {
   parseAlertDelivery,
   parseMonitorAlert,
 } from "./alerts.js";
-export { canonicalArmEventType, parseArmEvent } from "./armEvent.js";
+export { canonicalArmEventType, parseArmEvent } from "./arm-event.js";
 export { MAX_BODY_BYTES, parseJsonBody } from "./body.js";
 export {
   type BudgetParseOptions,
@@ -21,6 +21,6 @@ export { normalizeIsoTime } from "./common.js";
 export { formatPath, joinPath, parseOrThrow, zodToInputError } from "./errors.js";
 export { MAX_EVENTS_PER_BATCH, parseEventGridDelivery, VALIDATION_EVENT_TYPE } from "./eventgrid.js";
 export { matchesGlob } from "./glob.js";
-export { keyVaultEventName, parseKeyVaultEvent } from "./keyVaultEvent.js";
+export { keyVaultEventName, parseKeyVaultEvent } from "./key-vault-event.js";
 export { parseSignalFile } from "./replay.js";
 export type * from "./types.js";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { auditCommand, parseDuration } from "../../cli/audit.js";
-import { InMemoryAuditStore } from "../../shared/audit/memory-store.js";
+import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { input, NSG_RULE, STORAGE, SUB2, WORKSPACE } from "./contract.js";
 
 const NOW = new Date("2025-07-10T12:00:00.000Z");

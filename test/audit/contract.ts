@@ -6,10 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/chain.js";
 import { toRecordSignal } from "../../shared/audit/record.js";
-import type { AuditRecord, AuditRecordInput, AuditStore } from "../../shared/audit/types.js";
+import type { AuditRecord, AuditRecordInput } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
-import type { ActionBudget, Approval, ApprovalStore, Intent, ResourceGate } from "../../shared/ports.js";
-import { LeaseLostError } from "../../shared/resource-gate.js";
+import type { ActionBudget } from "../../shared/ports/action-budget.js";
+import type { Approval, ApprovalStore } from "../../shared/ports/approval-store.js";
+import type { AuditStore } from "../../shared/ports/audit-store.js";
+import type { Intent, ResourceGate } from "../../shared/ports/resource-gate.js";
+import { LeaseLostError } from "../../shared/ports/resource-gate.js";
 import type { Signal } from "../../shared/signals/types.js";
 
 export const SUB = "11111111-2222-3333-4444-555555555555";
@@ -736,9 +739,9 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(got?.etag).toBeTruthy();
 
       const decisions = await Promise.all([
-        p.approvals.decide(a.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
-        p.approvals2.decide(a.id, "rejected", "p-bbbbbbbbbbbbbbbbbbbbbbbb", t(0)),
-        p.approvals.decide(a.id, "approved", "p-cccccccccccccccccccccccc", t(1)),
+        p.approvals.closePending(a.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
+        p.approvals2.closePending(a.id, "rejected", "p-bbbbbbbbbbbbbbbbbbbbbbbb", t(0)),
+        p.approvals.closePending(a.id, "approved", "p-cccccccccccccccccccccccc", t(1)),
       ]);
       const granted = decisions.filter((d) => d !== undefined);
       expect(granted).toHaveLength(1);
@@ -746,15 +749,19 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(final?.state).toBe(granted[0]!.state);
       expect(final?.decidedBy).toBe(granted[0]!.decidedBy);
       expect(final?.decidedAt).toBeDefined();
-      expect(await p.approvals.decide(a.id, "rejected", "p-dddddddddddddddddddddddd", t(2))).toBeUndefined();
+      expect(
+        await p.approvals.closePending(a.id, "rejected", "p-dddddddddddddddddddddddd", t(2)),
+      ).toBeUndefined();
       expect(await p.approvals.get("no-such-approval")).toBeUndefined();
-      expect(await p.approvals.decide("no-such-approval", "approved", undefined, t(0))).toBeUndefined();
+      expect(await p.approvals.closePending("no-such-approval", "approved", undefined, t(0))).toBeUndefined();
       expect(await p.approvals.get("../../etc")).toBeUndefined();
     });
 
     it("approvals: an approval starts a due run; run updates, due listing and refusals", async () => {
       const a = approval({ expiresAt: "2025-06-02T10:00:00.000Z" });
+      const pendingBefore = await p.approvals.countPending();
       await p.approvals.create(a);
+      expect(await p.approvals2.countPending()).toBe(pendingBefore + 1);
       // Refusals are kept on a pending approval only, newest last, bounded.
       const refusal = {
         by: "p-eeeeeeeeeeeeeeeeeeeeeeee",
@@ -766,7 +773,7 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(
         await p.approvals.updateRun(a.id, { state: "done", attempts: 1, updatedAt: t(0).toISOString() }),
       ).toBeUndefined();
-      const decided = await p.approvals.decide(
+      const decided = await p.approvals.closePending(
         a.id,
         "approved",
         "p-aaaaaaaaaaaaaaaaaaaaaaaa",
@@ -775,6 +782,7 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       );
       expect(decided?.run).toMatchObject({ state: "due", attempts: 0, nextAttemptAt: t(0).toISOString() });
       expect(decided?.decidedVia).toBe("approval-page");
+      expect(await p.approvals.countPending()).toBe(pendingBefore);
       expect((await p.approvals2.listDueRuns(t(0))).map((x) => x.id)).toContain(a.id);
       await p.approvals2.updateRun(a.id, {
         state: "due",
@@ -806,17 +814,17 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(mine.map((a) => a.id)).toEqual([due.id, late.id]);
       // Approving after expiry does not approve: the approval turns expired.
       expect(
-        await p.approvals2.decide(late.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
+        await p.approvals2.closePending(late.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)),
       ).toBeUndefined();
       expect((await p.approvals.get(late.id))?.state).toBe("expired");
       // The expiry sweep moves a due one to expired exactly once.
-      const swept = await p.approvals.decide(due.id, "expired", undefined, t(0));
+      const swept = await p.approvals.closePending(due.id, "expired", undefined, t(0));
       expect(swept?.state).toBe("expired");
-      expect(await p.approvals.decide(due.id, "expired", undefined, t(0))).toBeUndefined();
+      expect(await p.approvals.closePending(due.id, "expired", undefined, t(0))).toBeUndefined();
       expect((await p.approvals.listExpired(t(0))).map((a) => a.id)).not.toContain(due.id);
       // Still within its time: approvable.
       expect(
-        (await p.approvals.decide(later.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)))?.state,
+        (await p.approvals.closePending(later.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", t(0)))?.state,
       ).toBe("approved");
       await expect(p.approvals.create(approval({ id: "bad id/with slash" }))).rejects.toMatchObject({
         path: "id",

@@ -1,8 +1,6 @@
-import {
-  InMemoryActionBudget,
-  InMemoryApprovalStore,
-  InMemoryAuditStore,
-} from "../../shared/audit/memory-store.js";
+import { InMemoryActionBudget } from "../../shared/fakes/action-budget.js";
+import { InMemoryApprovalStore } from "../../shared/fakes/approval-store.js";
+import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { describeAuditStoreContract, describePortsContract } from "./contract.js";
 

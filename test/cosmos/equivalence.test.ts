@@ -7,10 +7,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedCosmos, startEmbeddedCosmos } from "../../dev/cosmos.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import { InMemoryAuditStore } from "../../shared/audit/memory-store.js";
-import type { AuditQuery, AuditRecord, AuditStore, Outcome } from "../../shared/audit/types.js";
+import type { AuditQuery, AuditRecord, Outcome } from "../../shared/audit/types.js";
 import { CosmosAuditStore } from "../../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../../shared/cosmos/client.js";
+import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
+import type { AuditStore } from "../../shared/ports/audit-store.js";
 import { input, NSG_RULE, STORAGE, SUB, SUB2, WORKSPACE } from "../audit/contract.js";
 
 let cosmos: EmbeddedCosmos;

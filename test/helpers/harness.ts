@@ -6,19 +6,19 @@
 import { stringify } from "yaml";
 import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
-import {
-  InMemoryActionBudget,
-  InMemoryApprovalStore,
-  InMemoryAuditStore,
-} from "../../shared/audit/memory-store.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
+import { InMemoryActionBudget } from "../../shared/fakes/action-budget.js";
+import { InMemoryApprovalStore } from "../../shared/fakes/approval-store.js";
+import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { silentLogger } from "../../shared/log.js";
 import { type Decision, Pipeline, type RunOptions } from "../../shared/pipeline.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
 import type { PolicyFile, PolicyMode } from "../../shared/policy/schema.js";
-import type { Approval, Clock, Notifier } from "../../shared/ports.js";
+import type { Approval } from "../../shared/ports/approval-store.js";
+import type { Clock } from "../../shared/ports/clock.js";
+import type { Notifier } from "../../shared/ports/notifier.js";
 import "../../shared/remediations/index.js";
 import type { Signal } from "../../shared/signals/types.js";
 

@@ -12,7 +12,7 @@ import {
   decidedCard,
   MAX_REFRESH_USERS,
 } from "../../shared/approvals/card.js";
-import type { Approval } from "../../shared/ports.js";
+import type { Approval } from "../../shared/ports/approval-store.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
 
 const approval = {

@@ -10,7 +10,7 @@ import { InputError } from "../errors.js";
 import { sameType } from "../resource-id.js";
 import { isPlainObject, joinPath, resourceIdAt, targetOf } from "./common.js";
 import { formatPath } from "./errors.js";
-import { compact, type GridEvent } from "./gridEvent.js";
+import { compact, type GridEvent } from "./grid-event.js";
 import type { Signal } from "./types.js";
 
 type Family = "Secret" | "Key" | "Certificate" | "Vault";

@@ -1,12 +1,12 @@
 /** Builds the Cosmos DB-backed stores from settings (Managed Identity in Azure, key only locally). */
 import type { TokenCredential } from "@azure/core-auth";
-import type { DriftguardConfig } from "./config.js";
-import { CosmosActionBudget } from "./cosmos/action-budget.js";
-import { CosmosApprovalStore } from "./cosmos/approval-store.js";
-import { CosmosAuditStore } from "./cosmos/audit-store.js";
-import { createCosmosClient, ensureContainers } from "./cosmos/client.js";
-import { CosmosResourceGate } from "./cosmos/resource-gate.js";
-import type { Stores } from "./runtime.js";
+import type { DriftguardConfig } from "../config.js";
+import type { Stores } from "../ports/stores.js";
+import { CosmosActionBudget } from "./action-budget.js";
+import { CosmosApprovalStore } from "./approval-store.js";
+import { CosmosAuditStore } from "./audit-store.js";
+import { createCosmosClient, ensureContainers } from "./client.js";
+import { CosmosResourceGate } from "./resource-gate.js";
 
 export async function createCosmosStores(
   config: DriftguardConfig,

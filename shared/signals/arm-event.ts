@@ -8,10 +8,10 @@ import { InputError } from "../errors.js";
 import { isUnderScope } from "../resource-id.js";
 import { idKey, isPlainObject, joinPath, resourceIdAt, targetOf } from "./common.js";
 import { parseOrThrow } from "./errors.js";
-import { compact, type GridEvent } from "./gridEvent.js";
+import { compact, type GridEvent } from "./grid-event.js";
 import type { Signal, SignalCaller } from "./types.js";
 
-export const ARM_EVENT_TYPES: readonly string[] = ["Write", "Delete", "Action"].flatMap((op) =>
+const ARM_EVENT_TYPES: readonly string[] = ["Write", "Delete", "Action"].flatMap((op) =>
   ["Success", "Failure", "Cancel"].map((s) => `Microsoft.Resources.Resource${op}${s}`),
 );
 const ARM_BY_LOWER = new Map(ARM_EVENT_TYPES.map((t) => [t.toLowerCase(), t]));

@@ -1,0 +1,199 @@
+/**
+ * The approval store port and the rules every approval store (in-memory and Cosmos DB) follows:
+ * what a new approval must look like, what is stored of it, and which state transitions are allowed.
+ */
+import type { Change, RecordApprover } from "../audit/types.js";
+import { InputError } from "../errors.js";
+import type { Signal, SignalTarget } from "../signals/types.js";
+
+export type ApprovalState = "pending" | "approved" | "rejected" | "expired";
+
+/** The change an approval authorised, carried out after the decision (retried while transient). */
+export interface ApprovedRun {
+  /** `due`: not (successfully) run yet; `done`: a final outcome is recorded; `gave-up`: the
+   *  approval's validity ended before the change could be applied (recorded as `failed`). */
+  state: "due" | "done" | "gave-up";
+  attempts: number;
+  /** When the timer may try again (ISO). */
+  nextAttemptAt?: string;
+  /** The last transient failure, for the approval page and card. */
+  lastError?: { code: string; message: string; step: string };
+  /** Final outcome of the run (remediated, compliant, failed, pending-approval for a re-plan …). */
+  outcome?: string;
+  reason?: string;
+  recordId?: string;
+  updatedAt: string;
+}
+
+/** A decision attempt that was refused (self-approval, non-approver), kept on the approval. */
+export interface ApprovalRefusal {
+  /** Pseudonym of the person refused. */
+  by: string;
+  at: string;
+  via: "teams" | "approval-page" | "cli";
+  reason: string;
+}
+
+export interface Approval {
+  id: string;
+  state: ApprovalState;
+  createdAt: string;
+  expiresAt: string;
+  policy: string;
+  kind: string;
+  target: SignalTarget;
+  /** The signal that caused it, as parsed (no personal data beyond raw caller IDs, which the store drops). */
+  signal: Signal;
+  /** Pseudonym of the principal whose operation caused the drift: they may not approve its fix. */
+  causedBy?: string;
+  /** Planned changes at the time of the request; an approval authorises exactly these. */
+  changes: Change[];
+  /** Hash of what the changes bind (see `changeBindingHash`): the approved run acts only on the same. */
+  changesHash: string;
+  summary: string;
+  /** Why approval is needed: `policy-mode`, `rate-limit`, or `replan` (the resource changed after an approval). */
+  reason: "policy-mode" | "rate-limit" | "replan";
+  decidedAt?: string;
+  /** Pseudonymous approver ID. */
+  decidedBy?: string;
+  /** Where the decision was made. */
+  decidedVia?: RecordApprover["via"];
+  run?: ApprovedRun;
+  refusals?: ApprovalRefusal[];
+  etag?: string;
+}
+
+export interface ApprovalStore {
+  create(approval: Approval): Promise<Approval>;
+  get(id: string): Promise<Approval | undefined>;
+  /**
+   * Moves a pending approval to a final state (a person's approval or rejection, or the timer's
+   * expiry); returns undefined when it was no longer pending (already closed / past `expiresAt` /
+   * etag changed). An approval gets a `due` run.
+   */
+  closePending(
+    id: string,
+    state: Exclude<ApprovalState, "pending">,
+    by: string | undefined,
+    now: Date,
+    via?: RecordApprover["via"],
+  ): Promise<Approval | undefined>;
+  /** Updates the approved run (no-op unless the approval is approved); returns the new approval. */
+  updateRun(id: string, run: ApprovedRun): Promise<Approval | undefined>;
+  /** Keeps a refused decision attempt on a pending approval (bounded list). */
+  addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined>;
+  /** Pending approvals whose `expiresAt` ≤ now. */
+  listExpired(now: Date): Promise<Approval[]>;
+  /** Approved approvals whose run is `due` and whose `nextAttemptAt` ≤ now. */
+  listDueRuns(now: Date): Promise<Approval[]>;
+  /** How many approvals wait for a decision (the `driftguard.approvals.pending` metric). */
+  countPending(): Promise<number>;
+}
+
+/** The stored form of an approval's signal: raw caller object IDs are dropped (app IDs are not personal). */
+export function storableApproval(a: Approval): Approval {
+  const { etag: _etag, ...rest } = a;
+  const copy = structuredClone(rest) as Approval;
+  if (copy.signal.caller) {
+    if (copy.signal.caller.appId) copy.signal.caller = { appId: copy.signal.caller.appId };
+    else delete copy.signal.caller;
+  }
+  return copy;
+}
+
+/** Approval IDs are 1-128 characters of [A-Za-z0-9_-] (document IDs, and part of approval links). */
+export function isApprovalId(id: unknown): id is string {
+  return typeof id === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(id);
+}
+
+export function validateApproval(a: Approval): void {
+  if (!a || typeof a !== "object")
+    throw new InputError("InvalidApproval", "approval must be an object", "approval");
+  if (!isApprovalId(a.id)) {
+    throw new InputError("InvalidApproval", "approval id must be 1-128 characters of [A-Za-z0-9_-]", "id");
+  }
+  if (a.state !== "pending")
+    throw new InputError("InvalidApproval", "a new approval must be pending", "state");
+  for (const f of ["createdAt", "expiresAt"] as const) {
+    if (typeof a[f] !== "string" || Number.isNaN(Date.parse(a[f])))
+      throw new InputError("InvalidApproval", `${f} must be an ISO 8601 date-time`, f);
+  }
+}
+
+export class ApprovalExistsError extends Error {
+  override readonly name = "ApprovalExistsError";
+  constructor(readonly id: string) {
+    super(`approval ${id} already exists`);
+  }
+}
+
+/** How a pending approval closes, in every store: only from `pending`, and never after `expiresAt`
+ *  (then it expires; `granted` is false). An approval starts its run as `due`, so a crash before
+ *  the run still leaves it to the timer. */
+export function closePendingTransition(
+  current: Approval,
+  state: Exclude<ApprovalState, "pending">,
+  by: string | undefined,
+  now: Date,
+  via?: Approval["decidedVia"],
+): { next: Approval; granted: boolean } | undefined {
+  if (current.state !== "pending") return undefined;
+  const expired = Date.parse(current.expiresAt) <= now.getTime();
+  if (expired && state !== "expired") {
+    const next: Approval = { ...current, state: "expired", decidedAt: now.toISOString() };
+    delete next.decidedBy;
+    return { next, granted: false };
+  }
+  const next: Approval = { ...current, state, decidedAt: now.toISOString() };
+  if (by !== undefined) next.decidedBy = by;
+  else delete next.decidedBy;
+  if (via !== undefined) next.decidedVia = via;
+  if (state === "approved")
+    next.run = { state: "due", attempts: 0, nextAttemptAt: now.toISOString(), updatedAt: now.toISOString() };
+  return { next, granted: true };
+}
+
+/** Run updates apply to approved approvals only. */
+export function runTransition(current: Approval, run: ApprovedRun): Approval | undefined {
+  if (current.state !== "approved") return undefined;
+  return { ...current, run };
+}
+
+/** Most recent refusals kept on an approval. */
+const MAX_REFUSALS = 20;
+
+export function refusalTransition(current: Approval, refusal: ApprovalRefusal): Approval | undefined {
+  if (current.state !== "pending") return undefined;
+  return { ...current, refusals: [...(current.refusals ?? []), refusal].slice(-MAX_REFUSALS) };
+}
+
+/** When an approved run is due (ISO 8601), or undefined when the approval has no due run. */
+export function runDueAt(a: Approval): string | undefined {
+  if (a.state !== "approved" || a.run?.state !== "due") return undefined;
+  return a.run.nextAttemptAt ?? a.decidedAt ?? a.createdAt;
+}
+
+/** What `listDueRuns` returns: approved runs due by `now`. */
+export function isDueRun(a: Approval, now: Date): boolean {
+  const due = runDueAt(a);
+  return due !== undefined && Date.parse(due) <= now.getTime();
+}
+
+/** What `listExpired` returns: pending approvals whose `expiresAt` has passed. */
+export function isExpiredPending(a: Approval, now: Date): boolean {
+  return a.state === "pending" && Date.parse(a.expiresAt) <= now.getTime();
+}
+
+/** Order of `listDueRuns`: oldest due first (then by ID). */
+export function byRunDue(a: Approval, b: Approval): number {
+  return compare(runDueAt(a) ?? "", runDueAt(b) ?? "") || compare(a.id, b.id);
+}
+
+/** Order of `listExpired`: earliest expiry first (then by ID). */
+export function byExpiry(a: Approval, b: Approval): number {
+  return compare(a.expiresAt, b.expiresAt) || compare(a.id, b.id);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,97 @@
+/**
+ * The module structure the code relies on: no import cycles, the ports depend on no adapter, and
+ * the in-memory fakes are used by tests only (the Cosmos DB adapters share rules with them through
+ * the ports, never by importing a fake).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SOURCE_DIRS = ["shared", "functions", "cli", "dev", "bench", "scripts", "test"];
+const SOURCE_FILE = /\.(?:ts|mts|mjs)$/;
+const SPECIFIER =
+  /(?:^|[\s;])(?:import|export)\s[^;]*?\sfrom\s*["']([^"']+)["']|(?:^|[\s;])import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g;
+
+function sourceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    if (name === "node_modules") return [];
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return SOURCE_FILE.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** The repository's own modules a file imports (statically, for types, or dynamically), as repo paths. */
+function localImports(file: string): string[] {
+  const out = new Set<string>();
+  for (const m of readFileSync(file, "utf8").matchAll(SPECIFIER)) {
+    const specifier = m[1] ?? m[2] ?? m[3];
+    if (!specifier?.startsWith(".")) continue;
+    const base = resolve(dirname(file), specifier);
+    const target = [base.replace(/\.js$/, ".ts"), base.replace(/\.mjs$/, ".mts"), base, `${base}.ts`].find(
+      (p) => existsSync(p) && statSync(p).isFile(),
+    );
+    if (target) out.add(repoPath(target));
+  }
+  return [...out];
+}
+
+function repoPath(path: string): string {
+  return relative(ROOT, path).split(sep).join("/");
+}
+
+const graph = new Map<string, string[]>(
+  SOURCE_DIRS.flatMap((d) => sourceFiles(join(ROOT, d))).map((f) => [repoPath(f), localImports(f)]),
+);
+
+/** Every import cycle, each as the path of modules that closes it (found by depth-first search). */
+function importCycles(): string[] {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, "open");
+    stack.push(file);
+    for (const dep of graph.get(file) ?? []) {
+      if (state.get(dep) === "open") cycles.push([...stack.slice(stack.indexOf(dep)), dep].join(" -> "));
+      else if (!state.has(dep)) visit(dep);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+function importsMatching(from: (file: string) => boolean, to: (dep: string) => boolean): string[] {
+  return [...graph]
+    .filter(([file]) => from(file))
+    .flatMap(([file, deps]) => deps.filter(to).map((dep) => `${file} imports ${dep}`));
+}
+
+describe("module structure", () => {
+  it("reads the repository's modules and their imports", () => {
+    // Guards the scan itself: a broken pattern would make the checks below pass vacuously.
+    expect(graph.size).toBeGreaterThan(100);
+    expect(graph.get("shared/cosmos/stores.ts")).toContain("shared/ports/stores.ts");
+    expect(graph.get("shared/runtime.ts")).toContain("shared/cosmos/stores.ts"); // a dynamic import
+  });
+
+  it("has no import cycles", () => {
+    expect(importCycles()).toEqual([]);
+  });
+
+  it("keeps the ports free of adapters", () => {
+    const adapter = (dep: string) =>
+      /^shared\/(?:cosmos|fakes|teams|azure)\//.test(dep) || dep === "shared/runtime.ts";
+    expect(importsMatching((f) => f.startsWith("shared/ports/"), adapter)).toEqual([]);
+  });
+
+  it("uses the in-memory fakes from tests only", () => {
+    const product = (f: string) => /^(?:shared|functions|cli)\//.test(f) && !f.startsWith("shared/fakes/");
+    expect(importsMatching(product, (dep) => dep.startsWith("shared/fakes/"))).toEqual([]);
+  });
+});
