@@ -6,27 +6,16 @@
  * activity's serviceUrl.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { decidedCard } from "../shared/approvals/card.js";
 import { InputError } from "../shared/errors.js";
 import { pseudonymize } from "../shared/redact.js";
 import { getRuntime } from "../shared/runtime.js";
 import { parseJsonBody } from "../shared/signals/body.js";
+import { verifyBotFrameworkToken } from "../shared/teams/bot-framework.js";
 import { json, readBodyText } from "./http.js";
 
-const BOT_ISSUER = "https://api.botframework.com";
 /** An invoke activity is a few KB; Bot Framework caps activities far below 1 MB. */
 const MAX_ACTIVITY_BYTES = 262_144;
-const jwksCache = new Map<string, JWTVerifyGetKey>();
-
-function jwks(url: string): JWTVerifyGetKey {
-  let set = jwksCache.get(url);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 24 * 3600_000 });
-    jwksCache.set(url, set);
-  }
-  return set;
-}
 
 interface InvokeActivity {
   type?: string;
@@ -72,16 +61,12 @@ export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponse
     throw err;
   }
   try {
-    const { payload } = await jwtVerify(token, jwks(runtime.config.teams.botJwksUrl), {
-      issuer: BOT_ISSUER,
-      audience: botAppId,
-      algorithms: ["RS256"],
-      clockTolerance: 300,
-      currentDate: runtime.clock.now(),
+    await verifyBotFrameworkToken(token, {
+      botAppId,
+      keys: runtime.config.teams.botJwksUrl,
+      activityServiceUrl: activity.serviceUrl,
+      now: runtime.clock.now(),
     });
-    if (typeof payload.serviceUrl !== "string" || payload.serviceUrl !== activity.serviceUrl) {
-      throw new Error("serviceUrl claim does not match the activity");
-    }
   } catch (err) {
     runtime.log.warn({ reason: (err as Error).message.slice(0, 200) }, "teams: rejected Bot Framework token");
     return json(401, {

@@ -215,7 +215,7 @@ describe("approval page", () => {
 
 describe("Teams bot Action.Execute", () => {
   async function botToken(claims: { aud?: string; iss?: string; serviceUrl?: string }): Promise<string> {
-    return new SignJWT({ serviceUrl: claims.serviceUrl ?? "https://smba.trafficmanager.net/emea/" })
+    return new SignJWT({ serviceurl: claims.serviceUrl ?? "https://smba.trafficmanager.net/emea/" })
       .setProtectedHeader({ alg: "RS256", kid: "bot-key-1" })
       .setIssuer(claims.iss ?? "https://api.botframework.com")
       .setAudience(claims.aud ?? BOT_APP_ID)
