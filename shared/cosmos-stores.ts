@@ -6,6 +6,7 @@ import { CosmosApprovalStore } from "./cosmos/approval-store.js";
 import { CosmosAuditStore } from "./cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "./cosmos/client.js";
 import { CosmosResourceGate } from "./cosmos/resource-gate.js";
+import { CosmosTeamsConversationStore } from "./cosmos/teams-store.js";
 import type { Stores } from "./runtime.js";
 
 export async function createCosmosStores(
@@ -28,6 +29,7 @@ export async function createCosmosStores(
     gate: new CosmosResourceGate(containers.audit, audit),
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
+    teams: new CosmosTeamsConversationStore(containers.approvals),
     ping: async () => {
       await containers.database.read();
     },

@@ -15,6 +15,7 @@ import { loadPolicyFile } from "./policy/load.js";
 import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
 import { systemClock } from "./ports.js";
 import "./remediations/index.js";
+import type { TeamsConversationStore } from "./teams/conversation-store.js";
 
 export interface Stores {
   audit: AuditStore;
@@ -22,6 +23,8 @@ export interface Stores {
   gate: ResourceGate;
   budget: ActionBudget;
   approvals: ApprovalStore;
+  /** The Teams bot's captured conversation and card messages. */
+  teams?: TeamsConversationStore;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }
@@ -94,7 +97,15 @@ export async function createRuntime(
       requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
     }));
   const notifier =
-    overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
+    overrides.notifier ??
+    (await (
+      await import("./approvals/notifier.js")
+    ).createNotifier(config, log, {
+      credential,
+      ca,
+      teams: stores.teams,
+      approvals: stores.approvals,
+    }));
   const pipeline = new Pipeline({
     policies: policies.policies,
     globalMode: config.mode,
