@@ -5,6 +5,13 @@
  * link (with a bot too: until the bot knows a conversation). Without either, the request is logged.
  */
 import type { TokenCredential } from "@azure/core-auth";
+import {
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type Pipeline,
+} from "@azure/core-rest-pipeline";
 import type { DriftguardConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Approval, ApprovalStore, Notifier } from "../ports.js";
@@ -15,23 +22,34 @@ import { approvalCard, workflowMessage } from "./card.js";
 import { approvalLink, signApprovalToken } from "./tokens.js";
 
 export class WorkflowWebhookNotifier implements Notifier {
+  private readonly pipeline: Pipeline;
+  private readonly client: HttpClient = createDefaultHttpClient();
+
   constructor(
     private readonly url: string,
     private readonly baseUrl: string,
     private readonly signingKey: string,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    /** Extra CA (PEM) to trust: the local stack's Teams stand-in. */
+    ca?: string,
+  ) {
+    this.pipeline = createPipelineFromOptions({
+      retryOptions: { maxRetries: 2 },
+      redirectOptions: { maxRetries: 0 },
+      tlsOptions: ca ? { ca } : undefined,
+      userAgentOptions: { userAgentPrefix: "driftguard" },
+    });
+  }
 
   async requestApproval(approval: Approval): Promise<void> {
     const token = await signApprovalToken(approval.id, this.signingKey, new Date(approval.expiresAt));
     const card = approvalCard(approval, { link: approvalLink(this.baseUrl, approval.id, token) });
-    const res = await this.fetchImpl(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(workflowMessage(card)),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`Teams workflow webhook answered ${res.status}`);
+    const request = createPipelineRequest({ url: this.url, method: "POST", timeout: 10_000 });
+    request.headers.set("content-type", "application/json");
+    request.body = JSON.stringify(workflowMessage(card));
+    // The URL carries the webhook's signature: never in an error message.
+    const res = await this.pipeline.sendRequest(this.client, request);
+    if (res.status < 200 || res.status >= 300)
+      throw new Error(`Teams workflow webhook answered ${res.status}`);
   }
 }
 
@@ -77,7 +95,7 @@ export async function createNotifier(
 ): Promise<Notifier> {
   const base = config.publicUrl ?? "http://localhost:7071";
   const workflow = config.teams.workflowUrl
-    ? new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey)
+    ? new WorkflowWebhookNotifier(config.teams.workflowUrl, base, config.approvers.signingKey, deps.ca)
     : undefined;
   const botAppId = config.teams.botAppId;
   if (botAppId && deps.credential) {
