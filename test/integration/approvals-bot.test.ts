@@ -29,6 +29,7 @@ const NAMES = [
   "stbotview",
   "stbotrace",
   "stbotdrift",
+  "stbotinst",
 ];
 const [OK, NO, EXP, TOKENS, OUTSIDER, SELF, VIEW, RACE, DRIFT] = NAMES.map(storageId) as [
   string,
@@ -314,5 +315,46 @@ describe("the bot's approval card", () => {
     const { answer: approved } = await press(next, "approve", SECOND_APPROVER_OID);
     expect(text(approved.value)).toContain("Remediated");
     expect(t.writes(DRIFT)).toHaveLength(1);
+  });
+});
+
+describe("installation", () => {
+  it("captures the team the bot is installed in (signed activity only); the settings still win", async () => {
+    const store = t.stack.runtime.stores.teams!;
+    const forged = await t.teams.sendInstallation({
+      messagesUrl,
+      conversationId: "19:elsewhere@thread.tacv2",
+      token: "forged-signature",
+    });
+    expect(forged.status).toBe(401);
+    expect(await store.getConversation()).toBeUndefined();
+    const personal = await t.teams.sendInstallation({
+      messagesUrl,
+      conversationId: "a:1personal-chat",
+      conversationType: "personal",
+    });
+    expect(personal.status).toBe(200);
+    expect(await store.getConversation()).toBeUndefined();
+
+    const installed = await t.teams.sendInstallation({
+      messagesUrl,
+      conversationId: "19:elsewhere@thread.tacv2",
+    });
+    expect(installed.status).toBe(200);
+    expect(await store.getConversation()).toMatchObject({
+      serviceUrl: t.teams.serviceUrl,
+      conversationId: "19:elsewhere@thread.tacv2",
+    });
+    // TEAMS_SERVICE_URL and TEAMS_CONVERSATION_ID are set: the next card still goes there.
+    const approval = await t.requestApproval(storageId("stbotinst"));
+    expect((await store.getCardMessage(approval.id))!.conversationId).toBe(t.teams.conversationId);
+
+    const removed = await t.teams.sendInstallation({
+      messagesUrl,
+      conversationId: "19:elsewhere@thread.tacv2",
+      removed: true,
+    });
+    expect(removed.status).toBe(200);
+    expect(await store.getConversation()).toBeUndefined();
   });
 });
