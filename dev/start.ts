@@ -10,12 +10,13 @@ import path from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { LOCAL_STACK_FILE, type LocalStackInfo } from "../cli/context.js";
 import { formatDecision } from "../cli/format.js";
-import { approvalPageLink } from "../shared/approvals/notifier.js";
 import { createLogger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
 import type { Seed } from "./azure-sim/index.js";
 import { startProcessStack } from "./proc/stack.js";
 import { DEFAULT_SEED_FILE, startLocalStack } from "./stack.js";
+import { startTeamsDemo, writeDemoPolicyFile } from "./teams-sim/demo.js";
+import { loadOrCreateLocalTls } from "./tls.js";
 
 const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
 
@@ -112,18 +113,27 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const print = (d: Decision) => process.stdout.write(`${formatDecision(d)}\n`);
-  const printLink = (resourceId: string, link: string) => {
-    process.stdout.write(`    approval needed for ${resourceId}: open ${link}\n`);
-  };
   const separate = opts.separate || opts.hosts !== undefined;
+  // The bot's Teams: the stand-in, its cards printed here and written under .driftguard/cards/.
+  const tls = await loadOrCreateLocalTls();
+  const teams = await startTeamsDemo({
+    tls,
+    caCertFile: tls.caCertFile,
+    print: (text) => process.stdout.write(`${text}\n`),
+  });
+  // Without a policy of the user's, the demo adds one approval policy so the scenario has an approval.
+  const policyFile =
+    opts.policy ??
+    (process.env.DRIFTGUARD_POLICY_FILE || (opts.demo ? await writeDemoPolicyFile() : undefined));
   const common = {
     port: opts.port,
     cosmosPort: opts.cosmosPort,
     azurePort: opts.azurePort,
     seed: path.resolve(opts.seed),
-    policyFile: opts.policy ?? process.env.DRIFTGUARD_POLICY_FILE,
+    policyFile,
     functionKey: opts.functionKey,
     timers: true,
+    env: teams.env,
   };
   let stack: RunningStack;
   if (separate) {
@@ -132,8 +142,6 @@ async function main(): Promise<void> {
       hosts: opts.hosts ?? 1,
       logLevel: opts.verbose ? "info" : "warn",
       onDecision: print,
-      // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
-      onApprovalLink: ({ resourceId, link }) => printLink(resourceId, link),
       onOutput: (line, child) => process.stderr.write(`[${child}] ${line}\n`),
     });
     stack = {
@@ -146,14 +154,6 @@ async function main(): Promise<void> {
       ...common,
       log: createLogger({ level: opts.verbose ? "info" : "warn" }),
       onDecision: print,
-      // Local only: the developer is the approver, so the signed link goes to this console (never to logs).
-      notifier: (config) => ({
-        requestApproval: async (approval) =>
-          printLink(
-            approval.target.resourceId,
-            await approvalPageLink(approval, config.publicUrl ?? "", config.approvers.signingKey),
-          ),
-      }),
     });
     stack = {
       ...local,
@@ -162,6 +162,7 @@ async function main(): Promise<void> {
       settled: async () => undefined,
     };
   }
+  teams.connect(stack.functionsUrl);
   const ready = {
     functions: stack.functionsUrl,
     cosmos: stack.cosmosUrl,
@@ -190,6 +191,7 @@ async function main(): Promise<void> {
       `  function key: ${stack.functionKey}`,
       `  Event Grid webhook: ${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=<key>`,
       `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
+      `  Teams stand-in: ${teams.sim.url} (the bot's approval cards; rendered under .driftguard/cards/)`,
       `  policies: ${stack.policyFile}   mode: ${stack.mode}`,
       ...(separate
         ? [`  processes: cosmos, azure-sim and ${opts.hosts ?? 1} host(s) behind a round-robin front end`]
@@ -215,6 +217,7 @@ async function main(): Promise<void> {
     process.stdout.write("\nStopping…\n");
     await rm(LOCAL_STACK_FILE, { force: true });
     await stack.close();
+    await teams.close();
     process.exit(0);
   };
   process.on("SIGINT", stop);

@@ -82,13 +82,25 @@ function describe(a: Approval): string {
   return `<p>${esc(a.summary)}</p>
 <p><strong>Policy</strong> ${esc(a.policy)} · <strong>Kind</strong> ${esc(a.kind)} · <strong>State</strong> ${esc(a.state)} · <strong>Expires</strong> ${esc(a.expiresAt)}</p>
 <p><strong>Resource</strong> <code>${esc(a.target.resourceId)}</code></p>
-<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>${runState(a)}${refusals(a)}`;
+<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>${decided(a)}${runState(a)}${refusals(a)}`;
+}
+
+/** Who decided and where (pseudonymous, as in the trail), or when it expired. */
+function decided(a: Approval): string {
+  if (a.state === "expired")
+    return `<p><strong>Expired</strong> ${esc(a.expiresAt)} without a decision: nothing was changed.</p>`;
+  if (a.state === "pending" || !a.decidedAt) return "";
+  const via =
+    a.decidedVia === "teams" ? "in Teams" : a.decidedVia === "cli" ? "with the CLI" : "on this page";
+  return `<p><strong>${a.state === "approved" ? "Approved" : "Rejected"}</strong> ${esc(a.decidedAt)} by approver <code>${esc(a.decidedBy ?? "?")}</code> ${via}${a.state === "rejected" ? ": nothing was changed" : ""}.</p>`;
 }
 
 /** How the approved change went: done, or due again after a transient failure, or given up. */
 function runState(a: Approval): string {
   const run = a.run;
   if (a.state !== "approved" || !run) return "";
+  if (run.state === "done" && run.outcome === "pending-approval")
+    return `<p><strong>Change</strong> not applied: the resource changed since the request, so the approved change no longer fits.${run.reason ? ` ${esc(run.reason)}` : ""}</p>`;
   if (run.state === "done")
     return `<p><strong>Change</strong> ${esc(run.outcome ?? "done")}${run.reason ? ` — ${esc(run.reason)}` : ""}</p>`;
   if (run.state === "gave-up")
@@ -161,7 +173,12 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
         `${describe(result.approval ?? approval)}<p>${esc(result.error ?? "refused")}.</p>`,
         403,
       );
-    if (result.error) return page("Nothing changed", `<p>${esc(result.error)}.</p>`, 409);
+    if (result.error)
+      return page(
+        "Nothing changed",
+        `<p class="why">Your decision changed nothing: ${esc(result.error)}.</p>${describe(result.approval ?? approval)}`,
+        409,
+      );
     const outcomes = result.decisions
       .map((d) => `<li>${esc(d.outcome)} — ${esc(d.reason ?? d.summary ?? "")}</li>`)
       .join("");

@@ -1,53 +1,75 @@
 /**
- * HTTP trigger `teamsMessages` (`/api/teams/messages`): Teams bot activities. Only the Adaptive Card
- * `Action.Execute` invoke (`adaptiveCard/action`, verbs `approve` / `reject`) is acted on. Every
- * request must carry a Bot Framework JWT: issuer https://api.botframework.com, audience = our bot
- * app ID, RS256 from the Bot Framework keys, 5 minutes clock skew, `serviceUrl` claim = the
- * activity's serviceUrl.
+ * HTTP trigger `teamsMessages` (`/api/teams/messages`): the bot's messaging endpoint. Every request
+ * must carry a Bot Framework JWT (shared/teams/bot-framework.ts `verifyBotFrameworkToken`: RS256 from
+ * the Bot Framework keys, issuer https://api.botframework.com, audience = our bot app ID, 5 minutes
+ * of clock skew, `serviceurl` claim = the activity's serviceUrl); anything else is 401.
+ *
+ * Acted on:
+ * - `adaptiveCard/action` invokes from the approval card: verbs `approve` / `reject` decide (the
+ *   presser must be a configured approver, and not the person whose change is being remediated),
+ *   `refresh` answers the card's current state for the viewer. The answer is always a card that
+ *   says what happened (or why nothing did); the bot also replaces the posted message for everyone.
+ * - `conversationUpdate` / `installationUpdate`: the bot added to (removed from) a team or group
+ *   chat captures (forgets) that conversation for its proactive cards (the settings win).
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
-import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { decidedCard } from "../shared/approvals/card.js";
+import {
+  type BotCardState,
+  botApprovalCard,
+  botCardStateOf,
+  type CardViewer,
+} from "../shared/approvals/card.js";
 import { InputError } from "../shared/errors.js";
-import { pseudonymize } from "../shared/redact.js";
-import { getRuntime } from "../shared/runtime.js";
+import type { Approval } from "../shared/ports/approval-store.js";
+import { pseudonymize, redactText } from "../shared/redact.js";
+import { getRuntime, type Runtime } from "../shared/runtime.js";
 import { parseJsonBody } from "../shared/signals/body.js";
+import { approverDirectory } from "../shared/teams/approver-directory.js";
+import {
+  ADAPTIVE_CARD_ACTION_INVOKE,
+  ADAPTIVE_CARD_CONTENT_TYPE,
+  verifyBotFrameworkToken,
+} from "../shared/teams/bot-framework.js";
 import { json, readBodyText } from "./http.js";
 
-const BOT_ISSUER = "https://api.botframework.com";
 /** An invoke activity is a few KB; Bot Framework caps activities far below 1 MB. */
 const MAX_ACTIVITY_BYTES = 262_144;
-const jwksCache = new Map<string, JWTVerifyGetKey>();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function jwks(url: string): JWTVerifyGetKey {
-  let set = jwksCache.get(url);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 24 * 3600_000 });
-    jwksCache.set(url, set);
-  }
-  return set;
+interface Account {
+  id?: string;
+  aadObjectId?: string;
 }
 
-interface InvokeActivity {
+interface Activity {
   type?: string;
   name?: string;
+  action?: string;
   serviceUrl?: string;
-  from?: { aadObjectId?: string };
-  value?: { action?: { type?: string; verb?: string; data?: { approvalId?: string } } };
+  from?: Account;
+  recipient?: Account;
+  conversation?: { id?: string; conversationType?: string; tenantId?: string };
+  membersAdded?: Account[];
+  membersRemoved?: Account[];
+  value?: { action?: { type?: string; verb?: string; data?: { approvalId?: unknown } } };
 }
 
-function invokeResponse(status: number, card?: Record<string, unknown>, message?: string): HttpResponseInit {
-  // Adaptive Card Universal Actions response: replace the card for everyone, or show a message.
-  return json(
-    200,
-    card
-      ? { statusCode: 200, type: "application/vnd.microsoft.card.adaptive", value: card }
-      : {
-          statusCode: status,
-          type: "application/vnd.microsoft.error",
-          value: { code: String(status), message },
-        },
-  );
+const unauthorized = () =>
+  json(401, {
+    error: { code: "Unauthorized", message: "invalid Bot Framework token", path: "authorization" },
+  });
+
+/** Adaptive Card Universal Actions answer: the card that replaces the viewer's, or a message. */
+function cardResponse(card: Record<string, unknown>): HttpResponseInit {
+  return json(200, { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: card });
+}
+
+function errorResponse(status: number, message: string): HttpResponseInit {
+  return json(200, {
+    statusCode: status,
+    type: "application/vnd.microsoft.error",
+    value: { code: String(status), message },
+  });
 }
 
 export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponseInit> {
@@ -57,64 +79,137 @@ export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponse
     return json(404, {
       error: { code: "BotNotConfigured", message: "TEAMS_BOT_APP_ID is not set", path: "" },
     });
-  const auth = req.headers.get("authorization") ?? "";
-  const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
-  if (!token)
-    return json(401, {
-      error: { code: "Unauthorized", message: "Bot Framework token required", path: "authorization" },
-    });
-  let activity: InvokeActivity;
+  const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+  if (!token) return unauthorized();
+  let activity: Activity;
   try {
     // Size and depth are bounded before the body is parsed (see shared/signals/body.ts).
-    activity = parseJsonBody(await readBodyText(req, MAX_ACTIVITY_BYTES)) as InvokeActivity;
+    activity = parseJsonBody(await readBodyText(req, MAX_ACTIVITY_BYTES)) as Activity;
   } catch (err) {
     if (err instanceof InputError) return json(err.status, err.toBody());
     throw err;
   }
+  if (typeof activity !== "object" || activity === null || Array.isArray(activity)) return unauthorized();
   try {
-    const { payload } = await jwtVerify(token, jwks(runtime.config.teams.botJwksUrl), {
-      issuer: BOT_ISSUER,
-      audience: botAppId,
-      algorithms: ["RS256"],
-      clockTolerance: 300,
-      currentDate: runtime.clock.now(),
+    await verifyBotFrameworkToken(token, {
+      botAppId,
+      keys: runtime.config.teams.botJwksUrl,
+      activityServiceUrl: activity.serviceUrl,
+      now: runtime.clock.now(),
     });
-    if (typeof payload.serviceUrl !== "string" || payload.serviceUrl !== activity.serviceUrl) {
-      throw new Error("serviceUrl claim does not match the activity");
-    }
   } catch (err) {
     runtime.log.warn({ reason: (err as Error).message.slice(0, 200) }, "teams: rejected Bot Framework token");
-    return json(401, {
-      error: { code: "Unauthorized", message: "invalid Bot Framework token", path: "authorization" },
-    });
+    return unauthorized();
   }
-  if (activity.type !== "invoke" || activity.name !== "adaptiveCard/action") return json(200, {});
+  rememberApprover(activity, runtime);
+  try {
+    if (activity.type === "invoke" && activity.name === ADAPTIVE_CARD_ACTION_INVOKE)
+      return await cardAction(activity, runtime);
+    if (activity.type === "conversationUpdate" || activity.type === "installationUpdate")
+      await installation(activity, runtime);
+    return json(200, {});
+  } catch (err) {
+    runtime.log.error({ err: redactText(String((err as Error).message)) }, "teams: activity failed");
+    const status = (err as { statusCode?: number }).statusCode === 503 ? 503 : 500;
+    if (activity.type === "invoke")
+      return errorResponse(status, "driftguard could not handle this right now; try again in a minute");
+    return json(status, { error: { code: "InternalError", message: "try again", path: "" } });
+  }
+}
+
+/** An approver's Teams user ID, seen on their activity, lets their card refresh automatically. */
+function rememberApprover(activity: Activity, runtime: Runtime): void {
+  const oid = activity.from?.aadObjectId?.toLowerCase();
+  const teamsId = activity.from?.id;
+  const conversationId = activity.conversation?.id?.split(";")[0];
+  if (!oid || !teamsId?.startsWith("29:") || !conversationId) return;
+  if (runtime.config.approvers.objectIds.some((a) => a.toLowerCase() === oid))
+    approverDirectory.remember(conversationId, oid, teamsId);
+}
+
+async function cardAction(activity: Activity, runtime: Runtime): Promise<HttpResponseInit> {
   const verb = activity.value?.action?.verb;
   const approvalId = activity.value?.action?.data?.approvalId;
   if (
-    (verb !== "approve" && verb !== "reject") ||
+    (verb !== "approve" && verb !== "reject" && verb !== "refresh") ||
     typeof approvalId !== "string" ||
-    !/^[0-9a-f-]{36}$/i.test(approvalId)
-  ) {
-    return invokeResponse(400, undefined, "unknown action");
-  }
+    !UUID.test(approvalId)
+  )
+    return errorResponse(400, "unknown action");
+  const approval = await runtime.stores.approvals.get(approvalId);
+  if (!approval) return errorResponse(404, "this approval request no longer exists");
+
   const oid = activity.from?.aadObjectId?.toLowerCase();
-  if (!oid || !runtime.config.approvers.objectIds.map((s) => s.toLowerCase()).includes(oid)) {
-    return invokeResponse(403, undefined, "you are not an authorised approver");
+  const viewer: CardViewer | undefined = oid
+    ? {
+        id: pseudonymize(oid, runtime.config.pseudonymKey),
+        approver: runtime.config.approvers.objectIds.some((a) => a.toLowerCase() === oid),
+      }
+    : undefined;
+  const conversationId = activity.conversation?.id?.split(";")[0] ?? "";
+  const card = (a: Approval, state: BotCardState, notice?: string) =>
+    cardResponse(
+      botApprovalCard(a, state, {
+        refreshUserIds: approverDirectory.known(conversationId, runtime.config.approvers.objectIds),
+        ...(notice ? { notice } : {}),
+      }),
+    );
+
+  if (verb === "refresh")
+    return card(approval, botCardStateOf(approval, viewer ?? { id: "", approver: false }));
+  if (!viewer?.approver) {
+    runtime.log.warn({ approvalId }, "teams: decision by someone who is not an approver refused");
+    return card(approval, { state: "refused", reason: "not-an-approver" });
   }
   const result = await runtime.pipeline.decideApproval(
     approvalId,
     verb === "approve" ? "approved" : "rejected",
     {
-      id: pseudonymize(oid, runtime.config.pseudonymKey),
+      id: viewer.id,
       decidedAt: runtime.clock.now().toISOString(),
       via: "teams",
     },
   );
-  if (!result.approval) return invokeResponse(404, undefined, result.error ?? "approval not found");
-  const last = result.decisions[result.decisions.length - 1];
-  const state = result.error
-    ? result.error
-    : `${verb === "approve" ? "approved" : "rejected"}${last && last.outcome !== "approved" && last.outcome !== "rejected" ? ` → ${last.outcome}` : ""}`;
-  return invokeResponse(200, decidedCard(result.approval, state));
+  const now = result.approval ?? approval;
+  if (result.refused) return card(now, { state: "refused", reason: "self-approval" });
+  if (result.error)
+    return card(now, botCardStateOf(now, viewer), `Your ${verb} changed nothing: ${result.error}.`);
+  return card(now, botCardStateOf(now, viewer));
+}
+
+/**
+ * The bot was added to or removed from a conversation. Team channels and group chats are captured;
+ * a personal chat never is (approvals are not for one person's chat).
+ */
+async function installation(activity: Activity, runtime: Runtime): Promise<void> {
+  const store = runtime.stores.teams;
+  const conversationId = activity.conversation?.id?.split(";")[0];
+  const botId = activity.recipient?.id;
+  if (!store || !conversationId || !botId) return;
+  const isBot = (m: Account) => m.id === botId;
+  const added =
+    activity.type === "installationUpdate"
+      ? activity.action === "add" || activity.action === "add-upgrade"
+      : (activity.membersAdded ?? []).some(isBot);
+  const removed =
+    activity.type === "installationUpdate"
+      ? activity.action === "remove"
+      : (activity.membersRemoved ?? []).some(isBot);
+  const kind = activity.conversation?.conversationType;
+  if (added && (kind === "channel" || kind === "groupChat") && activity.serviceUrl?.startsWith("https://")) {
+    await store.saveConversation({
+      serviceUrl: activity.serviceUrl,
+      conversationId,
+      ...(activity.conversation?.tenantId ? { tenantId: activity.conversation.tenantId } : {}),
+      capturedAt: runtime.clock.now().toISOString(),
+    });
+    const settings = runtime.config.teams;
+    runtime.log.warn(
+      { conversationType: kind, overriddenBySettings: !!(settings.serviceUrl && settings.conversationId) },
+      "teams: bot installed; approval cards go to this conversation",
+    );
+  } else if (removed) {
+    await store.forgetConversation(conversationId);
+    runtime.log.warn({ conversationType: kind }, "teams: bot removed from a conversation");
+  }
 }

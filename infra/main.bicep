@@ -58,6 +58,10 @@ param teamsWorkflowUrl string = ''
 @description('TEAMS_BOT_APP_ID: Entra app ID of an optional Teams bot for in-card approvals. Empty: no bot.')
 param teamsBotAppId string = ''
 
+@description('TEAMS_SERVICE_URL / TEAMS_CONVERSATION_ID: where the bot posts approval cards. Empty: the team the bot is installed in (captured at installation).')
+param teamsServiceUrl string = ''
+param teamsConversationId string = ''
+
 @description('Client ID of the Entra app registration used by App Service Authentication (approval page, audit API and viewer). Empty: authentication is NOT configured — the approval page then refuses every decision in Azure and the audit API refuses every caller (see infra/README.md).')
 param authClientId string = ''
 
@@ -187,6 +191,8 @@ module app 'resources.bicep' = {
     approvalTtlMinutes: approvalTtlMinutes
     teamsWorkflowUrl: teamsWorkflowUrl
     teamsBotAppId: teamsBotAppId
+    teamsServiceUrl: teamsServiceUrl
+    teamsConversationId: teamsConversationId
     authClientId: authClientId
     publicUrl: publicUrl
     connectSignals: connectSignals

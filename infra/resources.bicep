@@ -16,6 +16,8 @@ param approvalTtlMinutes int
 @secure()
 param teamsWorkflowUrl string
 param teamsBotAppId string
+param teamsServiceUrl string
+param teamsConversationId string
 param authClientId string
 param publicUrl string
 param connectSignals bool
@@ -501,6 +503,8 @@ var appSettings = {
     ? ''
     : '@Microsoft.KeyVault(SecretUri=${appVault.outputs.vaultUri}secrets/${teamsWorkflowSecretName}/)'
   TEAMS_BOT_APP_ID: teamsBotAppId
+  TEAMS_SERVICE_URL: teamsServiceUrl
+  TEAMS_CONVERSATION_ID: teamsConversationId
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.

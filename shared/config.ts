@@ -36,6 +36,10 @@ export interface DriftguardConfig {
     botAppId?: string;
     /** Bot Framework signing keys (JWKS). */
     botJwksUrl: string;
+    /** Bot Connector service URL for proactive cards (else the one captured at installation). */
+    serviceUrl?: string;
+    /** Conversation (team channel) the bot posts approval cards to (else the captured one). */
+    conversationId?: string;
   };
   approvers: {
     /** Entra object IDs allowed to approve. */
@@ -189,6 +193,20 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
   if (botAppId && !GUID.test(botAppId))
     throw new ConfigError("TEAMS_BOT_APP_ID", "must be the bot's Entra app ID (GUID)");
 
+  const teamsServiceUrl = env.TEAMS_SERVICE_URL ? httpsUrl(env, "TEAMS_SERVICE_URL") : undefined;
+  const conversationId = env.TEAMS_CONVERSATION_ID?.trim() || undefined;
+  // Teams conversation IDs look like `19:…@thread.tacv2` (channels) or `a:…`/`19:…` (chats).
+  if (conversationId && !/^[\x21-\x7e]{1,512}$/.test(conversationId))
+    throw new ConfigError(
+      "TEAMS_CONVERSATION_ID",
+      "must be a Teams conversation ID (e.g. 19:…@thread.tacv2)",
+    );
+  if ((teamsServiceUrl || conversationId) && !botAppId)
+    throw new ConfigError(
+      "TEAMS_BOT_APP_ID",
+      "is required when TEAMS_SERVICE_URL or TEAMS_CONVERSATION_ID is set (the bot posts the cards)",
+    );
+
   return {
     mode,
     policyFile: env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE,
@@ -208,6 +226,8 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
       workflowUrl: env.TEAMS_WORKFLOW_URL ? httpsUrl(env, "TEAMS_WORKFLOW_URL") : undefined,
       botAppId,
       botJwksUrl: jwksUrl(env, inAzure),
+      ...(teamsServiceUrl ? { serviceUrl: `${teamsServiceUrl}/` } : {}),
+      ...(conversationId ? { conversationId } : {}),
     },
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,

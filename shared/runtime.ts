@@ -99,7 +99,15 @@ export async function createRuntime(
           approvals: traced(untraced.approvals, "approvals"),
         };
   const notifier =
-    overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
+    overrides.notifier ??
+    (await (
+      await import("./approvals/notifier.js")
+    ).createNotifier(config, log, {
+      credential,
+      ca,
+      teams: stores.teams,
+      approvals: stores.approvals,
+    }));
   const pipeline = new Pipeline({
     policies: policies.policies,
     globalMode: config.mode,

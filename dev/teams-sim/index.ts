@@ -25,7 +25,7 @@ import {
   type AdaptiveCardActionInvoke,
 } from "../../shared/teams/bot-framework.js";
 import { type BadTokenVariant, LocalBotIssuer } from "./issuer.js";
-import { createTeamsHandler } from "./routes.js";
+import { createTeamsHandler, type PressRequest, type RosterMember, teamsUserIdOf } from "./routes.js";
 import {
   type StoredActivity,
   type TeamsFault,
@@ -35,6 +35,7 @@ import {
 } from "./store.js";
 
 export { BAD_TOKEN_VARIANTS, type BadTokenVariant, LocalBotIssuer } from "./issuer.js";
+export { type PressRequest, type RosterMember, teamsUserIdOf } from "./routes.js";
 export type { ActivityVersion, StoredActivity, TeamsFault, TeamsRequest, WorkflowPost } from "./store.js";
 
 /** The channel conversation the bot is installed in, unless told otherwise. */
@@ -55,6 +56,23 @@ export interface TeamsSimulatorOptions {
   token?: string;
   /** Clock for token `nbf`/`exp` (tests with a manual clock pass theirs). */
   clock?: () => Date;
+  /** The team's members (member lookups by Teams user ID or Entra object ID; `/_sim/press`). */
+  members?: RosterMember[];
+  /** Called after the bot posted or replaced a card. */
+  onActivity?: (activity: StoredActivity, method: "POST" | "PUT") => void;
+  /** The bot's messaging endpoint, for `/_sim/press` (also settable later with `setBotEndpoint`). */
+  botEndpoint?: string;
+}
+
+export interface InstallationRequest {
+  messagesUrl: string;
+  /** Default: the stand-in's first conversation. */
+  conversationId?: string;
+  conversationType?: "channel" | "groupChat" | "personal";
+  /** `removed`: the bot was taken out of the team. */
+  removed?: boolean;
+  tenantId?: string;
+  token?: BadTokenVariant | null;
 }
 
 export interface InvokeRequest {
@@ -106,6 +124,12 @@ export interface TeamsSimulator {
   /** The invoke activity Teams would send for this button press (not sent). */
   invokeActivity(req: Omit<InvokeRequest, "messagesUrl" | "token">): AdaptiveCardActionInvoke;
   sendInvoke(req: InvokeRequest): Promise<InvokeResult>;
+  /** Sends the `conversationUpdate` Teams sends when the bot is added to (or removed from) a team. */
+  sendInstallation(req: InstallationRequest): Promise<{ status: number; body: unknown }>;
+  /** The Teams user ID (`29:…`) the stand-in gives this person. */
+  teamsUserId(aadObjectId: string): string;
+  addMember(member: RosterMember): void;
+  setBotEndpoint(url: string): void;
   close(): Promise<void>;
 }
 
@@ -130,7 +154,40 @@ export async function startTeamsSimulator(opts: TeamsSimulatorOptions): Promise<
   const issuer = await LocalBotIssuer.create(opts.botAppId, clock);
   const workflowSignature = randomBytes(24).toString("base64url");
 
-  const handler = createTeamsHandler({ store, token: opts.token ?? LOCAL_STACK_TOKEN, workflowSignature });
+  const members = [...(opts.members ?? [])];
+  let botEndpoint = opts.botEndpoint;
+  let sendInvoke: (req: InvokeRequest) => Promise<InvokeResult> = async () => {
+    throw new Error("not started");
+  };
+  const press = async (req: PressRequest) => {
+    const aadObjectId = req.aadObjectId ?? members[0]?.aadObjectId;
+    if (!botEndpoint || !aadObjectId) return { status: 404, body: { error: "no bot endpoint or no member" } };
+    const conversationId = req.conversationId ?? conversations[0]!;
+    const card = store.activity(conversationId, req.activityId)?.card;
+    // The button's data, as Teams takes it from the card (the approval ID).
+    const actions = [...((card?.actions as Record<string, unknown>[]) ?? [])];
+    const refresh = (card?.refresh as { action?: Record<string, unknown> } | undefined)?.action;
+    if (refresh) actions.push(refresh);
+    const action = actions.find((a) => a.verb === req.verb);
+    const res = await sendInvoke({
+      messagesUrl: botEndpoint,
+      activityId: req.activityId,
+      verb: req.verb,
+      data: (action?.data as Record<string, unknown>) ?? {},
+      aadObjectId,
+      userName: members.find((m) => m.aadObjectId === aadObjectId)?.name,
+      conversationId,
+    });
+    return { status: res.status, body: res.body };
+  };
+  const handler = createTeamsHandler({
+    store,
+    token: opts.token ?? LOCAL_STACK_TOKEN,
+    workflowSignature,
+    roster: () => members,
+    onActivity: opts.onActivity,
+    press,
+  });
   const connector = https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => {
     handler(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
@@ -168,7 +225,7 @@ export async function startTeamsSimulator(opts: TeamsSimulatorOptions): Promise<
     timestamp: clock().toISOString(),
     channelId: "msteams",
     serviceUrl: req.activityServiceUrl ?? serviceUrl,
-    from: { id: `29:${req.aadObjectId}`, aadObjectId: req.aadObjectId, name: req.userName },
+    from: { id: teamsUserIdOf(req.aadObjectId), aadObjectId: req.aadObjectId, name: req.userName },
     recipient: { id: `28:${opts.botAppId}`, name: "driftguard" },
     conversation: { id: req.conversationId ?? conversations[0]!, conversationType: "channel" },
     replyToId: req.activityId,
@@ -177,6 +234,21 @@ export async function startTeamsSimulator(opts: TeamsSimulatorOptions): Promise<
       trigger: req.trigger ?? "manual",
     },
   });
+
+  sendInvoke = async (req) => {
+    const activity = invokeActivity(req);
+    const claims = { serviceUrl };
+    const token =
+      req.token === null
+        ? undefined
+        : req.token === undefined
+          ? await issuer.token(claims)
+          : typeof req.token === "object"
+            ? req.token.raw
+            : await issuer.badToken(req.token, claims);
+    const res = await postJson(req.messagesUrl, activity, token, opts.tls.cert);
+    return { ...res, activity };
+  };
 
   return {
     url,
@@ -195,19 +267,45 @@ export async function startTeamsSimulator(opts: TeamsSimulatorOptions): Promise<
     addFault: (fault) => store.addFault(fault),
     clearFaults: () => store.clearFaults(),
     invokeActivity,
-    async sendInvoke(req) {
-      const activity = invokeActivity(req);
-      const claims = { serviceUrl };
+    sendInvoke: (req) => sendInvoke(req),
+    async sendInstallation(req) {
+      const conversationId = req.conversationId ?? conversations[0]!;
+      const bot = { id: `28:${opts.botAppId}`, name: "driftguard" };
+      const activity = {
+        type: "conversationUpdate",
+        id: `f:${randomUUID()}`,
+        timestamp: clock().toISOString(),
+        channelId: "msteams",
+        serviceUrl,
+        from: { id: teamsUserIdOf(members[0]?.aadObjectId ?? randomUUID()) },
+        recipient: bot,
+        conversation: {
+          id: conversationId,
+          conversationType: req.conversationType ?? "channel",
+          tenantId: req.tenantId ?? "11111111-2222-3333-4444-555555555555",
+          isGroup: true,
+        },
+        ...(req.removed ? { membersRemoved: [bot] } : { membersAdded: [bot] }),
+        channelData: {
+          team: { id: conversationId },
+          eventType: req.removed ? "teamMemberRemoved" : "teamMemberAdded",
+          tenant: { id: req.tenantId ?? "11111111-2222-3333-4444-555555555555" },
+        },
+      };
       const token =
         req.token === null
           ? undefined
           : req.token === undefined
-            ? await issuer.token(claims)
-            : typeof req.token === "object"
-              ? req.token.raw
-              : await issuer.badToken(req.token, claims);
-      const res = await postJson(req.messagesUrl, activity, token, opts.tls.cert);
-      return { ...res, activity };
+            ? await issuer.token({ serviceUrl })
+            : await issuer.badToken(req.token, { serviceUrl });
+      return postJson(req.messagesUrl, activity, token, opts.tls.cert);
+    },
+    teamsUserId: teamsUserIdOf,
+    addMember: (m) => {
+      members.push(m);
+    },
+    setBotEndpoint: (url) => {
+      botEndpoint = url;
     },
     async close() {
       await Promise.all([close(connector), close(issuerServer)]);

@@ -2,16 +2,41 @@
  * Request handling of the Teams stand-in's HTTPS origin: the Bot Connector routes a bot calls, the
  * Teams Workflows webhook, and the `/_sim/` admin routes that read what was posted.
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseUrl, readBody, sendJson, sleep } from "../azure-sim/common.js";
-import { cardOfActivity, type TeamsStore } from "./store.js";
+import { cardOfActivity, type StoredActivity, type TeamsStore } from "./store.js";
+
+/** What `POST /_sim/press` takes: which card, which button, who presses (default: the first roster member). */
+export interface PressRequest {
+  activityId: string;
+  verb: string;
+  conversationId?: string;
+  aadObjectId?: string;
+}
 
 /** Teams refuses bot messages over about 28 KB with 413. */
 export const MAX_ACTIVITY_BYTES = 28 * 1024;
 
+/** A person in the team: the roster answers member lookups with their Teams user ID. */
+export interface RosterMember {
+  aadObjectId: string;
+  name?: string;
+}
+
+/** The Teams user ID (`29:…`) the stand-in gives a person: opaque, stable, not their object ID. */
+export function teamsUserIdOf(aadObjectId: string): string {
+  return `29:1${createHash("sha256").update(aadObjectId.toLowerCase()).digest("base64url").slice(0, 40)}`;
+}
+
 export interface RouteOptions {
   store: TeamsStore;
+  /** Members of every conversation (member lookups). */
+  roster: () => readonly RosterMember[];
+  /** Called after a card was posted or replaced (the demo prints it). */
+  onActivity?: (activity: StoredActivity, method: "POST" | "PUT") => void;
+  /** `POST /_sim/press`: presses a card button (sends the signed invoke to the bot). */
+  press?: (req: PressRequest) => Promise<{ status: number; body: unknown }>;
   /** The bearer token the connector accepts. */
   token: string;
   /** The `sig` query value of the Workflows webhook URL. */
@@ -29,6 +54,7 @@ function sameSecret(given: string | undefined, expected: string): boolean {
 
 /** `/v3/conversations/{id}/activities[/{activityId}]`, optionally under one region segment (`/amer`). */
 const ACTIVITIES = /^(?:\/[A-Za-z0-9-]+)?\/v3\/conversations\/([^/]+)\/activities(?:\/([^/]+))?\/?$/;
+const MEMBER = /^(?:\/[A-Za-z0-9-]+)?\/v3\/conversations\/([^/]+)\/members\/([^/]+)\/?$/;
 const WORKFLOW = /^\/workflows\/([A-Za-z0-9-]+)\/triggers\/manual\/paths\/invoke\/?$/;
 
 function segment(raw: string): string | undefined {
@@ -45,6 +71,7 @@ export function createTeamsHandler(opts: RouteOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = (req.method ?? "GET").toUpperCase();
     const { rawPath, query } = parseUrl(req);
+    if (rawPath === "/_sim/press" && method === "POST") return press(req, res);
     if (rawPath.startsWith("/_sim/")) return admin(method, rawPath, res);
 
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
@@ -81,6 +108,44 @@ export function createTeamsHandler(opts: RouteOptions) {
         card: parsed.card,
       });
       return sendJson(res, 202);
+    }
+
+    const member = MEMBER.exec(rawPath);
+    if (member) {
+      if (!authorized)
+        return sendJson(
+          res,
+          401,
+          connectorError("Unauthorized", "Authorization has been denied for this request."),
+        );
+      if (method !== "GET") return sendJson(res, 405, connectorError("MethodNotAllowed", "GET only."));
+      const conversationId = segment(member[1]!);
+      const userId = segment(member[2]!)?.toLowerCase();
+      if (!conversationId || !store.hasConversation(conversationId))
+        return sendJson(
+          res,
+          403,
+          connectorError("BotNotInConversationRoster", "The bot is not part of the conversation roster."),
+        );
+      // Looked up by Teams user ID or Entra object ID, like the real endpoint.
+      const found = opts
+        .roster()
+        .find(
+          (m) =>
+            m.aadObjectId.toLowerCase() === userId || teamsUserIdOf(m.aadObjectId).toLowerCase() === userId,
+        );
+      if (!found)
+        return sendJson(
+          res,
+          404,
+          connectorError("MemberNotFoundInConversation", "The member is not in the conversation."),
+        );
+      return sendJson(res, 200, {
+        id: teamsUserIdOf(found.aadObjectId),
+        objectId: found.aadObjectId,
+        name: found.name ?? "Team member",
+        userRole: "user",
+      });
     }
 
     const route = ACTIVITIES.exec(rawPath);
@@ -127,6 +192,7 @@ export function createTeamsHandler(opts: RouteOptions) {
     if (method === "POST" && activityId === undefined) {
       if ("error" in parsed) return sendJson(res, 400, connectorError("BadArgument", parsed.error));
       const stored = store.post(conversationId, parsed.activity, parsed.card);
+      opts.onActivity?.(structuredClone(stored), "POST");
       return sendJson(res, 201, { id: stored.id });
     }
     if (method === "PUT" && activityId !== undefined) {
@@ -135,10 +201,26 @@ export function createTeamsHandler(opts: RouteOptions) {
         return sendJson(res, 400, connectorError("BadArgument", "The activity's id differs from the URL's."));
       const stored = store.update(conversationId, activityId, parsed.activity, parsed.card);
       if (!stored) return sendJson(res, 404, connectorError("ActivityNotFound", "Unknown activity ID."));
+      opts.onActivity?.(structuredClone(stored), "PUT");
       return sendJson(res, 200, { id: stored.id });
     }
     return sendJson(res, 405, connectorError("MethodNotAllowed", `${method} is not supported here.`));
   };
+
+  /** Local only (the stand-in listens on 127.0.0.1): press a button as a roster member would. */
+  async function press(req: IncomingMessage, res: ServerResponse) {
+    if (!opts.press) return sendJson(res, 404, connectorError("NotFound", "No bot endpoint to press to."));
+    let body: PressRequest;
+    try {
+      body = JSON.parse(await readBody(req, 65_536)) as PressRequest;
+    } catch {
+      return sendJson(res, 400, connectorError("BadArgument", "The body must be JSON: {activityId, verb}."));
+    }
+    if (typeof body?.activityId !== "string" || typeof body.verb !== "string")
+      return sendJson(res, 400, connectorError("BadArgument", "activityId and verb are required."));
+    const answer = await opts.press(body);
+    return sendJson(res, 200, answer);
+  }
 
   function admin(method: string, rawPath: string, res: ServerResponse) {
     if (method !== "GET") return sendJson(res, 405, connectorError("MethodNotAllowed", "GET only."));

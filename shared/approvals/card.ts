@@ -132,13 +132,14 @@ export const MAX_REFRESH_USERS = 60;
 
 /** What became of an approved request's remediation run. */
 export interface RunOutcome {
-  outcome: "running" | "remediated" | "compliant" | "failed" | "superseded";
+  outcome: "running" | "remediated" | "compliant" | "failed" | "superseded" | "not-applied";
   /** One line for people (e.g. the failure's step, or the ID of the new approval). */
   detail?: string;
 }
 
 export type BotCardState =
-  | { state: "pending" }
+  /** `canDecide: false`: the viewer is not an approver (no buttons). `notes`: e.g. refused decisions. */
+  | { state: "pending"; canDecide?: boolean; notes?: string[] }
   | { state: "approved"; by: string; at: string; run?: RunOutcome }
   | { state: "rejected"; by: string; at: string }
   | { state: "expired"; at: string }
@@ -152,6 +153,8 @@ export interface BotCardOptions {
    * 60 members (an empty list would switch automatic refresh off).
    */
   refreshUserIds?: readonly string[];
+  /** One line about the viewer's own action, shown first (e.g. why their click changed nothing). */
+  notice?: string;
 }
 
 const RUN_TEXT: Record<RunOutcome["outcome"], string> = {
@@ -161,17 +164,31 @@ const RUN_TEXT: Record<RunOutcome["outcome"], string> = {
   failed: "The remediation failed.",
   superseded:
     "Not applied: the resource changed since the request, so the approved change no longer fits. A new approval was requested for the new plan.",
+  "not-applied": "The change was not applied.",
 };
 
 function statusBlock(s: BotCardState): { title: string; style: string; lines: string[] } {
   switch (s.state) {
     case "pending":
-      return { title: "approval needed", style: "emphasis", lines: ["Waiting for an approver."] };
+      return {
+        title: "approval needed",
+        style: "emphasis",
+        lines: [
+          s.canDecide === false
+            ? "Waiting for an approver. Only driftguard's configured approvers can decide."
+            : "Waiting for an approver.",
+          ...(s.notes ?? []),
+        ],
+      };
     case "approved": {
       const lines = [`Approved by ${s.by} at ${s.at}.`];
       if (s.run) lines.push(RUN_TEXT[s.run.outcome] + (s.run.detail ? ` ${s.run.detail}` : ""));
       const style =
-        s.run?.outcome === "failed" ? "attention" : s.run?.outcome === "superseded" ? "warning" : "good";
+        s.run?.outcome === "failed"
+          ? "attention"
+          : s.run?.outcome === "superseded" || s.run?.outcome === "not-applied"
+            ? "warning"
+            : "good";
       return { title: "approved", style, lines };
     }
     case "rejected":
@@ -220,10 +237,15 @@ export function botApprovalCard(
     text: `driftguard: ${view.title}`,
     wrap: true,
   });
+  const lines = opts.notice ? [opts.notice, ...view.lines] : view.lines;
   body.splice(1, 0, {
     type: "Container",
     style: view.style,
-    items: view.lines.map((text) => ({ type: "TextBlock", text, wrap: true })),
+    items: lines.map((text, i) =>
+      opts.notice && i === 0
+        ? { type: "TextBlock", text, wrap: true, weight: "Bolder" }
+        : { type: "TextBlock", text, wrap: true },
+    ),
   });
   // An empty change list would leave an empty container behind.
   const changes = body[body.length - 1];
@@ -239,7 +261,7 @@ export function botApprovalCard(
     if (userIds.length > 0) refresh.userIds = userIds;
     card.refresh = refresh;
   }
-  if (status.state === "pending") {
+  if (status.state === "pending" && status.canDecide !== false) {
     card.actions = [
       { type: "Action.Execute", title: "Approve", verb: APPROVAL_VERBS.approve, data, style: "positive" },
       { type: "Action.Execute", title: "Reject", verb: APPROVAL_VERBS.reject, data, style: "destructive" },
@@ -248,4 +270,85 @@ export function botApprovalCard(
     delete card.actions;
   }
   return card;
+}
+
+// ---------------------------------------------------------------------------------------------
+// From a stored approval to what a person sees on the card.
+
+/** How the card names a decider: the pseudonym the trail uses (the bot keeps no names), or "you". */
+function deciderLabel(a: Pick<Approval, "decidedBy" | "decidedVia">, viewerId?: string): string {
+  if (viewerId && a.decidedBy === viewerId) return "you";
+  const via =
+    a.decidedVia === "teams" ? "in Teams" : a.decidedVia === "cli" ? "with the CLI" : "on the approval page";
+  return `approver ${a.decidedBy ?? "(unknown)"} ${via}`;
+}
+
+/** What became of the approved change, for the card. */
+export function runOutcomeOf(a: Pick<Approval, "run">): RunOutcome {
+  const run = a.run;
+  if (!run || (run.state === "due" && !run.lastError)) return { outcome: "running" };
+  if (run.state === "due") {
+    const e = run.lastError!;
+    return {
+      outcome: "running",
+      detail: `The last attempt failed (${e.code} at ${e.step}); it is retried automatically${run.nextAttemptAt ? ` at ${run.nextAttemptAt}` : ""}.`,
+    };
+  }
+  if (run.state === "gave-up") return { outcome: "failed", detail: run.reason };
+  switch (run.outcome) {
+    case "remediated":
+      return { outcome: "remediated" };
+    case "compliant":
+      return { outcome: "compliant" };
+    case "pending-approval":
+      return { outcome: "superseded", detail: run.reason };
+    case "failed":
+      return { outcome: "failed", detail: run.reason };
+    default:
+      return {
+        outcome: "not-applied",
+        detail: `Outcome: ${run.outcome ?? "unknown"}. ${run.reason ?? ""}`.trim(),
+      };
+  }
+}
+
+/** Lines about refused decision attempts, for the pending card everyone sees. */
+function refusalNotes(a: Pick<Approval, "refusals">): string[] {
+  return (a.refusals ?? []).slice(-3).map((r) => `Refused at ${r.at}: ${r.reason}.`);
+}
+
+export interface CardViewer {
+  /** Pseudonym of the person viewing (the one who pressed a button or whose card refreshes). */
+  id: string;
+  /** Whether they are one of the configured approvers. */
+  approver: boolean;
+}
+
+/**
+ * The card state of an approval: for everyone (no viewer: the message the bot updates) or for one
+ * viewer (the card a refresh or a button press answers with), who may not decide (not an approver,
+ * or the person whose change is being remediated).
+ */
+export function botCardStateOf(a: Approval, viewer?: CardViewer): BotCardState {
+  switch (a.state) {
+    case "pending":
+      if (viewer && a.causedBy && a.causedBy === viewer.id)
+        return { state: "refused", reason: "self-approval" };
+      return {
+        state: "pending",
+        ...(viewer && !viewer.approver ? { canDecide: false } : {}),
+        notes: refusalNotes(a),
+      };
+    case "approved":
+      return {
+        state: "approved",
+        by: deciderLabel(a, viewer?.id),
+        at: a.decidedAt ?? a.createdAt,
+        run: runOutcomeOf(a),
+      };
+    case "rejected":
+      return { state: "rejected", by: deciderLabel(a, viewer?.id), at: a.decidedAt ?? a.createdAt };
+    case "expired":
+      return { state: "expired", at: a.expiresAt };
+  }
 }

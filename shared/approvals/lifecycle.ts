@@ -17,7 +17,7 @@ import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
 import type { Approval, ApprovalStore, ApprovedRun } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
-import type { Notifier } from "../ports/notifier.js";
+import type { ApprovalChange, Notifier } from "../ports/notifier.js";
 import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
 
@@ -123,11 +123,16 @@ export class ApprovalLifecycle {
       return this.refuseSelfApproval(existing, approver);
 
     const decided = await approvals.closePending(id, decision, approver.id, clock.now(), approver.via);
-    if (!decided) return { approval: existing, decisions: [], error: "approval was decided concurrently" };
+    if (!decided) {
+      const now = (await approvals.get(id)) ?? existing;
+      return { approval: now, decisions: [], error: `approval already ${now.state} (decided concurrently)` };
+    }
     const first = await this.recordDecision(decided, decision, approver);
+    await this.changed(decided, "decided");
     if (decision === "rejected") return { approval: decided, decisions: first };
     const runs = await this.deps.runApproved(decided, approver);
     const settled = await this.settleRun(decided, runs);
+    await this.changed(settled ?? decided, "run");
     return { approval: settled ?? decided, decisions: [...first, ...runs] };
   }
 
@@ -160,7 +165,7 @@ export class ApprovalLifecycle {
       // accepted it: it is written once, here, before the change runs.
       out.push(...(await this.recordDecision(a, "approved", approver)));
       const runs = await this.deps.runApproved(a, approver);
-      await this.settleRun(a, runs);
+      await this.changed((await this.settleRun(a, runs)) ?? a, "run");
       out.push(...runs);
     }
     return out;
@@ -217,6 +222,7 @@ export class ApprovalLifecycle {
       reason,
     });
     this.deps.log.warn({ approvalId: a.id, via: approver.via }, "self-approval refused");
+    await this.changed(updated ?? a, "refused");
     return { approval: updated ?? a, decisions, error: reason, refused: "self-approval" };
   }
 
@@ -225,13 +231,16 @@ export class ApprovalLifecycle {
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
     if (expired?.state !== "expired") return [];
-    return this.recordStep(expired, "expired", {
+    const decisions = await this.recordStep(expired, "expired", {
       outcome: "expired",
       changes: a.changes,
       actor: "driftguard",
       approver: null,
       reason: `no decision before ${a.expiresAt}`,
     });
+    // Only the expiry that was recorded now updates the card (a repeated sweep finds it done).
+    if (decisions.length > 0) await this.changed(expired, "expired");
+    return decisions;
   }
 
   private async giveUp(a: Approval): Promise<Decision[]> {
@@ -245,13 +254,14 @@ export class ApprovalLifecycle {
       reason: message,
       error: { code: "ApprovedChangeNotApplied", message, step: last?.step ?? "apply" },
     });
-    await this.deps.approvals.updateRun(a.id, {
+    const updated = await this.deps.approvals.updateRun(a.id, {
       ...(a.run ?? { attempts: 0 }),
       state: "gave-up",
       outcome: "failed",
       reason: message,
       updatedAt: this.deps.clock.now().toISOString(),
     } as ApprovedRun);
+    await this.changed(updated ?? a, "run");
     return decisions;
   }
 
@@ -275,16 +285,37 @@ export class ApprovalLifecycle {
         updatedAt: now.toISOString(),
       };
     } else {
+      // A re-plan that no longer matches opened a new approval: name it for the card and the page.
+      const superseding = last.outcome === "pending-approval" ? last.record?.approvalId : undefined;
+      const reason = superseding
+        ? `New approval ${superseding} was requested for the new plan.`
+        : (last.reason ?? last.summary);
       run = {
         state: "done",
         attempts,
         outcome: last.outcome === "duplicate" ? "recorded" : last.outcome,
-        ...(last.reason || last.summary ? { reason: last.reason ?? last.summary } : {}),
+        ...(reason ? { reason } : {}),
         ...(last.record ? { recordId: last.record.id } : {}),
         updatedAt: now.toISOString(),
       };
     }
     return this.deps.approvals.updateRun(a.id, run);
+  }
+
+  /**
+   * Tells the notifier (the bot updates its card). Never fails the step: the decision is recorded,
+   * and the card refreshes to the current state for every approver who looks at it.
+   */
+  private async changed(a: Approval, change: ApprovalChange): Promise<void> {
+    if (!this.deps.notifier.approvalChanged) return;
+    try {
+      await this.deps.notifier.approvalChanged(a, change);
+    } catch (err) {
+      this.deps.log.warn(
+        { approvalId: a.id, change, err: redactText(String((err as Error).message)) },
+        "updating the approval card failed",
+      );
+    }
   }
 
   /** Writes one record about an approval through the resource's gate, once per `step`. */

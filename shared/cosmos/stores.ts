@@ -7,6 +7,7 @@ import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";
 import { createCosmosClient, ensureContainers } from "./client.js";
 import { CosmosResourceGate } from "./resource-gate.js";
+import { CosmosTeamsConversationStore } from "./teams-store.js";
 
 export async function createCosmosStores(
   config: DriftguardConfig,
@@ -28,6 +29,7 @@ export async function createCosmosStores(
     gate: new CosmosResourceGate(containers.audit, audit),
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
+    teams: new CosmosTeamsConversationStore(containers.approvals),
     ping: async () => {
       await containers.database.read();
     },

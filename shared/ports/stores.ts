@@ -8,6 +8,7 @@ import type { ActionBudget } from "./action-budget.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
 import type { ResourceGate } from "./resource-gate.js";
+import type { TeamsConversationStore } from "./teams-conversations.js";
 
 export interface Stores {
   audit: AuditStore;
@@ -15,6 +16,8 @@ export interface Stores {
   gate: ResourceGate;
   budget: ActionBudget;
   approvals: ApprovalStore;
+  /** The Teams bot's captured conversation and card messages. */
+  teams?: TeamsConversationStore;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  *
  *   POST {serviceUrl}/v3/conversations/{conversationId}/activities               → { id }
  *   PUT  {serviceUrl}/v3/conversations/{conversationId}/activities/{activityId}  → { id }
+ *   GET  {serviceUrl}/v3/conversations/{conversationId}/members/{userId}          → member
  *
  * The bearer token comes from the injected TokenCredential for the Bot Framework scope: in Azure the
  * function app's user-assigned managed identity (the bot is registered as a user-assigned-identity
@@ -29,7 +30,7 @@ import {
 } from "@azure/core-rest-pipeline";
 import { type AdaptiveCardJson, BOT_FRAMEWORK_SCOPE, cardMessage } from "./bot-framework.js";
 
-export type BotConnectorStep = "post-card" | "update-card";
+export type BotConnectorStep = "post-card" | "update-card" | "get-member";
 
 /** A Bot Connector call failed. Never carries the token or the card. */
 export class BotConnectorError extends Error {
@@ -76,11 +77,24 @@ export interface BotConnectorOptions {
   httpClient?: HttpClient;
 }
 
+/** A conversation member as the Bot Connector returns it (only the fields driftguard reads). */
+export interface ConversationMember {
+  /** Teams user ID (`29:…`): what Adaptive Card `refresh.userIds` lists. */
+  id: string;
+  /** Entra object ID. */
+  objectId?: string;
+}
+
 export interface BotConnector {
   /** Posts the card as a new message; resolves to the activity ID to update it with later. */
   postCard(conversationId: string, card: AdaptiveCardJson, opts?: { summary?: string }): Promise<string>;
   /** Replaces the message `activityId` with this card (for everyone in the conversation). */
   updateCard(conversationId: string, activityId: string, card: AdaptiveCardJson): Promise<void>;
+  /**
+   * One member of the conversation, looked up by Teams user ID, UPN or Entra object ID
+   * (`GET …/conversations/{id}/members/{userId}`); undefined when they are not a member.
+   */
+  getMember(conversationId: string, userId: string): Promise<ConversationMember | undefined>;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -136,21 +150,56 @@ export class BotConnectorClient implements BotConnector {
     await this.send("PUT", url, cardMessage(card, { id: activityId }), ctx);
   }
 
+  async getMember(conversationId: string, userId: string): Promise<ConversationMember | undefined> {
+    const ctx = { step: "get-member" as const, conversationId };
+    if (!conversationId) throw new TypeError("conversationId is required");
+    const url = `${this.baseUrl}/v3/conversations/${encodeURIComponent(conversationId)}/members/${encodeURIComponent(userId)}`;
+    let res: PipelineResponse;
+    try {
+      res = await this.send("GET", url, undefined, ctx);
+    } catch (err) {
+      if (err instanceof BotConnectorError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+    try {
+      const body = JSON.parse(res.bodyAsText ?? "") as {
+        id?: unknown;
+        objectId?: unknown;
+        aadObjectId?: unknown;
+      };
+      if (typeof body.id !== "string" || body.id === "") return undefined;
+      const objectId = typeof body.objectId === "string" ? body.objectId : body.aadObjectId;
+      return { id: body.id, ...(typeof objectId === "string" ? { objectId } : {}) };
+    } catch {
+      throw new BotConnectorError(
+        "InvalidResponse",
+        `Bot Connector answered ${res.status} without a member`,
+        {
+          ...ctx,
+          retryable: false,
+          statusCode: res.status,
+        },
+      );
+    }
+  }
+
   private activitiesUrl(conversationId: string): string {
     if (!conversationId) throw new TypeError("conversationId is required");
     return `${this.baseUrl}/v3/conversations/${encodeURIComponent(conversationId)}/activities`;
   }
 
   private async send(
-    method: "POST" | "PUT",
+    method: "POST" | "PUT" | "GET",
     url: string,
     body: unknown,
     ctx: { step: BotConnectorStep; conversationId: string; activityId?: string },
   ): Promise<PipelineResponse> {
     const request = createPipelineRequest({ url, method, timeout: this.timeoutMs });
-    request.headers.set("content-type", "application/json; charset=utf-8");
     request.headers.set("accept", "application/json");
-    request.body = JSON.stringify(body);
+    if (body !== undefined) {
+      request.headers.set("content-type", "application/json; charset=utf-8");
+      request.body = JSON.stringify(body);
+    }
     let res: PipelineResponse;
     try {
       res = await this.pipeline.sendRequest(this.httpClient, request);

@@ -1,0 +1,108 @@
+/**
+ * The Teams part of `npm start`: the stand-in as the bot's Teams (its cards printed to the console
+ * and written as HTML under `.driftguard/cards/`), the app settings that point the bot at it, and
+ * the demo's policy file (the shipped policies with one approval policy in front, so the sample
+ * scenario produces an approval).
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { DEFAULT_POLICY_FILE } from "../../shared/policy/load.js";
+import type { LocalTls } from "../tls.js";
+import { startTeamsSimulator, type TeamsSimulator } from "./index.js";
+import { bundleRelativeTo, cardHtml, cardText } from "./render.js";
+
+/** The demo's bot (any GUID: the stand-in's issuer signs for it). */
+export const DEMO_BOT_APP_ID = "5d0f7e0a-9a43-4d8e-b2f1-2a6c3b9d8e71";
+/** The demo's approver, a member of the stand-in's team. */
+export const DEMO_APPROVER = { aadObjectId: "3f2a9c7e-1b4d-4e8a-9c6f-5d7e8a9b0c1d", name: "Alex Wilber" };
+
+const CARDS_DIR = path.resolve(".driftguard", "cards");
+
+export interface TeamsDemo {
+  sim: TeamsSimulator;
+  /** App settings for the bot (layered over the environment). */
+  env: Record<string, string>;
+  /** Tells the stand-in where the bot listens (for `/_sim/press`). */
+  connect(functionsUrl: string): void;
+  close(): Promise<void>;
+}
+
+export async function startTeamsDemo(opts: {
+  tls: LocalTls;
+  caCertFile: string;
+  print: (text: string) => void;
+}): Promise<TeamsDemo> {
+  await mkdir(CARDS_DIR, { recursive: true });
+  const script = bundleRelativeTo(CARDS_DIR);
+  let simUrl = "";
+  const sim = await startTeamsSimulator({
+    tls: opts.tls,
+    botAppId: DEMO_BOT_APP_ID,
+    members: [DEMO_APPROVER],
+    onActivity: (activity, method) => {
+      const file = path.join(CARDS_DIR, `${activity.id}.html`);
+      void writeFile(
+        file,
+        cardHtml(activity.card, { title: `driftguard card ${activity.id}`, scriptSrc: script }),
+      );
+      const live = Array.isArray(activity.card.actions) && activity.card.actions.length > 0;
+      opts.print(
+        [
+          method === "POST"
+            ? `    Teams: the bot posted an approval card (message ${activity.id}):`
+            : `    Teams: the bot updated card ${activity.id}:`,
+          cardText(activity.card).replace(/^/gm, "    "),
+          `    (rendered: ${path.relative(process.cwd(), file)})`,
+          ...(live
+            ? [
+                `    Approve it locally as ${DEMO_APPROVER.name} (the stand-in signs the Teams invoke):`,
+                `      curl -s --cacert ${opts.caCertFile} -X POST ${simUrl}/_sim/press -H 'content-type: application/json' -d '{"activityId":"${activity.id}","verb":"approve"}'`,
+                `    (or "verb":"reject")`,
+              ]
+            : []),
+          "",
+        ].join("\n"),
+      );
+    },
+  });
+  simUrl = sim.url;
+  return {
+    sim,
+    env: {
+      TEAMS_BOT_APP_ID: DEMO_BOT_APP_ID,
+      TEAMS_SERVICE_URL: sim.serviceUrl,
+      TEAMS_CONVERSATION_ID: sim.conversationId,
+      TEAMS_BOT_JWKS_URL: sim.jwksUrl,
+      APPROVER_OBJECT_IDS: process.env.APPROVER_OBJECT_IDS || DEMO_APPROVER.aadObjectId,
+    },
+    connect: (functionsUrl) => sim.setBotEndpoint(`${functionsUrl}/api/teams/messages`),
+    close: () => sim.close(),
+  };
+}
+
+/**
+ * The shipped policies with a demo policy in front: a key vault opened to the Internet is closed
+ * only after a person approves it in Teams (sample event 03 opens one).
+ */
+export async function writeDemoPolicyFile(): Promise<string> {
+  const file = parse(await readFile(DEFAULT_POLICY_FILE, "utf8")) as { policies: unknown[] };
+  file.policies.unshift({
+    name: "demo-vault-needs-approval",
+    description:
+      "npm start demo: a key vault opened to the Internet is closed after an approver agrees in Teams",
+    resourceTypes: ["Microsoft.KeyVault/vaults"],
+    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
+    kind: "disable-public-network-access",
+    params: {},
+    mode: "approval",
+    maxActionsPerHour: 10,
+  });
+  const out = path.resolve(".driftguard", "demo-policies.yaml");
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(
+    out,
+    `# Written by npm start: ${DEFAULT_POLICY_FILE} with the demo's approval policy in front.\n${stringify(file)}`,
+  );
+  return out;
+}

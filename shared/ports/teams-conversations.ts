@@ -1,0 +1,36 @@
+/**
+ * What the Teams bot keeps: the conversation it posts approval cards to when it was captured at
+ * installation (the settings TEAMS_SERVICE_URL / TEAMS_CONVERSATION_ID win over it), and, per
+ * approval, the message its card was posted as, so later states replace that message.
+ * No personal data: conversation and activity IDs only. Implementations: Cosmos DB
+ * (shared/cosmos/teams-store.ts, documents beside the approvals) and in process
+ * (shared/teams/conversation-store.ts, when no store is configured).
+ */
+
+/** Where proactive messages go: a Bot Connector service URL and a conversation in it. */
+export interface ConversationReference {
+  serviceUrl: string;
+  conversationId: string;
+  /** Entra tenant of the team, as Teams reported it. */
+  tenantId?: string;
+  capturedAt: string;
+}
+
+/** The message an approval's card was posted as. */
+export interface CardMessage {
+  approvalId: string;
+  serviceUrl: string;
+  conversationId: string;
+  activityId: string;
+  postedAt: string;
+}
+
+export interface TeamsConversationStore {
+  /** The conversation captured when the bot was installed (undefined before that). */
+  getConversation(): Promise<ConversationReference | undefined>;
+  saveConversation(ref: ConversationReference): Promise<void>;
+  /** Forgets the captured conversation if it is `conversationId` (the bot was removed from it). */
+  forgetConversation(conversationId: string): Promise<void>;
+  saveCardMessage(message: CardMessage): Promise<void>;
+  getCardMessage(approvalId: string): Promise<CardMessage | undefined>;
+}
