@@ -13,6 +13,7 @@ import {
   type ParsedRequest,
   sendJson,
 } from "./common.js";
+import { type PermissionTable, permissionsScope } from "./permissions.js";
 import { keepServerOwned, stripReadOnly } from "./server-owned.js";
 import { lower, nameOfId, parentIdOf, parseArmPath, type ResourceStore, typeOfId } from "./store.js";
 
@@ -67,6 +68,8 @@ export interface KeyEntry {
 export interface ArmOptions {
   baseUrl: () => string;
   lro: "sync" | "async";
+  /** The caller's effective permissions (`…/providers/Microsoft.Authorization/permissions`). */
+  permissions: PermissionTable;
 }
 
 /** Headers and precondition helpers */
@@ -180,6 +183,26 @@ export class ArmHandler {
 
     if (segs[0]?.toLowerCase() !== "subscriptions" || segs.length < 2) {
       return sendJson(res, 404, armError("NotFound", `No HTTP resource was found that matches ${pr.path}.`));
+    }
+
+    const permissionScope = permissionsScope(path);
+    if (permissionScope !== undefined && m === "GET") {
+      return sendJson(res, 200, { value: this.opts.permissions.at(permissionScope) });
+    }
+    if (m === "GET" && segs.length === 2) {
+      // A subscription exists here when something is seeded in it.
+      return this.resourceGroups(segs[1]!).length > 0
+        ? sendJson(res, 200, {
+            id: `/subscriptions/${segs[1]}`,
+            subscriptionId: segs[1],
+            displayName: `simulated ${segs[1]}`,
+            state: "Enabled",
+          })
+        : sendJson(
+            res,
+            404,
+            armError("SubscriptionNotFound", `The subscription '${segs[1]}' could not be found.`),
+          );
     }
 
     // Generic resource listings

@@ -28,6 +28,7 @@ import {
   sendJson,
   sleep,
 } from "./common.js";
+import { PermissionTable, permissionSetSchema } from "./permissions.js";
 import type { Seed, SeedSecret } from "./seed.js";
 import { SeedError, validateSeed } from "./seed.js";
 import { lower, nameOfId, ResourceStore, typeOfId } from "./store.js";
@@ -123,7 +124,8 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   const faults = new FaultTable();
   const recordFile = opts.recordFile ?? process.env.AZURE_SIM_RECORD_FILE;
   let armUrl = "";
-  const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async" });
+  const permissions = new PermissionTable();
+  const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async", permissions });
 
   for (const r of seed.resources ?? []) store.put(structuredClone(r));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
@@ -299,6 +301,26 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
         200,
         versions.map(({ value: _value, ...rest }) => rest),
       );
+    }
+    if (route === "/_sim/permissions" && method === "GET") return sendJson(res, 200, permissions.list());
+    if (route === "/_sim/permissions" && (method === "PUT" || method === "DELETE")) {
+      if (method === "DELETE") {
+        permissions.set([]);
+        return sendJson(res, 204);
+      }
+      const parsed = z.array(permissionSetSchema).safeParse(parseJsonBody(await readBody(req)));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return sendJson(res, 400, {
+          error: {
+            code: "InvalidPermissions",
+            message: issue?.message ?? "invalid",
+            path: issue?.path.join(".") ?? "",
+          },
+        });
+      }
+      permissions.set(parsed.data);
+      return sendJson(res, 200, permissions.list());
     }
     if (route === "/_sim/faults" && method === "GET") return sendJson(res, 200, faults.list());
     if (route === "/_sim/faults" && method === "DELETE") {
