@@ -14,7 +14,7 @@ import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFile } from "./policy/load.js";
 import type { ActionBudget, ApprovalStore, Clock, Notifier, ResourceGate } from "./ports.js";
 import { systemClock } from "./ports.js";
-import "./remediations/index.js";
+import { builtinRegistry } from "./remediations/index.js";
 
 export interface Stores {
   audit: AuditStore;
@@ -74,7 +74,8 @@ export async function createRuntime(
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
   const credential = overrides.credential ?? (await productionCredential(config));
-  const policies = await loadPolicyFile(config.policyFile);
+  const registry = builtinRegistry();
+  const policies = await loadPolicyFile(config.policyFile, registry);
   const clients = new AzureClients({
     armEndpoint: config.armEndpoint,
     credential,
@@ -97,6 +98,7 @@ export async function createRuntime(
     overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
   const pipeline = new Pipeline({
     policies: policies.policies,
+    registry,
     globalMode: config.mode,
     clients,
     audit: stores.audit,
