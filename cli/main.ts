@@ -1,5 +1,5 @@
 /**
- * `driftguard` CLI (CONTRACT §6): replay, audit, audit verify, policy validate, rotate.
+ * `driftguard` CLI (CONTRACT §6): replay, audit, audit verify, policy validate, policy schema, rotate.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -14,6 +14,7 @@ import type { Signal } from "../shared/signals/types.js";
 import { auditCommand } from "./audit.js";
 import { openContext } from "./context.js";
 import { formatDecision } from "./format.js";
+import { policySchemaCommand } from "./policy-schema.js";
 import { rotateCommand } from "./rotate.js";
 
 async function listPayloadFiles(target: string): Promise<string[]> {
@@ -157,6 +158,7 @@ export function buildProgram(): Command {
         `${file}: ${parsed.policies.length} policies valid (${[...new Set(parsed.policies.map((p) => p.kind))].join(", ")})\n`,
       );
     });
+  policy.addCommand(policySchemaCommand(registry));
 
   program.addCommand(
     rotateCommand(async (vault, secret, { dryRun }) => {
