@@ -2,15 +2,14 @@
  * `npm run bench`: benchmarks over the real code paths. Prints one JSON object per metric
  * (`{"metric","value","unit"}`) and writes them all to bench/results.json.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Seed } from "../dev/azure-sim/index.js";
 import { startLocalStack } from "../dev/stack.js";
 import { silentLogger } from "../shared/log.js";
 import { validatePolicyText } from "../shared/policy/load.js";
 import { matchPolicy } from "../shared/policy/match.js";
-import "../shared/remediations/index.js";
-import { readFile } from "node:fs/promises";
+import { builtinRegistry } from "../shared/remediations/index.js";
 import { parseEventGridDelivery } from "../shared/signals/eventgrid.js";
 
 interface Metric {
@@ -51,7 +50,7 @@ function armEvent(resourceId: string) {
 
 async function pureBenchmarks(): Promise<void> {
   const text = await readFile(path.resolve("policies/default.yaml"), "utf8");
-  const { file } = validatePolicyText(text);
+  const { file } = validatePolicyText(text, builtinRegistry());
   if (!file) throw new Error("default policies invalid");
   const batch = Array.from({ length: 1000 }, (_, i) =>
     armEvent(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st${i}`),

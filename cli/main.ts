@@ -1,5 +1,5 @@
 /**
- * `driftguard` CLI (CONTRACT §6): replay, audit, audit verify, policy validate, rotate.
+ * `driftguard` CLI (CONTRACT §6): replay, audit, audit verify, policy validate, policy schema, rotate.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -7,13 +7,14 @@ import { Command } from "commander";
 import { InputError } from "../shared/errors.js";
 import type { Decision } from "../shared/pipeline.js";
 import { DEFAULT_POLICY_FILE, validatePolicyText } from "../shared/policy/load.js";
-import { formatDecision } from "./format.js";
-import "../shared/remediations/index.js";
+import { builtinRegistry } from "../shared/remediations/index.js";
 import { parseJsonBody } from "../shared/signals/body.js";
 import { parseSignalFile } from "../shared/signals/index.js";
 import type { Signal } from "../shared/signals/types.js";
 import { auditCommand } from "./audit.js";
 import { openContext } from "./context.js";
+import { formatDecision } from "./format.js";
+import { policySchemaCommand } from "./policy-schema.js";
 import { rotateCommand } from "./rotate.js";
 
 async function listPayloadFiles(target: string): Promise<string[]> {
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
     }),
   );
 
+  const registry = builtinRegistry();
   const policy = program.command("policy").description("policy-as-code tools");
   policy
     .command("validate")
@@ -145,7 +147,7 @@ export function buildProgram(): Command {
         process.exitCode = 1;
         return;
       }
-      const { file: parsed, issues } = validatePolicyText(text);
+      const { file: parsed, issues } = validatePolicyText(text, registry);
       if (!parsed) {
         for (const i of issues) process.stderr.write(`${file}: ${i.path || "(root)"}: ${i.message}\n`);
         process.stderr.write(`${issues.length} error(s)\n`);
@@ -156,6 +158,7 @@ export function buildProgram(): Command {
         `${file}: ${parsed.policies.length} policies valid (${[...new Set(parsed.policies.map((p) => p.kind))].join(", ")})\n`,
       );
     });
+  policy.addCommand(policySchemaCommand(registry));
 
   program.addCommand(
     rotateCommand(async (vault, secret, { dryRun }) => {

@@ -18,13 +18,7 @@ import type { AzureClients } from "./azure/clients.js";
 import { asRemediationError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { buildRecord } from "./pipeline/records.js";
-import {
-  type AnyRemediation,
-  type RunEnv,
-  type RunInput,
-  type RunResult,
-  runRemediation,
-} from "./pipeline/run.js";
+import { type RunEnv, type RunInput, type RunResult, runRemediation } from "./pipeline/run.js";
 import type { Decision } from "./pipeline/types.js";
 import { matchPolicy, policyByName } from "./policy/match.js";
 import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
@@ -34,14 +28,18 @@ import type { AuditStore } from "./ports/audit-store.js";
 import type { Clock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { GateSession, Intent, ResourceGate } from "./ports/resource-gate.js";
-import { getRemediation } from "./remediations/registry.js";
+import type { RemediationRegistry } from "./remediations/registry.js";
+import type { AnyRemediation } from "./remediations/types.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
 import { withSpan } from "./telemetry/api.js";
 
 export type { Decision, DecisionOutcome } from "./pipeline/types.js";
 
 export interface PipelineDeps {
+  /** Policies as the loader returned them: each one's `params` already parsed by its kind. */
   policies: readonly Policy[];
+  /** The kinds policies may name (the one the policies were loaded with). */
+  registry: RemediationRegistry;
   /** Global kill switch `DRIFTGUARD_MODE`. */
   globalMode: PolicyMode;
   clients: AzureClients;
@@ -211,7 +209,9 @@ export class Pipeline {
     if (!b) {
       // Only transient failures (throttling, 5xx, network) say "Azure is struggling"; a 403 on one
       // resource must not pause the kind for everyone.
-      const transient = handleWhen((err) => asRemediationError(err, "apply", "").retryable);
+      const transient = handleWhen(
+        (err) => asRemediationError(err, { step: "apply", resourceId: "" }).retryable,
+      );
       b = circuitBreaker(transient, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
       this.breakers.set(kind, b);
     }
@@ -242,7 +242,7 @@ export class Pipeline {
     const mode = this.modeFor(policy, opts);
     const base = { target, policy: policy.name, kind: policy.kind, mode };
     if (mode === "off") return { ...base, outcome: "ignored", reason: "mode is off", retry: false };
-    const remediation = getRemediation(policy.kind);
+    const remediation = this.deps.registry.get(policy.kind);
     if (!remediation)
       return { ...base, outcome: "ignored", reason: `unknown kind '${policy.kind}'`, retry: false };
 
@@ -394,7 +394,9 @@ export class Pipeline {
         retry: false,
       };
     }
-    const remediation = getRemediation(intent.kind) as AnyRemediation | undefined;
+    const remediation = this.deps.registry.get(intent.kind);
+    // The intent's params come back from storage: the kind's schema checks them before they run.
+    const params = remediation?.paramsSchema.safeParse(intent.params ?? {});
     const policy: Policy = {
       ...(policyByName(this.deps.policies, intent.policy) ?? {
         name: intent.policy,
@@ -404,7 +406,7 @@ export class Pipeline {
         maxActionsPerHour: 1,
       }),
       kind: intent.kind,
-      params: intent.params as Record<string, unknown>,
+      params: (params?.success ? params.data : intent.params) as Record<string, unknown>,
       mode: intent.mode,
     };
     const records = {
@@ -416,13 +418,21 @@ export class Pipeline {
       actor: intent.actor,
       startedMs: Date.parse(intent.plannedAt),
     };
-    if (!remediation) {
-      const reason = `kind '${intent.kind}' is no longer known: the interrupted change cannot be checked`;
+    if (!remediation || !params?.success) {
+      const [code, reason] = !remediation
+        ? [
+            "UnknownKind",
+            `kind '${intent.kind}' is no longer known: the interrupted change cannot be checked`,
+          ]
+        : [
+            "InvalidParams",
+            `the interrupted change's params are not valid for kind '${intent.kind}' any more: it cannot be checked`,
+          ];
       const input = buildRecord(records, this.deps.clock.now(), {
         outcome: "failed",
         changes: intent.changes,
         reason,
-        error: { code: "UnknownKind", message: reason, step: "verify" },
+        error: { code, message: reason, step: "verify" },
       });
       return this.finishInterrupted(
         session,

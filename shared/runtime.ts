@@ -14,10 +14,10 @@ import { loadPolicyFile } from "./policy/load.js";
 import { type Clock, systemClock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Stores } from "./ports/stores.js";
+import { builtinRegistry } from "./remediations/index.js";
 import { recordDecision } from "./telemetry/api.js";
 import { initTelemetry } from "./telemetry/setup.js";
 import { traced } from "./telemetry/traced.js";
-import "./remediations/index.js";
 
 export interface Runtime {
   config: DriftguardConfig;
@@ -69,7 +69,8 @@ export async function createRuntime(
   const log = overrides.log ?? createLogger();
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
-  const policies = await loadPolicyFile(config.policyFile);
+  const registry = builtinRegistry();
+  const policies = await loadPolicyFile(config.policyFile, registry);
   const clients = new AzureClients({
     armEndpoint: config.armEndpoint,
     credential,
@@ -110,6 +111,7 @@ export async function createRuntime(
     }));
   const pipeline = new Pipeline({
     policies: policies.policies,
+    registry,
     globalMode: config.mode,
     clients,
     audit: stores.audit,

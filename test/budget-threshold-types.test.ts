@@ -8,11 +8,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ArmResource } from "../dev/azure-sim/index.js";
 import { validatePolicyText } from "../shared/policy/load.js";
 import { matchPolicy, triggerMatches } from "../shared/policy/match.js";
+import { builtinRegistry } from "../shared/remediations/index.js";
 import { parseAlertDelivery } from "../shared/signals/alerts.js";
 import type { Signal } from "../shared/signals/types.js";
 import { type Harness, startHarness } from "./helpers/harness.js";
-import "../shared/remediations/index.js";
 
+const registry = builtinRegistry();
 const SUB = "00000000-0000-0000-0000-0000000000b5";
 const RG_ID = `/subscriptions/${SUB}/resourceGroups/rg-ml-budget`;
 const WS_ID = `${RG_ID}/providers/Microsoft.MachineLearningServices/workspaces/ws-budget`;
@@ -90,28 +91,29 @@ function maxNodes(h: Harness): unknown {
 
 describe("policy schema: budget thresholdTypes", () => {
   it("is optional, takes Actual and/or Forecasted in any case, one value or a list", () => {
-    expect(validatePolicyText(policyYaml()).issues).toEqual([]);
-    const both = validatePolicyText(policyYaml("[Actual, forecasted]"));
+    expect(validatePolicyText(policyYaml(), registry).issues).toEqual([]);
+    const both = validatePolicyText(policyYaml("[Actual, forecasted]"), registry);
     expect(both.file?.policies[0]?.triggers[0]).toEqual({
       budget: "ml-*",
       thresholdTypes: ["Actual", "Forecasted"],
     });
-    expect(validatePolicyText(policyYaml("Forecasted")).file?.policies[0]?.triggers[0]).toEqual({
+    expect(validatePolicyText(policyYaml("Forecasted"), registry).file?.policies[0]?.triggers[0]).toEqual({
       budget: "ml-*",
       thresholdTypes: ["Forecasted"],
     });
   });
 
   it("reports bad values with their path", () => {
-    expect(validatePolicyText(policyYaml("[Actual, Monthly]")).issues).toEqual([
+    expect(validatePolicyText(policyYaml("[Actual, Monthly]"), registry).issues).toEqual([
       { path: "policies[0].triggers[0].thresholdTypes[1]", message: expect.stringMatching(/Forecasted/) },
     ]);
-    expect(validatePolicyText(policyYaml("[]")).issues).toEqual([
+    expect(validatePolicyText(policyYaml("[]"), registry).issues).toEqual([
       { path: "policies[0].triggers[0].thresholdTypes", message: expect.any(String) },
     ]);
     // Only a budget trigger has thresholdTypes.
     const onAlert = validatePolicyText(
       policyYaml().replace('budget: "ml-*"', 'alert: "ml-*"\n        thresholdTypes: [Actual]'),
+      registry,
     );
     expect(onAlert.issues).toEqual([
       { path: "policies[0].triggers[0]", message: expect.stringMatching(/thresholdTypes/) },
@@ -121,6 +123,7 @@ describe("policy schema: budget thresholdTypes", () => {
   it("a trigger that names no known key, or two, is reported at the trigger", () => {
     const two = validatePolicyText(
       policyYaml().replace('- budget: "ml-*"', '- { budget: "ml-*", alert: "x" }'),
+      registry,
     );
     expect(two.issues).toEqual([
       { path: "policies[0].triggers[0]", message: expect.stringMatching(/exactly one of/) },
@@ -134,7 +137,7 @@ describe("policy matching on the threshold type", () => {
     resourceType: "Microsoft.Resources/resourceGroups",
     subscriptionId: SUB,
   };
-  const policiesOf = (t?: string) => validatePolicyText(policyYaml(t)).file!.policies;
+  const policiesOf = (t?: string) => validatePolicyText(policyYaml(t), registry).file!.policies;
 
   it("by default only Actual matches", () => {
     expect(matchPolicy(policiesOf(), budgetAlert("Actual"), target)?.name).toBe("gpu-budget-cap");

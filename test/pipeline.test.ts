@@ -195,4 +195,50 @@ describe("pipeline", () => {
     const recs = await h.records();
     expect(recs.map((r) => r.seq).sort()).toEqual([1, 2, 3, 4, 5]);
   });
+
+  it("an interrupted action whose stored params no longer fit its kind is recorded failed, not carried out", async () => {
+    h = await startHarness({ seed, policies: policy() });
+    const earlier = signal(names[1]!, { id: "earlier-write" });
+    const target = earlier.targets[0]!;
+    // An earlier holder persisted its intent (with params the kind refuses) and vanished.
+    const entry = await h.pipeline.deps.gate.enter(target.resourceId, `eg:earlier-write|x`, {
+      leaseMs: 60_000,
+      now: new Date(),
+    });
+    if (entry.status !== "entered") throw new Error(`gate: ${entry.status}`);
+    await entry.session.recordIntent({
+      id: "intent-earlier",
+      cause: "eg:earlier-write|x",
+      plannedAt: new Date().toISOString(),
+      seqBefore: 0,
+      policy: "storage-private",
+      kind: "disable-public-network-access",
+      params: { force: true },
+      mode: "enforce",
+      signal: earlier,
+      recordSignal: { source: "eventgrid", type: earlier.type, id: earlier.id, correlationId: null },
+      target,
+      changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+      changesHash: "bound",
+      summary: "Disable public network access",
+      reverts: false,
+      actor: "driftguard",
+    });
+    await entry.session.leave({ cause: "open", keepIntent: true });
+
+    const [d] = await h.handle(signal(names[1]!));
+    expect(d).toMatchObject({ outcome: "remediated", retry: false });
+    const recs = await h.records();
+    expect(recs.map((r) => [r.outcome, r.error?.code ?? null])).toEqual([
+      ["failed", "InvalidParams"],
+      ["remediated", null],
+    ]);
+    expect(recs[0]).toMatchObject({
+      signal: { id: "earlier-write" },
+      changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+      error: { step: "verify", message: expect.stringMatching(/params are not valid for kind/) },
+    });
+    // Only the current signal's run wrote: one PATCH.
+    expect(h.sim.writes().filter((w) => w.path.toLowerCase().endsWith(names[1]!))).toHaveLength(1);
+  });
 });

@@ -15,14 +15,11 @@ import type { Approval } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { CauseState, GateSession, Intent } from "../ports/resource-gate.js";
 import { redactText } from "../redact.js";
-import type { ChangePlan, Current, Plan, Remediation, RemediationContext } from "../remediations/types.js";
+import type { AnyRemediation, ChangePlan, Current, Plan, RemediationContext } from "../remediations/types.js";
 import type { Signal, SignalTarget } from "../signals/types.js";
 import { changesHash } from "./binding.js";
 import { buildRecord, type RecordContext, type RecordDetails } from "./records.js";
 import type { Decision } from "./types.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: a run drives kinds of any param/state/data type
-export type AnyRemediation = Remediation<any, any, any>;
 
 /** Why an approval is requested. */
 export type ApprovalWhy = Approval["reason"];
@@ -91,7 +88,7 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
 
   /** A failed step: one record per cause for transient failures (later ones only retry). */
   const failed = (err: unknown, step: Step, changes: Change[] = []): RunResult => {
-    const e = asRemediationError(err, step, run.target.resourceId);
+    const e = asRemediationError(err, { step, resourceId: run.target.resourceId });
     ctx.log.warn({ code: e.code, step: e.step, retryable: e.retryable }, "remediation step failed");
     const error = { code: e.code, message: redactText(e.message), step: e.step };
     const reason = `${e.step} failed: ${error.message}`;
@@ -236,8 +233,10 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
   };
   await session.recordIntent(intent);
 
+  let applied: ChangePlan;
   try {
-    await env.breaker.execute(() => remediation.apply(change, ctx));
+    // The changes as made (e.g. with the new secret version) are what is verified and recorded.
+    applied = { ...change, changes: await env.breaker.execute(() => remediation.apply(change, ctx)) };
   } catch (err) {
     if (err instanceof BrokenCircuitError) {
       intent = undefined; // nothing was attempted
@@ -246,7 +245,7 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
     return failed(err, (err as RemediationError).step ?? "apply", change.changes);
   }
   try {
-    const verified = await remediation.verify(change, ctx);
+    const verified = await remediation.verify(applied, ctx);
     if (!verified.ok) {
       throw new RemediationError("VerificationFailed", verified.detail ?? "read-back differs from the plan", {
         step: "verify",
@@ -255,15 +254,15 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
       });
     }
   } catch (err) {
-    return failed(err, "verify", change.changes);
+    return failed(err, "verify", applied.changes);
   }
   const outcome = change.reverts ? "reverted" : "remediated";
   const resumed = run.resume ? " (resumed after an interruption)" : "";
   return {
-    decision: { ...base, outcome, summary: change.summary, changes: change.changes, retry: false },
+    decision: { ...base, outcome, summary: change.summary, changes: applied.changes, retry: false },
     record: record({
       outcome,
-      changes: change.changes,
+      changes: applied.changes,
       reason: `${change.summary}${resumed}`,
       followUp: change.followUp,
       approver: run.approved?.approver ?? run.resume?.approver ?? null,

@@ -1,12 +1,15 @@
 /**
- * Loads and validates a policy file (YAML or JSON). Every error is reported with its path, e.g.
- * `policies[2].params.maxNodes: expected number` — `driftguard policy validate` prints them all.
+ * Loads and validates a policy file (YAML or JSON) against the kinds of a registry. Every error is
+ * reported with its path, e.g. `policies[2].params.maxNodes: expected number` — `driftguard policy
+ * validate` prints them all. Each policy's `params` are parsed here, once, by its kind's schema
+ * (defaults applied); the pipeline hands them to the kind as they are.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { getRemediation, knownKinds } from "../remediations/registry.js";
+import type { RemediationRegistry } from "../remediations/registry.js";
+import { formatPath } from "../signals/errors.js";
 import { type Policy, type PolicyFile, policyFileSchema } from "./schema.js";
 
 export interface PolicyIssue {
@@ -28,15 +31,6 @@ export class PolicyValidationError extends Error {
 
 export const DEFAULT_POLICY_FILE = "policies/default.yaml";
 
-function formatPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of segments) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out;
-}
-
 function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): PolicyIssue[] {
   return error.issues.map((issue) => ({
     path: formatPath([...prefix, ...issue.path]),
@@ -45,7 +39,10 @@ function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): Poli
 }
 
 /** Parses text as YAML (a superset of JSON) and validates it. Never throws for bad content. */
-export function validatePolicyText(text: string): { file?: PolicyFile; issues: PolicyIssue[] } {
+export function validatePolicyText(
+  text: string,
+  registry: RemediationRegistry,
+): { file?: PolicyFile; issues: PolicyIssue[] } {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
@@ -55,21 +52,24 @@ export function validatePolicyText(text: string): { file?: PolicyFile; issues: P
       })),
     };
   }
-  return validatePolicyObject(doc.toJS());
+  return validatePolicyObject(doc.toJS(), registry);
 }
 
 /** Validates an already-parsed policy document: shape, unique names, known kinds, per-kind params. */
-export function validatePolicyObject(raw: unknown): { file?: PolicyFile; issues: PolicyIssue[] } {
+export function validatePolicyObject(
+  raw: unknown,
+  registry: RemediationRegistry,
+): { file?: PolicyFile; issues: PolicyIssue[] } {
   const parsed = policyFileSchema.safeParse(raw);
   if (!parsed.success) {
     // Shape errors first; per-kind checks still run on the entries that can be read, so that one
     // run reports every error.
     const issues = zodIssues(parsed.error);
     const policies = (raw as { policies?: unknown })?.policies;
-    if (Array.isArray(policies)) issues.push(...kindIssues(policies as Partial<Policy>[]));
+    if (Array.isArray(policies)) issues.push(...checkKinds(policies as Partial<Policy>[], registry).issues);
     return { issues: dedupeIssues(issues) };
   }
-  const issues = kindIssues(parsed.data.policies);
+  const { issues, params } = checkKinds(parsed.data.policies, registry);
   const seen = new Map<string, number>();
   parsed.data.policies.forEach((p, i) => {
     const first = seen.get(p.name);
@@ -81,28 +81,31 @@ export function validatePolicyObject(raw: unknown): { file?: PolicyFile; issues:
     else seen.set(p.name, i);
   });
   if (issues.length > 0) return { issues };
-  // Replace params with the kind's parsed params (defaults applied).
-  const policies = parsed.data.policies.map((p) => ({
-    ...p,
-    params: getRemediation(p.kind)!.paramsSchema.parse(p.params) as Record<string, unknown>,
-  }));
+  // Each policy carries its kind's parsed params (defaults applied).
+  const policies = parsed.data.policies.map((p, i) => ({ ...p, params: params[i]! }));
   return { file: { version: 1, policies }, issues: [] };
 }
 
-function kindIssues(policies: Partial<Policy>[]): PolicyIssue[] {
+/** Known kind, supported resource types and the kind's params, per policy; the parsed params by index. */
+function checkKinds(
+  policies: Partial<Policy>[],
+  registry: RemediationRegistry,
+): { issues: PolicyIssue[]; params: Record<string, unknown>[] } {
   const issues: PolicyIssue[] = [];
+  const params: Record<string, unknown>[] = [];
   policies.forEach((p, i) => {
     if (!p || typeof p !== "object" || typeof p.kind !== "string") return;
-    const remediation = getRemediation(p.kind);
+    const remediation = registry.get(p.kind);
     if (!remediation) {
       issues.push({
         path: `policies[${i}].kind`,
-        message: `unknown kind '${p.kind}' (known: ${knownKinds().join(", ")})`,
+        message: `unknown kind '${p.kind}' (known: ${registry.names.join(", ")})`,
       });
       return;
     }
-    const params = remediation.paramsSchema.safeParse(p.params ?? {});
-    if (!params.success) issues.push(...zodIssues(params.error, ["policies", i, "params"]));
+    const parsed = remediation.paramsSchema.safeParse(p.params ?? {});
+    if (parsed.success) params[i] = parsed.data as Record<string, unknown>;
+    else issues.push(...zodIssues(parsed.error, ["policies", i, "params"]));
     if (Array.isArray(p.resourceTypes)) {
       p.resourceTypes.forEach((t, j) => {
         if (typeof t === "string" && !remediation.supports(t)) {
@@ -114,7 +117,7 @@ function kindIssues(policies: Partial<Policy>[]): PolicyIssue[] {
       });
     }
   });
-  return issues;
+  return { issues, params };
 }
 
 function dedupeIssues(issues: PolicyIssue[]): PolicyIssue[] {
@@ -128,14 +131,14 @@ function dedupeIssues(issues: PolicyIssue[]): PolicyIssue[] {
 }
 
 /** Reads and validates a policy file; throws PolicyValidationError listing every issue. */
-export async function loadPolicyFile(file: string): Promise<PolicyFile> {
+export async function loadPolicyFile(file: string, registry: RemediationRegistry): Promise<PolicyFile> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
     throw new PolicyValidationError(file, [{ path: "", message: `cannot read: ${(err as Error).message}` }]);
   }
-  const { file: policies, issues } = validatePolicyText(text);
+  const { file: policies, issues } = validatePolicyText(text, registry);
   if (!policies) throw new PolicyValidationError(path.relative(process.cwd(), file) || file, issues);
   return policies;
 }

@@ -1,66 +1,19 @@
 /**
  * Small helpers shared by remediation kinds that talk to ARM through the SDK clients:
- * step-scoped error wrapping, provisioning-state checks, tags, raw-response capture (etags the
- * SDK models drop) and If-Match headers for classic and modular clients.
+ * provisioning-state checks, tags, raw-response capture (etags the SDK models drop) and If-Match
+ * headers for classic and modular clients. Errors go through `asRemediationError` (../errors.ts).
  */
-import { asRemediationError, RemediationError, type Step } from "../errors.js";
+import { httpStatusOf, RemediationError, type Step } from "../errors.js";
 import { parseResourceId, type ResourceId, ResourceIdError } from "../resource-id.js";
 
-/**
- * Runs `fn` as `step` of a remediation on `resourceId`; any failure becomes a RemediationError
- * naming the step and the resource. A `412 Precondition Failed` (the resource changed since it was
- * read, If-Match) is retryable: a redelivery re-reads and re-plans.
- */
-export async function withStep<T>(step: Step, resourceId: string, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn`; a 404 (the resource does not exist) becomes `undefined`. */
+export async function orNotFound<T>(fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof RemediationError) throw err;
-    const lro = lroFailure(err);
-    if (lro) {
-      throw new RemediationError(lro, scrub((err as Error).message), {
-        step,
-        resourceId,
-        retryable: true,
-        cause: err,
-      });
-    }
-    const wrapped = asRemediationError(err, step, resourceId);
-    if (wrapped.statusCode === 412) {
-      return Promise.reject(
-        new RemediationError(
-          "PreconditionFailed",
-          "the resource changed since it was read (If-Match failed)",
-          {
-            step,
-            resourceId,
-            retryable: true,
-            statusCode: 412,
-            cause: err,
-          },
-        ),
-      );
-    }
-    throw wrapped;
+    if (httpStatusOf(err) === 404) return undefined;
+    throw err;
   }
-}
-
-/**
- * A long-running operation that ended `Failed`/`Canceled` surfaces from core-lro as a plain Error
- * without `statusCode` ("The long-running operation has failed. <code>. <message>" /
- * "Operation was canceled"). It gets its own code; a redelivery re-reads and may retry.
- */
-function lroFailure(err: unknown): "OperationFailed" | "OperationCanceled" | undefined {
-  if (!(err instanceof Error) || typeof (err as { statusCode?: unknown }).statusCode === "number")
-    return undefined;
-  if (/^The long-running operation has failed/i.test(err.message)) return "OperationFailed";
-  if (/^Operation was canceled/i.test(err.message)) return "OperationCanceled";
-  return undefined;
-}
-
-function scrub(message: string): string {
-  const first = message.split("\n")[0] ?? message;
-  return first.length > 500 ? `${first.slice(0, 500)}…` : first;
 }
 
 /** `provisioningState` at the top level or under `properties` (SDK models flatten differently). */

@@ -22,8 +22,8 @@
  */
 import { z } from "zod";
 import type { Change } from "../audit/types.js";
-import { RemediationError, type Step } from "../errors.js";
-import { parseTargetId, tagsOf, withStep } from "./arm-helpers.js";
+import { RemediationError, type Step, withStep } from "../errors.js";
+import { orNotFound, parseTargetId, tagsOf } from "./arm-helpers.js";
 import {
   isOffending,
   type NsgRule,
@@ -34,7 +34,6 @@ import {
   sameDefinition,
   sameName,
 } from "./nsg-rules.js";
-import { registerRemediation } from "./registry.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "./types.js";
 
 export const KIND = "close-internet-inbound-rule";
@@ -53,15 +52,30 @@ const portSpecSchema = z
     }
   });
 
+export const example = `version: 1
+policies:
+  - name: no-internet-inbound
+    description: NSG rules never allow SSH or RDP from the Internet
+    resourceTypes:
+      - Microsoft.Network/networkSecurityGroups
+      - Microsoft.Network/networkSecurityGroups/securityRules
+    triggers:
+      - eventGrid: Microsoft.Resources.ResourceWriteSuccess
+    kind: ${KIND}
+    params:
+      ports: [22, 3389, "5985-5986"]    # optional: leave out for any port
+    mode: enforce
+`;
+
 export const paramsSchema = z.strictObject({
-  /** Only rules exposing any of these ports (`22`, `"20-30"`); absent = any port. */
   ports: z
     .array(portSpecSchema)
     .min(1, "list at least one port, or leave ports out for any port")
     .max(256)
-    .optional(),
+    .optional()
+    .describe('Only rules exposing any of these ports: a port (22) or a range ("20-30"); absent = any port'),
 });
-export type CloseInternetInboundRuleParams = z.infer<typeof paramsSchema>;
+export type Params = z.infer<typeof paramsSchema>;
 
 /** Where the target NSG is. */
 export interface NsgLocation {
@@ -97,7 +111,7 @@ export interface InboundRuleData extends NsgLocation {
   untouched: RuleDefinition[];
 }
 
-type Ctx = RemediationContext<CloseInternetInboundRuleParams>;
+type Ctx = RemediationContext<Params>;
 
 interface Target extends NsgLocation {
   scope: "rule" | "nsg";
@@ -138,21 +152,6 @@ function resolveTarget(resourceId: string, step: Step): Target {
     : { ...base, scope: "nsg" };
 }
 
-function statusOf(err: unknown): number | undefined {
-  const s = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof s === "number" ? s : undefined;
-}
-
-/** Runs `fn`; a 404 becomes `undefined`. */
-async function orNotFound<T>(fn: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
-}
-
 /** Drops everything the SDK adds that isn't part of the rule (keeps etag for change detection). */
 function toRule(r: NsgRule): NsgRule {
   return { ...ruleDefinition(r), ...(r.etag ? { etag: r.etag } : {}) };
@@ -182,14 +181,12 @@ function describeRule(d: RuleDefinition): string {
   return `'${d.name}' (${d.protocol ?? "*"} ${src || "?"} → ports ${ports || "*"})`;
 }
 
-export const closeInternetInboundRule: Remediation<
-  CloseInternetInboundRuleParams,
-  InboundRuleState,
-  InboundRuleData
-> = {
+export const remediation: Remediation<Params, InboundRuleState, InboundRuleData> = {
   kind: KIND,
   description:
     "Removes NSG security rules that allow inbound traffic from the whole Internet (*, 0.0.0.0/0, ::/0, Internet, Any), optionally only those exposing given ports — never any other rule",
+  example,
+  services: ["network"],
   paramsSchema,
 
   supports(resourceType: string): boolean {
@@ -199,7 +196,7 @@ export const closeInternetInboundRule: Remediation<
 
   async read(ctx: Ctx): Promise<Current<InboundRuleState>> {
     const t = resolveTarget(ctx.target.resourceId, "read");
-    return withStep("read", t.resourceId, async () => {
+    return withStep({ step: "read", resourceId: t.resourceId }, async () => {
       const loc: NsgLocation = {
         subscriptionId: t.subscriptionId,
         resourceGroup: t.resourceGroup,
@@ -276,11 +273,11 @@ export const closeInternetInboundRule: Remediation<
     };
   },
 
-  async apply(plan: ChangePlan<InboundRuleData>, ctx: Ctx): Promise<void> {
+  async apply(plan: ChangePlan<InboundRuleData>, ctx: Ctx) {
     const d = plan.data;
     // Act on current state: re-read every planned rule before deleting any. ARM DELETE has no
     // If-Match through the SDK, so this comparison is the concurrency check.
-    const current = await withStep("apply", d.nsgId, () =>
+    const current = await withStep({ step: "apply", resourceId: d.nsgId }, () =>
       Promise.all(d.deletions.map(async (p) => ({ planned: p, now: await readRule(d, p.name, ctx) }))),
     );
     const changed = current.filter(
@@ -305,7 +302,7 @@ export const closeInternetInboundRule: Remediation<
       }
       const ruleId = `${d.nsgId}/securityRules/${planned.name}`;
       try {
-        await withStep("apply", ruleId, () =>
+        await withStep({ step: "apply", resourceId: ruleId }, () =>
           orNotFound(() =>
             ctx.clients
               .network(d.subscriptionId)
@@ -334,11 +331,12 @@ export const closeInternetInboundRule: Remediation<
       deleted.push(planned.name);
     }
     ctx.log.info({ kind: KIND, nsg: d.nsgId, deleted }, "Internet-open inbound rules removed");
+    return plan.changes;
   },
 
   async verify(plan: ChangePlan<InboundRuleData>, ctx: Ctx): Promise<VerifyResult> {
     const d = plan.data;
-    const [nsg, rules] = await withStep("verify", d.nsgId, () =>
+    const [nsg, rules] = await withStep({ step: "verify", resourceId: d.nsgId }, () =>
       Promise.all([readNsgRules(d, ctx), Promise.all(d.deletions.map((p) => readRule(d, p.name, ctx)))]),
     );
     const problems: string[] = [];
@@ -362,5 +360,3 @@ export const closeInternetInboundRule: Remediation<
     return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join("; ") };
   },
 };
-
-registerRemediation(closeInternetInboundRule);

@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import type { Change } from "../audit/types.js";
-import { RemediationError } from "../errors.js";
+import { RemediationError, withStep } from "../errors.js";
 import type { ResourceId } from "../resource-id.js";
 import {
   assertProvisioned,
@@ -27,9 +27,7 @@ import {
   parseTargetId,
   provisioningStateOf,
   tagsOf,
-  withStep,
 } from "./arm-helpers.js";
-import { registerRemediation } from "./registry.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "./types.js";
 
 export const KIND = "disable-public-network-access";
@@ -45,8 +43,25 @@ export type SupportedType = (typeof SUPPORTED_TYPES)[number];
 
 const DISABLED = "Disabled";
 
+export const example = `version: 1
+policies:
+  - name: ai-services-private
+    description: AI workspaces, endpoints, storage, vaults and Azure OpenAI are never reachable from the Internet
+    resourceTypes:
+      - Microsoft.MachineLearningServices/workspaces
+      - Microsoft.MachineLearningServices/workspaces/onlineEndpoints
+      - Microsoft.Storage/storageAccounts
+      - Microsoft.KeyVault/vaults
+      - Microsoft.CognitiveServices/accounts
+    triggers:
+      - eventGrid: Microsoft.Resources.ResourceWriteSuccess
+    kind: ${KIND}
+    params: {}                          # none
+    mode: enforce
+`;
+
 export const paramsSchema = z.strictObject({});
-export type DisablePublicNetworkAccessParams = z.infer<typeof paramsSchema>;
+export type Params = z.infer<typeof paramsSchema>;
 
 /** What `read` found: only the fields this kind decides on (no keys, no secrets). */
 export interface PublicNetworkAccessState {
@@ -68,7 +83,7 @@ export interface PublicNetworkAccessData {
   disableBlobPublicAccess: boolean;
 }
 
-type Ctx = RemediationContext<DisablePublicNetworkAccessParams>;
+type Ctx = RemediationContext<Params>;
 
 function canonicalType(type: string): SupportedType | undefined {
   const lower = type.toLowerCase();
@@ -280,14 +295,12 @@ async function write(t: Target, data: PublicNetworkAccessData, ctx: Ctx): Promis
   }
 }
 
-export const disablePublicNetworkAccess: Remediation<
-  DisablePublicNetworkAccessParams,
-  PublicNetworkAccessState,
-  PublicNetworkAccessData
-> = {
+export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNetworkAccessData> = {
   kind: KIND,
   description:
     "Sets publicNetworkAccess to Disabled on ML workspaces and online endpoints, Storage accounts (plus allowBlobPublicAccess: false), Key Vaults and Cognitive Services / Azure OpenAI accounts",
+  example,
+  services: ["machineLearning", "storage", "keyVaultManagement", "cognitiveServices"],
   paramsSchema,
 
   supports(resourceType: string): boolean {
@@ -297,7 +310,7 @@ export const disablePublicNetworkAccess: Remediation<
   async read(ctx: Ctx): Promise<Current<PublicNetworkAccessState>> {
     const resourceId = ctx.target.resourceId;
     const t = resolveTarget(resourceId, "read");
-    return withStep("read", t.id.id, async () => {
+    return withStep({ step: "read", resourceId: t.id.id }, async () => {
       const [own, inherited] = await Promise.all([readResource(t, ctx), parentTags(t, ctx)]);
       return { state: own.state, tags: { ...inherited, ...own.tags } };
     });
@@ -321,19 +334,20 @@ export const disablePublicNetworkAccess: Remediation<
     };
   },
 
-  async apply(plan: ChangePlan<PublicNetworkAccessData>, ctx: Ctx): Promise<void> {
+  async apply(plan: ChangePlan<PublicNetworkAccessData>, ctx: Ctx) {
     const t = resolveTarget(ctx.target.resourceId, "apply");
-    const result = await withStep("apply", t.id.id, () => write(t, plan.data, ctx));
+    const result = await withStep({ step: "apply", resourceId: t.id.id }, () => write(t, plan.data, ctx));
     assertProvisioned(result, "apply", t.id.id);
     ctx.log.info(
       { kind: KIND, resourceId: t.id.id, changes: plan.changes },
       "public network access disabled",
     );
+    return plan.changes;
   },
 
   async verify(plan: ChangePlan<PublicNetworkAccessData>, ctx: Ctx): Promise<VerifyResult> {
     const t = resolveTarget(ctx.target.resourceId, "verify");
-    const { state } = await withStep("verify", t.id.id, () => readResource(t, ctx));
+    const { state } = await withStep({ step: "verify", resourceId: t.id.id }, () => readResource(t, ctx));
     if (state.provisioningState?.toLowerCase() === "failed") {
       return { ok: false, detail: `provisioningState is '${state.provisioningState}'` };
     }
@@ -349,5 +363,3 @@ export const disablePublicNetworkAccess: Remediation<
     return { ok: true };
   },
 };
-
-registerRemediation(disablePublicNetworkAccess);

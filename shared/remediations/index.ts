@@ -1,8 +1,26 @@
-/** Loads every remediation kind (each file registers itself). Adding a kind = one import here. */
-import "./disable-public-network-access.js";
-import "./close-internet-inbound-rule.js";
-import "./rotate-secret.js";
-import "./scale-gpu-pool.js";
-import "./throttle-api-subscription.js";
+/**
+ * The kinds driftguard ships. Adding a kind = one entry in `BUILTIN_KINDS`; the runtime, the CLI
+ * and the tests build their registry here and pass it on.
+ */
+import * as closeInternetInboundRule from "./close-internet-inbound-rule.js";
+import * as disablePublicNetworkAccess from "./disable-public-network-access.js";
+import { createRegistry, type RemediationRegistry } from "./registry.js";
+import * as rotateSecret from "./rotate-secret.js";
+import * as scaleGpuPool from "./scale-gpu-pool.js";
+import * as throttleApiSubscription from "./throttle-api-subscription.js";
+import type { AnyRemediation } from "./types.js";
 
-export { getRemediation, knownKinds, listRemediations } from "./registry.js";
+export const BUILTIN_KINDS: readonly AnyRemediation[] = [
+  disablePublicNetworkAccess.remediation,
+  closeInternetInboundRule.remediation,
+  rotateSecret.remediation,
+  scaleGpuPool.remediation,
+  throttleApiSubscription.remediation,
+];
+
+/** A registry of every shipped kind. */
+export function builtinRegistry(): RemediationRegistry {
+  return createRegistry(BUILTIN_KINDS);
+}
+
+export { createRegistry, type RemediationRegistry } from "./registry.js";

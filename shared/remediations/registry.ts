@@ -1,26 +1,30 @@
-/** Typed registry of remediation kinds. Each kind's file calls `registerRemediation` once. */
-import type { Remediation } from "./types.js";
+/**
+ * The remediation kinds a process knows, by name. Built once from an explicit list
+ * (`builtinRegistry()` in `./index.ts`) and passed to the policy loader and the pipeline: nothing
+ * registers itself on import.
+ */
+import type { AnyRemediation } from "./types.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: the registry holds kinds of any param/state type
-type AnyRemediation = Remediation<any, any, any>;
-
-const registry = new Map<string, AnyRemediation>();
-
-export function registerRemediation<P, S, D>(remediation: Remediation<P, S, D>): Remediation<P, S, D> {
-  if (registry.has(remediation.kind))
-    throw new Error(`remediation kind '${remediation.kind}' registered twice`);
-  registry.set(remediation.kind, remediation as AnyRemediation);
-  return remediation;
+export interface RemediationRegistry {
+  /** The kind named `kind`, if known. */
+  get(kind: string): AnyRemediation | undefined;
+  /** Every kind, ordered by name. */
+  readonly all: readonly AnyRemediation[];
+  /** Every kind's name, ordered. */
+  readonly names: readonly string[];
 }
 
-export function getRemediation(kind: string): AnyRemediation | undefined {
-  return registry.get(kind);
-}
-
-export function listRemediations(): AnyRemediation[] {
-  return [...registry.values()];
-}
-
-export function knownKinds(): string[] {
-  return [...registry.keys()].sort();
+/** A registry of `kinds`; two kinds with one name are a programming error. */
+export function createRegistry(kinds: readonly AnyRemediation[]): RemediationRegistry {
+  const byName = new Map<string, AnyRemediation>();
+  for (const k of kinds) {
+    if (byName.has(k.kind)) throw new Error(`remediation kind '${k.kind}' listed twice`);
+    byName.set(k.kind, k);
+  }
+  const all = [...byName.values()].sort((a, b) => a.kind.localeCompare(b.kind));
+  return {
+    get: (kind) => byName.get(kind),
+    all,
+    names: all.map((k) => k.kind),
+  };
 }

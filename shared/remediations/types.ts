@@ -1,8 +1,9 @@
 /**
- * The remediation contract. Each kind is one file that registers a `Remediation` with the registry:
- * read the resource's *current* state → plan exact changes (or nothing) → apply (with If-Match
- * where the API offers it) → verify by reading back. Events arrive at least once and out of order,
- * so nothing here trusts the event payload beyond "which resource".
+ * The remediation contract. Each kind is a module exporting `remediation` (listed in
+ * `./index.ts`, which builds the registry): read the resource's *current* state → plan exact
+ * changes (or nothing) → apply (with If-Match where the API offers it) → verify by reading back.
+ * Events arrive at least once and out of order, so nothing here trusts the event payload beyond
+ * "which resource".
  */
 import type { z } from "zod";
 import type { AuditQuery, AuditRecord, Change } from "../audit/types.js";
@@ -17,12 +18,26 @@ export interface AuditHistory {
   query(q: AuditQuery): Promise<{ items: AuditRecord[]; continuationToken: string | null }>;
 }
 
+/** The client factories of `AzureClients` a kind may call. */
+export type AzureService = keyof Pick<
+  AzureClients,
+  | "network"
+  | "storage"
+  | "containerService"
+  | "machineLearning"
+  | "keyVaultManagement"
+  | "cognitiveServices"
+  | "apiManagement"
+  | "secrets"
+>;
+
 export interface RemediationContext<P = unknown> {
   /** The resource the signal is about (from the signal, already matched to the policy). */
   target: SignalTarget;
   signal: Signal;
   policy: Policy;
-  /** The policy's `params`, parsed with the kind's `paramsSchema`. */
+  /** The policy's `params`, parsed once with the kind's `paramsSchema` when the policy was loaded
+   *  (defaults applied): kinds use them as they are. */
   params: P;
   clients: AzureClients;
   history: AuditHistory;
@@ -70,8 +85,13 @@ export interface VerifyResult {
 export interface Remediation<P = unknown, S = unknown, D = unknown> {
   /** Stable name (CONTRACT §4), e.g. `disable-public-network-access`. */
   readonly kind: string;
+  /** One line for people: what the kind does (`driftguard policy schema` prints it). */
   readonly description: string;
-  /** Validates the policy's `params` for this kind. */
+  /** A complete policy file (YAML) using this kind; a test validates it with the real loader. */
+  readonly example: string;
+  /** The `AzureClients` services the kind calls, so that clients can be loaded per kind. */
+  readonly services: readonly AzureService[];
+  /** Validates the policy's `params` for this kind (once, when the policy file is loaded). */
   readonly paramsSchema: z.ZodType<P>;
   /** Change paths whose `to` is computed at plan time (e.g. an expiry of now + N days): an approval
    *  binds their path and `from`, not their exact `to`. */
@@ -82,8 +102,15 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
   read(ctx: RemediationContext<P>): Promise<Current<S>>;
   /** Pure decision from current state (and, for reversals, the audit history). */
   plan(current: Current<S>, ctx: RemediationContext<P>): Promise<Plan<D>> | Plan<D>;
-  /** Applies the plan. Throws RemediationError naming the failed step. */
-  apply(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<void>;
-  /** Reads back and checks the plan took effect. */
+  /**
+   * Applies the plan and returns the changes as made: the plan's, with what is only known after the
+   * write filled in (e.g. the new secret version). These are recorded and handed to `verify`. Throws
+   * RemediationError naming the failed step.
+   */
+  apply(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<Change[]>;
+  /** Reads back and checks the plan took effect; `plan.changes` are the ones `apply` returned. */
   verify(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<VerifyResult>;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: the registry and the pipeline drive kinds of any param/state/data type
+export type AnyRemediation = Remediation<any, any, any>;

@@ -19,7 +19,7 @@ import type { PolicyFile, PolicyMode } from "../../shared/policy/schema.js";
 import type { Approval } from "../../shared/ports/approval-store.js";
 import type { Clock } from "../../shared/ports/clock.js";
 import type { Notifier } from "../../shared/ports/notifier.js";
-import "../../shared/remediations/index.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
 import type { Signal } from "../../shared/signals/types.js";
 
 export class RecordingNotifier implements Notifier {
@@ -99,7 +99,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const ownSim = !opts.sim;
   const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
   const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
-  const { file, issues } = validatePolicyText(text);
+  const registry = builtinRegistry();
+  const { file, issues } = validatePolicyText(text, registry);
   if (!file)
     throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
   const clients = simulatorClients(sim, tls);
@@ -109,6 +110,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const notifier = new RecordingNotifier();
   const pipeline = new Pipeline({
     policies: file.policies,
+    registry,
     globalMode: opts.mode ?? "enforce",
     clients,
     audit,

@@ -8,22 +8,22 @@ import {
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
-import { silentLogger } from "../../shared/log.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
-  type CloseInternetInboundRuleParams,
-  closeInternetInboundRule,
+  remediation as closeInternetInboundRule,
   type InboundRuleData,
   NSG_TYPE,
+  type Params,
   paramsSchema,
   RULE_TYPE,
 } from "../../shared/remediations/close-internet-inbound-rule.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
 import { type NsgRule, offendingRules } from "../../shared/remediations/nsg-rules.js";
-import { getRemediation } from "../../shared/remediations/registry.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
+import { kindContext, runKind } from "./kind-run.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c1";
 const RG = "rg-net";
@@ -365,37 +365,17 @@ describe("close-internet-inbound-rule against the simulator", () => {
     await sim?.close();
   });
 
-  function ctxFor(
-    resourceId: string,
-    params: CloseInternetInboundRuleParams = {},
-  ): RemediationContext<CloseInternetInboundRuleParams> {
-    const signal = writeSignal(resourceId);
-    return {
-      target: signal.targets[0]!,
-      signal,
-      policy: { ...POLICY, params },
-      params: paramsSchema.parse(params),
+  function ctxFor(resourceId: string, params: Params = {}): RemediationContext<Params> {
+    return kindContext(closeInternetInboundRule, writeSignal(resourceId), {
+      policy: POLICY,
+      params,
       clients,
-      history: { query: async () => ({ items: [], continuationToken: null }) },
-      now: () => NOW,
-      log: silentLogger,
-    };
-  }
-
-  async function planFor(ctx: RemediationContext<CloseInternetInboundRuleParams>) {
-    const current = await closeInternetInboundRule.read(ctx);
-    return { current, plan: await closeInternetInboundRule.plan(current, ctx) };
-  }
-
-  async function run(ctx: RemediationContext<CloseInternetInboundRuleParams>) {
-    const { current, plan } = await planFor(ctx);
-    if (plan.action === "noop") return { current, plan, verified: undefined };
-    await closeInternetInboundRule.apply(plan, ctx);
-    return { current, plan, verified: await closeInternetInboundRule.verify(plan, ctx) };
+      now: NOW,
+    });
   }
 
   it("is registered under its contract name and supports NSGs and NSG rules only", () => {
-    expect(getRemediation(KIND)).toBe(closeInternetInboundRule);
+    expect(builtinRegistry().get(KIND)).toBe(closeInternetInboundRule);
     expect(closeInternetInboundRule.supports(RULE_TYPE)).toBe(true);
     expect(closeInternetInboundRule.supports(NSG_TYPE.toLowerCase())).toBe(true);
     expect(closeInternetInboundRule.supports("Microsoft.Storage/storageAccounts")).toBe(false);
@@ -422,7 +402,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
 
   it("rule-level write: deletes only that Internet-open rule and records its full definition", async () => {
     const ctx = ctxFor(ruleId("nsg-rule", "allow-ssh-any"));
-    const { current, plan, verified } = await run(ctx);
+    const { current, plan, verified } = await runKind(closeInternetInboundRule, ctx);
     expect(current.tags).toEqual({ env: "prod", owner: "net-team" });
     expect(plan.action).toBe("change");
     if (plan.action !== "change") return;
@@ -456,11 +436,11 @@ describe("close-internet-inbound-rule against the simulator", () => {
   });
 
   it("rule-level: a compliant rule or a rule that is gone → noop, no write", async () => {
-    const compliant = await run(ctxFor(ruleId("nsg-rule", "allow-https-vnet")));
+    const compliant = await runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-rule", "allow-https-vnet")));
     expect(compliant.plan).toMatchObject({ action: "noop" });
-    const gone = await run(ctxFor(ruleId("nsg-rule", "allow-ssh-any")));
+    const gone = await runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-rule", "allow-ssh-any")));
     expect(gone.plan).toEqual({ action: "noop", reason: "security rule 'allow-ssh-any' no longer exists" });
-    const noNsg = await run(ctxFor(ruleId("nsg-does-not-exist", "x")));
+    const noNsg = await runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-does-not-exist", "x")));
     expect(noNsg.plan.action).toBe("noop");
     expect(deletes(sim, "nsg-rule")).toHaveLength(1); // only the earlier test's delete
   });
@@ -470,7 +450,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     const defaultsBefore = structuredClone(
       sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules,
     );
-    const { plan, verified } = await run(ctxFor(nsgId("nsg-mixed")));
+    const { plan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-mixed")));
     expect(plan.action).toBe("change");
     if (plan.action !== "change") return;
     expect(plan.changes.map((c) => c.path)).toEqual([
@@ -510,7 +490,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     ).toEqual(expected);
     expect(expected).toHaveLength(4);
 
-    const { plan, verified } = await run(ctxFor(nsgId("nsg-many")));
+    const { plan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-many")));
     expect(verified).toEqual({ ok: true });
     expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual(
       expected.map((n) => `properties.securityRules[${n}]`),
@@ -525,13 +505,16 @@ describe("close-internet-inbound-rule against the simulator", () => {
       else expect(after[name]).toEqual(props);
     }
     // Second run: nothing left to do.
-    const again = await run(ctxFor(nsgId("nsg-many")));
+    const again = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-many")));
     expect(again.plan.action).toBe("noop");
     expect(deletes(sim, "nsg-many")).toHaveLength(4);
   });
 
   it("ports filter: policy ports [22] leaves an Internet-open 443 rule alone", async () => {
-    const { plan, verified } = await run(ctxFor(nsgId("nsg-ports"), { ports: [22] }));
+    const { plan, verified } = await runKind(
+      closeInternetInboundRule,
+      ctxFor(nsgId("nsg-ports"), { ports: [22] }),
+    );
     expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual([
       "properties.securityRules[open-ssh]",
     ]);
@@ -539,13 +522,16 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(Object.keys(simRules(sim, "nsg-ports"))).toEqual(["open-https"]);
     expect(deletes(sim, "nsg-ports").map((w) => w.path)).toEqual([ruleId("nsg-ports", "open-ssh")]);
     // The remaining 443 rule is compliant for this policy: noop, no write.
-    const again = await run(ctxFor(nsgId("nsg-ports"), { ports: [22] }));
+    const again = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-ports"), { ports: [22] }));
     expect(again.plan.action).toBe("noop");
     expect(deletes(sim, "nsg-ports")).toHaveLength(1);
   });
 
   it('ports filter: range "20-30" matches the port-22 rule only', async () => {
-    const { plan } = await run(ctxFor(nsgId("nsg-range"), { ports: ["20-30"] }));
+    const { plan } = await runKind(
+      closeInternetInboundRule,
+      ctxFor(nsgId("nsg-range"), { ports: ["20-30"] }),
+    );
     expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual([
       "properties.securityRules[open-ssh]",
     ]);
@@ -553,7 +539,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
   });
 
   it("already compliant NSG → noop, no write", async () => {
-    const { plan } = await run(ctxFor(nsgId("nsg-compliant")));
+    const { plan } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-compliant")));
     expect(plan).toEqual({
       action: "noop",
       reason: "NSG 'nsg-compliant' has no rule allowing inbound traffic from the Internet",
@@ -566,7 +552,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     sim.addFault({ method: "DELETE", path, status: 429, retryAfter: 1, count: 1 });
     sim.addFault({ method: "DELETE", path, status: 500, count: 1 });
     const started = Date.now();
-    const { plan, verified } = await run(ctxFor(nsgId("nsg-faults")));
+    const { plan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-faults")));
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // Retry-After: 1 was honoured
     expect(plan.action).toBe("change");
     expect(verified).toEqual({ ok: true });
@@ -585,7 +571,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     });
     const before = simRules(sim, "nsg-forbidden");
     const ctx = ctxFor(nsgId("nsg-forbidden"));
-    const { plan } = await planFor(ctx);
+    const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
     sim.clearFaults();
@@ -631,7 +617,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
       },
     });
     const ctx = ctxFor(nsgId("nsg-busy"));
-    const { plan } = await planFor(ctx);
+    const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
     sim.clearFaults();
@@ -642,7 +628,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
 
   it("acts on current state: a rule narrowed to a restricted source between plan and apply is not deleted", async () => {
     const ctx = ctxFor(nsgId("nsg-race"));
-    const { plan } = await planFor(ctx);
+    const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     expect(plan.changes).toHaveLength(2);
     // Someone fixes open-web by hand before we apply.
@@ -669,7 +655,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(deletes(sim, "nsg-race").filter((w) => w.method === "DELETE")).toEqual([]);
 
     // The redelivery re-reads: only the still-open rule goes.
-    const { plan: replan, verified } = await run(ctxFor(nsgId("nsg-race")));
+    const { plan: replan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-race")));
     expect(replan.action === "change" && replan.changes.map((c) => c.path)).toEqual([
       "properties.securityRules[open-ssh]",
     ]);
@@ -690,7 +676,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
       ]),
     );
     const ctx = ctxFor(nsgId("nsg-gone"));
-    const { plan } = await planFor(ctx);
+    const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     // Removed by someone else in between (directly in the store: no request through ARM).
     sim.putResource({ ...nsg("nsg-gone", []) });
@@ -719,7 +705,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
       ]),
     );
     const ctx = ctxFor(nsgId("nsg-verify"));
-    const { plan } = await planFor(ctx);
+    const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     await closeInternetInboundRule.apply(plan, ctx);
     sim.putResource({
@@ -910,14 +896,17 @@ describe("close-internet-inbound-rule through the pipeline", () => {
 
 describe("close-internet-inbound-rule policy params", () => {
   it("policy validation names each bad port by its path", () => {
-    const { file, issues } = validatePolicyText(`version: 1
+    const { file, issues } = validatePolicyText(
+      `version: 1
 policies:
   - name: nsg-ssh
     resourceTypes: [Microsoft.Network/networkSecurityGroups, Microsoft.Storage/storageAccounts]
     triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]
     kind: close-internet-inbound-rule
     params: { ports: [22, "30-20", true, 70000, "*"], extra: 1 }
-`);
+`,
+      builtinRegistry(),
+    );
     expect(file).toBeUndefined();
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
     expect(byPath["policies[0].params.ports[1]"]).toMatch(/'30-20' is not a port or a range/);
@@ -930,14 +919,17 @@ policies:
   });
 
   it("a valid policy keeps its ports", () => {
-    const { file, issues } = validatePolicyText(`version: 1
+    const { file, issues } = validatePolicyText(
+      `version: 1
 policies:
   - name: nsg-ssh
     resourceTypes: [Microsoft.Network/networkSecurityGroups/securityRules]
     triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]
     kind: close-internet-inbound-rule
     params: { ports: [22, "3389", "5985-5986"] }
-`);
+`,
+      builtinRegistry(),
+    );
     expect(issues).toEqual([]);
     expect(file?.policies[0]?.params).toEqual({ ports: [22, "3389", "5985-5986"] });
   });

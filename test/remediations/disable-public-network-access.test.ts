@@ -12,21 +12,21 @@ import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { Change } from "../../shared/audit/types.js";
 import { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
-import { silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { classicIfMatchOnce, tagsOf } from "../../shared/remediations/arm-helpers.js";
 import {
   changesFor,
-  type DisablePublicNetworkAccessParams,
-  disablePublicNetworkAccess as dpna,
+  remediation as dpna,
   KIND,
+  type Params,
   type PublicNetworkAccessData,
   type PublicNetworkAccessState,
 } from "../../shared/remediations/disable-public-network-access.js";
-import { getRemediation } from "../../shared/remediations/registry.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
+import { kindContext, runKind } from "./kind-run.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -209,21 +209,8 @@ function signalFor(resourceId: string, resourceType: string): Signal {
   };
 }
 
-function ctxFor(
-  resourceId: string,
-  resourceType: string,
-): RemediationContext<DisablePublicNetworkAccessParams> {
-  const signal = signalFor(resourceId, resourceType);
-  return {
-    target: signal.targets[0]!,
-    signal,
-    policy: POLICY,
-    params: dpna.paramsSchema.parse({}),
-    clients,
-    history: { query: async () => ({ items: [], continuationToken: null }) },
-    now: () => new Date(),
-    log: silentLogger,
-  };
+function ctxFor(resourceId: string, resourceType: string): RemediationContext<Params> {
+  return kindContext(dpna, signalFor(resourceId, resourceType), { policy: POLICY, clients });
 }
 
 /** Writes that reached the simulator's handler for exactly this resource (not its children). */
@@ -299,9 +286,7 @@ async function armDelete(resourceId: string, apiVersion: string): Promise<number
 
 async function planFor(resourceId: string, type: string) {
   const ctx = ctxFor(resourceId, type);
-  const current = await dpna.read(ctx);
-  const plan = await dpna.plan(current, ctx);
-  return { ctx, current, plan };
+  return { ctx, ...(await runKind(dpna, ctx, { apply: false })) };
 }
 
 function expectChange(
@@ -312,11 +297,9 @@ function expectChange(
 
 /** read → plan → apply → verify, the way the pipeline runs an enforce-mode remediation. */
 async function remediate(resourceId: string, type: string) {
-  const { ctx, current, plan } = await planFor(resourceId, type);
+  const { current, plan, verified } = await runKind(dpna, ctxFor(resourceId, type));
   expectChange(plan);
-  await dpna.apply(plan, ctx);
-  const verified = await dpna.verify(plan, ctx);
-  return { current, plan, verified };
+  return { current, plan, verified: verified! };
 }
 
 async function expectRemediationError(p: Promise<unknown>): Promise<RemediationError> {
@@ -348,7 +331,7 @@ beforeEach(() => {
 
 describe("registration and params", () => {
   it("is registered under its contract name and supports exactly the five types (case-insensitive)", () => {
-    expect(getRemediation(KIND)).toBe(dpna);
+    expect(builtinRegistry().get(KIND)).toBe(dpna);
     for (const t of Object.values(T)) {
       expect(dpna.supports(t)).toBe(true);
       expect(dpna.supports(t.toLowerCase())).toBe(true);

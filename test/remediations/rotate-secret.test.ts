@@ -5,24 +5,26 @@ import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/a
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import type { AzureClients } from "../../shared/azure/clients.js";
-import { RemediationError } from "../../shared/errors.js";
-import { createLogger, silentLogger } from "../../shared/log.js";
+import { RemediationError, redactSecretValue } from "../../shared/errors.js";
+import { createLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
-import { getRemediation } from "../../shared/remediations/registry.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
   generateSecretValue,
+  type Params as RotateSecretParams,
+  remediation as rotateSecret,
+  paramsSchema as rotateSecretParamsSchema,
+} from "../../shared/remediations/rotate-secret.js";
+import {
   NEW_VERSION_PLACEHOLDER,
   parseProviderAddress,
   parseSecretId,
-  type RotateSecretParams,
-  redactSecretValue,
-  rotateSecret,
-  rotateSecretParamsSchema,
   type SecretState,
-} from "../../shared/remediations/rotate-secret.js";
+} from "../../shared/remediations/secret-rotation-plan.js";
 import type { RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
+import { kindContext, runKind } from "./kind-run.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const RG = "rg-ai";
@@ -98,18 +100,13 @@ function alertSignal(name: string, condition: "Fired" | "Resolved", firedAt: str
 
 function ctxFor(
   signal: Signal,
-  opts: { params?: Partial<RotateSecretParams>; clients?: unknown; log?: RemediationContext["log"] } = {},
+  opts: {
+    params?: Partial<RotateSecretParams>;
+    clients?: AzureClients;
+    log?: RemediationContext["log"];
+  } = {},
 ): RemediationContext<RotateSecretParams> {
-  return {
-    target: signal.targets[0]!,
-    signal,
-    policy: POLICY,
-    params: rotateSecretParamsSchema.parse(opts.params ?? {}),
-    clients: opts.clients as RemediationContext["clients"],
-    history: { query: async () => ({ items: [], continuationToken: null }) },
-    now: () => NOW,
-    log: opts.log ?? silentLogger,
-  };
+  return kindContext(rotateSecret, signal, { policy: POLICY, ...opts, now: NOW });
 }
 
 function state(over: Partial<SecretState> = {}): SecretState {
@@ -128,7 +125,7 @@ function state(over: Partial<SecretState> = {}): SecretState {
 
 describe("rotate-secret: registration, params, IDs", () => {
   it("registers itself under its stable kind and supports only Key Vault secrets", () => {
-    expect(getRemediation("rotate-secret")).toBe(rotateSecret);
+    expect(builtinRegistry().get("rotate-secret")).toBe(rotateSecret);
     expect(rotateSecret.supports("Microsoft.KeyVault/vaults/secrets")).toBe(true);
     expect(rotateSecret.supports("microsoft.keyvault/VAULTS/secrets")).toBe(true);
     expect(rotateSecret.supports("Microsoft.KeyVault/vaults")).toBe(false);
@@ -507,10 +504,8 @@ describe("rotate-secret against the Azure simulator", () => {
 
   afterEach(() => sim.clearFaults());
 
-  const ctx = (signal: Signal, params: Partial<RotateSecretParams> = {}) => ({
-    ...ctxFor(signal, { params, clients, log }),
-    now: () => new Date(),
-  });
+  const ctx = (signal: Signal, params: Partial<RotateSecretParams> = {}) =>
+    kindContext(rotateSecret, signal, { policy: POLICY, params, clients, log });
 
   const currentVersion = (name: string) => sim.getSecret(VAULT, name)!.version;
   const vaultWrites = () => sim.writes().filter((r) => r.origin !== "arm");
@@ -524,15 +519,9 @@ describe("rotate-secret against the Azure simulator", () => {
   }
 
   async function runAll(signal: Signal, params: Partial<RotateSecretParams> = {}) {
-    const c = ctx(signal, params);
-    const current = await rotateSecret.read(c);
-    assertNoValues("state", current);
-    const plan = await rotateSecret.plan(current, c);
-    if (plan.action !== "change") return { plan, current };
-    const planned = structuredClone(plan.changes);
-    await rotateSecret.apply(plan, c);
-    const verified = await rotateSecret.verify(plan, c);
-    return { plan, current, planned, verified };
+    const r = await runKind(rotateSecret, ctx(signal, params));
+    assertNoValues("state", r.current);
+    return r;
   }
 
   it("Storage: regenerates key2, stores it as the new version with CredentialId=key2 and the tag's validity", async () => {
@@ -559,16 +548,16 @@ describe("rotate-secret against the Azure simulator", () => {
     const exp = latest.attributes.exp! * 1000;
     expect(exp).toBeGreaterThanOrEqual(started + 45 * DAY - 2000);
     expect(exp).toBeLessThanOrEqual(Date.now() + 45 * DAY + 1000);
-    // Planned changes had the placeholder; after apply they name the actual version.
-    expect(r.planned?.[0]).toEqual({ path: "version", from, to: NEW_VERSION_PLACEHOLDER });
-    expect(r.plan.changes).toEqual([
+    // Planned changes have the placeholder; the changes apply returns name the actual version.
+    expect(r.plan.changes[0]).toEqual({ path: "version", from, to: NEW_VERSION_PLACEHOLDER });
+    expect(r.changes).toEqual([
       { path: "version", from, to: latest.version },
       { path: "tags.CredentialId", from: "key1", to: "key2" },
       { path: "provider.regeneratedKey", from: null, to: `${STORAGE_ID}#key2` },
       { path: "attributes.expires", from: expect.any(String), to: new Date(exp).toISOString() },
     ]);
     expect(r.verified).toEqual({ ok: true });
-    assertNoValues("plan", r.plan);
+    assertNoValues("plan", r.plan, r.changes);
     // Wire: POST regenerateKey {keyName: "key2"} on the account.
     const regen = sim.requests().filter((q) => q.method === "POST" && /\/regenerateKey$/i.test(q.path));
     expect(regen.at(-1)?.body).toEqual({ keyName: "key2" });
@@ -611,7 +600,7 @@ describe("rotate-secret against the Azure simulator", () => {
     expect(latest.contentType).toBe("password");
     expect(Math.abs(latest.attributes.exp! * 1000 - (Date.now() + 30 * DAY))).toBeLessThan(5000);
     expect(r.verified).toEqual({ ok: true });
-    expect(r.plan.action === "change" && r.plan.changes[0]).toEqual({
+    expect(r.changes?.[0]).toEqual({
       path: "version",
       from,
       to: latest.version,
@@ -725,14 +714,14 @@ describe("rotate-secret against the Azure simulator", () => {
     const c = ctx(manualSignal("openai-key"));
     const plan = await rotateSecret.plan(await rotateSecret.read(c), c);
     if (plan.action !== "change") throw new Error("expected a change plan");
-    await rotateSecret.apply(plan, c);
-    expect(await rotateSecret.verify(plan, c)).toEqual({ ok: true });
+    const applied = { ...plan, changes: await rotateSecret.apply(plan, c) };
+    expect(await rotateSecret.verify(applied, c)).toEqual({ ok: true });
     // Someone regenerates the same key right after us: the secret no longer matches the provider.
     const res = await clients
       .cognitiveServices(SUB)
       .accounts.regenerateKey(RG, "oai", plan.data.regenerate === "key1" ? "Key1" : "Key2");
     for (const k of [res.key1, res.key2, sim.getSecret(VAULT, "openai-key")!.value]) if (k) values.add(k);
-    const v = await rotateSecret.verify(plan, c);
+    const v = await rotateSecret.verify(applied, c);
     expect(v.ok).toBe(false);
     expect(v.detail).toMatch(/does not match .* \(hash differs\)/);
     assertNoValues("verify result", v);

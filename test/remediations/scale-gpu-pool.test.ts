@@ -10,24 +10,26 @@ import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AuditQuery, AuditRecord, Change, Outcome } from "../../shared/audit/types.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
-import { silentLogger } from "../../shared/log.js";
 import { validatePolicyObject } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
-import { getRemediation } from "../../shared/remediations/registry.js";
 import {
   changePath,
   isGpuVmSize,
-  KIND,
   limitPool,
   parseChangePath,
   type ScaleData,
-  type ScaleGpuPoolParams,
-  scaleGpuPool,
-  scaleGpuPoolParamsSchema,
+} from "../../shared/remediations/gpu-pool-plan.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
+import {
+  KIND,
+  type Params as ScaleGpuPoolParams,
+  remediation as scaleGpuPool,
+  paramsSchema as scaleGpuPoolParamsSchema,
 } from "../../shared/remediations/scale-gpu-pool.js";
 import type { AuditHistory, ChangePlan, Plan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, startHarness } from "../helpers/harness.js";
+import { kindContext, runKind } from "./kind-run.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -294,31 +296,16 @@ function ctxFor(
   params: ScaleGpuPoolParams = { maxNodes: 2 },
   history: AuditHistory = new FakeHistory(),
 ): RemediationContext<ScaleGpuPoolParams> {
-  const target = signal.targets[0]!;
-  return {
-    target,
-    signal,
-    policy: { ...POLICY, params },
-    params: scaleGpuPoolParamsSchema.parse(params),
-    clients,
-    history,
-    now: () => new Date(),
-    log: silentLogger,
-  };
+  return kindContext(scaleGpuPool, signal, { policy: POLICY, params, clients, history });
 }
 
-/** read → plan → (apply → verify) like the pipeline's enforce mode. */
+/** An enforce-mode run (shared runner) whose change must verify; the plan, for assertions. */
 async function run(
   ctx: RemediationContext<ScaleGpuPoolParams>,
   opts: { apply?: boolean } = {},
 ): Promise<Plan<ScaleData>> {
-  const current = await scaleGpuPool.read(ctx);
-  const plan = await scaleGpuPool.plan(current, ctx);
-  if (plan.action === "change" && opts.apply !== false) {
-    await scaleGpuPool.apply(plan, ctx);
-    const v = await scaleGpuPool.verify(plan, ctx);
-    expect(v).toEqual({ ok: true });
-  }
+  const { plan, verified } = await runKind(scaleGpuPool, ctx, opts);
+  if (verified) expect(verified).toEqual({ ok: true });
   return plan;
 }
 
@@ -353,7 +340,7 @@ function recordOf(
 
 describe("params and registration", () => {
   it("registers under its stable name and supports the documented types only", () => {
-    expect(getRemediation(KIND)).toBe(scaleGpuPool);
+    expect(builtinRegistry().get(KIND)).toBe(scaleGpuPool);
     for (const t of Object.values(T)) expect(scaleGpuPool.supports(t)).toBe(true);
     expect(scaleGpuPool.supports(T.pool.toLowerCase())).toBe(true);
     expect(scaleGpuPool.supports("Microsoft.MachineLearningServices/workspaces")).toBe(false);
@@ -387,16 +374,17 @@ describe("params and registration", () => {
   });
 
   it("a policy file with bad params for this kind is rejected with the param's path", () => {
-    const bad = validatePolicyObject({
-      version: 1,
-      policies: [{ ...POLICY, params: { maxNodes: 2, minNodes: 5 } }],
-    });
+    const registry = builtinRegistry();
+    const bad = validatePolicyObject(
+      { version: 1, policies: [{ ...POLICY, params: { maxNodes: 2, minNodes: 5 } }] },
+      registry,
+    );
     expect(bad.file).toBeUndefined();
     expect(bad.issues.map((i) => i.path)).toContain("policies[0].params.minNodes");
-    const good = validatePolicyObject({
-      version: 1,
-      policies: [{ ...POLICY, params: { maxNodes: 3, pool: "gpua100" } }],
-    });
+    const good = validatePolicyObject(
+      { version: 1, policies: [{ ...POLICY, params: { maxNodes: 3, pool: "gpua100" } }] },
+      registry,
+    );
     expect(good.issues).toEqual([]);
     expect(good.file?.policies[0]?.params).toEqual({ maxNodes: 3, pool: "gpua100" });
   });
@@ -499,8 +487,9 @@ describe("Fired / budget: apply the limits", () => {
       { path: "properties.properties.scaleSettings.maxNodeCount", from: 8, to: 2 },
     ]);
     expect(plan.reverts).toBeUndefined();
-    await scaleGpuPool.apply(plan, ctx);
-    expect(await scaleGpuPool.verify(plan, ctx)).toEqual({ ok: true });
+    const changes = await scaleGpuPool.apply(plan, ctx);
+    expect(changes).toEqual(plan.changes); // nothing is known only after the write
+    expect(await scaleGpuPool.verify({ ...plan, changes }, ctx)).toEqual({ ok: true });
 
     const writes = sim.writes();
     expect(writes).toHaveLength(1);

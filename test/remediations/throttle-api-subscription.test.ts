@@ -4,23 +4,25 @@ import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AuditQuery, AuditRecord, Outcome } from "../../shared/audit/types.js";
 import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
-import { silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
-import { getRemediation } from "../../shared/remediations/registry.js";
+import { builtinRegistry } from "../../shared/remediations/index.js";
+import {
+  type Params as ThrottleParams,
+  remediation as throttleApiSubscription,
+  paramsSchema as throttleParamsSchema,
+} from "../../shared/remediations/throttle-api-subscription.js";
+import { findDueRestorations, restoreSignal } from "../../shared/remediations/throttle-due-restores.js";
 import {
   parseIsoDuration,
   resolveApimSubscription,
   STATE_COMMENT_PREFIX,
   type ThrottleData,
-  type ThrottleParams,
-  throttleApiSubscription,
-  throttleParamsSchema,
-} from "../../shared/remediations/throttle-api-subscription.js";
+} from "../../shared/remediations/throttle-plan.js";
 import type { AuditHistory, ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import { parseResourceId } from "../../shared/resource-id.js";
-import { findDueRestorations, restoreSignal } from "../../shared/restore-due.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, ManualClock, simulatorClients, startHarness } from "../helpers/harness.js";
+import { kindContext, runKind } from "./kind-run.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-ai";
@@ -169,29 +171,14 @@ let history: FakeHistory;
 function ctxFor(
   signal: Signal,
   opts: { now?: Date; params?: Record<string, unknown>; policy?: Policy } = {},
-) {
-  const policy = opts.policy ?? POLICY;
-  const ctx: RemediationContext<ThrottleParams> = {
-    target: signal.targets[0]!,
-    signal,
-    policy,
-    params: (opts.params ?? policy.params) as ThrottleParams,
+): RemediationContext<ThrottleParams> {
+  return kindContext(throttleApiSubscription, signal, {
+    policy: opts.policy ?? POLICY,
+    params: opts.params,
     clients,
     history,
-    now: () => opts.now ?? NOW,
-    log: silentLogger,
-  };
-  return ctx;
-}
-
-/** read → plan → apply → verify, as the pipeline does in enforce mode. */
-async function run(ctx: RemediationContext<ThrottleParams>) {
-  const current = await throttleApiSubscription.read(ctx);
-  const plan = await throttleApiSubscription.plan(current, ctx);
-  if (plan.action === "noop") return { current, plan };
-  await throttleApiSubscription.apply(plan, ctx);
-  const verified = await throttleApiSubscription.verify(plan, ctx);
-  return { current, plan, verified };
+    now: opts.now ?? NOW,
+  });
 }
 
 function stateOf(sid: string, svc = SVC_ID) {
@@ -263,7 +250,7 @@ describe("params", () => {
   });
 
   it("is registered under its stable kind name and supports only APIM services", () => {
-    expect(getRemediation(KIND)).toBe(throttleApiSubscription);
+    expect(builtinRegistry().get(KIND)).toBe(throttleApiSubscription);
     expect(throttleApiSubscription.supports("Microsoft.ApiManagement/service")).toBe(true);
     expect(throttleApiSubscription.supports("microsoft.apimanagement/SERVICE")).toBe(true);
     expect(throttleApiSubscription.supports("Microsoft.ApiManagement/service/subscriptions")).toBe(false);
@@ -305,7 +292,7 @@ describe("Fired: suspend the named subscription", () => {
   it("suspends team-a-key with If-Match on the current ETag and a stateComment; others untouched", async () => {
     const ctx = ctxFor(alertSignal("Fired", { apimsubscriptionid: "team-a-key", ApiName: "chat" }));
     const before = sim.requests().length;
-    const { current, plan, verified } = await run(ctx);
+    const { current, plan, verified } = await runKind(throttleApiSubscription, ctx);
     expect(current.tags).toEqual({ team: "ai-platform" });
     expect(plan.action).toBe("change");
     const change = plan as ChangePlan<ThrottleData>;
@@ -348,32 +335,47 @@ describe("Fired: suspend the named subscription", () => {
     const ctx = ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" }), {
       params: { cooldown: "PT15M" },
     });
-    const { plan } = await run(ctx);
+    const { plan } = await runKind(throttleApiSubscription, ctx);
     expect((plan as ChangePlan).followUp?.restoreAt).toBe(
       new Date(NOW.getTime() + 15 * 60_000).toISOString(),
     );
   });
 
   it("accepts the full subscription resource ID as dimension value", async () => {
-    const { plan } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: subId("team-b-key") })));
+    const { plan } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: subId("team-b-key") })),
+    );
     expect(plan.action).toBe("change");
     expect(stateOf("team-b-key")!.state).toBe("suspended");
     expect(stateOf("team-a-key")!.state).toBe("active");
   });
 
   it("never suspends the built-in master subscription", async () => {
-    const { plan } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "master" })));
+    const { plan } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "master" })),
+    );
     expect(plan).toEqual({ action: "noop", reason: "built-in master subscription is never suspended" });
-    const { plan: plan2 } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: subId("master") })));
+    const { plan: plan2 } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: subId("master") })),
+    );
     expect(plan2.action).toBe("noop");
     expect(stateOf("master")!.state).toBe("active");
     expect(subWrites()).toHaveLength(0);
   });
 
   it("already suspended → noop, no write", async () => {
-    await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     const writes = subWrites().length;
-    const { plan } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    const { plan } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     expect(plan.action).toBe("noop");
     expect((plan as { reason: string }).reason).toMatch(/already suspended/);
     expect(subWrites()).toHaveLength(writes);
@@ -476,7 +478,10 @@ describe("Fired: suspend the named subscription", () => {
     });
     sim.addFault({ method: "PATCH", path: "/subscriptions/team-a-key", status: 500, count: 1 });
     const before = sim.requests().length;
-    const { verified } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    const { verified } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     expect(verified).toEqual({ ok: true });
     const patches = sim
       .requests()
@@ -488,7 +493,10 @@ describe("Fired: suspend the named subscription", () => {
 
   it("a 500 on the GET is retried too", async () => {
     sim.addFault({ method: "GET", path: "/subscriptions/team-b-key", status: 500, count: 1 });
-    const { verified } = await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" })));
+    const { verified } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" })),
+    );
     expect(verified).toEqual({ ok: true });
   });
 
@@ -522,7 +530,7 @@ describe("Fired: suspend the named subscription", () => {
       trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
       alert: undefined,
     };
-    const { plan } = await run(ctxFor(s));
+    const { plan } = await runKind(throttleApiSubscription, ctxFor(s));
     expect(plan.action).toBe("noop");
     expect(subWrites()).toHaveLength(0);
   });
@@ -530,10 +538,14 @@ describe("Fired: suspend the named subscription", () => {
 
 describe("Resolved: restore what we suspended", () => {
   it("restores to active with reverts: true", async () => {
-    await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     expect(stateOf("team-a-key")!.state).toBe("suspended");
     const before = sim.requests().length;
-    const { plan, verified } = await run(
+    const { plan, verified } = await runKind(
+      throttleApiSubscription,
       ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-a-key" })),
     );
     expect(plan.action).toBe("change");
@@ -560,7 +572,10 @@ describe("Resolved: restore what we suspended", () => {
       stateComment: "fraud investigation",
     });
     const writes = subWrites().length;
-    const { plan } = await run(ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-b-key" })));
+    const { plan } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-b-key" })),
+    );
     expect(plan.action).toBe("noop");
     expect((plan as { reason: string }).reason).toMatch(/someone else/);
     expect(subWrites()).toHaveLength(writes);
@@ -568,7 +583,10 @@ describe("Resolved: restore what we suspended", () => {
   });
 
   it("nothing to restore when active", async () => {
-    const { plan } = await run(ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-a-key" })));
+    const { plan } = await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-a-key" })),
+    );
     expect(plan.action).toBe("noop");
     expect(subWrites()).toHaveLength(0);
   });
@@ -671,7 +689,10 @@ describe("cooldown expiry (timer)", () => {
   });
 
   it("the timer signal restores what the due record suspended", async () => {
-    await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     const rec = history.add({
       outcome: "remediated",
       time: NOW.toISOString(),
@@ -683,7 +704,10 @@ describe("cooldown expiry (timer)", () => {
     const later = new Date(NOW.getTime() + HOUR + 60_000);
     const [due] = await findDueRestorations(history, later);
     expect(due?.recordId).toBe(rec.id);
-    const { plan, verified } = await run(ctxFor(restoreSignal(due!, later), { now: later }));
+    const { plan, verified } = await runKind(
+      throttleApiSubscription,
+      ctxFor(restoreSignal(due!, later), { now: later }),
+    );
     expect(plan.action).toBe("change");
     expect((plan as ChangePlan).reverts).toBe(true);
     expect((plan as ChangePlan).followUp).toEqual({
@@ -695,7 +719,10 @@ describe("cooldown expiry (timer)", () => {
   });
 
   it("a timer signal before the due time, or for an unknown record, changes nothing", async () => {
-    await run(ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })));
+    await runKind(
+      throttleApiSubscription,
+      ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
+    );
     const rec = history.add({
       outcome: "remediated",
       time: NOW.toISOString(),
@@ -718,7 +745,7 @@ describe("cooldown expiry (timer)", () => {
       },
       NOW,
     );
-    const { plan } = await run(ctxFor(early));
+    const { plan } = await runKind(throttleApiSubscription, ctxFor(early));
     expect(plan.action).toBe("noop");
     expect((plan as { reason: string }).reason).toMatch(/not due/);
 
@@ -736,7 +763,8 @@ describe("cooldown expiry (timer)", () => {
 
   it("a due timer does not cut short a later suspension", async () => {
     // Suspended by us with a due time in the future (a later alert), while an older record is due.
-    await run(
+    await runKind(
+      throttleApiSubscription,
       ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" }), { params: { cooldown: "PT3H" } }),
     );
     const old = history.add({
@@ -749,7 +777,7 @@ describe("cooldown expiry (timer)", () => {
     });
     const [due] = await findDueRestorations(history, NOW);
     expect(due?.recordId).toBe(old.id);
-    const { plan } = await run(ctxFor(restoreSignal(due!, NOW)));
+    const { plan } = await runKind(throttleApiSubscription, ctxFor(restoreSignal(due!, NOW)));
     expect(plan.action).toBe("noop");
     expect((plan as { reason: string }).reason).toMatch(/suspended again/);
     expect(stateOf("team-a-key")!.state).toBe("suspended");
@@ -869,13 +897,14 @@ describe("through the pipeline (harness)", () => {
 describe("policy files", () => {
   it("the loader applies the kind's defaults and names a bad cooldown by its path", async () => {
     const { validatePolicyObject } = await import("../../shared/policy/load.js");
-    const ok = validatePolicyObject({ version: 1, policies: [{ ...POLICY, params: {} }] });
+    const registry = builtinRegistry();
+    const ok = validatePolicyObject({ version: 1, policies: [{ ...POLICY, params: {} }] }, registry);
     expect(ok.issues).toEqual([]);
     expect(ok.file?.policies[0]?.params).toEqual({ dimension: "ApimSubscriptionId", cooldown: "PT1H" });
-    const bad = validatePolicyObject({
-      version: 1,
-      policies: [{ ...POLICY, params: { cooldown: "1 hour" } }],
-    });
+    const bad = validatePolicyObject(
+      { version: 1, policies: [{ ...POLICY, params: { cooldown: "1 hour" } }] },
+      registry,
+    );
     expect(bad.file).toBeUndefined();
     expect(bad.issues.map((i) => i.path)).toContain("policies[0].params.cooldown");
   });

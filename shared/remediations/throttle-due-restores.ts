@@ -1,20 +1,17 @@
 /**
- * Timed restore of `throttle-api-subscription`: the audit trail is the schedule. A suspension's
+ * Cooldown restores of `throttle-api-subscription`: the audit trail is the schedule. A suspension's
  * `remediated` record carries `followUp.restoreAt`; a timer function (every minute) calls
  * `findDueRestorations` and feeds each `restoreSignal` into the pipeline, which runs the kind with
  * a `source: "timer"` signal (treated like a resolved alert). Nothing depends on a process staying
  * up: a missed tick is caught up by the next one, and the dedupe key `timer:restore:<record id>`
  * makes each due restoration happen once.
  */
-import type { AuditQuery, AuditRecord } from "./audit/types.js";
-import {
-  APIM_SERVICE_TYPE,
-  MAX_COOLDOWN_MS,
-  RESTORE_TRIGGER,
-  THROTTLE_KIND,
-} from "./remediations/throttle-api-subscription.js";
-import type { AuditHistory } from "./remediations/types.js";
-import type { Signal } from "./signals/types.js";
+import type { AuditRecord } from "../audit/types.js";
+import type { Signal } from "../signals/types.js";
+import { allHistory } from "./history.js";
+import { KIND } from "./throttle-api-subscription.js";
+import { APIM_SERVICE_TYPE, MAX_COOLDOWN_MS, RESTORE_TRIGGER } from "./throttle-plan.js";
+import type { AuditHistory } from "./types.js";
 
 export interface DueRestoration {
   /** ID of the `remediated` record that suspended the subscription. */
@@ -42,17 +39,6 @@ export interface FindDueOptions {
 /** Outcomes of a later record that settle a suspension for good (a failed or deferred restore does not). */
 const SETTLING = new Set(["reverted", "compliant", "excluded", "rejected", "expired"]);
 
-async function queryAll(history: AuditHistory, q: AuditQuery): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  let continuationToken: string | null = null;
-  do {
-    const page = await history.query({ ...q, continuationToken });
-    out.push(...page.items);
-    continuationToken = page.continuationToken;
-  } while (continuationToken);
-  return out;
-}
-
 function key(resourceId: string, apimSubscriptionId: string): string {
   return `${resourceId.toLowerCase()}|${apimSubscriptionId.toLowerCase()}`;
 }
@@ -78,7 +64,7 @@ export async function findDueRestorations(
   const lookbackMs = opts.lookbackMs ?? MAX_COOLDOWN_MS + 7 * 24 * 3600_000;
   const limit = opts.pageSize ?? 1000;
   const from = new Date(now.getTime() - lookbackMs).toISOString();
-  const records = await queryAll(history, { kind: THROTTLE_KIND, from, limit });
+  const records = await allHistory(history, { kind: KIND, from, limit });
 
   // Latest suspension per (service, APIM subscription).
   const latest = new Map<string, AuditRecord>();
