@@ -43,7 +43,9 @@ const signal = (): Signal => ({
   dedupeKey: `manual:${crypto.randomUUID()}`,
   time: new Date().toISOString(),
   trigger: { manual: "rotate" },
-  targets: [{ resourceId: SECRET_ID, resourceType: "Microsoft.KeyVault/vaults/secrets", subscriptionId: SUB }],
+  targets: [
+    { resourceId: SECRET_ID, resourceType: "Microsoft.KeyVault/vaults/secrets", subscriptionId: SUB },
+  ],
 });
 
 let h: Harness | undefined;
