@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { TokenCredential } from "@azure/core-auth";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
@@ -44,29 +45,52 @@ async function readStackFile(): Promise<LocalStackInfo | undefined> {
   }
 }
 
-export async function openContext(
-  opts: { log?: Logger; policyFile?: string; ephemeral?: boolean } = {},
-): Promise<CliContext> {
-  const log = opts.log ?? createLogger({ level: "error" });
-  const policyEnv = opts.policyFile ? { DRIFTGUARD_POLICY_FILE: opts.policyFile } : {};
-  if (process.env.COSMOS_ENDPOINT) {
-    const runtime = await createRuntime(loadConfig({ ...process.env, ...policyEnv }), { log });
-    return { runtime, target: process.env.COSMOS_ENDPOINT, close: async () => undefined };
-  }
+/** The settings of the environment the CLI talks to, without connecting to it. */
+export interface CliEnvironment {
+  env: Record<string, string | undefined>;
+  /** The local stack's static token; undefined = the configured identity (Managed Identity, az login). */
+  credential?: TokenCredential;
+  /** Where it points, for messages. */
+  target: string;
+  /** Subscriptions known to hold governed resources (the local stack's seed), if any. */
+  subscriptions: string[];
+}
+
+/** The configured environment (COSMOS_ENDPOINT set), else the running local stack, else undefined. */
+export async function cliEnvironment(policyFile?: string): Promise<CliEnvironment | undefined> {
+  const policyEnv = policyFile ? { DRIFTGUARD_POLICY_FILE: policyFile } : {};
+  if (process.env.COSMOS_ENDPOINT)
+    return { env: { ...process.env, ...policyEnv }, target: process.env.COSMOS_ENDPOINT, subscriptions: [] };
   const info = await readStackFile();
-  if (info) {
-    const config = loadConfig({
+  if (!info) return undefined;
+  return {
+    env: {
       ...process.env,
-      DRIFTGUARD_POLICY_FILE: opts.policyFile ?? process.env.DRIFTGUARD_POLICY_FILE ?? info.policyFile,
+      DRIFTGUARD_POLICY_FILE: policyFile ?? process.env.DRIFTGUARD_POLICY_FILE ?? info.policyFile,
       COSMOS_ENDPOINT: info.cosmos,
       COSMOS_KEY: info.cosmosKey,
       ARM_ENDPOINT: info.azure,
       DRIFTGUARD_VAULT_URLS: JSON.stringify(info.vaults),
       DRIFTGUARD_CA_FILE: info.caCertFile,
       DRIFTGUARD_LOCAL_STACK: "1",
+    },
+    credential: staticTokenCredential(),
+    target: `local stack at ${info.functions}`,
+    subscriptions: info.subscriptions,
+  };
+}
+
+export async function openContext(
+  opts: { log?: Logger; policyFile?: string; ephemeral?: boolean } = {},
+): Promise<CliContext> {
+  const log = opts.log ?? createLogger({ level: "error" });
+  const environment = await cliEnvironment(opts.policyFile);
+  if (environment) {
+    const runtime = await createRuntime(loadConfig(environment.env), {
+      ...(environment.credential ? { credential: environment.credential } : {}),
+      log,
     });
-    const runtime = await createRuntime(config, { credential: staticTokenCredential(), log });
-    return { runtime, target: `local stack at ${info.functions}`, close: async () => undefined };
+    return { runtime, target: environment.target, close: async () => undefined };
   }
   if (opts.ephemeral === false) {
     throw new Error(

@@ -12,7 +12,7 @@ import { parseJsonBody } from "../shared/signals/body.js";
 import { parseSignalFile } from "../shared/signals/index.js";
 import type { Signal } from "../shared/signals/types.js";
 import { auditCommand } from "./audit.js";
-import { openContext } from "./context.js";
+import { cliEnvironment, openContext } from "./context.js";
 import { formatDecision } from "./format.js";
 import { policySchemaCommand } from "./policy-schema.js";
 import { rotateCommand } from "./rotate.js";
@@ -176,6 +176,39 @@ export function buildProgram(): Command {
       }
     }),
   );
+  program
+    .command("doctor")
+    .description(
+      "check a configuration before traffic arrives: settings, Cosmos DB, scopes, permissions, Teams",
+    )
+    .option("--policy <file>", "policy file (default: DRIFTGUARD_POLICY_FILE or policies/default.yaml)")
+    .option(
+      "--subscription <id>",
+      "subscription to check policies without a scope in (repeatable; default AZURE_SUBSCRIPTION_ID)",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option("--json", "print the results as JSON", false)
+    .action(async (opts: { policy?: string; subscription: string[]; json: boolean }) => {
+      const { formatResults, runDoctor } = await import("./doctor.js");
+      const environment = await cliEnvironment(opts.policy);
+      const env = environment?.env ?? {
+        ...process.env,
+        ...(opts.policy ? { DRIFTGUARD_POLICY_FILE: opts.policy } : {}),
+      };
+      const results = await runDoctor({
+        env,
+        registry,
+        ...(environment?.credential ? { credential: environment.credential } : {}),
+        subscriptions: opts.subscription.length ? opts.subscription : (environment?.subscriptions ?? []),
+      });
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(results, null, 2)}\n`
+          : `doctor: ${environment?.target ?? "the configured environment"}\n${formatResults(results)}\n`,
+      );
+      process.exitCode = results.some((r) => r.status === "fail") ? 1 : 0;
+    });
   return program;
 }
 

@@ -4,6 +4,7 @@
  */
 import https from "node:https";
 import type { ArmResource, Fault, LoggedRequest } from "./common.js";
+import type { PermissionSet } from "./permissions.js";
 import type { SecretState } from "./vault.js";
 
 export class SimAdminError extends Error {
@@ -46,6 +47,12 @@ export class SimAdminClient {
 
   async clearRequests(): Promise<void> {
     await this.call("DELETE", "/_sim/requests");
+  }
+
+  /** Narrows the simulated caller's effective permissions (empty list: everything allowed again). */
+  async setPermissions(sets: PermissionSet[]): Promise<void> {
+    if (sets.length === 0) await this.call("DELETE", "/_sim/permissions");
+    else await this.call("PUT", "/_sim/permissions", sets);
   }
 
   async addFault(fault: Fault): Promise<string> {

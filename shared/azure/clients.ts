@@ -12,6 +12,8 @@ import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import { NetworkManagementClient } from "@azure/arm-network";
 import { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
+import { ServiceClient } from "@azure/core-client";
+import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import { SecretClient } from "@azure/keyvault-secrets";
 
 /** ARM's token audience: the same in production and against the simulator. */
@@ -150,6 +152,27 @@ export class AzureClients {
     );
   }
 
+  /** Plain ARM reads at any scope (resource groups, subscriptions, effective permissions), for
+   *  `driftguard doctor`: same endpoint, identity, trust and retries as the typed clients. */
+  arm(): ArmReader {
+    return this.memo("arm", () => {
+      const client = new ServiceClient({ ...this.classicOptions(), credential: this.settings.credential });
+      return {
+        get: async (path, apiVersion) => {
+          const url = `${this.settings.armEndpoint.replace(/\/+$/, "")}${path}?api-version=${encodeURIComponent(apiVersion)}`;
+          const res = await client.sendRequest(createPipelineRequest({ url, method: "GET" }));
+          let body: unknown;
+          try {
+            body = res.bodyAsText ? JSON.parse(res.bodyAsText) : undefined;
+          } catch {
+            body = res.bodyAsText;
+          }
+          return { status: res.status, body };
+        },
+      };
+    });
+  }
+
   /** Key Vault data-plane client for one vault (by name; the URL comes from configuration). */
   secrets(vaultName: string): SecretClient {
     return this.memo(`kv:${vaultName.toLowerCase()}`, () => {
@@ -161,6 +184,11 @@ export class AzureClients {
       });
     });
   }
+}
+
+export interface ArmReader {
+  /** GET `path` (starting with `/subscriptions/…`) at `apiVersion`; any status is returned, not thrown. */
+  get(path: string, apiVersion: string): Promise<{ status: number; body: unknown }>;
 }
 
 /** The fixed bearer token of the local stack: its stand-ins (Azure, Teams) accept exactly this. */

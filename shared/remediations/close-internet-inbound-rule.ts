@@ -187,6 +187,14 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
     "Removes NSG security rules that allow inbound traffic from the whole Internet (*, 0.0.0.0/0, ::/0, Internet, Any), optionally only those exposing given ports — never any other rule",
   example,
   services: ["network"],
+  permissions: {
+    actions: [
+      "Microsoft.Network/networkSecurityGroups/read",
+      "Microsoft.Network/networkSecurityGroups/securityRules/read",
+      "Microsoft.Network/networkSecurityGroups/securityRules/delete",
+      "Microsoft.Network/locations/*/read",
+    ],
+  },
   paramsSchema,
 
   supports(resourceType: string): boolean {

@@ -301,6 +301,24 @@ export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNe
     "Sets publicNetworkAccess to Disabled on ML workspaces and online endpoints, Storage accounts (plus allowBlobPublicAccess: false), Key Vaults and Cognitive Services / Azure OpenAI accounts",
   example,
   services: ["machineLearning", "storage", "keyVaultManagement", "cognitiveServices"],
+  permissions: {
+    actions: [
+      "Microsoft.MachineLearningServices/workspaces/read",
+      "Microsoft.MachineLearningServices/workspaces/write",
+      "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",
+      "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
+      // The endpoint's PUT names its user-assigned identities again: ARM checks assign on each.
+      "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+      "Microsoft.MachineLearningServices/locations/*/read",
+      "Microsoft.Storage/storageAccounts/read",
+      "Microsoft.Storage/storageAccounts/write",
+      "Microsoft.KeyVault/vaults/read",
+      "Microsoft.KeyVault/vaults/write",
+      "Microsoft.CognitiveServices/accounts/read",
+      "Microsoft.CognitiveServices/accounts/write",
+      "Microsoft.CognitiveServices/locations/*/read",
+    ],
+  },
   paramsSchema,
 
   supports(resourceType: string): boolean {

@@ -165,6 +165,19 @@ export const remediation: Remediation<Params, SecretState, RotateSecretData> = {
     "Writes a new Key Vault secret version: alternates Storage / Cognitive Services keys (tags CredentialId, ProviderAddress, ValidityPeriodDays) or generates a random value",
   example,
   services: ["secrets", "storage", "cognitiveServices"],
+  permissions: {
+    actions: [],
+    dataActions: [
+      "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+    ],
+    conditionalActions: [
+      "Microsoft.Storage/storageAccounts/listKeys/action",
+      "Microsoft.Storage/storageAccounts/regenerateKey/action",
+      "Microsoft.CognitiveServices/accounts/listKeys/action",
+      "Microsoft.CognitiveServices/accounts/regenerateKey/action",
+    ],
+  },
   // The new expiry is now + validity: an approval binds that the expiry changes, not the second.
   volatileChangePaths: ["attributes.expires"],
   paramsSchema,

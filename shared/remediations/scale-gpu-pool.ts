@@ -209,6 +209,18 @@ export const remediation: Remediation<Params, ScaleState, ScaleData> = {
     "Caps GPU pool node limits (AML compute clusters, AKS GPU user pools) and restores them when the alert resolves",
   example,
   services: ["machineLearning", "containerService"],
+  permissions: {
+    actions: [
+      "Microsoft.MachineLearningServices/workspaces/read",
+      "Microsoft.MachineLearningServices/workspaces/computes/read",
+      "Microsoft.MachineLearningServices/workspaces/computes/write",
+      "Microsoft.MachineLearningServices/locations/*/read",
+      "Microsoft.ContainerService/managedClusters/read",
+      "Microsoft.ContainerService/managedClusters/agentPools/read",
+      "Microsoft.ContainerService/managedClusters/agentPools/write",
+      "Microsoft.ContainerService/locations/*/read",
+    ],
+  },
   paramsSchema,
 
   supports,

@@ -203,6 +203,13 @@ export const remediation: Remediation<Params, ThrottleState, ThrottleData> = {
     "Suspends the APIM subscription an alert names; restores it when the alert resolves or the cooldown ends",
   example,
   services: ["apiManagement"],
+  permissions: {
+    actions: [
+      "Microsoft.ApiManagement/service/read",
+      "Microsoft.ApiManagement/service/subscriptions/read",
+      "Microsoft.ApiManagement/service/subscriptions/write",
+    ],
+  },
   paramsSchema,
 
   supports(resourceType: string): boolean {

@@ -82,6 +82,15 @@ export interface VerifyResult {
   detail?: string;
 }
 
+export interface KindPermissions {
+  /** ARM operations on the resources a policy of this kind governs (at its scope). */
+  actions: readonly string[];
+  /** Data-plane operations at the same scope (Key Vault secret values). */
+  dataActions?: readonly string[];
+  /** Operations needed only for some targets (two-credential rotation: the provider accounts' keys). */
+  conditionalActions?: readonly string[];
+}
+
 export interface Remediation<P = unknown, S = unknown, D = unknown> {
   /** Stable name (CONTRACT §4), e.g. `disable-public-network-access`. */
   readonly kind: string;
@@ -91,6 +100,9 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
   readonly example: string;
   /** The `AzureClients` services the kind calls, so that clients can be loaded per kind. */
   readonly services: readonly AzureService[];
+  /** The Azure RBAC operations the kind performs (what its role must grant; `driftguard doctor`
+   *  checks them, the infra test checks the roles grant exactly these). */
+  readonly permissions: KindPermissions;
   /** Validates the policy's `params` for this kind (once, when the policy file is loaded). */
   readonly paramsSchema: z.ZodType<P>;
   /** Change paths whose `to` is computed at plan time (e.g. an expiry of now + N days): an approval

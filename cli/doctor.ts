@@ -1,0 +1,453 @@
+/**
+ * `driftguard doctor`: checks a configuration before traffic arrives. One line per check, each
+ * failure with its fix: settings valid, policies valid, Cosmos DB reachable with this identity and
+ * its containers present, every policy's scope readable, every kind's operations granted there
+ * (the identity's effective permissions, as ARM reports them), approvals and Teams configured.
+ * Nothing is written anywhere. Exit 1 when a check failed; warnings do not fail.
+ */
+import { readFileSync } from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
+import type { ArmReader } from "../shared/azure/clients.js";
+import { AzureClients, productionVaultUrl } from "../shared/azure/clients.js";
+import { type DriftguardConfig, loadConfig } from "../shared/config.js";
+import { CONTAINERS, createCosmosClient } from "../shared/cosmos/client.js";
+import { ConfigError } from "../shared/errors.js";
+import { loadPolicyFile, PolicyValidationError } from "../shared/policy/load.js";
+import type { Policy } from "../shared/policy/schema.js";
+import type { RemediationRegistry } from "../shared/remediations/registry.js";
+import { parseResourceId } from "../shared/resource-id.js";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface CheckResult {
+  status: CheckStatus;
+  check: string;
+  detail: string;
+  /** What to do about it (warnings and failures). */
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  env: Record<string, string | undefined>;
+  registry: RemediationRegistry;
+  /** The identity to check with (the local stack's static token; else the configured identity). */
+  credential?: TokenCredential;
+  /** Subscriptions to check policies without a scope in (else AZURE_SUBSCRIPTION_ID). */
+  subscriptions?: string[];
+  /** Seconds per network check. */
+  timeoutMs?: number;
+}
+
+const PERMISSIONS_API = "2022-04-01";
+
+export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  let config: DriftguardConfig;
+  try {
+    config = loadConfig(opts.env);
+    out.push({ status: "ok", check: "settings", detail: "every setting is valid" });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    out.push({
+      status: "fail",
+      check: "settings",
+      detail: `${err.setting}: ${err.reason}`,
+      fix: `set ${err.setting} as docs/settings.md describes, then run doctor again`,
+    });
+    return out; // nothing else can be checked with a broken configuration
+  }
+  let policies: Policy[] = [];
+  try {
+    policies = (await loadPolicyFile(config.policyFile, opts.registry)).policies;
+    out.push({
+      status: "ok",
+      check: "policies",
+      detail: `${policies.length} policies in ${config.policyFile}`,
+    });
+  } catch (err) {
+    const issues =
+      err instanceof PolicyValidationError
+        ? err.issues.map((i) => `${i.path}: ${i.message}`)
+        : [String((err as Error).message ?? err)];
+    out.push({
+      status: "fail",
+      check: "policies",
+      detail: `${config.policyFile}: ${issues.slice(0, 5).join("; ")}`,
+      fix: "run `npx driftguard policy validate` for every error with its path",
+    });
+  }
+  const credential = opts.credential ?? (await productionCredential(config));
+  const ca = config.caFile ? readFileSync(config.caFile, "utf8") : undefined;
+  out.push(...(await checkCosmos(config, credential, ca, opts.timeoutMs ?? 10_000)));
+  const clients = new AzureClients({
+    armEndpoint: config.armEndpoint,
+    credential,
+    ca,
+    vaultUrl: (name) => config.vaultUrls[name] ?? productionVaultUrl(name),
+    retry: { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+  });
+  const subscriptions = opts.subscriptions?.length
+    ? opts.subscriptions
+    : opts.env.AZURE_SUBSCRIPTION_ID
+      ? [opts.env.AZURE_SUBSCRIPTION_ID]
+      : [];
+  out.push(...(await checkPolicyScopes(clients.arm(), policies, opts.registry, subscriptions)));
+  out.push(...checkApprovals(config, policies));
+  out.push(...(await checkTeams(config, opts.timeoutMs ?? 10_000)));
+  out.push(...checkOperations(config));
+  return out;
+}
+
+async function productionCredential(config: DriftguardConfig): Promise<TokenCredential> {
+  const identity = await import("@azure/identity");
+  return new identity.DefaultAzureCredential(
+    config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {},
+  );
+}
+
+function reason(err: unknown): string {
+  const e = err as { code?: unknown; statusCode?: unknown; message?: string };
+  const status =
+    typeof e?.code === "number" ? e.code : typeof e?.statusCode === "number" ? e.statusCode : undefined;
+  const first =
+    String(e?.message ?? err)
+      .split("\n")[0]
+      ?.slice(0, 160) ?? "";
+  return status ? `HTTP ${status}: ${first}` : first;
+}
+
+async function checkCosmos(
+  config: DriftguardConfig,
+  credential: TokenCredential,
+  ca: string | undefined,
+  timeoutMs: number,
+): Promise<CheckResult[]> {
+  const client = createCosmosClient({
+    endpoint: config.cosmos.endpoint,
+    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
+    ca,
+    requestTimeoutMs: timeoutMs,
+  });
+  try {
+    const database = client.database(config.cosmos.database);
+    try {
+      await database.read();
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      return [
+        {
+          status: "fail",
+          check: "cosmos",
+          detail: `database '${config.cosmos.database}' at ${config.cosmos.endpoint} not reachable (${reason(err)})`,
+          fix:
+            code === 401 || code === 403
+              ? "grant this identity the 'Cosmos DB Built-in Data Contributor' role on the account (infra/ does)"
+              : code === 404
+                ? "provision the database with infra/ (azd provision), or check COSMOS_DATABASE"
+                : "check COSMOS_ENDPOINT and that the account accepts this network (firewall, private endpoint)",
+        },
+      ];
+    }
+    const results: CheckResult[] = [
+      {
+        status: "ok",
+        check: "cosmos",
+        detail: `database '${config.cosmos.database}' reachable with this identity`,
+      },
+    ];
+    const missing: string[] = [];
+    for (const name of Object.values(CONTAINERS)) {
+      try {
+        await database.container(name).read();
+      } catch (err) {
+        missing.push(`${name} (${reason(err)})`);
+      }
+    }
+    results.push(
+      missing.length === 0
+        ? { status: "ok", check: "cosmos containers", detail: Object.values(CONTAINERS).join(", ") }
+        : {
+            status: "fail",
+            check: "cosmos containers",
+            detail: `missing or unreadable: ${missing.join("; ")}`,
+            fix: "provision the containers with infra/ (azd provision): with Managed Identity the app cannot create them",
+          },
+    );
+    return results;
+  } finally {
+    client.dispose();
+  }
+}
+
+/** Where a policy acts: its scope prefixes, else the subscriptions given. */
+function scopesOf(policy: Policy, subscriptions: string[]): string[] {
+  if (policy.scope.length) return policy.scope;
+  return subscriptions.map((s) => `/subscriptions/${s}`);
+}
+
+async function checkPolicyScopes(
+  arm: ArmReader,
+  policies: Policy[],
+  registry: RemediationRegistry,
+  subscriptions: string[],
+): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const policy of policies) {
+    const kind = registry.get(policy.kind);
+    if (!kind) continue; // reported by the policy check
+    const scopes = scopesOf(policy, subscriptions);
+    if (scopes.length === 0) {
+      out.push({
+        status: "warn",
+        check: `policy ${policy.name}`,
+        detail: "no scope: acts wherever its events come from, so permissions cannot be checked here",
+        fix: "give the policy a scope, or run doctor with --subscription <id> (or AZURE_SUBSCRIPTION_ID)",
+      });
+      continue;
+    }
+    for (const scope of scopes) {
+      const readable = await readScope(arm, scope);
+      if (readable) {
+        out.push({
+          status: "fail",
+          check: `scope ${policy.name}`,
+          detail: `${scope}: ${readable.detail}`,
+          fix: readable.fix,
+        });
+        continue;
+      }
+      out.push({ status: "ok", check: `scope ${policy.name}`, detail: `${scope} readable` });
+      out.push(await checkPermissions(arm, policy, scope, kind.permissions));
+    }
+  }
+  return out;
+}
+
+/** undefined when the scope can be read; else why not and the fix. */
+async function readScope(
+  arm: ArmReader,
+  scope: string,
+): Promise<{ detail: string; fix: string } | undefined> {
+  let path = scope;
+  let apiVersion = "2022-12-01";
+  try {
+    const id = parseResourceId(scope);
+    if (id.resourceGroup && id.type.toLowerCase() === "microsoft.resources/resourcegroups")
+      apiVersion = "2021-04-01";
+    else if (id.resourceGroup || id.type.toLowerCase() !== "microsoft.resources/subscriptions") {
+      // A resource-level scope: its permissions answer says whether it exists and is visible.
+      path = `${scope}/providers/Microsoft.Authorization/permissions`;
+      apiVersion = PERMISSIONS_API;
+    }
+  } catch {
+    // a bare subscription prefix such as /subscriptions/<id>
+  }
+  try {
+    const res = await arm.get(path, apiVersion);
+    if (res.status === 200) return undefined;
+    return {
+      detail: `not readable (HTTP ${res.status}${errorCode(res.body)})`,
+      fix:
+        res.status === 403 || res.status === 401
+          ? "assign the driftguard remediator role at this scope or above (infra/)"
+          : "check the policy's scope: it names a subscription or resource group that does not exist",
+    };
+  } catch (err) {
+    return {
+      detail: `ARM not reachable (${reason(err)})`,
+      fix: "check ARM_ENDPOINT and the identity's sign-in",
+    };
+  }
+}
+
+function errorCode(body: unknown): string {
+  const code = (body as { error?: { code?: unknown } })?.error?.code;
+  return typeof code === "string" ? ` ${code}` : "";
+}
+
+interface PermissionEntry {
+  actions?: string[];
+  notActions?: string[];
+  dataActions?: string[];
+  notDataActions?: string[];
+}
+
+/** ARM's wildcard rule: `*` matches any run of characters; comparisons ignore case. */
+function grants(patterns: string[] | undefined, operation: string): boolean {
+  return (patterns ?? []).some((p) =>
+    new RegExp(
+      `^${p
+        .split("*")
+        .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+        .join(".*")}$`,
+      "i",
+    ).test(operation),
+  );
+}
+
+function allowed(entries: PermissionEntry[], operation: string, data: boolean): boolean {
+  return entries.some((e) =>
+    data
+      ? grants(e.dataActions, operation) && !grants(e.notDataActions, operation)
+      : grants(e.actions, operation) && !grants(e.notActions, operation),
+  );
+}
+
+async function checkPermissions(
+  arm: ArmReader,
+  policy: Policy,
+  scope: string,
+  needed: {
+    actions: readonly string[];
+    dataActions?: readonly string[];
+    conditionalActions?: readonly string[];
+  },
+): Promise<CheckResult> {
+  const check = `permissions ${policy.name}`;
+  let entries: PermissionEntry[];
+  try {
+    const res = await arm.get(`${scope}/providers/Microsoft.Authorization/permissions`, PERMISSIONS_API);
+    if (res.status !== 200)
+      return {
+        status: "fail",
+        check,
+        detail: `${scope}: the identity's permissions could not be read (HTTP ${res.status}${errorCode(res.body)})`,
+        fix: "assign the driftguard roles at this scope (infra/)",
+      };
+    entries = ((res.body as { value?: PermissionEntry[] })?.value ?? []) as PermissionEntry[];
+  } catch (err) {
+    return { status: "fail", check, detail: `${scope}: ${reason(err)}`, fix: "check ARM_ENDPOINT" };
+  }
+  const missing = [
+    ...needed.actions.filter((a) => !allowed(entries, a, false)),
+    ...(needed.dataActions ?? []).filter((a) => !allowed(entries, a, true)),
+  ];
+  if (missing.length)
+    return {
+      status: "fail",
+      check,
+      detail: `${scope}: ${policy.kind} needs ${missing.join(", ")}`,
+      fix: needed.dataActions?.some((a) => missing.includes(a))
+        ? "assign the driftguard secret rotation role on the vaults this policy governs (infra/ targetKeyVaults)"
+        : "assign the driftguard remediator role at this scope (infra/)",
+    };
+  const conditional = (needed.conditionalActions ?? []).filter((a) => !allowed(entries, a, false));
+  if (conditional.length)
+    return {
+      status: "warn",
+      check,
+      detail: `${scope}: granted, but not ${conditional.join(", ")} (two-credential rotation of provider keys)`,
+      fix: "assign the driftguard key rotation role in the provider accounts' resource groups (infra/ keyRotationResourceGroups)",
+    };
+  return { status: "ok", check, detail: `${scope}: every operation of ${policy.kind} is granted` };
+}
+
+function checkApprovals(config: DriftguardConfig, policies: Policy[]): CheckResult[] {
+  const needApproval = policies.filter((p) => p.mode === "approval").map((p) => p.name);
+  if (config.approvers.objectIds.length > 0)
+    return [
+      {
+        status: "ok",
+        check: "approvers",
+        detail: `${config.approvers.objectIds.length} approver(s) configured`,
+      },
+    ];
+  if (needApproval.length === 0 && config.mode !== "approval")
+    return [
+      {
+        status: "warn",
+        check: "approvers",
+        detail:
+          "APPROVER_OBJECT_IDS is empty: actions past a policy's blast-radius limit wait for an approver nobody can be",
+        fix: "set APPROVER_OBJECT_IDS to the Entra object IDs of the people who approve",
+      },
+    ];
+  return [
+    {
+      status: config.inAzure ? "fail" : "warn",
+      check: "approvers",
+      detail: `APPROVER_OBJECT_IDS is empty, but ${needApproval.length ? `policies ${needApproval.join(", ")} need` : "DRIFTGUARD_MODE needs"} approval`,
+      fix: "set APPROVER_OBJECT_IDS to the Entra object IDs of the people who approve",
+    },
+  ];
+}
+
+async function checkTeams(config: DriftguardConfig, timeoutMs: number): Promise<CheckResult[]> {
+  const { teams } = config;
+  if (!teams.botAppId && !teams.workflowUrl)
+    return [
+      {
+        status: "warn",
+        check: "teams",
+        detail:
+          "no Teams configured: approval requests are recorded and open on the approval page, but nobody is told",
+        fix: "set TEAMS_WORKFLOW_URL, or register the bot and set TEAMS_BOT_APP_ID (README: Approvals in Teams)",
+      },
+    ];
+  const out: CheckResult[] = [];
+  if (teams.botAppId) {
+    const where =
+      teams.serviceUrl && teams.conversationId
+        ? `posts to conversation ${teams.conversationId}`
+        : "posts to the team it is installed in (captured at installation)";
+    out.push({ status: "ok", check: "teams bot", detail: `app ${teams.botAppId}; ${where}` });
+    try {
+      const res = await fetch(teams.botJwksUrl, { signal: AbortSignal.timeout(timeoutMs) });
+      out.push(
+        res.ok
+          ? {
+              status: "ok",
+              check: "teams keys",
+              detail: `Bot Framework signing keys reachable (${teams.botJwksUrl})`,
+            }
+          : {
+              status: "fail",
+              check: "teams keys",
+              detail: `${teams.botJwksUrl} answered ${res.status}`,
+              fix: "allow outbound HTTPS to login.botframework.com (or fix TEAMS_BOT_JWKS_URL)",
+            },
+      );
+    } catch (err) {
+      out.push({
+        status: "fail",
+        check: "teams keys",
+        detail: `${teams.botJwksUrl} not reachable (${reason(err)})`,
+        fix: "allow outbound HTTPS to login.botframework.com (or fix TEAMS_BOT_JWKS_URL)",
+      });
+    }
+  }
+  if (teams.workflowUrl)
+    out.push({ status: "ok", check: "teams workflow", detail: "Workflows webhook configured" });
+  return out;
+}
+
+function checkOperations(config: DriftguardConfig): CheckResult[] {
+  const out: CheckResult[] = [];
+  if (config.inAzure && config.selfPrincipalIds.length === 0)
+    out.push({
+      status: "warn",
+      check: "self echo",
+      detail:
+        "DRIFTGUARD_SELF_PRINCIPAL_IDS is empty: driftguard's own writes come back as events it must re-read",
+      fix: "set it to the app identity's principal and client IDs (infra/ does)",
+    });
+  out.push(
+    config.telemetry.mode === "off"
+      ? {
+          status: config.inAzure ? "warn" : "ok",
+          check: "telemetry",
+          detail: "off (nothing is sent anywhere)",
+          ...(config.inAzure ? { fix: "set APPLICATIONINSIGHTS_CONNECTION_STRING (infra/ does)" } : {}),
+        }
+      : { status: "ok", check: "telemetry", detail: config.telemetry.mode },
+  );
+  return out;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: "ok  ", warn: "warn", fail: "FAIL" };
+
+export function formatResults(results: CheckResult[]): string {
+  return results
+    .map((r) => `${MARK[r.status]}  ${r.check}: ${r.detail}${r.fix ? `\n      fix: ${r.fix}` : ""}`)
+    .join("\n");
+}
