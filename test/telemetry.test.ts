@@ -63,6 +63,8 @@ beforeAll(async () => {
       },
     }),
   });
+  // ARM throttles once (Retry-After 0): the SDK retries, the metric counts it.
+  stack.sim.addFault({ method: "PATCH", path: "Microsoft.Storage/storageAccounts", status: 429, retryAfter: 0 });
   // The sample scenario, as `npm start` replays it.
   const dir = path.resolve("dev", "sample-events");
   for (const file of (await readdir(dir)).sort()) {
@@ -164,6 +166,7 @@ describe("telemetry", () => {
     expect(metricNames).toContain(METRIC.decisions);
     expect(metricNames).toContain(METRIC.decisionDuration);
     expect(metricNames).toContain(METRIC.approvalsPending);
+    expect(metricNames).toContain(METRIC.armThrottled);
     // Log lines are exported too, correlated with their trace.
     const records = logs.getFinishedLogRecords();
     expect(records.length).toBeGreaterThan(0);

@@ -13,11 +13,22 @@ import { NetworkManagementClient } from "@azure/arm-network";
 import { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
 import { ServiceClient } from "@azure/core-client";
-import { createPipelineRequest } from "@azure/core-rest-pipeline";
+import { createPipelineRequest, type PipelinePolicy } from "@azure/core-rest-pipeline";
+import { recordArmThrottled } from "../telemetry/api.js";
 import { SecretClient } from "@azure/keyvault-secrets";
 
 /** ARM's token audience: the same in production and against the simulator. */
 export const ARM_SCOPE = "https://management.azure.com/.default";
+
+/** Counts every ARM answer 429 (each try, before the SDK waits and retries): `driftguard.arm.throttled`. */
+const throttleCounter: PipelinePolicy = {
+  name: "driftguardThrottleCounter",
+  async sendRequest(request, next) {
+    const response = await next(request);
+    if (response.status === 429) recordArmThrottled({ "http.request.method": request.method });
+    return response;
+  },
+};
 
 export interface RetrySettings {
   maxRetries: number;
@@ -67,6 +78,7 @@ export class AzureClients {
       // Classic clients would ask for `<endpoint>/.default`; production audience is ARM's.
       credentialScopes: [ARM_SCOPE],
       retryOptions: retry ?? DEFAULT_RETRY,
+      additionalPolicies: [{ policy: throttleCounter, position: "perRetry" as const }],
       ...(ca ? { tlsOptions: { ca } } : {}),
     };
   }
@@ -78,6 +90,7 @@ export class AzureClients {
       endpoint: armEndpoint,
       credentials: { scopes: [ARM_SCOPE] },
       retryOptions: retry ?? DEFAULT_RETRY,
+      additionalPolicies: [{ policy: throttleCounter, position: "perRetry" as const }],
       ...(ca ? { tlsOptions: { ca } } : {}),
     };
   }
