@@ -125,7 +125,8 @@ export class Pipeline {
         for (const target of signal.targets) {
           const decision = await withSpan(
             "driftguard.decision",
-            { "driftguard.resource.type": target.resourceType },
+            // Resource IDs are configuration, not personal data: they let a trace be found by resource.
+            { "driftguard.resource.type": target.resourceType, "driftguard.resource.id": target.resourceId },
             async (span) => {
               const d = await this.handleTarget(signal, target, opts);
               span.setAttributes({
