@@ -14,8 +14,8 @@ import { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
 import { ServiceClient } from "@azure/core-client";
 import { createPipelineRequest, type PipelinePolicy } from "@azure/core-rest-pipeline";
-import { recordArmThrottled } from "../telemetry/api.js";
 import { SecretClient } from "@azure/keyvault-secrets";
+import { recordArmThrottled } from "../telemetry/api.js";
 
 /** ARM's token audience: the same in production and against the simulator. */
 export const ARM_SCOPE = "https://management.azure.com/.default";
