@@ -1,5 +1,5 @@
 /**
- * `close-internet-inbound-rule` (CONTRACT §4): removes NSG security rules that allow inbound
+ * `close-internet-inbound-rule` (docs/policies.md#close-internet-inbound-rule): removes NSG security rules that allow inbound
  * traffic from the whole Internet — and only those.
  *
  * Targets:

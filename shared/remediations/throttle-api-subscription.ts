@@ -1,11 +1,11 @@
 /**
- * `throttle-api-subscription` (CONTRACT §4): an Azure Monitor alert on an API Management service
+ * `throttle-api-subscription` (docs/policies.md#throttle-api-subscription): an Azure Monitor alert on an API Management service
  * names an abusive APIM subscription (the "token") through an alert dimension; the kind suspends
  * exactly that subscription and restores it when the alert resolves or when its cooldown has
  * passed (a `source: "timer"` signal built by `throttle-due-restores.ts` from the audit trail).
  * Planning is pure (`throttle-plan.ts`); this file holds the SDK reads and writes.
  *
- * Wire (AZURE-FACTS): `GET/PATCH Microsoft.ApiManagement/service/{svc}/subscriptions/{sid}`; the
+ * Wire (docs/azure.md#api-management-subscriptions): `GET/PATCH Microsoft.ApiManagement/service/{svc}/subscriptions/{sid}`; the
  * PATCH carries `If-Match` with the GET's `eTag` and is not a long-running operation. Only the
  * subscription's `state`/`stateComment` are ever read into state or written; its keys never are.
  */
