@@ -76,7 +76,9 @@ export const paramsSchema = z.strictObject({
         issue.addIssue({ code: "custom", message: `cooldown '${value}' must be between PT1M and P30D` });
       }
     })
-    .describe("How long the subscription stays suspended before it is restored (ISO 8601, PT1M..P30D)"),
+    .describe(
+      "How long the subscription stays suspended before it is restored: an ISO 8601 duration in weeks, days, hours, minutes or seconds (no years or months), PT1M..P30D",
+    ),
 });
 export type Params = z.infer<typeof paramsSchema>;
 
