@@ -1,6 +1,6 @@
 /**
  * `driftguard audit` — query the audit trail; `driftguard audit verify` — recompute the hash chains
- * (CONTRACT §6). Filters are validated by the same code as the HTTP API (`parseAuditQueryParams`),
+ * (docs/cli.md#driftguard-audit). Filters are validated by the same code as the HTTP API (`parseAuditQueryParams`),
  * so the CLI accepts and rejects exactly what `GET /api/audit` does.
  */
 import { Command, InvalidArgumentError, Option } from "commander";

@@ -1,7 +1,8 @@
 /**
- * Where the CLI's pipeline and audit store point: the configured environment (CONTRACT §7 settings)
- * when COSMOS_ENDPOINT is set, else the running local stack (`npm start` writes
- * `.driftguard/stack.json`), else an ephemeral local stack started just for this command.
+ * Where the CLI's pipeline and audit store point (docs/cli.md#which-environment-the-cli-talks-to):
+ * the configured environment (the settings of docs/settings.md) when COSMOS_ENDPOINT is set, else
+ * the running local stack (`npm start` writes `.driftguard/stack.json`), else an ephemeral local
+ * stack started just for this command.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";

@@ -1,5 +1,5 @@
 /**
- * `driftguard` CLI (CONTRACT §6): replay, audit, audit verify, policy validate, policy schema, rotate.
+ * `driftguard` CLI (docs/cli.md#the-driftguard-cli): replay, audit, audit verify, policy validate, policy schema, rotate.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";

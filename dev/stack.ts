@@ -31,7 +31,7 @@ export interface LocalStackOptions {
   functionKey?: string;
   log?: Logger;
   timers?: boolean;
-  /** Extra settings (env var names of CONTRACT §7) layered over the process environment. */
+  /** Extra settings (names as in docs/settings.md) layered over the process environment. */
   env?: Record<string, string | undefined>;
   onDecision?: (decision: Decision, signal: Signal) => void;
   clock?: Clock;

@@ -1,7 +1,7 @@
 /**
  * `npm start`: boots the local stack on embedded defaults (no Azure account, no env file), replays
  * the sample scenario through the real HTTP routes, prints each decision as it happens, and keeps
- * serving until Ctrl-C. Flags: CONTRACT §1. By default everything runs in this process;
+ * serving until Ctrl-C. Flags: docs/cli.md#npm-start. By default everything runs in this process;
  * `--separate` / `--hosts N` run the stand-ins and N hosts as separate processes behind a
  * round-robin front end on --port (dev/proc/README.md).
  */

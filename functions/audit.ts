@@ -1,4 +1,4 @@
-/** HTTP trigger `audit`: the audit-trail query API (CONTRACT §5), JSON or CSV. */
+/** HTTP trigger `audit`: the audit-trail query API (docs/http-api.md#audit-query), JSON or CSV. */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { checkAuditReader } from "../shared/audit/authz.js";
 import { parseAuditQueryParams, toCsv } from "../shared/audit/query-params.js";

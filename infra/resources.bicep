@@ -196,7 +196,7 @@ resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-0
 // creating databases and containers is a control-plane operation — so they are created here.
 // Audit retention is per record (`ttl` on each record, 400 days, CosmosAuditStore); the audit container's
 // defaultTtl is -1 (TTL on, nothing expires by default) because the chain-head documents must never
-// expire on their own. Ledger and approvals likewise carry per-document `ttl`; counters expire after 2 days.
+// expire on their own. Decided approvals carry a per-document `ttl` (90 days); counters expire after 2 days.
 
 resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   name: 'cosmos-driftguard-${resourceToken}'
@@ -484,7 +484,7 @@ var appSettings = {
   AzureWebJobsStorage__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
-  // driftguard (CONTRACT §7).
+  // driftguard (docs/settings.md).
   DRIFTGUARD_MODE: driftguardMode
   DRIFTGUARD_POLICY_FILE: policyFile
   COSMOS_ENDPOINT: cosmos.properties.documentEndpoint

@@ -1,5 +1,5 @@
 /**
- * Settings (CONTRACT §7): app settings in Azure, env vars locally. Each is validated at start and an
+ * Settings (docs/settings.md): app settings in Azure, env vars locally. Each is validated at start and an
  * invalid one fails fast with its name and the reason. Production identity is Managed Identity; the
  * key/CA/vault-URL settings exist only for the local stack.
  */

@@ -1,4 +1,4 @@
-/** The opt-out tag (CONTRACT §4): `driftguard:exclude` = `true` on a resource (tag names are case-insensitive in ARM). */
+/** The opt-out tag (docs/policies.md#opt-out-tag): `driftguard:exclude` = `true` on a resource (tag names are case-insensitive in ARM). */
 export const EXCLUDE_TAG = "driftguard:exclude";
 
 export function isOptedOut(tags: Readonly<Record<string, string>> | undefined): boolean {

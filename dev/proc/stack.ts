@@ -44,7 +44,7 @@ export interface ProcessStackOptions {
   policyFile?: string;
   mode?: PolicyMode;
   functionKey?: string;
-  /** Extra app settings layered over the process environment (CONTRACT §7 names). */
+  /** Extra app settings (names as in docs/settings.md) layered over the process environment. */
   env?: Record<string, string | undefined>;
   /** Run timer functions on their schedule — on host 0 only, like the host's singleton lock. */
   timers?: boolean;

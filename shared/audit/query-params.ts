@@ -1,5 +1,5 @@
 /**
- * `GET /api/audit` query parameters (CONTRACT §5) → AuditQuery, and records → CSV. Every value is
+ * `GET /api/audit` query parameters (docs/http-api.md#audit-query) → AuditQuery, and records → CSV. Every value is
  * validated before it reaches a store: stores only ever use parameterised SQL, and nothing that is
  * not shaped like the parameter it claims to be gets that far (InputError → 400 naming it).
  */

@@ -1,6 +1,6 @@
 /**
  * Building and sanitising audit records. Records must never hold a secret value, key, token or
- * personal claim (name, UPN, IP address) in clear (CONTRACT §5). Redaction works on two levels:
+ * personal claim (name, UPN, IP address) in clear (docs/audit-records.md#what-a-record-never-holds). Redaction works on two levels:
  *
  * - by field name: fields named like secrets (`value`, `key`, `password`, `token`, …) or personal
  *   claims (`upn`, `ipaddr`, `email`, …) are replaced wherever they appear; `name` is kept, because
@@ -70,7 +70,7 @@ const RECORD_REDACT_NAMES = [
 
 /**
  * Returns a copy of the input safe to store: every free-text and structured field that could hold
- * a secret or personal data is redacted. Idempotent. Identifiers the contract requires (resource
+ * a secret or personal data is redacted. Idempotent. The identifiers a record is queried by (resource
  * IDs, policy, kind) are kept; caller / approver IDs that are not pseudonyms are replaced.
  */
 export function sanitizeRecordInput(input: AuditRecordInput): AuditRecordInput {

@@ -1,4 +1,4 @@
-/** Audit record shapes (CONTRACT §5) and the narrow store interfaces the core talks to. */
+/** Audit record shapes (docs/audit-records.md#record-fields) and the narrow store interfaces the core talks to. */
 import type { PolicyMode } from "../policy/schema.js";
 import type { SignalSource } from "../signals/types.js";
 

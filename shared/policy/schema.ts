@@ -1,5 +1,5 @@
 /**
- * Policy-as-code schema (CONTRACT §8). A policy is data: validated with zod on load, every error
+ * Policy-as-code schema (docs/policies.md#policy-file-format). A policy is data: validated with zod on load, every error
  * reported with its path. Kind-specific `params` are validated by the kind's own schema from the
  * remediation registry (see `load.ts`).
  */

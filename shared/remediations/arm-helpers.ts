@@ -26,7 +26,7 @@ export function provisioningStateOf(resource: unknown): string | undefined {
 
 /**
  * Throws when the resource's provisioning state is `Failed`. A classic PATCH resolves even then
- * (AZURE-FACTS: "a classic PATCH resolves even with provisioningState: Failed — check it").
+ * (docs/azure.md#long-running-operations).
  */
 export function assertProvisioned(resource: unknown, step: Step, resourceId: string): void {
   const state = provisioningStateOf(resource);

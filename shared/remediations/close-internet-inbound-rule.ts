@@ -1,5 +1,5 @@
 /**
- * `close-internet-inbound-rule` (CONTRACT §4): removes NSG security rules that allow inbound
+ * `close-internet-inbound-rule` (docs/policies.md#close-internet-inbound-rule): removes NSG security rules that allow inbound
  * traffic from the whole Internet — and only those.
  *
  * Targets:
@@ -73,7 +73,9 @@ export const paramsSchema = z.strictObject({
     .min(1, "list at least one port, or leave ports out for any port")
     .max(256)
     .optional()
-    .describe('Only rules exposing any of these ports: a port (22) or a range ("20-30"); absent = any port'),
+    .describe(
+      'Only rules exposing any of these ports: a port 0-65535 (22) or a range "from-to" with from <= to ("20-30"); "*" is refused, leave ports out for any port',
+    ),
 });
 export type Params = z.infer<typeof paramsSchema>;
 

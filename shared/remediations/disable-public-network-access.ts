@@ -1,5 +1,5 @@
 /**
- * `disable-public-network-access` (CONTRACT §4): sets `publicNetworkAccess` to `Disabled` on ML
+ * `disable-public-network-access` (docs/policies.md#disable-public-network-access): sets `publicNetworkAccess` to `Disabled` on ML
  * workspaces, ML online endpoints, Storage accounts, Key Vaults and Cognitive Services / Azure
  * OpenAI accounts, plus the type's companion flags:
  *

@@ -1,5 +1,5 @@
 /**
- * `scale-gpu-pool` (CONTRACT §4): caps the node limits of GPU pools when a cost alert fires or a
+ * `scale-gpu-pool` (docs/policies.md#scale-gpu-pool): caps the node limits of GPU pools when a cost alert fires or a
  * budget threshold is crossed, and restores exactly the earlier values when the alert resolves.
  *
  * Targets (`supports`):

@@ -1,11 +1,11 @@
 /**
- * `throttle-api-subscription` (CONTRACT §4): an Azure Monitor alert on an API Management service
+ * `throttle-api-subscription` (docs/policies.md#throttle-api-subscription): an Azure Monitor alert on an API Management service
  * names an abusive APIM subscription (the "token") through an alert dimension; the kind suspends
  * exactly that subscription and restores it when the alert resolves or when its cooldown has
  * passed (a `source: "timer"` signal built by `throttle-due-restores.ts` from the audit trail).
  * Planning is pure (`throttle-plan.ts`); this file holds the SDK reads and writes.
  *
- * Wire (AZURE-FACTS): `GET/PATCH Microsoft.ApiManagement/service/{svc}/subscriptions/{sid}`; the
+ * Wire (docs/azure.md#api-management-subscriptions): `GET/PATCH Microsoft.ApiManagement/service/{svc}/subscriptions/{sid}`; the
  * PATCH carries `If-Match` with the GET's `eTag` and is not a long-running operation. Only the
  * subscription's `state`/`stateComment` are ever read into state or written; its keys never are.
  */
@@ -76,7 +76,9 @@ export const paramsSchema = z.strictObject({
         issue.addIssue({ code: "custom", message: `cooldown '${value}' must be between PT1M and P30D` });
       }
     })
-    .describe("How long the subscription stays suspended before it is restored (ISO 8601, PT1M..P30D)"),
+    .describe(
+      "How long the subscription stays suspended before it is restored: an ISO 8601 duration in weeks, days, hours, minutes or seconds (no years or months), PT1M..P30D",
+    ),
 });
 export type Params = z.infer<typeof paramsSchema>;
 

@@ -92,7 +92,7 @@ export interface KindPermissions {
 }
 
 export interface Remediation<P = unknown, S = unknown, D = unknown> {
-  /** Stable name (CONTRACT §4), e.g. `disable-public-network-access`. */
+  /** Stable name (docs/policies.md#remediation-kinds), e.g. `disable-public-network-access`. */
   readonly kind: string;
   /** One line for people: what the kind does (`driftguard policy schema` prints it). */
   readonly description: string;

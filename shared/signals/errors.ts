@@ -1,6 +1,6 @@
 /**
  * Zod → InputError conversion shared by every parser of untrusted input (signals, policy files,
- * audit queries). Paths use the contract's notation: `[2].data.resourceUri`,
+ * audit queries). Paths use driftguard's notation (docs/http-api.md#error-shape): `[2].data.resourceUri`,
  * `data.essentials.alertTargetIDs[0]`, `policies[1].triggers[0].alert`.
  */
 import type { z } from "zod";

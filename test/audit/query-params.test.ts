@@ -17,7 +17,7 @@ const failure = (qs: string): InputError => {
 };
 
 describe("parseAuditQueryParams", () => {
-  it("accepts every CONTRACT §5 parameter", () => {
+  it("accepts every parameter of docs/http-api.md#audit-query", () => {
     const q = parse(
       `resourceId=${encodeURIComponent(NSG_RULE)}&subscriptionId=${SUB}&kind=close-internet-inbound-rule&outcome=remediated&policy=nsg-open&actor=driftguard:approval&from=2025-01-01T00:00:00Z&to=2025-02-01&limit=1000&continuationToken=abc_DEF-1&format=csv&code=function-key`,
     );

@@ -1,6 +1,6 @@
 /**
- * `npm start` as a user (and the acceptance run) drives it: a child process with the CONTRACT §1
- * flags, a ready file, and the demo's printed decisions.
+ * `npm start` as a user (and the acceptance run) drives it: a child process with the flags of
+ * docs/cli.md#npm-start, a ready file, and the demo's printed decisions.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

@@ -80,7 +80,7 @@ describe("matchesGlob", () => {
 });
 
 describe("zodToInputError / paths", () => {
-  it("renders indexes and keys in the contract's notation", () => {
+  it("renders indexes and keys in the notation of docs/http-api.md#error-shape", () => {
     expect(formatPath([2, "data", "resourceUri"])).toBe("[2].data.resourceUri");
     expect(formatPath(["alertTargetIDs", 0], "data.essentials")).toBe("data.essentials.alertTargetIDs[0]");
     expect(formatPath(["objectName "], "[0].data")).toBe('[0].data["objectName "]');
