@@ -64,7 +64,12 @@ beforeAll(async () => {
     }),
   });
   // ARM throttles once (Retry-After 0): the SDK retries, the metric counts it.
-  stack.sim.addFault({ method: "PATCH", path: "Microsoft.Storage/storageAccounts", status: 429, retryAfter: 0 });
+  stack.sim.addFault({
+    method: "PATCH",
+    path: "Microsoft.Storage/storageAccounts",
+    status: 429,
+    retryAfter: 0,
+  });
   // The sample scenario, as `npm start` replays it.
   const dir = path.resolve("dev", "sample-events");
   for (const file of (await readdir(dir)).sort()) {

@@ -22,7 +22,9 @@ it("the remediator role grants exactly the kinds' ARM operations", () => {
 });
 
 it("the key rotation role grants exactly the operations rotation needs on provider accounts", () => {
-  expect(sorted(roles.keyRotation)).toEqual(sorted(kinds.flatMap((k) => k.permissions.conditionalActions ?? [])));
+  expect(sorted(roles.keyRotation)).toEqual(
+    sorted(kinds.flatMap((k) => k.permissions.conditionalActions ?? [])),
+  );
 });
 
 it("the secret rotation role grants exactly the kinds' data-plane operations", () => {
