@@ -4,17 +4,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Seed } from "../../dev/azure-sim/index.js";
 import { type LocalStack, startLocalStack } from "../../dev/stack.js";
-import type { AuditRecord } from "../../shared/audit/types.js";
 import { silentLogger } from "../../shared/log.js";
+import { type StackClient, stackClient } from "./stack-client.js";
 
-export interface TestStack extends LocalStack {
-  /** POSTs an Event Grid delivery (array) to the real webhook URL. */
-  deliver(events: unknown, headers?: Record<string, string>): Promise<Response>;
-  /** POSTs an alert payload to /api/alerts with the function key. */
-  alert(payload: unknown): Promise<Response>;
-  /** GET /api/audit with the given query; returns every page's items (newest first). */
-  audit(query?: Record<string, string>): Promise<AuditRecord[]>;
-}
+export interface TestStack extends LocalStack, StackClient {}
 
 export async function startTestStack(opts: {
   seed: Seed;
@@ -43,41 +36,7 @@ export async function startTestStack(opts: {
     ...(opts.lro ? { lro: opts.lro } : {}),
     ...(opts.env ? { env: opts.env } : {}),
   });
-  const key = stack.functionKey;
-  return {
-    ...stack,
-    deliver: (events, headers = {}) =>
-      fetch(`${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${key}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "aeg-event-type": "Notification", ...headers },
-        body: typeof events === "string" ? events : JSON.stringify(events),
-      }),
-    alert: (payload) =>
-      fetch(`${stack.functionsUrl}/api/alerts`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-functions-key": key },
-        body: JSON.stringify(payload),
-      }),
-    audit: async (query = {}) => {
-      const items: AuditRecord[] = [];
-      let token: string | null = null;
-      do {
-        const qs = new URLSearchParams({
-          limit: "1000",
-          ...query,
-          ...(token ? { continuationToken: token } : {}),
-        });
-        const res = await fetch(`${stack.functionsUrl}/api/audit?${qs}`, {
-          headers: { "x-functions-key": key },
-        });
-        if (res.status !== 200) throw new Error(`audit query answered ${res.status}: ${await res.text()}`);
-        const page = (await res.json()) as { items: AuditRecord[]; continuationToken: string | null };
-        items.push(...page.items);
-        token = page.continuationToken;
-      } while (token);
-      return items;
-    },
-  };
+  return { ...stack, ...stackClient(stack.functionsUrl, stack.functionKey) };
 }
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";

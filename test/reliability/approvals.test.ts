@@ -15,6 +15,7 @@ import { signApprovalToken } from "../../shared/approvals/tokens.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { silentLogger } from "../../shared/log.js";
 import { ManualClock } from "../helpers/harness.js";
+import { publicStorageAccount } from "../helpers/seed.js";
 import { armWriteEvent } from "../helpers/stack.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d7";
@@ -27,23 +28,8 @@ const APPROVER = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b";
 const CALLER = "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d";
 const SIGNING_KEY = "reliability-approval-signing-key-0123456789";
 
-/** A seeded ARM resource: name and type from its ID. */
-function armResource(id: string, rest: Record<string, unknown>): NonNullable<Seed["resources"]>[number] {
-  const parts = id.split("/providers/")[1]!.split("/");
-  const type = [parts[0], ...parts.slice(1).filter((_, i) => i % 2 === 0)].join("/");
-  return { id, name: parts.at(-1)!, type, ...rest };
-}
-
 const seed: Seed = {
-  resources: [FLAKY, SELF, UNSIGNED].map((id) =>
-    armResource(id, {
-      location: "westeurope",
-      kind: "StorageV2",
-      sku: { name: "Standard_LRS" },
-      tags: {},
-      properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
-    }),
-  ),
+  resources: [FLAKY, SELF, UNSIGNED].map(publicStorageAccount),
 };
 
 let stack: LocalStack;

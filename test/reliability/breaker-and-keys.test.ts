@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
 import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY, loadConfig } from "../../shared/config.js";
 import { ConfigError } from "../../shared/errors.js";
+import { publicStorageAccount } from "../helpers/seed.js";
 import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
 import { saveFigures } from "./figures.js";
 
@@ -15,16 +16,7 @@ const RG = `/subscriptions/${SUB}/resourceGroups/rg-breaker/providers/Microsoft.
 const ACCOUNTS = Array.from({ length: 20 }, (_, i) => `${RG}/stbrk${String(i).padStart(3, "0")}`);
 
 const seed: Seed = {
-  resources: ACCOUNTS.map((id) => ({
-    id,
-    name: id.split("/").at(-1)!,
-    type: "Microsoft.Storage/storageAccounts",
-    location: "westeurope",
-    kind: "StorageV2",
-    sku: { name: "Standard_LRS" },
-    tags: {},
-    properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
-  })),
+  resources: ACCOUNTS.map(publicStorageAccount),
 };
 
 const policyYaml = `

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
+import { armResource, publicStorageAccount } from "../helpers/seed.js";
 import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
 import { saveFigures } from "./figures.js";
 
@@ -23,13 +24,6 @@ const VAULT_ID = `${RG}/Microsoft.KeyVault/vaults/kv-conc`;
 const PROVIDER = `${RG}/Microsoft.Storage/storageAccounts/stkeysconc`;
 const SECRET_VERSION = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
 
-/** A seeded ARM resource: name and type from its ID. */
-function armResource(id: string, rest: Record<string, unknown>): NonNullable<Seed["resources"]>[number] {
-  const parts = id.split("/providers/")[1]!.split("/");
-  const type = [parts[0], ...parts.slice(1).filter((_, i) => i % 2 === 0)].join("/");
-  return { id, name: parts.at(-1)!, type, ...rest };
-}
-
 const seed: Seed = {
   resources: [
     ...WORKSPACES.map((id) =>
@@ -39,15 +33,7 @@ const seed: Seed = {
         properties: { publicNetworkAccess: "Enabled", provisioningState: "Succeeded" },
       }),
     ),
-    ...ACCOUNTS.map((id) =>
-      armResource(id, {
-        location: "westeurope",
-        kind: "StorageV2",
-        sku: { name: "Standard_LRS" },
-        tags: {},
-        properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
-      }),
-    ),
+    ...ACCOUNTS.map(publicStorageAccount),
     armResource(VAULT_ID, {
       location: "westeurope",
       tags: {},

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { startTestProcessStack, type TestProcessStack } from "../helpers/process-stack.js";
+import { publicStorageAccount } from "../helpers/seed.js";
 import { armWriteEvent } from "../helpers/stack.js";
 import { saveFigures } from "./figures.js";
 
@@ -21,16 +22,7 @@ const FROZEN = Array.from({ length: 60 }, (_, i) => `${RG}/${name("stfrz", i)}`)
 const KILLED = Array.from({ length: 60 }, (_, i) => `${RG}/${name("stkil", i)}`);
 
 const seed: Seed = {
-  resources: [...FROZEN, ...KILLED].map((id) => ({
-    id,
-    name: id.split("/").at(-1)!,
-    type: "Microsoft.Storage/storageAccounts",
-    location: "westeurope",
-    kind: "StorageV2",
-    sku: { name: "Standard_LRS" },
-    tags: {},
-    properties: { publicNetworkAccess: "Enabled", allowBlobPublicAccess: true },
-  })),
+  resources: [...FROZEN, ...KILLED].map(publicStorageAccount),
 };
 
 const policyYaml = `
