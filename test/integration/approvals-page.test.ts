@@ -28,8 +28,10 @@ const NAMES = [
   "stpageself",
   "stpagerace",
   "stpagedrift",
+  "stpageflaky",
 ];
-const [OK, NO, EXP, TOKENS, OUTSIDER, SELF, RACE, DRIFT] = NAMES.map(storageId) as [
+const [OK, NO, EXP, TOKENS, OUTSIDER, SELF, RACE, DRIFT, FLAKY] = NAMES.map(storageId) as [
+  string,
   string,
   string,
   string,
@@ -248,5 +250,48 @@ describe("the approval page (Teams Workflows card)", () => {
     // The new approval got its own card with its own link.
     expect((await decide(linkOf(next), "approve", SECOND_APPROVER_OID)).status).toBe(200);
     expect(t.writes(DRIFT)).toHaveLength(1);
+  });
+
+  it("approved means done: approved during a 503 window, applied once after ARM recovers, without a second click", async () => {
+    const approval = await t.requestApproval(FLAKY);
+    const link = linkOf(approval.id);
+    t.stack.sim.addFault({ method: "PATCH", path: "stpageflaky", status: 503, count: -1 });
+
+    const first = await decide(link, "approve", APPROVER_OID);
+    expect(first.status).toBe(200);
+    expect(first.html).toContain("approved and due");
+    expect(t.writes(FLAKY)).toHaveLength(0);
+    expect(await t.approval(approval.id)).toMatchObject({
+      state: "approved",
+      run: { state: "due", attempts: 1 },
+    });
+
+    // Still failing: the timer tries again when due and records nothing more.
+    t.clock.advance(31_000);
+    await t.stack.host.runTimer("resumeWork");
+    expect((await t.approval(approval.id))?.run).toMatchObject({ state: "due", attempts: 2 });
+    expect((await t.records(FLAKY)).map((r) => r.outcome)).toEqual([
+      "failed",
+      "approved",
+      "pending-approval",
+    ]);
+
+    // ARM recovers: the timer's next pass applies it once (the failed attempt left its intent).
+    t.stack.sim.clearFaults();
+    await t.stack.host.runTimer("resumeWork");
+    expect(t.writes(FLAKY)).toHaveLength(1);
+    expect((await t.approval(approval.id))?.run).toMatchObject({ state: "done", outcome: "remediated" });
+    const trail = await t.records(FLAKY);
+    expect(trail.map((r) => r.outcome)).toEqual(["remediated", "failed", "approved", "pending-approval"]);
+    expect(trail[0]).toMatchObject({ approvalId: approval.id, actor: "driftguard:approval" });
+    expect((await view(link)).html).toContain("remediated");
+
+    // Later timers and a second click (within the link's validity) change nothing.
+    t.clock.advance(10 * 60_000);
+    await t.stack.host.runTimer("resumeWork");
+    const again = await decide(link, "approve", APPROVER_OID);
+    expect(again.status).toBe(409);
+    expect(t.writes(FLAKY)).toHaveLength(1);
+    expect(await t.records(FLAKY)).toHaveLength(4);
   });
 });

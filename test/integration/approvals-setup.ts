@@ -76,6 +76,8 @@ export async function startApprovalsStack(transport: "bot" | "page", names: stri
     policyFile,
     log: silentLogger,
     lroPollIntervalMs: 0,
+    // Short SDK retries: a test's injected 503s fail an attempt quickly (the timer retries it).
+    retry: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
     clock,
     busyWaitMs: 20_000,
     env: {
