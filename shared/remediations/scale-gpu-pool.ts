@@ -137,12 +137,13 @@ type Ctx = RemediationContext<Params>;
 const PAGE = 100;
 const MAX_RECORDS = 2000;
 
-/** This kind's records for the target, newest first (bounded: at most MAX_RECORDS are read). */
-async function* trail(ctx: Ctx): AsyncGenerator<AuditRecord> {
+/** This kind's records for the target, newest first (bounded: at most MAX_RECORDS are read), from
+ *  `from` (ISO) on when given. */
+async function* trail(ctx: Ctx, from?: string): AsyncGenerator<AuditRecord> {
   const resourceId = ctx.target.resourceId.toLowerCase();
   const records = readHistory(
     ctx.history,
-    { resourceId: ctx.target.resourceId, kind: KIND, limit: PAGE },
+    { resourceId: ctx.target.resourceId, kind: KIND, limit: PAGE, ...(from ? { from } : {}) },
     MAX_RECORDS,
   );
   for await (const r of records) if (r.kind === KIND && r.resourceId.toLowerCase() === resourceId) yield r;
@@ -157,6 +158,13 @@ async function readRestore(
   const { entries, skipped } = restoreEntries(changes.values(), ctx.target.resourceId);
   for (const entry of entries) entry.unit = await orNotFound(() => readUnit(ctx.clients, entry.id));
   return { entries, records, skipped, openAlerts };
+}
+
+/** A Resolved is recorded after its alert fired: only records from then on need to be read (minus a
+ *  minute of clock skew), not the pool's whole history. */
+function resolvedNotBefore(signal: Ctx["signal"]): string | undefined {
+  const fired = Date.parse(signal.alert?.firedAt ?? signal.time);
+  return Number.isNaN(fired) ? undefined : new Date(fired - 60_000).toISOString();
 }
 
 function supports(resourceType: string): boolean {
@@ -242,7 +250,7 @@ export const remediation: Remediation<Params, ScaleState, ScaleData> = {
         const r = await readRestore(ctx);
         state.restore = { entries: r.entries, records: r.records, openAlerts: r.openAlerts };
         state.skipped = r.skipped;
-      } else if (await resolvedInTrail(trail(ctx), ctx.signal)) {
+      } else if (await resolvedInTrail(trail(ctx, resolvedNotBefore(ctx.signal)), ctx.signal)) {
         state.alreadyResolved = true;
       }
       return { state, tags };
