@@ -4,7 +4,10 @@
  * The gate's state lives on the resource's chain-head document in the `audit` container (same
  * partition as the resource's records — see `HeadDoc`): the lease (`token`, `untilMs`, the cause),
  * the intent persisted before a write to Azure, and the causes already decided (dedupe). So:
- * - entering is one conditional write of the head (create when new, else replace with If-Match);
+ * - entering is one conditional write of the head: a patch that sets the lease only where the server
+ *   sees no lease and no memory of the cause (no read first); when that condition fails (a holder, a
+ *   remembered cause, an expired lease left by a crash) the head is read and the decision is made
+ *   here as before (create when new, else replace with If-Match);
  * - the final record and the release are ONE transactional batch (create record + replace head with
  *   If-Match): in Azure both happen or neither does, so a record never exists with its cause still
  *   open, and an intent is cleared only together with the record that settles it;
@@ -20,9 +23,23 @@ import { sanitizeRecordInput } from "../audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
 import { validateRecordInput } from "../audit/validate.js";
 import type { CauseState, GateEntry, GateSession, Intent, ResourceGate } from "../ports.js";
-import { causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
+import { causeId, causeStateIn, LeaseLostError, updateCauses } from "../resource-gate.js";
 import { type CosmosAuditStore, type HeadDoc, headId, sameContent, stripHead } from "./audit-store.js";
 import { backoff, ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
+
+/** Marks "the head has not been read yet" (undefined means "read: there is none"). */
+const UNREAD = Symbol("unread");
+
+/**
+ * Server-side condition of the one-round-trip enter: no lease on the head (a live one means busy; an
+ * expired one, left by a crash, is judged after a read) and the cause not remembered (done, or
+ * deferred — judged after a read). Cause IDs are hex digests, safe inside the condition text.
+ */
+function freeForNewCause(cause: string): string {
+  const id = causeId(cause);
+  if (!/^[0-9a-f]+$/.test(id)) throw new Error("cause ID is not a hex digest");
+  return `FROM c WHERE NOT IS_DEFINED(c.lease) AND NOT IS_DEFINED(c.causes["${id}"])`;
+}
 
 export class CosmosResourceGate implements ResourceGate {
   constructor(
@@ -36,17 +53,36 @@ export class CosmosResourceGate implements ResourceGate {
     validateLease(opts.leaseMs);
     const pk = resourceKey(resourceId);
     const nowMs = opts.now.getTime();
+    const lease = () => {
+      const until = nowMs + opts.leaseMs;
+      return { token: randomUUID(), until: new Date(until).toISOString(), untilMs: until, cause };
+    };
+    const entered = (head: HeadDoc): GateEntry => ({
+      status: "entered",
+      session: new CosmosGateSession(this, pk, resourceId, cause, head),
+    });
+    // The common case in one round trip: nobody holds the resource and the cause is new.
+    let head: HeadDoc | undefined | typeof UNREAD = UNREAD;
+    try {
+      const { resource } = await this.container.item(headId(pk), pk).patch<HeadDoc>({
+        condition: freeForNewCause(cause),
+        operations: [{ op: "set", path: "/lease", value: lease() }],
+      });
+      if (resource) return entered(resource);
+    } catch (err) {
+      if (isNotFound(err))
+        head = undefined; // no head yet: create it below
+      else if (!isPreconditionFailed(err)) throw err;
+    }
     for (let attempt = 0; attempt < 10; attempt++) {
-      const head = await this.audit.readHead(pk);
+      if (head === UNREAD) head = await this.audit.readHead(pk);
       if (causeStateIn(head?.causes, cause) === "done") return { status: "done" };
       if (head?.lease && head.lease.untilMs > nowMs) return { status: "busy", leaseUntil: head.lease.until };
-      const token = randomUUID();
-      const until = nowMs + opts.leaseMs;
       const next: HeadDoc = {
         ...(head
           ? stripHead(head)
           : { id: headId(pk), pk, docType: "head", resourceId, seq: 0, hash: GENESIS_HASH, recordId: "" }),
-        lease: { token, until: new Date(until).toISOString(), untilMs: until, cause },
+        lease: lease(),
       };
       try {
         const { resource } = head
@@ -54,12 +90,10 @@ export class CosmosResourceGate implements ResourceGate {
               .item(next.id, pk)
               .replace(next, { accessCondition: { type: "IfMatch", condition: head._etag ?? "" } })
           : await this.container.items.create(next, { disableAutomaticIdGeneration: true });
-        return {
-          status: "entered",
-          session: new CosmosGateSession(this, pk, resourceId, cause, resource as HeadDoc),
-        };
+        return entered(resource as HeadDoc);
       } catch (err) {
         if (!isConflict(err) && !isPreconditionFailed(err) && !isNotFound(err)) throw err;
+        head = UNREAD;
         await backoff(attempt); // another writer changed the head in between: look again
       }
     }
