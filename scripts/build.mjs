@@ -49,6 +49,8 @@ export async function buildPackage({ outdir = path.join(root, "dist") } = {}) {
     platform: "node",
     target: "node22",
     sourcemap: true,
+    // Maps name the original file and line (stack traces); the sources themselves stay out of the package.
+    sourcesContent: false,
     // Smaller files parse faster on a cold instance; names are kept for error names and stack traces.
     minify: true,
     keepNames: true,
