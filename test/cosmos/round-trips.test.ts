@@ -1,9 +1,9 @@
 /**
  * Cosmos DB requests on a decision's critical path, counted on the wire (every request the embedded
- * Cosmos DB server receives), over the local stack: a remediation is enter (one conditional write;
- * one more round trip the first time a resource is seen) + action budget + intent + record batch; a
- * compliant decision is enter + record batch; a duplicate delivery is a refused enter + one read.
- * Counts, not timings: a request added to the path makes this fail.
+ * Cosmos DB server receives), over the local stack (one host process): a remediation is enter (one
+ * conditional write; plus a read when this process has no hint of the resource's head) + action budget
+ * + intent + record batch; a compliant decision is enter + record batch; a duplicate delivery is one
+ * read. Counts, not timings: a request added to the path makes this fail.
  */
 import dc from "node:diagnostics_channel";
 import type { IncomingMessage } from "node:http";
@@ -75,10 +75,10 @@ beforeEach(() => {
 });
 
 describe("Cosmos DB round trips per decision", () => {
-  it("a remediation of a resource seen for the first time: 5 requests (the enter's patch finds no head and creates it)", async () => {
+  it("a remediation of a resource seen for the first time: 5 requests (its head is read, found missing, created)", async () => {
     const requests = await decide(ids[0]!);
     expect(requests).toEqual([
-      "PATCH /dbs/driftguard/colls/audit/docs/…", // enter: conditional lease (404: no head yet)
+      "GET /dbs/driftguard/colls/audit/docs/…", // enter: read the head (404: none yet)
       "POST /dbs/driftguard/colls/audit/docs", // enter: create the head with the lease
       "PATCH /dbs/driftguard/colls/counters/docs/…", // action budget
       "PUT /dbs/driftguard/colls/audit/docs/…", // intent, before the ARM write
@@ -88,7 +88,7 @@ describe("Cosmos DB round trips per decision", () => {
     expect(records.map((r) => r.outcome)).toEqual(["remediated"]);
   });
 
-  it("a compliant decision: 2 requests (enter, record batch); a remediation of a known resource: 4", async () => {
+  it("a compliant decision: 2 requests (enter, record batch); a remediation of a known resource: 4 (no read: the process remembers the head)", async () => {
     expect(await decide(ids[0]!)).toEqual([
       "PATCH /dbs/driftguard/colls/audit/docs/…",
       "POST batch /dbs/driftguard/colls/audit/docs",
@@ -109,14 +109,40 @@ describe("Cosmos DB round trips per decision", () => {
     expect((await stack.runtime.stores.audit.verify({ resourceId: ids[0]! })).breaks).toEqual([]);
   });
 
-  it("a duplicate delivery: the conditional enter is refused, one read finds the cause decided; nothing is written", async () => {
+  it("a duplicate delivery: one read confirms the cause was decided (a remembered head is never trusted for that); nothing is written", async () => {
     const eventId = crypto.randomUUID();
     await decide(ids[1]!, eventId);
-    expect(await decide(ids[1]!, eventId)).toEqual([
-      "PATCH /dbs/driftguard/colls/audit/docs/…",
-      "GET /dbs/driftguard/colls/audit/docs/…",
-    ]);
+    expect(await decide(ids[1]!, eventId)).toEqual(["GET /dbs/driftguard/colls/audit/docs/…"]);
     expect((await stack.audit({ resourceId: ids[1]! })).map((r) => r.outcome)).toEqual(["remediated"]);
     expect(stack.sim.writes({ pathIncludes: ids[1]!.split("/").pop()! })).toHaveLength(1);
+  });
+});
+
+describe("the head hint is only a hint", () => {
+  it("a head changed by another writer (here: a record appended outside the gate) costs one refused write and a read, and the chain stays intact", async () => {
+    // This process remembers ids[2]'s head after its first decision; then the head changes behind it.
+    await decide(ids[2]!);
+    const {
+      id: _id,
+      seq: _seq,
+      prevHash: _prev,
+      hash: _hash,
+      ...last
+    } = (await stack.audit({ resourceId: ids[2]! }))[0]!;
+    await stack.runtime.stores.audit.append({
+      ...last,
+      outcome: "compliant",
+      changes: [],
+      reason: "appended by another writer",
+    });
+    expect(await decide(ids[2]!)).toEqual([
+      "PATCH /dbs/driftguard/colls/audit/docs/…", // If-Match with the remembered ETag: 412
+      "GET /dbs/driftguard/colls/audit/docs/…", // the head as stored
+      "PATCH /dbs/driftguard/colls/audit/docs/…", // enter
+      "POST batch /dbs/driftguard/colls/audit/docs",
+    ]);
+    const records = await stack.audit({ resourceId: ids[2]! });
+    expect(records.map((r) => r.seq)).toEqual([3, 2, 1]);
+    expect((await stack.runtime.stores.audit.verify({ resourceId: ids[2]! })).breaks).toEqual([]);
   });
 });
