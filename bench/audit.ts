@@ -89,3 +89,18 @@ export async function seedHistories(
   }
   return written;
 }
+
+/** Mean stored size (JSON bytes) of audit records and chain heads: the input of the RU estimate. */
+export async function documentSizes(audit: Container): Promise<{ recordBytes: number; headBytes: number }> {
+  const mean = async (docType: string) => {
+    const { resources } = await audit.items
+      .query<Record<string, unknown>>({
+        query: "SELECT TOP 200 * FROM c WHERE c.docType = @t",
+        parameters: [{ name: "@t", value: docType }],
+      })
+      .fetchAll();
+    const sizes = resources.map((r) => Buffer.byteLength(JSON.stringify(r)));
+    return sizes.length ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length) : 0;
+  };
+  return { recordBytes: await mean("record"), headBytes: await mean("head") };
+}

@@ -13,7 +13,7 @@ import { startProcessStack } from "../dev/proc/stack.js";
 import { buildPackage } from "../scripts/build.mjs";
 import { CosmosAuditStore } from "../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../shared/cosmos/client.js";
-import { recordsPerCause, seedHistories } from "./audit.js";
+import { documentSizes, recordsPerCause, seedHistories } from "./audit.js";
 import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
@@ -336,6 +336,12 @@ try {
       duplicateBurst(ctx, ids.speedup3, N.speedup, "front-end"),
     );
     const speedup = three.remediationsPerSecond / one.remediationsPerSecond;
+    // What this machine allows: every process's CPU per remediation against its cores, and one host
+    // process against one core (Node runs a host's JavaScript on one thread).
+    const cpuTotal3 = Object.values(three.cpuMsPerRemediation).reduce((a, b) => a + b, 0);
+    const hostCpu1 = one.cpuMsPerRemediation["host-0"] ?? Number.NaN;
+    const machineBound = (os.cpus().length * 1000) / cpuTotal3;
+    const oneHostBound = 1000 / hostCpu1;
     results.add({
       metric: "scaleout_speedup_3_hosts",
       value: speedup,
@@ -345,12 +351,24 @@ try {
       one_host: {
         remediations_per_s: round(one.remediationsPerSecond),
         cpu_share_of_one_core: one.cpuShareOfOneCore,
+        cpu_ms_per_remediation: one.cpuMsPerRemediation,
       },
       three_hosts: {
         remediations_per_s: round(three.remediationsPerSecond),
         cpu_share_of_one_core: three.cpuShareOfOneCore,
+        cpu_ms_per_remediation: three.cpuMsPerRemediation,
       },
       machine_cores: os.cpus().length,
+      bounds: {
+        what: "remediations/s this machine allows: all processes' CPU per remediation against its cores; one host process against one core",
+        machine_per_s: round(machineBound),
+        one_host_per_s: round(oneHostBound),
+        store_ceiling_per_s: round(ceilingRemediations),
+        best_possible_speedup: round(
+          Math.min(machineBound, ceilingRemediations) /
+            Math.min(oneHostBound, machineBound, ceilingRemediations),
+        ),
+      },
     });
 
     const burst = await phase(`${N.burst}-event burst on 3 hosts`, () =>
@@ -384,6 +402,7 @@ try {
         cpu_share_of_one_core: burst.cpuShareOfOneCore,
       });
 
+      results.notes.document_sizes = await documentSizes(audit);
       // Audit query with ≥ 20,000 records in the store (the bursts above wrote most of them).
       const store = new CosmosAuditStore(audit);
       const histories = storageAccounts("rg-bench-history", "sthist", N.histories);

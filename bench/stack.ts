@@ -197,6 +197,9 @@ export async function duplicateBurst(
       cpuShareOfOneCore: Object.fromEntries(
         Object.entries(cpu).map(([k, v]) => [k, round(v / stats.durationMs, 3)]),
       ),
+      cpuMsPerRemediation: Object.fromEntries(
+        Object.entries(cpu).map(([k, v]) => [k, round(v / ids.length, 2)]),
+      ),
       deliveries: summary(stats),
       events_: items,
     };
