@@ -365,7 +365,7 @@ try {
         one_host_per_s: round(oneHostBound),
         store_ceiling_per_s: round(ceilingRemediations),
         best_possible_speedup: round(
-          Math.min(machineBound, ceilingRemediations) /
+          Math.min(3 * oneHostBound, machineBound, ceilingRemediations) /
             Math.min(oneHostBound, machineBound, ceilingRemediations),
         ),
       },
