@@ -52,10 +52,15 @@ export async function coldStarts(entry: string, runs: number) {
   return out;
 }
 
-export async function firstDecisions(entry: string, env: NodeJS.ProcessEnv, events: readonly unknown[]) {
+export async function firstDecisions(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  events: readonly unknown[],
+  nodeArgs: string[] = [],
+) {
   const out: { importToDecisionMs: number; fromProcessStartMs: number; decisionMs: number }[] = [];
   for (const event of events) {
-    const r = await probe(entry, { invoke: [{ function: "resourceEvents", input: event }] }, env);
+    const r = await probe(entry, { invoke: [{ function: "resourceEvents", input: event }] }, env, nodeArgs);
     const inv = r.invocations[0];
     if (!inv?.ok) throw new Error(`first decision failed: ${inv?.error ?? "no invocation"}`);
     out.push({
