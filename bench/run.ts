@@ -379,10 +379,12 @@ try {
     const burst = await phase(`${N.burst}-event burst on 3 hosts`, () =>
       duplicateBurst(ctx, ids.burst, N.burst, "front-end"),
     );
+    // The bench's own reads scan the whole stand-in (cross-partition queries over 20,000+ documents).
     const client = createCosmosClient({
       endpoint: stack.cosmosUrl,
       key: stack.cosmosKey,
       ca: stack.tls.cert,
+      requestTimeoutMs: 180_000,
     });
     try {
       const { audit } = await ensureContainers(client, "driftguard");
