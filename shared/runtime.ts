@@ -66,6 +66,24 @@ async function productionCredential(config: DriftguardConfig): Promise<TokenCred
   );
 }
 
+/**
+ * The configured notifier, loaded when the first approval is requested: its card templating is the
+ * largest package driftguard has, and most decisions never need it (see docs/performance.md).
+ */
+function notifierOnFirstUse(config: DriftguardConfig, log: Logger): Notifier {
+  let notifier: Promise<Notifier> | undefined;
+  const load = () => {
+    notifier ??= import("./approvals/notifier.js")
+      .then((m) => m.createNotifier(config, log))
+      .catch((err: unknown) => {
+        notifier = undefined; // the next approval tries again
+        throw err;
+      });
+    return notifier;
+  };
+  return { requestApproval: async (approval) => (await load()).requestApproval(approval) };
+}
+
 export async function createRuntime(
   config: DriftguardConfig,
   overrides: RuntimeOverrides = {},
@@ -73,8 +91,11 @@ export async function createRuntime(
   const log = overrides.log ?? createLogger();
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
-  const credential = overrides.credential ?? (await productionCredential(config));
-  const policies = await loadPolicyFile(config.policyFile);
+  // Independent start-up work side by side (module loads and file reads overlap).
+  const [credential, policies] = await Promise.all([
+    overrides.credential ?? productionCredential(config),
+    loadPolicyFile(config.policyFile),
+  ]);
   const clients = new AzureClients({
     armEndpoint: config.armEndpoint,
     credential,
@@ -93,8 +114,7 @@ export async function createRuntime(
     ).createCosmosStores(config, credential, ca, {
       requestTimeoutMs: overrides.cosmosRequestTimeoutMs,
     }));
-  const notifier =
-    overrides.notifier ?? (await (await import("./approvals/notifier.js")).createNotifier(config, log));
+  const notifier = overrides.notifier ?? notifierOnFirstUse(config, log);
   const pipeline = new Pipeline({
     policies: policies.policies,
     globalMode: config.mode,
