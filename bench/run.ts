@@ -18,7 +18,7 @@ import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
 import { check, median, Results, round } from "./lib/report.js";
-import { cpuSnapshot } from "./lib/stand-ins.js";
+import { cpuBetween, cpuSnapshot } from "./lib/stand-ins.js";
 import { armWriteEvent, BENCH_POLICY_YAML, seedOf, storageAccounts } from "./lib/workload.js";
 import { runPipelineBench } from "./pipeline.js";
 import {
@@ -46,7 +46,8 @@ const N = quick
       speedup: 400,
       burst: 600,
       histories: 20,
-      queries: 60,
+      queries: 8,
+      smallQueries: 30,
     }
   : {
       cold: 10,
@@ -59,7 +60,8 @@ const N = quick
       speedup: 1_000,
       burst: 10_000,
       histories: 100,
-      queries: 200,
+      queries: 12,
+      smallQueries: 100,
     };
 const DUPLICATE_SHARE = 0.3;
 
@@ -190,10 +192,27 @@ try {
       lro: "sync",
       logLevel: "error",
       functionKey: "bench-function-key-0123456789abcdef",
+      // The stand-in answers a query by scanning the whole container: with 20,000+ records that takes
+      // seconds, past the client's default 10 s once the store is busy.
+      cosmosRequestTimeoutMs: 120_000,
       readyTimeoutMs: 180_000,
     }),
   );
   const ctx: StackContext = { stack, countsDir };
+  // The bench's own reads scan the whole stand-in (cross-partition queries over 20,000+ documents).
+  const client = createCosmosClient({
+    endpoint: stack.cosmosUrl,
+    key: stack.cosmosKey,
+    ca: stack.tls.cert,
+    requestTimeoutMs: 180_000,
+  });
+  const recordCount = async () => {
+    const { audit } = await ensureContainers(client, "driftguard");
+    const { resources } = await audit.items
+      .query<number>('SELECT VALUE COUNT(1) FROM c WHERE c.docType = "record"')
+      .fetchAll();
+    return resources[0] ?? 0;
+  };
   try {
     const cpuAtStart = await cpuSnapshot(stack);
     await phase("warm-up", () => warmUp(ctx, ids.warm));
@@ -272,6 +291,16 @@ try {
       samples: counting.n,
     });
     results.notes.counting_deliveries = counting.deliveries;
+    // The audit query while the store is still small (for comparison with the 20,000-record figure).
+    const smallCpu0 = await cpuSnapshot(stack);
+    const smallQuery = await phase("audit queries, small store", () =>
+      auditQueries(
+        ctx,
+        Array.from({ length: N.smallQueries }, (_, i) => ids.counting[i % ids.counting.length]!),
+      ),
+    );
+    const smallCpu = cpuBetween(await cpuSnapshot(stack), smallCpu0);
+    const smallStoreRecords = await recordCount();
 
     const e2e = await phase(`steady ${N.e2eRate}/s for ${N.e2eSeconds} s`, () =>
       steadyLatency(ctx, ids.e2e, N.e2eRate),
@@ -379,13 +408,6 @@ try {
     const burst = await phase(`${N.burst}-event burst on 3 hosts`, () =>
       duplicateBurst(ctx, ids.burst, N.burst, "front-end"),
     );
-    // The bench's own reads scan the whole stand-in (cross-partition queries over 20,000+ documents).
-    const client = createCosmosClient({
-      endpoint: stack.cosmosUrl,
-      key: stack.cosmosKey,
-      ca: stack.tls.cert,
-      requestTimeoutMs: 180_000,
-    });
     try {
       const { audit } = await ensureContainers(client, "driftguard");
       const perCause = await recordsPerCause(audit, ids.burst[0]!.replace(/\d+$/, ""));
@@ -414,14 +436,13 @@ try {
       const store = new CosmosAuditStore(audit);
       const histories = storageAccounts("rg-bench-history", "sthist", N.histories);
       await phase("audit history seeding", () => seedHistories(audit, store, histories, 60));
-      const { resources: countRows } = await audit.items
-        .query<number>('SELECT VALUE COUNT(1) FROM c WHERE c.docType = "record"')
-        .fetchAll();
-      const recordsInStore = countRows[0] ?? 0;
+      const recordsInStore = await recordCount();
       const queryIds = Array.from({ length: N.queries }, (_, i) =>
         i % 2 ? histories[i % histories.length]! : ids.burst[(i * 7) % ids.burst.length]!,
       );
+      const queryCpu0 = await cpuSnapshot(stack);
       const q = await phase("audit queries", () => auditQueries(ctx, queryIds));
+      const queryCpu = cpuBetween(await cpuSnapshot(stack), queryCpu0);
       results.add({
         metric: "audit_query_p95_ms",
         value: q.p95,
@@ -432,6 +453,20 @@ try {
         p99: round(q.p99),
         records_in_store: recordsInStore,
         mean_items_per_answer: round(q.meanItems),
+        cpu_ms_per_query: {
+          host: round((queryCpu["host-0"] ?? 0) / q.n),
+          cosmos_stand_in: round((queryCpu.cosmos ?? 0) / q.n),
+        },
+        small_store: {
+          records_in_store: smallStoreRecords,
+          samples: smallQuery.n,
+          p50: round(smallQuery.p50),
+          p95: round(smallQuery.p95),
+          cpu_ms_per_query: {
+            host: round((smallCpu["host-0"] ?? 0) / smallQuery.n),
+            cosmos_stand_in: round((smallCpu.cosmos ?? 0) / smallQuery.n),
+          },
+        },
         request_units_estimate: {
           per_query:
             "about 3-4 RU for a single-partition query returning one page of up to 50 records of ~1 KB (see docs/performance.md)",
@@ -444,7 +479,7 @@ try {
         breaks: verify.breaks.length,
       };
     } finally {
-      client.dispose();
+      // (the bench's client is disposed with the stack)
     }
     const cpuTotal = await cpuSnapshot(stack);
     results.notes.cpu_ms_whole_stack_run = Object.fromEntries(
@@ -459,6 +494,7 @@ try {
       results.notes.host_profile = await phase("host profile", () => profileHosts(policyFile));
     }
   } finally {
+    client.dispose();
     await stack.close();
   }
 } finally {
