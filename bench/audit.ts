@@ -4,25 +4,45 @@
  * into the stand-in as chained records with their head, as driftguard would have written them.
  */
 import type { Container } from "@azure/cosmos";
-import { computeRecordHash, GENESIS_HASH, recordId, resourceKey } from "../shared/audit/chain.js";
+import {
+  computeRecordHash,
+  GENESIS_HASH,
+  recordId,
+  resourceKey,
+  verifyChain,
+} from "../shared/audit/chain.js";
 import type { AuditRecord } from "../shared/audit/types.js";
 import { type CosmosAuditStore, headId } from "../shared/cosmos/audit-store.js";
 import { BENCH_SUB } from "./lib/workload.js";
 
-/** Audit records per (resource, event ID) among resources whose lower-cased ID starts with `prefix`. */
-export async function recordsPerCause(audit: Container, prefix: string): Promise<Map<string, number>> {
+/**
+ * The records of resources whose lower-cased ID starts with `prefix` (one scan of the stand-in):
+ * records per (resource, event ID), and each resource's chain checked link by link.
+ */
+export async function burstRecords(audit: Container, store: CosmosAuditStore, prefix: string) {
   const { resources } = await audit.items
-    .query<{ rid: string; e: string }>(
+    .query<Record<string, unknown>>(
       {
-        query: 'SELECT c.rid, c.signal.id AS e FROM c WHERE c.docType = "record" AND STARTSWITH(c.rid, @p)',
+        query: 'SELECT * FROM c WHERE c.docType = "record" AND STARTSWITH(c.rid, @p)',
         parameters: [{ name: "@p", value: prefix.toLowerCase() }],
       },
       { maxItemCount: 10_000 },
     )
     .fetchAll();
-  const out = new Map<string, number>();
-  for (const r of resources) out.set(`${r.rid}|${r.e}`, (out.get(`${r.rid}|${r.e}`) ?? 0) + 1);
-  return out;
+  const perCause = new Map<string, number>();
+  const chains = new Map<string, AuditRecord[]>();
+  for (const doc of resources) {
+    const r = store.toRecord(doc);
+    const key = `${r.resourceId.toLowerCase()}|${r.signal.id}`;
+    perCause.set(key, (perCause.get(key) ?? 0) + 1);
+    chains.set(r.resourceId.toLowerCase(), [...(chains.get(r.resourceId.toLowerCase()) ?? []), r]);
+  }
+  let breaks = 0;
+  for (const records of chains.values()) {
+    records.sort((a, b) => a.seq - b.seq);
+    if (verifyChain(records)) breaks++;
+  }
+  return { perCause, chains: chains.size, records: resources.length, breaks };
 }
 
 /** Writes `perResource` chained records (+ head) for each resource, one transactional batch each. */
