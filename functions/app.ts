@@ -3,14 +3,19 @@
  * `dev/host.ts` serves the same table locally. One source — no second routing list.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from "@azure/functions";
-import { handleAlert } from "./alerts.js";
-import { handleApprovalPage } from "./approvals.js";
-import { handleAuditQuery } from "./audit.js";
-import { handleAuditViewer } from "./audit-viewer.js";
-import { handleHealth } from "./health.js";
-import { handleResourceEvent } from "./resource-events.js";
-import { handleTeamsMessage } from "./teams-messages.js";
-import { expirePendingApprovals, resumePendingWork, runDueRestorations } from "./timers.js";
+import { lazyHandler } from "./lazy-handler.js";
+
+// Each handler's module is loaded on its first invocation (a cold start registers only this table).
+const handleAlert = lazyHandler(() => import("./alerts.js"), "handleAlert");
+const handleApprovalPage = lazyHandler(() => import("./approvals.js"), "handleApprovalPage");
+const handleAuditQuery = lazyHandler(() => import("./audit.js"), "handleAuditQuery");
+const handleAuditViewer = lazyHandler(() => import("./audit-viewer.js"), "handleAuditViewer");
+const handleHealth = lazyHandler(() => import("./health.js"), "handleHealth");
+const handleResourceEvent = lazyHandler(() => import("./resource-events.js"), "handleResourceEvent");
+const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "handleTeamsMessage");
+const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
+const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
+const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 

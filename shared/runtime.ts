@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
+import type { NotifierDeps } from "./approvals/notifier.js";
 import { AzureClients, productionVaultUrl } from "./azure/clients.js";
 import type { DriftguardConfig } from "./config.js";
 import { loadConfig } from "./config.js";
@@ -59,6 +60,27 @@ async function productionCredential(config: DriftguardConfig): Promise<TokenCred
   );
 }
 
+/**
+ * The configured notifier, loaded when the first approval is requested: its card templating is the
+ * largest package driftguard has, and most decisions never need it (see docs/performance.md).
+ */
+function notifierOnFirstUse(config: DriftguardConfig, log: Logger, deps: NotifierDeps): Notifier {
+  let notifier: Promise<Notifier> | undefined;
+  const load = () => {
+    notifier ??= import("./approvals/notifier.js")
+      .then((m) => m.createNotifier(config, log, deps))
+      .catch((err: unknown) => {
+        notifier = undefined; // the next approval tries again
+        throw err;
+      });
+    return notifier;
+  };
+  return {
+    requestApproval: async (approval) => (await load()).requestApproval(approval),
+    approvalChanged: async (approval, change) => (await load()).approvalChanged?.(approval, change),
+  };
+}
+
 export async function createRuntime(
   config: DriftguardConfig,
   overrides: RuntimeOverrides = {},
@@ -101,14 +123,7 @@ export async function createRuntime(
         };
   const notifier =
     overrides.notifier ??
-    (await (
-      await import("./approvals/notifier.js")
-    ).createNotifier(config, log, {
-      credential,
-      ca,
-      teams: stores.teams,
-      approvals: stores.approvals,
-    }));
+    notifierOnFirstUse(config, log, { credential, ca, teams: stores.teams, approvals: stores.approvals });
   const pipeline = new Pipeline({
     policies: policies.policies,
     registry,

@@ -3,19 +3,97 @@
  * settings, so production (Managed Identity against management.azure.com) and the local stack
  * (static token against the HTTPS simulator, trusting its generated CA) differ by configuration only.
  * Remediations get their typed clients from here and never construct one themselves.
+ *
+ * Each SDK package is loaded on first use, not when the app starts: a cold instance loads only what
+ * the kinds it runs need (see docs/performance.md). The getters stay synchronous: before its package
+ * is loaded a getter returns a stand-in that loads it on the first operation call
+ * (shared/azure/deferred-client.ts); `preload()` loads packages ahead of time.
  */
-import { ApiManagementClient } from "@azure/arm-apimanagement";
-import { CognitiveServicesManagementClient } from "@azure/arm-cognitiveservices";
-import { ContainerServiceClient } from "@azure/arm-containerservice";
-import { KeyVaultManagementClient } from "@azure/arm-keyvault";
-import { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
-import { NetworkManagementClient } from "@azure/arm-network";
-import { StorageManagementClient } from "@azure/arm-storage";
+import type { ApiManagementClient } from "@azure/arm-apimanagement";
+import type { CognitiveServicesManagementClient } from "@azure/arm-cognitiveservices";
+import type { ContainerServiceClient } from "@azure/arm-containerservice";
+import type { KeyVaultManagementClient } from "@azure/arm-keyvault";
+import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
+import type { NetworkManagementClient } from "@azure/arm-network";
+import type { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
-import { ServiceClient } from "@azure/core-client";
-import { createPipelineRequest, type PipelinePolicy } from "@azure/core-rest-pipeline";
-import { SecretClient } from "@azure/keyvault-secrets";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import type { SecretClient } from "@azure/keyvault-secrets";
 import { recordArmThrottled } from "../telemetry/api.js";
+import { deferredClient } from "./deferred-client.js";
+
+/** The Azure services remediation kinds use; each is one SDK package, loaded on first use. */
+export const AZURE_SERVICES = [
+  "network",
+  "storage",
+  "containerService",
+  "machineLearning",
+  "keyVaultManagement",
+  "cognitiveServices",
+  "apiManagement",
+  "secrets",
+] as const;
+export type AzureService = (typeof AZURE_SERVICES)[number];
+
+interface ServiceConstructors {
+  network: typeof NetworkManagementClient;
+  storage: typeof StorageManagementClient;
+  containerService: typeof ContainerServiceClient;
+  machineLearning: typeof AzureMachineLearningWorkspaces;
+  keyVaultManagement: typeof KeyVaultManagementClient;
+  cognitiveServices: typeof CognitiveServicesManagementClient;
+  apiManagement: typeof ApiManagementClient;
+  secrets: typeof SecretClient;
+}
+
+/** String-literal `import()`s, so the bundler puts each package in a chunk of its own. */
+const SDK_LOADERS: { [S in AzureService]: () => Promise<ServiceConstructors[S]> } = {
+  network: async () => (await import("@azure/arm-network")).NetworkManagementClient,
+  storage: async () => (await import("@azure/arm-storage")).StorageManagementClient,
+  containerService: async () => (await import("@azure/arm-containerservice")).ContainerServiceClient,
+  // A CommonJS-only package: its exports may arrive as named exports or on `default`.
+  machineLearning: async () => {
+    const m = (await import("@azure/arm-machinelearning")) as typeof import("@azure/arm-machinelearning") & {
+      default?: typeof import("@azure/arm-machinelearning");
+    };
+    return m.AzureMachineLearningWorkspaces ?? m.default!.AzureMachineLearningWorkspaces;
+  },
+  keyVaultManagement: async () => (await import("@azure/arm-keyvault")).KeyVaultManagementClient,
+  cognitiveServices: async () =>
+    (await import("@azure/arm-cognitiveservices")).CognitiveServicesManagementClient,
+  apiManagement: async () => (await import("@azure/arm-apimanagement")).ApiManagementClient,
+  secrets: async () => (await import("@azure/keyvault-secrets")).SecretClient,
+};
+
+/** Loaded constructors, process-wide (a module is loaded once per process anyway). */
+const loadedSdks: Partial<{ [S in AzureService]: ServiceConstructors[S] }> = {};
+const loadingSdks: Partial<Record<AzureService, Promise<unknown>>> = {};
+
+/** Loads one service's SDK package (once per process). */
+export function loadSdk<S extends AzureService>(service: S): Promise<ServiceConstructors[S]> {
+  const loaded = loadedSdks[service];
+  if (loaded) return Promise.resolve(loaded);
+  let loading = loadingSdks[service] as Promise<ServiceConstructors[S]> | undefined;
+  if (!loading) {
+    loading = SDK_LOADERS[service]().then(
+      (ctor) => {
+        loadedSdks[service] = ctor;
+        return ctor;
+      },
+      (err: unknown) => {
+        delete loadingSdks[service]; // a later use tries again
+        throw err;
+      },
+    );
+    loadingSdks[service] = loading;
+  }
+  return loading;
+}
+
+/** The services whose SDK package this process has loaded so far. */
+export function loadedServices(): AzureService[] {
+  return AZURE_SERVICES.filter((s) => loadedSdks[s] !== undefined);
+}
 
 /** ARM's token audience: the same in production and against the simulator. */
 export const ARM_SCOPE = "https://management.azure.com/.default";
@@ -95,13 +173,36 @@ export class AzureClients {
     };
   }
 
-  private memo<T>(key: string, make: () => T): T {
-    let client = this.cache.get(key) as T | undefined;
-    if (!client) {
-      client = make();
-      this.cache.set(key, client);
-    }
-    return client;
+  /**
+   * The client cached under `key`, built by `make` once its SDK package is loaded; before that, a
+   * stand-in that loads the package on its first operation call (and then caches the real client).
+   */
+  private client<S extends AzureService, T extends object>(
+    service: S,
+    key: string,
+    make: (ctor: ServiceConstructors[S]) => T,
+  ): T {
+    const built = () => {
+      let client = this.cache.get(key) as T | undefined;
+      const ctor = loadedSdks[service] as ServiceConstructors[S] | undefined;
+      if (!client && ctor) {
+        client = make(ctor);
+        this.cache.set(key, client);
+      }
+      return client;
+    };
+    return (
+      built() ??
+      deferredClient(built, async () => {
+        await loadSdk(service);
+        return built()!;
+      })
+    );
+  }
+
+  /** Loads the SDK packages of `services` now (e.g. before a kind that uses them runs). */
+  async preload(services: readonly AzureService[]): Promise<void> {
+    await Promise.all(services.map((s) => loadSdk(s)));
   }
 
   /** Options to pass to every `begin…AndWait` call. */
@@ -111,86 +212,97 @@ export class AzureClients {
   }
 
   network(subscriptionId: string): NetworkManagementClient {
-    return this.memo(
+    return this.client(
+      "network",
       `network:${subscriptionId}`,
-      () => new NetworkManagementClient(this.settings.credential, subscriptionId, this.classicOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
     );
   }
 
   storage(subscriptionId: string): StorageManagementClient {
-    return this.memo(
+    return this.client(
+      "storage",
       `storage:${subscriptionId}`,
-      () => new StorageManagementClient(this.settings.credential, subscriptionId, this.modularOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.modularOptions()),
     );
   }
 
   containerService(subscriptionId: string): ContainerServiceClient {
-    return this.memo(
+    return this.client(
+      "containerService",
       `aks:${subscriptionId}`,
-      () => new ContainerServiceClient(this.settings.credential, subscriptionId, this.modularOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.modularOptions()),
     );
   }
 
   machineLearning(subscriptionId: string): AzureMachineLearningWorkspaces {
-    return this.memo(
+    return this.client(
+      "machineLearning",
       `ml:${subscriptionId}`,
-      () =>
-        new AzureMachineLearningWorkspaces(this.settings.credential, subscriptionId, this.classicOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
     );
   }
 
   keyVaultManagement(subscriptionId: string): KeyVaultManagementClient {
-    return this.memo(
+    return this.client(
+      "keyVaultManagement",
       `kvm:${subscriptionId}`,
-      () => new KeyVaultManagementClient(this.settings.credential, subscriptionId, this.modularOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.modularOptions()),
     );
   }
 
   cognitiveServices(subscriptionId: string): CognitiveServicesManagementClient {
-    return this.memo(
+    return this.client(
+      "cognitiveServices",
       `cog:${subscriptionId}`,
-      () =>
-        new CognitiveServicesManagementClient(
-          this.settings.credential,
-          subscriptionId,
-          this.classicOptions(),
-        ),
+      (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
     );
   }
 
   apiManagement(subscriptionId: string): ApiManagementClient {
-    return this.memo(
+    return this.client(
+      "apiManagement",
       `apim:${subscriptionId}`,
-      () => new ApiManagementClient(this.settings.credential, subscriptionId, this.classicOptions()),
+      (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
     );
   }
 
   /** Plain ARM reads at any scope (resource groups, subscriptions, effective permissions), for
    *  `driftguard doctor`: same endpoint, identity, trust and retries as the typed clients. */
   arm(): ArmReader {
-    return this.memo("arm", () => {
-      const client = new ServiceClient({ ...this.classicOptions(), credential: this.settings.credential });
-      return {
-        get: async (path, apiVersion) => {
-          const url = `${this.settings.armEndpoint.replace(/\/+$/, "")}${path}?api-version=${encodeURIComponent(apiVersion)}`;
-          const res = await client.sendRequest(createPipelineRequest({ url, method: "GET" }));
-          let body: unknown;
-          try {
-            body = res.bodyAsText ? JSON.parse(res.bodyAsText) : undefined;
-          } catch {
-            body = res.bodyAsText;
-          }
-          return { status: res.status, body };
-        },
-      };
-    });
+    let client:
+      | Promise<{ send(url: string): Promise<{ status: number; bodyAsText?: string | null }> }>
+      | undefined;
+    // Loaded on first use, like the typed clients: the doctor needs it, a remediation never does.
+    const load = async () => {
+      const [{ ServiceClient }, { createPipelineRequest }] = await Promise.all([
+        import("@azure/core-client"),
+        import("@azure/core-rest-pipeline"),
+      ]);
+      const c = new ServiceClient({ ...this.classicOptions(), credential: this.settings.credential });
+      return { send: (url: string) => c.sendRequest(createPipelineRequest({ url, method: "GET" })) };
+    };
+    return {
+      get: async (path, apiVersion) => {
+        client ??= load();
+        const base = this.settings.armEndpoint.replace(/\/+$/, "");
+        const res = await (await client).send(`${base}${path}?api-version=${encodeURIComponent(apiVersion)}`);
+        let body: unknown;
+        try {
+          body = res.bodyAsText ? JSON.parse(res.bodyAsText) : undefined;
+        } catch {
+          body = res.bodyAsText;
+        }
+        return { status: res.status, body };
+      },
+    };
   }
 
   /** Key Vault data-plane client for one vault (by name; the URL comes from configuration). */
   secrets(vaultName: string): SecretClient {
-    return this.memo(`kv:${vaultName.toLowerCase()}`, () => {
+    return this.client("secrets", `kv:${vaultName.toLowerCase()}`, (C) => {
       const { ca, retry, disableChallengeResourceVerification } = this.settings;
-      return new SecretClient(this.settings.vaultUrl(vaultName), this.settings.credential, {
+      return new C(this.settings.vaultUrl(vaultName), this.settings.credential, {
         retryOptions: retry ?? DEFAULT_RETRY,
         disableChallengeResourceVerification: disableChallengeResourceVerification === true,
         ...(ca ? { tlsOptions: { ca } } : {}),

@@ -4,7 +4,11 @@
  * The gate's state lives on the resource's chain-head document in the `audit` container (same
  * partition as the resource's records — see `HeadDoc`): the lease (`token`, `untilMs`, the cause),
  * the intent persisted before a write to Azure, and the causes already decided (dedupe). So:
- * - entering is one conditional write of the head (create when new, else replace with If-Match);
+ * - entering is one conditional write of the head (create when new, else a patch of the lease with
+ *   If-Match). This process remembers the last head it saw of each resource (`HeadHints`, bounded):
+ *   when it has one, the conditional write goes out without a read first. The hint is only that —
+ *   a changed head fails the If-Match (412) and is read; a hint that says "decided" or "busy" is
+ *   read again before it is believed — so every decision is made from the head as stored;
  * - the final record and the release are ONE transactional batch (create record + replace head with
  *   If-Match): in Azure both happen or neither does, so a record never exists with its cause still
  *   open, and an intent is cleared only together with the record that settles it;
@@ -41,44 +45,97 @@ import {
   withoutSystemProperties,
 } from "./errors.js";
 
+/** Marks "the head has not been read yet" (undefined means "read: there is none"). */
+const UNREAD = Symbol("unread");
+
+/** Heads this process remembers (the newest `max`), as hints for a conditional write. */
+class HeadHints {
+  private readonly heads = new Map<string, HeadDoc>();
+  constructor(private readonly max: number) {}
+
+  get(pk: string): HeadDoc | undefined {
+    return this.heads.get(pk);
+  }
+
+  remember(head: HeadDoc): void {
+    this.heads.delete(head.pk);
+    this.heads.set(head.pk, head);
+    if (this.heads.size > this.max) this.heads.delete(this.heads.keys().next().value!);
+  }
+
+  forget(pk: string): void {
+    this.heads.delete(pk);
+  }
+}
+
+/** Heads remembered per process: a few MB at most (a head holds at most 256 remembered causes). */
+const DEFAULT_HEAD_HINTS = 2_000;
+
 export class CosmosResourceGate implements ResourceGate {
+  /** @internal (sessions keep it current) */
+  readonly hints: HeadHints;
+
   constructor(
     private readonly container: Container,
     private readonly audit: CosmosAuditStore,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+    opts: { headHints?: number } = {},
+  ) {
+    this.hints = new HeadHints(opts.headHints ?? DEFAULT_HEAD_HINTS);
+  }
 
   async enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry> {
     validateCauseKey(cause);
     validateLease(opts.leaseMs);
     const pk = resourceKey(resourceId);
     const nowMs = opts.now.getTime();
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const head = await this.audit.readHead(pk);
-      if (causeStateIn(head?.causes, cause) === "done") return { status: "done" };
-      if (head?.lease && isLeaseHeld(head.lease, nowMs))
-        return { status: "busy", leaseUntil: head.lease.until };
-      const token = randomUUID();
+    const lease = () => {
       const until = nowMs + opts.leaseMs;
-      const next: HeadDoc = {
-        ...(head
-          ? withoutSystemProperties(head)
-          : { id: headId(pk), pk, docType: "head", resourceId, seq: 0, hash: GENESIS_HASH, recordId: "" }),
-        lease: { token, until: new Date(until).toISOString(), untilMs: until, cause },
-      };
+      return { token: randomUUID(), until: new Date(until).toISOString(), untilMs: until, cause };
+    };
+    const entered = (head: HeadDoc): GateEntry => {
+      this.hints.remember(head);
+      return { status: "entered", session: new CosmosGateSession(this, pk, resourceId, cause, head) };
+    };
+    // A remembered head saves the read; it is never trusted for a refusal (done, busy).
+    let head: HeadDoc | undefined | typeof UNREAD = this.hints.get(pk) ?? UNREAD;
+    let fresh = head === UNREAD;
+    for (let attempt = 0; attempt < 10; ) {
+      if (head === UNREAD) {
+        head = await this.audit.readHead(pk);
+        fresh = true;
+      }
+      const done = causeStateIn(head?.causes, cause) === "done";
+      const busy = !!head?.lease && isLeaseHeld(head.lease, nowMs);
+      if ((done || busy) && !fresh) {
+        head = UNREAD; // the hint may be old: look at the stored head
+        continue;
+      }
+      if (done) return { status: "done" };
+      if (head?.lease && busy) return { status: "busy", leaseUntil: head.lease.until };
       try {
-        const { resource } = head
-          ? await this.container
-              .item(next.id, pk)
-              .replace(next, { accessCondition: { type: "IfMatch", condition: head._etag ?? "" } })
-          : await this.container.items.create(next, { disableAutomaticIdGeneration: true });
-        return {
-          status: "entered",
-          session: new CosmosGateSession(this, pk, resourceId, cause, resource as HeadDoc),
-        };
+        if (!head) {
+          const created: HeadDoc = {
+            ...{ id: headId(pk), pk, docType: "head", resourceId, seq: 0, hash: GENESIS_HASH, recordId: "" },
+            lease: lease(),
+          };
+          const { resource } = await this.container.items.create(created, {
+            disableAutomaticIdGeneration: true,
+          });
+          return entered(resource as HeadDoc);
+        }
+        const { resource } = await this.container
+          .item(headId(pk), pk)
+          .patch<HeadDoc>([{ op: "set", path: "/lease", value: lease() }], {
+            accessCondition: { type: "IfMatch", condition: head._etag ?? "" },
+          });
+        return entered(resource as HeadDoc);
       } catch (err) {
         if (!isConflict(err) && !isPreconditionFailed(err) && !isNotFound(err)) throw err;
-        await backoff(attempt); // another writer changed the head in between: look again
+        this.hints.forget(pk);
+        head = UNREAD;
+        if (!fresh) continue; // only the hint was old
+        await backoff(attempt++); // another writer changed the head in between: look again
       }
     }
     throw new ContentionError(`entering ${resourceId} kept racing; retry later`);
@@ -181,11 +238,17 @@ class CosmosGateSession implements GateSession {
         },
       ];
       let failure: unknown;
+      this.gate.hints.forget(this.pk); // until the batch's answer says what the head is now
       try {
         const response = await this.gate.items.items.batch(operations, this.pk);
         const results = response.result ?? [];
         if (results.length === 2 && results.every((r) => r.statusCode < 300)) {
           this.closed = true;
+          // The released head as stored (its new ETag comes with the batch's answer): the next enter
+          // in this process writes without reading it first.
+          const etag = results[1]?.eTag;
+          if (etag) this.gate.hints.remember({ ...released, _etag: etag });
+          else this.gate.hints.forget(this.pk);
           return record;
         }
         failure = Object.assign(new Error(`audit batch for ${this.resourceId} was not applied`), {
@@ -270,7 +333,9 @@ class CosmosGateSession implements GateSession {
         .item(next.id, this.pk)
         .replace(next, { accessCondition: { type: "IfMatch", condition: this.head._etag ?? "" } });
       this.head = resource as HeadDoc;
+      this.gate.hints.remember(this.head);
     } catch (err) {
+      this.gate.hints.forget(this.pk);
       if (isPreconditionFailed(err) || isNotFound(err)) throw new LeaseLostError(this.resourceId);
       throw err;
     }
