@@ -34,8 +34,12 @@ function tooDeep(segments: readonly (string | number)[], limit: number): InputEr
 
 interface Frame {
   kind: "object" | "array";
-  /** Current member name (objects) or element index (arrays): this container's child path segment. */
-  key: string | number | undefined;
+  /** Arrays: the current element index. */
+  index: number;
+  /** Objects: where the current member name's quoted text starts and ends (decoded only for an
+   *  error message: most bodies are accepted, and decoding every name costs a parse per member). */
+  nameStart: number;
+  nameEnd: number;
   /** Objects only: the next string is a member name. */
   expectKey: boolean;
 }
@@ -59,21 +63,24 @@ export function assertJsonTextDepth(text: string, limit = MAX_JSON_DEPTH): void 
       }
       const top = stack[stack.length - 1];
       if (top?.kind === "object" && top.expectKey) {
-        top.key = memberName(text.slice(start, i + 1));
+        top.nameStart = start;
+        top.nameEnd = i + 1;
         top.expectKey = false;
       }
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= limit) throw tooDeep(pathOf(stack), limit);
-      stack.push(
-        c === 0x7b
-          ? { kind: "object", key: undefined, expectKey: true }
-          : { kind: "array", key: 0, expectKey: false },
-      );
+      if (stack.length >= limit) throw tooDeep(pathOf(stack, text), limit);
+      stack.push({
+        kind: c === 0x7b ? "object" : "array",
+        index: 0,
+        nameStart: -1,
+        nameEnd: -1,
+        expectKey: c === 0x7b,
+      });
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
     } else if (c === 0x2c /* , */) {
       const top = stack[stack.length - 1];
-      if (top?.kind === "array") top.key = (top.key as number) + 1;
+      if (top?.kind === "array") top.index += 1;
       else if (top) top.expectKey = true;
     }
   }
@@ -87,8 +94,10 @@ function memberName(quoted: string): string {
   }
 }
 
-function pathOf(stack: readonly Frame[]): (string | number)[] {
-  return stack.map((f) => f.key ?? "");
+function pathOf(stack: readonly Frame[], text: string): (string | number)[] {
+  return stack.map((f) =>
+    f.kind === "array" ? f.index : f.nameStart < 0 ? "" : memberName(text.slice(f.nameStart, f.nameEnd)),
+  );
 }
 
 /**
