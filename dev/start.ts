@@ -15,7 +15,12 @@ import type { Decision } from "../shared/pipeline.js";
 import type { Seed } from "./azure-sim/index.js";
 import { startProcessStack } from "./proc/stack.js";
 import { DEFAULT_SEED_FILE, startLocalStack } from "./stack.js";
-import { startTeamsDemo, writeDemoPolicyFile } from "./teams-sim/demo.js";
+import {
+  DEMO_REVIEW_STORAGE,
+  demoReviewEvent,
+  startTeamsDemo,
+  writeDemoPolicyFile,
+} from "./teams-sim/demo.js";
 import { loadOrCreateLocalTls } from "./tls.js";
 
 const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
@@ -74,6 +79,24 @@ async function replaySamples(stack: RunningStack, dir: string): Promise<void> {
   }
 }
 
+/** The demo's last delivery: a storage account whose fix needs a person (its card is printed). */
+async function deliverDemoApproval(stack: RunningStack): Promise<void> {
+  process.stdout.write(
+    `\n▶ demo: someone opens ${DEMO_REVIEW_STORAGE.split("/").pop()} (rg-ml-review: fixes need approval)\n`,
+  );
+  const res = await fetch(
+    `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${encodeURIComponent(stack.functionKey)}`,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
+      body: JSON.stringify(demoReviewEvent()),
+    },
+  );
+  const text = await res.text();
+  await stack.settled();
+  if (!res.ok) process.stdout.write(`  delivery answered ${res.status}: ${text.slice(0, 300)}\n`);
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name("npm start --")
@@ -121,10 +144,10 @@ async function main(): Promise<void> {
     caCertFile: tls.caCertFile,
     print: (text) => process.stdout.write(`${text}\n`),
   });
-  // Without a policy of the user's, the demo adds one approval policy so the scenario has an approval.
-  const policyFile =
-    opts.policy ??
-    (process.env.DRIFTGUARD_POLICY_FILE || (opts.demo ? await writeDemoPolicyFile() : undefined));
+  // Without a policy of the user's, the demo adds one approval policy (for one resource group of its
+  // own) so the scenario ends with an approval.
+  const userPolicy = opts.policy ?? (process.env.DRIFTGUARD_POLICY_FILE || undefined);
+  const policyFile = userPolicy ?? (opts.demo ? await writeDemoPolicyFile() : undefined);
   const common = {
     port: opts.port,
     cosmosPort: opts.cosmosPort,
@@ -204,6 +227,7 @@ async function main(): Promise<void> {
       "Replaying the sample scenario (dev/sample-events/) against the simulated environment…\n",
     );
     await replaySamples(stack, SAMPLE_EVENTS_DIR);
+    if (!userPolicy) await deliverDemoApproval(stack);
     process.stdout.write(
       `\nDemo done. Query the trail: curl -s '${stack.functionsUrl}/api/audit?code=<key>&limit=20'\n`,
     );

@@ -81,21 +81,28 @@ export async function startTeamsDemo(opts: {
   };
 }
 
+/** The demo's resource that needs a person's approval (seeded in dev/sample-seed.json). */
+export const DEMO_REVIEW_SCOPE =
+  "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml-review";
+export const DEMO_REVIEW_STORAGE = `${DEMO_REVIEW_SCOPE}/providers/Microsoft.Storage/storageAccounts/stmlreview001`;
+
 /**
- * The shipped policies with a demo policy in front: a key vault opened to the Internet is closed
- * only after a person approves it in Teams (sample event 03 opens one).
+ * The shipped policies with a demo policy in front: storage in rg-ml-review is closed to the
+ * Internet only after a person approves it in Teams. It governs only that resource group, so the
+ * sample scenario's own decisions are exactly those of the shipped policies.
  */
 export async function writeDemoPolicyFile(): Promise<string> {
   const file = parse(await readFile(DEFAULT_POLICY_FILE, "utf8")) as { policies: unknown[] };
   file.policies.unshift({
-    name: "demo-vault-needs-approval",
+    name: "demo-review-needs-approval",
     description:
-      "npm start demo: a key vault opened to the Internet is closed after an approver agrees in Teams",
-    resourceTypes: ["Microsoft.KeyVault/vaults"],
+      "npm start demo: storage in rg-ml-review is closed to the Internet after an approver agrees in Teams",
+    resourceTypes: ["Microsoft.Storage/storageAccounts"],
     triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
     kind: "disable-public-network-access",
     params: {},
     mode: "approval",
+    scope: [DEMO_REVIEW_SCOPE],
     maxActionsPerHour: 10,
   });
   const out = path.resolve(".driftguard", "demo-policies.yaml");
@@ -105,4 +112,39 @@ export async function writeDemoPolicyFile(): Promise<string> {
     `# Written by npm start: ${DEFAULT_POLICY_FILE} with the demo's approval policy in front.\n${stringify(file)}`,
   );
   return out;
+}
+
+/** The demo's last delivery: someone opens the review storage account (Event Grid schema). */
+export function demoReviewEvent(): unknown[] {
+  const id = crypto.randomUUID();
+  return [
+    {
+      id,
+      topic: "/subscriptions/00000000-0000-0000-0000-000000000001",
+      subject: DEMO_REVIEW_STORAGE,
+      eventType: "Microsoft.Resources.ResourceWriteSuccess",
+      eventTime: new Date().toISOString(),
+      dataVersion: "2",
+      metadataVersion: "1",
+      data: {
+        authorization: {
+          scope: DEMO_REVIEW_STORAGE,
+          action: "Microsoft.Storage/storageAccounts/write",
+          evidence: { role: "Contributor", principalType: "User" },
+        },
+        claims: {
+          "http://schemas.microsoft.com/identity/claims/objectidentifier":
+            "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d",
+          appid: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        },
+        correlationId: crypto.randomUUID(),
+        resourceProvider: "Microsoft.Storage",
+        resourceUri: DEMO_REVIEW_STORAGE,
+        operationName: "Microsoft.Storage/storageAccounts/write",
+        status: "Succeeded",
+        subscriptionId: "00000000-0000-0000-0000-000000000001",
+        tenantId: "11111111-2222-3333-4444-555555555555",
+      },
+    },
+  ];
 }
