@@ -16,7 +16,7 @@ import type { Seed } from "./azure-sim/index.js";
 import { startProcessStack } from "./proc/stack.js";
 import { DEFAULT_SEED_FILE, startLocalStack } from "./stack.js";
 import {
-  DEMO_REVIEW_STORAGE,
+  DEMO_REVIEW_ENDPOINT,
   demoReviewEvent,
   startTeamsDemo,
   writeDemoPolicyFile,
@@ -82,7 +82,7 @@ async function replaySamples(stack: RunningStack, dir: string): Promise<void> {
 /** The demo's last delivery: a storage account whose fix needs a person (its card is printed). */
 async function deliverDemoApproval(stack: RunningStack): Promise<void> {
   process.stdout.write(
-    `\n▶ demo: someone opens ${DEMO_REVIEW_STORAGE.split("/").pop()} (rg-ml-review: fixes need approval)\n`,
+    `\n▶ demo: someone opens ${DEMO_REVIEW_ENDPOINT.split("/").pop()} (its fixes need approval)\n`,
   );
   const res = await fetch(
     `${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=${encodeURIComponent(stack.functionKey)}`,

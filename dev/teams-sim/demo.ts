@@ -82,27 +82,26 @@ export async function startTeamsDemo(opts: {
 }
 
 /** The demo's resource that needs a person's approval (seeded in dev/sample-seed.json). */
-export const DEMO_REVIEW_SCOPE =
-  "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml-review";
-export const DEMO_REVIEW_STORAGE = `${DEMO_REVIEW_SCOPE}/providers/Microsoft.Storage/storageAccounts/stmlreview001`;
+export const DEMO_REVIEW_ENDPOINT =
+  "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml-prod/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod/onlineEndpoints/ep-review";
 
 /**
- * The shipped policies with a demo policy in front: storage in rg-ml-review is closed to the
- * Internet only after a person approves it in Teams. It governs only that resource group, so the
- * sample scenario's own decisions are exactly those of the shipped policies.
+ * The shipped policies with a demo policy in front: the review endpoint is closed to the Internet
+ * only after a person approves it in Teams. It governs only that endpoint, so the sample
+ * scenario's own decisions are exactly those of the shipped policies.
  */
 export async function writeDemoPolicyFile(): Promise<string> {
   const file = parse(await readFile(DEFAULT_POLICY_FILE, "utf8")) as { policies: unknown[] };
   file.policies.unshift({
     name: "demo-review-needs-approval",
     description:
-      "npm start demo: storage in rg-ml-review is closed to the Internet after an approver agrees in Teams",
-    resourceTypes: ["Microsoft.Storage/storageAccounts"],
+      "npm start demo: the model review endpoint is closed to the Internet after an approver agrees in Teams",
+    resourceTypes: ["Microsoft.MachineLearningServices/workspaces/onlineEndpoints"],
     triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
     kind: "disable-public-network-access",
     params: {},
     mode: "approval",
-    scope: [DEMO_REVIEW_SCOPE],
+    scope: [DEMO_REVIEW_ENDPOINT],
     maxActionsPerHour: 10,
   });
   const out = path.resolve(".driftguard", "demo-policies.yaml");
@@ -114,22 +113,22 @@ export async function writeDemoPolicyFile(): Promise<string> {
   return out;
 }
 
-/** The demo's last delivery: someone opens the review storage account (Event Grid schema). */
+/** The demo's last delivery: someone opens the review endpoint (Event Grid schema). */
 export function demoReviewEvent(): unknown[] {
   const id = crypto.randomUUID();
   return [
     {
       id,
       topic: "/subscriptions/00000000-0000-0000-0000-000000000001",
-      subject: DEMO_REVIEW_STORAGE,
+      subject: DEMO_REVIEW_ENDPOINT,
       eventType: "Microsoft.Resources.ResourceWriteSuccess",
       eventTime: new Date().toISOString(),
       dataVersion: "2",
       metadataVersion: "1",
       data: {
         authorization: {
-          scope: DEMO_REVIEW_STORAGE,
-          action: "Microsoft.Storage/storageAccounts/write",
+          scope: DEMO_REVIEW_ENDPOINT,
+          action: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
           evidence: { role: "Contributor", principalType: "User" },
         },
         claims: {
@@ -138,9 +137,9 @@ export function demoReviewEvent(): unknown[] {
           appid: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
         },
         correlationId: crypto.randomUUID(),
-        resourceProvider: "Microsoft.Storage",
-        resourceUri: DEMO_REVIEW_STORAGE,
-        operationName: "Microsoft.Storage/storageAccounts/write",
+        resourceProvider: "Microsoft.MachineLearningServices",
+        resourceUri: DEMO_REVIEW_ENDPOINT,
+        operationName: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
         status: "Succeeded",
         subscriptionId: "00000000-0000-0000-0000-000000000001",
         tenantId: "11111111-2222-3333-4444-555555555555",
