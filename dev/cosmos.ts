@@ -5,11 +5,11 @@
  */
 import type { AddressInfo } from "node:net";
 import { createHttpsServer } from "@vercel/cosmosdb-server";
+import { COSMOS_EMULATOR_KEY } from "../shared/config.js";
 import type { LocalTls } from "./tls.js";
 
 /** The Cosmos DB emulator's published, well-known account key (not a secret; local stack only). */
-export const EMULATOR_KEY =
-  "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+export const EMULATOR_KEY = COSMOS_EMULATOR_KEY;
 
 export interface EmbeddedCosmos {
   endpoint: string;

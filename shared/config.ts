@@ -60,6 +60,11 @@ export interface DriftguardConfig {
   localStack: boolean;
 }
 
+/** The Cosmos DB emulator's published, well-known account key: the local stack's Cosmos stand-in
+ *  uses it (it is not a secret, and no Azure account accepts it). */
+export const COSMOS_EMULATOR_KEY =
+  "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+
 /** Public defaults of the local stack. Anyone can read them, so they are refused anywhere else. */
 export const LOCAL_STACK_PSEUDONYM_KEY = "local-stack-pseudonym-key";
 export const LOCAL_STACK_SIGNING_KEY = "local-stack-approval-signing-key-0123456789";
@@ -137,7 +142,13 @@ function assertKeyVaultReferencesResolved(env: Env): void {
 export function loadConfig(env: Env = process.env): DriftguardConfig {
   assertKeyVaultReferencesResolved(env);
   const inAzure = !!env.WEBSITE_SITE_NAME;
-  const localStack = !inAzure && env.DRIFTGUARD_LOCAL_STACK === "1";
+  // The local stack: marked by dev/stack.ts, or recognised by its Cosmos stand-in (the emulator's
+  // public key on a loopback endpoint), e.g. when the CLI is pointed at it by settings.
+  const localStack =
+    !inAzure &&
+    (env.DRIFTGUARD_LOCAL_STACK === "1" ||
+      (env.COSMOS_KEY === COSMOS_EMULATOR_KEY &&
+        /^https:\/\/(127\.0\.0\.1|localhost)(:\d+)?\/?$/.test(env.COSMOS_ENDPOINT ?? "")));
   const mode = (env.DRIFTGUARD_MODE ?? "enforce").trim() as PolicyMode;
   if (!MODES.includes(mode))
     throw new ConfigError(

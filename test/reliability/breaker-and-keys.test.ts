@@ -5,7 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
-import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY, loadConfig } from "../../shared/config.js";
+import {
+  COSMOS_EMULATOR_KEY,
+  LOCAL_STACK_PSEUDONYM_KEY,
+  LOCAL_STACK_SIGNING_KEY,
+  loadConfig,
+} from "../../shared/config.js";
 import { ConfigError } from "../../shared/errors.js";
 import { publicStorageAccount } from "../helpers/seed.js";
 import { armWriteEvent, startTestStack, type TestStack } from "../helpers/stack.js";
@@ -85,6 +90,18 @@ describe("the local stack's public default keys", () => {
     const local = loadConfig({ DRIFTGUARD_LOCAL_STACK: "1" });
     expect(local.pseudonymKey).toBe(LOCAL_STACK_PSEUDONYM_KEY);
     expect(local.approvers.signingKey).toBe(LOCAL_STACK_SIGNING_KEY);
+  });
+
+  it("are used when the settings point at the local stack's Cosmos stand-in (the CLI pointed at npm start)", () => {
+    const local = loadConfig({ COSMOS_ENDPOINT: "https://127.0.0.1:8081", COSMOS_KEY: COSMOS_EMULATOR_KEY });
+    expect(local.localStack).toBe(true);
+    expect(local.pseudonymKey).toBe(LOCAL_STACK_PSEUDONYM_KEY);
+    expect(() =>
+      loadConfig({
+        COSMOS_ENDPOINT: "https://cosmos.example.documents.azure.com",
+        COSMOS_KEY: COSMOS_EMULATOR_KEY,
+      }),
+    ).toThrow(/DRIFTGUARD_PSEUDONYM_KEY/);
   });
 
   it("are missing settings elsewhere, and refused when set explicitly", () => {
