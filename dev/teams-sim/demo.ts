@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { DEFAULT_POLICY_FILE } from "../../shared/policy/load.js";
+import { armWriteEvent } from "../arm-event.js";
 import type { LocalTls } from "../tls.js";
 import { startTeamsSimulator, type TeamsSimulator } from "./index.js";
 import { bundleRelativeTo, cardHtml, cardText } from "./render.js";
@@ -115,35 +116,5 @@ export async function writeDemoPolicyFile(): Promise<string> {
 
 /** The demo's last delivery: someone opens the review endpoint (Event Grid schema). */
 export function demoReviewEvent(): unknown[] {
-  const id = crypto.randomUUID();
-  return [
-    {
-      id,
-      topic: "/subscriptions/00000000-0000-0000-0000-000000000001",
-      subject: DEMO_REVIEW_ENDPOINT,
-      eventType: "Microsoft.Resources.ResourceWriteSuccess",
-      eventTime: new Date().toISOString(),
-      dataVersion: "2",
-      metadataVersion: "1",
-      data: {
-        authorization: {
-          scope: DEMO_REVIEW_ENDPOINT,
-          action: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
-          evidence: { role: "Contributor", principalType: "User" },
-        },
-        claims: {
-          "http://schemas.microsoft.com/identity/claims/objectidentifier":
-            "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d",
-          appid: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        },
-        correlationId: crypto.randomUUID(),
-        resourceProvider: "Microsoft.MachineLearningServices",
-        resourceUri: DEMO_REVIEW_ENDPOINT,
-        operationName: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
-        status: "Succeeded",
-        subscriptionId: "00000000-0000-0000-0000-000000000001",
-        tenantId: "11111111-2222-3333-4444-555555555555",
-      },
-    },
-  ];
+  return [armWriteEvent(DEMO_REVIEW_ENDPOINT)];
 }

@@ -42,45 +42,4 @@ export async function startTestStack(opts: {
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 export const TEST_SUB = SUB;
 
-/** A real-shaped ARM ResourceWriteSuccess event (Event Grid schema) for `resourceId`. */
-export function armWriteEvent(resourceId: string, id: string = crypto.randomUUID()): Record<string, unknown> {
-  const sub = resourceId.split("/")[2];
-  const provider = resourceId.split("/providers/")[1]?.split("/")[0];
-  return {
-    id,
-    topic: `/subscriptions/${sub}`,
-    subject: resourceId,
-    eventType: "Microsoft.Resources.ResourceWriteSuccess",
-    eventTime: new Date().toISOString(),
-    dataVersion: "2",
-    metadataVersion: "1",
-    data: {
-      authorization: {
-        scope: resourceId,
-        action: `${provider}/write`,
-        evidence: { role: "Contributor", principalType: "User" },
-      },
-      claims: {
-        "http://schemas.microsoft.com/identity/claims/objectidentifier":
-          "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d",
-        appid: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        name: "Fox Mulder",
-        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "fox.mulder@contoso.example",
-        ipaddr: "198.51.100.77",
-      },
-      correlationId: crypto.randomUUID(),
-      resourceProvider: provider,
-      resourceUri: resourceId,
-      operationName: `${provider}/write`,
-      status: "Succeeded",
-      subscriptionId: sub,
-      tenantId: "11111111-2222-3333-4444-555555555555",
-      httpRequest: {
-        clientRequestId: crypto.randomUUID(),
-        clientIpAddress: "198.51.100.77",
-        method: "PUT",
-        url: `https://management.azure.com${resourceId}?api-version=2024-04-01`,
-      },
-    },
-  };
-}
+export { armWriteEvent } from "../../dev/arm-event.js";
