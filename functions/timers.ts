@@ -3,7 +3,10 @@
  * memory, so nothing depends on a process staying up.
  */
 import type { InvocationContext, Timer } from "@azure/functions";
-import { findDueRestorations, restoreSignal } from "../shared/remediations/throttle-due-restores.js";
+import {
+  findDueRestorations,
+  restoreSignal,
+} from "../shared/remediations/throttle-api-subscription/due-restores.js";
 import { getRuntime } from "../shared/runtime.js";
 import { setPendingApprovals } from "../shared/telemetry/api.js";
 import { summarize } from "./decisions.js";

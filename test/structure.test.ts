@@ -72,6 +72,11 @@ function importsMatching(from: (file: string) => boolean, to: (dep: string) => b
     .flatMap(([file, deps]) => deps.filter(to).map((dep) => `${file} imports ${dep}`));
 }
 
+/** The kind folder (`shared/remediations/<kind>/…`) a file belongs to, if any. */
+function kindFolderOf(file: string): string | undefined {
+  return /^shared\/remediations\/([^/]+)\//.exec(file)?.[1];
+}
+
 describe("module structure", () => {
   it("reads the repository's modules and their imports", () => {
     // Guards the scan itself: a broken pattern would make the checks below pass vacuously.
@@ -93,5 +98,32 @@ describe("module structure", () => {
   it("uses the in-memory fakes from tests only", () => {
     const product = (f: string) => /^(?:shared|functions|cli)\//.test(f) && !f.startsWith("shared/fakes/");
     expect(importsMatching(product, (dep) => dep.startsWith("shared/fakes/"))).toEqual([]);
+  });
+
+  it("keeps each kind in one folder: its helpers inside it, no other kind's helpers imported", () => {
+    const kindFolders = new Set([...graph.keys()].map(kindFolderOf).filter((k): k is string => !!k));
+    expect(kindFolders.size).toBeGreaterThanOrEqual(5);
+    // Every kind folder holds its kind.
+    expect([...kindFolders].filter((k) => !graph.has(`shared/remediations/${k}/kind.ts`))).toEqual([]);
+    // A module beside the folders that is used by one kind only is that kind's helper: it belongs
+    // in the kind's folder (shared helpers are used by several kinds, or outside the kinds).
+    const loose = [...graph.keys()].filter((f) => /^shared\/remediations\/[^/]+\.ts$/.test(f));
+    const misplaced = loose.flatMap((helper) => {
+      const users = [...graph].filter(([, deps]) => deps.includes(helper)).map(([file]) => file);
+      const kinds = new Set(users.map(kindFolderOf));
+      return users.length > 0 && kinds.size === 1 && !kinds.has(undefined)
+        ? [`${helper} is used only by ${[...kinds][0]}`]
+        : [];
+    });
+    expect(misplaced).toEqual([]);
+    // A kind's helpers are its own: another kind does not reach into its folder.
+    const crossKind = importsMatching(
+      (f) => kindFolderOf(f) !== undefined,
+      (dep) => kindFolderOf(dep) !== undefined,
+    ).filter((line) => {
+      const [file, dep] = line.split(" imports ");
+      return kindFolderOf(file!) !== kindFolderOf(dep!);
+    });
+    expect(crossKind).toEqual([]);
   });
 });

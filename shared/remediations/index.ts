@@ -2,12 +2,12 @@
  * The kinds driftguard ships. Adding a kind = one entry in `BUILTIN_KINDS`; the runtime, the CLI
  * and the tests build their registry here and pass it on.
  */
-import * as closeInternetInboundRule from "./close-internet-inbound-rule.js";
-import * as disablePublicNetworkAccess from "./disable-public-network-access.js";
+import * as closeInternetInboundRule from "./close-internet-inbound-rule/kind.js";
+import * as disablePublicNetworkAccess from "./disable-public-network-access/kind.js";
 import { createRegistry, type RemediationRegistry } from "./registry.js";
-import * as rotateSecret from "./rotate-secret.js";
-import * as scaleGpuPool from "./scale-gpu-pool.js";
-import * as throttleApiSubscription from "./throttle-api-subscription.js";
+import * as rotateSecret from "./rotate-secret/kind.js";
+import * as scaleGpuPool from "./scale-gpu-pool/kind.js";
+import * as throttleApiSubscription from "./throttle-api-subscription/kind.js";
 import type { AnyRemediation } from "./types.js";
 
 export const BUILTIN_KINDS: readonly AnyRemediation[] = [

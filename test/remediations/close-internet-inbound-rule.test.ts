@@ -17,9 +17,9 @@ import {
   type Params,
   paramsSchema,
   RULE_TYPE,
-} from "../../shared/remediations/close-internet-inbound-rule.js";
+} from "../../shared/remediations/close-internet-inbound-rule/kind.js";
+import { type NsgRule, offendingRules } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
-import { type NsgRule, offendingRules } from "../../shared/remediations/nsg-rules.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";

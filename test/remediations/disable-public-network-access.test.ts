@@ -21,7 +21,7 @@ import {
   type Params,
   type PublicNetworkAccessData,
   type PublicNetworkAccessState,
-} from "../../shared/remediations/disable-public-network-access.js";
+} from "../../shared/remediations/disable-public-network-access/kind.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";

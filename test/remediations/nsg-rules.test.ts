@@ -13,7 +13,7 @@ import {
   parseRulePortRange,
   ruleDefinition,
   sameDefinition,
-} from "../../shared/remediations/nsg-rules.js";
+} from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 
 // ---------------------------------------------------------------------------------------------
 // Generators

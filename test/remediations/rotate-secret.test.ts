@@ -14,13 +14,13 @@ import {
   type Params as RotateSecretParams,
   remediation as rotateSecret,
   paramsSchema as rotateSecretParamsSchema,
-} from "../../shared/remediations/rotate-secret.js";
+} from "../../shared/remediations/rotate-secret/kind.js";
 import {
   NEW_VERSION_PLACEHOLDER,
   parseProviderAddress,
   parseSecretId,
   type SecretState,
-} from "../../shared/remediations/secret-rotation-plan.js";
+} from "../../shared/remediations/rotate-secret/plan.js";
 import type { RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";

@@ -12,20 +12,20 @@ import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.
 import { RemediationError } from "../../shared/errors.js";
 import { validatePolicyObject } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
-import {
-  changePath,
-  isGpuVmSize,
-  limitPool,
-  parseChangePath,
-  type ScaleData,
-} from "../../shared/remediations/gpu-pool-plan.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
   KIND,
   type Params as ScaleGpuPoolParams,
   remediation as scaleGpuPool,
   paramsSchema as scaleGpuPoolParamsSchema,
-} from "../../shared/remediations/scale-gpu-pool.js";
+} from "../../shared/remediations/scale-gpu-pool/kind.js";
+import {
+  changePath,
+  isGpuVmSize,
+  limitPool,
+  parseChangePath,
+  type ScaleData,
+} from "../../shared/remediations/scale-gpu-pool/plan.js";
 import type { AuditHistory, ChangePlan, Plan, RemediationContext } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, startHarness } from "../helpers/harness.js";

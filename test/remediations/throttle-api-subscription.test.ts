@@ -7,17 +7,20 @@ import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
+  findDueRestorations,
+  restoreSignal,
+} from "../../shared/remediations/throttle-api-subscription/due-restores.js";
+import {
   type Params as ThrottleParams,
   remediation as throttleApiSubscription,
   paramsSchema as throttleParamsSchema,
-} from "../../shared/remediations/throttle-api-subscription.js";
-import { findDueRestorations, restoreSignal } from "../../shared/remediations/throttle-due-restores.js";
+} from "../../shared/remediations/throttle-api-subscription/kind.js";
 import {
   parseIsoDuration,
   resolveApimSubscription,
   STATE_COMMENT_PREFIX,
   type ThrottleData,
-} from "../../shared/remediations/throttle-plan.js";
+} from "../../shared/remediations/throttle-api-subscription/plan.js";
 import type { AuditHistory, ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import { parseResourceId } from "../../shared/resource-id.js";
 import type { Signal } from "../../shared/signals/types.js";

@@ -10,7 +10,7 @@ import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/in
 import type { LocalTls } from "../../dev/tls.js";
 import type { AzureClients } from "../../shared/azure/clients.js";
 import { tagsOf } from "../../shared/remediations/arm-helpers.js";
-import { type NsgRule, ruleDefinition } from "../../shared/remediations/nsg-rules.js";
+import { type NsgRule, ruleDefinition } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 import { simulatorClients } from "../helpers/harness.js";
 import {
   expectedBody,

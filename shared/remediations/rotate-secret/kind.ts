@@ -7,7 +7,7 @@
  * the provider and becomes the secret's new version. The key in use (the one the current version
  * holds) stays valid until the next rotation, so consumers that still hold it keep working while
  * they pick up the new version. Without those tags a random value is generated. Deciding whether
- * and how is pure (`secret-rotation-plan.ts`); this file holds the SDK calls.
+ * and how is pure (`plan.ts`); this file holds the SDK calls.
  *
  * Secret values live only in local variables of `apply`/`verify`: never in the state, the plan's
  * `changes` or `data`, log lines or error messages (errors of calls that carry them keep no
@@ -19,10 +19,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { Change } from "../audit/types.js";
-import type { AzureClients } from "../azure/clients.js";
-import { asRemediationError, RemediationError } from "../errors.js";
-import { sameType } from "../resource-id.js";
+import type { Change } from "../../audit/types.js";
+import type { AzureClients } from "../../azure/clients.js";
+import { asRemediationError, RemediationError } from "../../errors.js";
+import { sameType } from "../../resource-id.js";
+import type { Current, Remediation, VerifyResult } from "../types.js";
 import {
   type CredentialId,
   expiryAfter,
@@ -34,8 +35,7 @@ import {
   type RotateSecretData,
   SECRET_RESOURCE_TYPE,
   type SecretState,
-} from "./secret-rotation-plan.js";
-import type { Current, Remediation, VerifyResult } from "./types.js";
+} from "./plan.js";
 
 export const KIND = "rotate-secret";
 

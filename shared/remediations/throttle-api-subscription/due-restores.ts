@@ -6,12 +6,12 @@
  * up: a missed tick is caught up by the next one, and the dedupe key `timer:restore:<record id>`
  * makes each due restoration happen once.
  */
-import type { AuditRecord } from "../audit/types.js";
-import type { Signal } from "../signals/types.js";
-import { allHistory } from "./history.js";
-import { KIND } from "./throttle-api-subscription.js";
-import { APIM_SERVICE_TYPE, MAX_COOLDOWN_MS, RESTORE_TRIGGER } from "./throttle-plan.js";
-import type { AuditHistory } from "./types.js";
+import type { AuditRecord } from "../../audit/types.js";
+import type { Signal } from "../../signals/types.js";
+import { allHistory } from "../history.js";
+import type { AuditHistory } from "../types.js";
+import { KIND } from "./kind.js";
+import { APIM_SERVICE_TYPE, MAX_COOLDOWN_MS, RESTORE_TRIGGER } from "./plan.js";
 
 export interface DueRestoration {
   /** ID of the `remediated` record that suspended the subscription. */

@@ -1,13 +1,13 @@
 /**
  * Azure SDK reads and writes of GPU pools for `scale-gpu-pool`: AML compute clusters
  * (`computeOperations`) and AKS agent pools (`agentPools`), one pool at a time or every pool
- * under a cluster, resource group or subscription. Deciding what to change is in `gpu-pool-plan.ts`.
+ * under a cluster, resource group or subscription. Deciding what to change is in `plan.ts`.
  */
-import type { AzureClients } from "../azure/clients.js";
-import { RemediationError } from "../errors.js";
-import { isOptedOut } from "../opt-out.js";
-import { parseResourceId, type ResourceId, sameType } from "../resource-id.js";
-import { tagsOf } from "./arm-helpers.js";
+import type { AzureClients } from "../../azure/clients.js";
+import { RemediationError } from "../../errors.js";
+import { isOptedOut } from "../../opt-out.js";
+import { parseResourceId, type ResourceId, sameType } from "../../resource-id.js";
+import { tagsOf } from "../arm-helpers.js";
 import {
   type AksUnit,
   type AmlField,
@@ -18,7 +18,7 @@ import {
   type PoolUnit,
   type Skipped,
   T_COMPUTE,
-} from "./gpu-pool-plan.js";
+} from "./plan.js";
 
 export function rgOf(id: ResourceId): string {
   if (!id.resourceGroup)

@@ -16,9 +16,9 @@
  * the whole endpoint because the SDK's PATCH model can't carry `publicNetworkAccess`.
  */
 import { z } from "zod";
-import type { Change } from "../audit/types.js";
-import { RemediationError, withStep } from "../errors.js";
-import type { ResourceId } from "../resource-id.js";
+import type { Change } from "../../audit/types.js";
+import { RemediationError, withStep } from "../../errors.js";
+import type { ResourceId } from "../../resource-id.js";
 import {
   assertProvisioned,
   captureRaw,
@@ -27,8 +27,8 @@ import {
   parseTargetId,
   provisioningStateOf,
   tagsOf,
-} from "./arm-helpers.js";
-import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "./types.js";
+} from "../arm-helpers.js";
+import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 
 export const KIND = "disable-public-network-access";
 

@@ -11,7 +11,7 @@
  * Everything else (restricted CIDRs, service tags such as `VirtualNetwork`, application security
  * groups) is not the Internet.
  */
-import { InputError } from "../errors.js";
+import { InputError } from "../../errors.js";
 
 /** The fields of an NSG security rule this module reads (the SDK's flattened `SecurityRule`). */
 export interface NsgRule {

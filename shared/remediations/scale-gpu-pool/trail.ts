@@ -3,9 +3,9 @@
  * an iterable, newest first). Alerts arrive at least once and out of order, and several alert
  * rules may target one resource, so the trail also tells which alerts are still open.
  */
-import type { AuditRecord, Change } from "../audit/types.js";
-import type { Signal } from "../signals/types.js";
-import { parseChangePath, type RestoreEntry, type Skipped } from "./gpu-pool-plan.js";
+import type { AuditRecord, Change } from "../../audit/types.js";
+import type { Signal } from "../../signals/types.js";
+import { parseChangePath, type RestoreEntry, type Skipped } from "./plan.js";
 
 /** A record whose changes a restore reverses. */
 function isApplyRecord(r: AuditRecord): boolean {

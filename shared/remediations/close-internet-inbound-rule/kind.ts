@@ -8,7 +8,7 @@
  * - `Microsoft.Network/networkSecurityGroups` (a write on the whole NSG): every rule in
  *   `securityRules` is considered; `defaultSecurityRules` never are.
  *
- * Which rules offend is decided by the pure functions in `nsg-rules.ts` (`offendingRules`), from
+ * Which rules offend is decided by the pure functions in `rules.ts` (`offendingRules`), from
  * the current state read in `read`, never from the event. Each offending rule is deleted on its
  * own (`securityRules.beginDeleteAndWait`), one after the other (ARM serialises updates of one NSG;
  * a `409 AnotherOperationInProgress` is treated as retryable); nothing else is ever written. ARM's DELETE takes no
@@ -21,9 +21,10 @@
  * definition>, to: null}` so that a person can restore it.
  */
 import { z } from "zod";
-import type { Change } from "../audit/types.js";
-import { RemediationError, type Step, withStep } from "../errors.js";
-import { orNotFound, parseTargetId, tagsOf } from "./arm-helpers.js";
+import type { Change } from "../../audit/types.js";
+import { RemediationError, type Step, withStep } from "../../errors.js";
+import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   isOffending,
   type NsgRule,
@@ -33,8 +34,7 @@ import {
   ruleDefinition,
   sameDefinition,
   sameName,
-} from "./nsg-rules.js";
-import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "./types.js";
+} from "./rules.js";
 
 export const KIND = "close-internet-inbound-rule";
 

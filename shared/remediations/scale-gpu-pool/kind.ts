@@ -38,14 +38,16 @@
  * `workspaces[ws1].computes[gpu].properties.properties.scaleSettings.maxNodeCount` on a resource group,
  * and `resourceGroups[rg].…` on a subscription. The prefix is parsed back into the pool's ID on restore.
  *
- * Planning is pure (`gpu-pool-plan.ts`); the SDK reads and writes are in `gpu-pool-arm.ts`.
+ * Planning is pure (`plan.ts`); the SDK reads and writes are in `arm.ts`.
  */
 
 import { z } from "zod";
-import type { AuditRecord } from "../audit/types.js";
-import { asRemediationError, RemediationError } from "../errors.js";
-import { type ResourceId, sameType } from "../resource-id.js";
-import { orNotFound, parseTargetId, tagsOf } from "./arm-helpers.js";
+import type { AuditRecord } from "../../audit/types.js";
+import { asRemediationError, RemediationError } from "../../errors.js";
+import { type ResourceId, sameType } from "../../resource-id.js";
+import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import { readHistory } from "../history.js";
+import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   collectCluster,
   collectScope,
@@ -55,7 +57,7 @@ import {
   rgOf,
   writeAks,
   writeAml,
-} from "./gpu-pool-arm.js";
+} from "./arm.js";
 import {
   direction,
   fieldValue,
@@ -72,10 +74,8 @@ import {
   T_POOL,
   T_RG,
   T_SUB,
-} from "./gpu-pool-plan.js";
-import { recordedChanges, resolvedInTrail, restoreEntries } from "./gpu-pool-trail.js";
-import { readHistory } from "./history.js";
-import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "./types.js";
+} from "./plan.js";
+import { recordedChanges, resolvedInTrail, restoreEntries } from "./trail.js";
 
 export const KIND = "scale-gpu-pool";
 

@@ -2,12 +2,12 @@
  * Pure planning for `rotate-secret` (no Azure SDK here): whether a signal calls for rotating the
  * secret's current version, and how — alternating the provider key named by the tags
  * `CredentialId`/`ProviderAddress`, or generating a value — with the expiry from the tag
- * `ValidityPeriodDays` or the policy. The kind's SDK calls are in `rotate-secret.ts`.
+ * `ValidityPeriodDays` or the policy. The kind's SDK calls are in `kind.ts`.
  */
-import type { Change } from "../audit/types.js";
-import { RemediationError } from "../errors.js";
-import { parseResourceId, ResourceIdError, sameType } from "../resource-id.js";
-import type { Plan, RemediationContext } from "./types.js";
+import type { Change } from "../../audit/types.js";
+import { RemediationError } from "../../errors.js";
+import { parseResourceId, ResourceIdError, sameType } from "../../resource-id.js";
+import type { Plan, RemediationContext } from "../types.js";
 
 export const SECRET_RESOURCE_TYPE = "Microsoft.KeyVault/vaults/secrets";
 const STORAGE_TYPE = "Microsoft.Storage/storageAccounts";

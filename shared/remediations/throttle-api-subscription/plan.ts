@@ -2,12 +2,12 @@
  * Pure planning for `throttle-api-subscription` (no Azure SDK here): which APIM subscription an
  * alert names, what the signal asks for (suspend, restore on resolve, restore after the cooldown)
  * and the exact change from the subscription's current state. The kind's SDK reads and writes are
- * in `throttle-api-subscription.ts`; the cooldown timer's scan in `throttle-due-restores.ts`.
+ * in `kind.ts`; the cooldown timer's scan in `due-restores.ts`.
  */
-import type { Change } from "../audit/types.js";
-import { RemediationError } from "../errors.js";
-import { parseResourceId, type ResourceId, ResourceIdError, sameType } from "../resource-id.js";
-import type { Plan, RemediationContext } from "./types.js";
+import type { Change } from "../../audit/types.js";
+import { RemediationError } from "../../errors.js";
+import { parseResourceId, type ResourceId, ResourceIdError, sameType } from "../../resource-id.js";
+import type { Plan, RemediationContext } from "../types.js";
 
 export const APIM_SERVICE_TYPE = "Microsoft.ApiManagement/service";
 export const APIM_SUBSCRIPTION_TYPE = "Microsoft.ApiManagement/service/subscriptions";

@@ -2,8 +2,8 @@
  * `throttle-api-subscription` (docs/policies.md#throttle-api-subscription): an Azure Monitor alert on an API Management service
  * names an abusive APIM subscription (the "token") through an alert dimension; the kind suspends
  * exactly that subscription and restores it when the alert resolves or when its cooldown has
- * passed (a `source: "timer"` signal built by `throttle-due-restores.ts` from the audit trail).
- * Planning is pure (`throttle-plan.ts`); this file holds the SDK reads and writes.
+ * passed (a `source: "timer"` signal built by `due-restores.ts` from the audit trail).
+ * Planning is pure (`plan.ts`); this file holds the SDK reads and writes.
  *
  * Wire (docs/azure.md#api-management-subscriptions): `GET/PATCH Microsoft.ApiManagement/service/{svc}/subscriptions/{sid}`; the
  * PATCH carries `If-Match` with the GET's `eTag` and is not a long-running operation. Only the
@@ -11,10 +11,11 @@
  */
 import type { SubscriptionContract } from "@azure/arm-apimanagement";
 import { z } from "zod";
-import { asRemediationError, httpStatusOf, RemediationError, type Step, withStep } from "../errors.js";
-import { type ResourceId, sameType } from "../resource-id.js";
-import { parseTargetId, tagsOf } from "./arm-helpers.js";
-import { findInHistory } from "./history.js";
+import { asRemediationError, httpStatusOf, RemediationError, type Step, withStep } from "../../errors.js";
+import { type ResourceId, sameType } from "../../resource-id.js";
+import { parseTargetId, tagsOf } from "../arm-helpers.js";
+import { findInHistory } from "../history.js";
+import type { ChangePlan, Current, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   APIM_SERVICE_TYPE,
   type ApimSubscriptionRef,
@@ -28,8 +29,7 @@ import {
   resolveApimSubscription,
   type ThrottleData,
   type ThrottleState,
-} from "./throttle-plan.js";
-import type { ChangePlan, Current, Remediation, RemediationContext, VerifyResult } from "./types.js";
+} from "./plan.js";
 
 export const KIND = "throttle-api-subscription";
 

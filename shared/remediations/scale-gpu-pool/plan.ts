@@ -2,12 +2,12 @@
  * Pure planning for `scale-gpu-pool` (no Azure SDK here): which pools are ours to limit, the limits
  * a policy sets (only ever lower), the change paths recorded for each pool field and parsed back on
  * restore, and what the audit trail says to restore. The SDK reads and writes are in
- * `gpu-pool-arm.ts`; the kind itself in `scale-gpu-pool.ts`.
+ * `arm.ts`; the kind itself in `kind.ts`.
  */
-import type { Change } from "../audit/types.js";
-import { parseResourceId, type ResourceId, sameType } from "../resource-id.js";
-import type { Signal } from "../signals/types.js";
-import type { Plan } from "./types.js";
+import type { Change } from "../../audit/types.js";
+import { parseResourceId, type ResourceId, sameType } from "../../resource-id.js";
+import type { Signal } from "../../signals/types.js";
+import type { Plan } from "../types.js";
 
 export const T_COMPUTE = "Microsoft.MachineLearningServices/workspaces/computes";
 export const T_CLUSTER = "Microsoft.ContainerService/managedClusters";
