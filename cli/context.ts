@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
-import { staticTokenCredential } from "../shared/azure/clients.js";
+import { localStackCredential } from "../shared/azure/local-credential.js";
 import { loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import { createRuntime, type Runtime } from "../shared/runtime.js";
@@ -75,7 +75,7 @@ export async function cliEnvironment(policyFile?: string): Promise<CliEnvironmen
       DRIFTGUARD_CA_FILE: info.caCertFile,
       DRIFTGUARD_LOCAL_STACK: "1",
     },
-    credential: staticTokenCredential(),
+    credential: localStackCredential(),
     target: `local stack at ${info.functions}`,
     subscriptions: info.subscriptions,
   };

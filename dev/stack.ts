@@ -4,7 +4,7 @@
  * `npm start` and the integration tests both use this.
  */
 import path from "node:path";
-import { staticTokenCredential } from "../shared/azure/clients.js";
+import { localStackCredential } from "../shared/azure/local-credential.js";
 import { type DriftguardConfig, loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
@@ -99,7 +99,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DRIFTGUARD_LOCAL_STACK: "1",
     });
     const runtime = await createRuntime(config, {
-      credential: staticTokenCredential(),
+      credential: localStackCredential(),
       log,
       clock: opts.clock,
       lroPollIntervalMs: opts.lroPollIntervalMs,

@@ -8,7 +8,7 @@
  */
 import { pino } from "pino";
 import { approvalPageLink } from "../../shared/approvals/notifier.js";
-import { staticTokenCredential } from "../../shared/azure/clients.js";
+import { localStackCredential } from "../../shared/azure/local-credential.js";
 import { loadConfig } from "../../shared/config.js";
 import { createLogger } from "../../shared/log.js";
 import type { Notifier } from "../../shared/ports/notifier.js";
@@ -43,7 +43,7 @@ runChild<HostProcessOptions>("functions host", async (opts) => {
       }
     : undefined;
   const runtime = await createRuntime(config, {
-    credential: staticTokenCredential(),
+    credential: localStackCredential(),
     log,
     lroPollIntervalMs: opts.lroPollIntervalMs,
     retry: opts.retry,

@@ -4,6 +4,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { audienceOf, readTokenClaims } from "../../shared/azure/local-credential.js";
+import { BOT_FRAMEWORK_SCOPE } from "../../shared/teams/bot-framework.js";
 import { parseUrl, readBody, sendJson, sleep } from "../azure-sim/common.js";
 import { cardOfActivity, type StoredActivity, type TeamsStore } from "./store.js";
 
@@ -65,6 +67,18 @@ function segment(raw: string): string | undefined {
   }
 }
 
+/**
+ * The local stack's managed-identity stand-in issues unsigned JWTs per scope
+ * (shared/azure/local-credential.ts): one for the Bot Connector's audience is accepted like the
+ * static token.
+ */
+const BOT_CONNECTOR_AUDIENCE = audienceOf(BOT_FRAMEWORK_SCOPE);
+
+function isLocalBotConnectorToken(bearer: string | undefined): boolean {
+  const claims = bearer ? readTokenClaims(bearer) : undefined;
+  return claims?.aud === BOT_CONNECTOR_AUDIENCE && typeof claims.oid === "string";
+}
+
 export function createTeamsHandler(opts: RouteOptions) {
   const { store } = opts;
 
@@ -78,7 +92,7 @@ export function createTeamsHandler(opts: RouteOptions) {
     const workflow = WORKFLOW.exec(rawPath);
     const authorized = workflow
       ? sameSecret(query.sig, opts.workflowSignature)
-      : sameSecret(bearer, opts.token);
+      : sameSecret(bearer, opts.token) || isLocalBotConnectorToken(bearer);
     const entry = store.logRequest(method, rawPath, authorized);
     res.on("finish", () => {
       entry.status = res.statusCode;
