@@ -37,6 +37,8 @@ export interface AnchorCheckOptions {
   retentionDays: number;
   /** Check only this resource's chain. */
   resourceId?: string;
+  /** Check only these chains (lower-cased resource IDs). */
+  resourceIds?: ReadonlySet<string>;
 }
 
 /**
@@ -67,6 +69,7 @@ export function checkAnchors(
   for (const { name, anchor } of anchors) {
     for (const leaf of anchor.leaves) {
       if (only !== undefined && leaf.key !== only) continue;
+      if (opts.resourceIds && !opts.resourceIds.has(leaf.key)) continue;
       const id = `${leaf.key}\u0000${leaf.seq}\u0000${leaf.hash}`;
       if (seen.has(id)) continue;
       seen.add(id);

@@ -160,7 +160,12 @@ const formatAge = (ms: number) =>
 /** Recomputes every chain (or one resource's) and checks it against the anchors. */
 export async function verifyTrail(
   deps: VerifyDeps,
-  opts: { resourceId?: string; since?: Date; snapshot?: ChainSnapshot } = {},
+  opts: {
+    resourceId?: string;
+    since?: Date;
+    snapshot?: ChainSnapshot;
+    resourceIds?: ReadonlySet<string>;
+  } = {},
 ): Promise<TrailVerification> {
   const now = deps.clock.now();
   const snapshot = opts.snapshot ?? (await deps.evidence.snapshot({ resourceId: opts.resourceId }));
@@ -176,6 +181,7 @@ export async function verifyTrail(
     now,
     retentionDays: deps.retentionDays,
     resourceId: opts.resourceId,
+    resourceIds: opts.resourceIds,
   });
   // The newest anchor overall, whatever --since says.
   const newest =
