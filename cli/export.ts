@@ -71,7 +71,6 @@ export async function exportPack(
   store: AuditStore,
   ctx: EvidenceContext,
   opts: ExportOptions,
-  io: CliIo,
 ): Promise<{ files: PackFile[]; ok: boolean; records: number }> {
   const { from, to } = parseAuditQueryParams(new URLSearchParams({ from: opts.from, to: opts.to }));
   if (!from || !to) throw new InputError("InvalidPeriod", "--from and --to are required", "--from");
@@ -285,12 +284,12 @@ export function exportCommand(
             io.stderr(
               "warning: no anchor container configured (DRIFTGUARD_ANCHOR_CONTAINER_URL): the pack has no anchors\n",
             );
-          const out = await exportPack(
-            await getStore(),
-            ctx,
-            { from: opts.from, to: opts.to, out: opts.out, zip: opts.zip },
-            io,
-          );
+          const out = await exportPack(await getStore(), ctx, {
+            from: opts.from,
+            to: opts.to,
+            out: opts.out,
+            zip: opts.zip,
+          });
           const summary = {
             out: opts.out,
             zip: opts.zip ? `${opts.out.replace(/[/\\]+$/, "")}.zip` : null,
