@@ -10,6 +10,8 @@ import type { AuditQuery, AuditRecord } from "../shared/audit/types.js";
 import { InputError } from "../shared/errors.js";
 import type { AuditStore } from "../shared/ports/audit-store.js";
 import { parseResourceId } from "../shared/resource-id.js";
+import { type EvidenceContext, parseSince, runAnchor, runVerify } from "./evidence.js";
+import { exportCommand } from "./export.js";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -129,7 +131,15 @@ function printable(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }
 
-export function auditCommand(getStore: () => Promise<AuditStore>, io: CliIo = defaultIo): Command {
+/**
+ * `getEvidence`: the environment's evidence store and anchor container (the CLI always has them);
+ * without it (in-memory stores in tests) `verify` recomputes the chains only.
+ */
+export function auditCommand(
+  getStore: () => Promise<AuditStore>,
+  io: CliIo = defaultIo,
+  getEvidence?: () => Promise<EvidenceContext>,
+): Command {
   const audit = new Command("audit")
     .description("query the audit trail (newest first)")
     .enablePositionalOptions()
@@ -168,10 +178,15 @@ export function auditCommand(getStore: () => Promise<AuditStore>, io: CliIo = de
 
   audit
     .command("verify")
-    .description("recompute the hash chains; exit 1 naming the first broken record of each broken chain")
+    .description(
+      "recompute the hash chains and check them against the anchors; exit 1 naming each broken chain, resource and anchor",
+    )
     .option("--resource <id>", "verify only this resource's chain")
+    .option("--since <when>", "only anchors written since (24h, 7d, or a date: 2025-01-31)", (v) =>
+      parseSince(v, io.now()),
+    )
     .option("--json", "print the report as JSON", false)
-    .action(async (opts: { resource?: string; json: boolean }) => {
+    .action(async (opts: { resource?: string; since?: Date; json: boolean }) => {
       if (opts.resource !== undefined) {
         try {
           parseResourceId(opts.resource);
@@ -180,6 +195,10 @@ export function auditCommand(getStore: () => Promise<AuditStore>, io: CliIo = de
           process.exitCode = 1;
           return;
         }
+      }
+      if (getEvidence) {
+        process.exitCode = await runVerify(await getEvidence(), opts, io);
+        return;
       }
       const store = await getStore();
       const report = await store.verify(opts.resource ? { resourceId: opts.resource } : {});
@@ -198,6 +217,19 @@ export function auditCommand(getStore: () => Promise<AuditStore>, io: CliIo = de
       }
       if (report.breaks.length > 0) process.exitCode = 1;
     });
+
+  audit
+    .command("anchor")
+    .description(
+      "write an anchor now: the Merkle root of every chain head, to the write-once anchor container",
+    )
+    .option("--json", "print the anchor's name, root and counts as JSON", false)
+    .action(async (opts: { json: boolean }) => {
+      if (!getEvidence) throw new Error("anchors need the environment's evidence store");
+      process.exitCode = await runAnchor(await getEvidence(), opts, io);
+    });
+
+  audit.addCommand(exportCommand(getStore, io, getEvidence));
   return audit;
 }
 

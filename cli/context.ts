@@ -23,6 +23,9 @@ export interface LocalStackInfo {
   azure: string;
   vaults: Record<string, string>;
   caCertFile: string;
+  /** Azurite's blob endpoint and the anchor container in it. */
+  blob?: string;
+  anchorContainerUrl?: string;
   subscriptions: string[];
   policyFile: string;
   pid: number;
@@ -73,6 +76,7 @@ export async function cliEnvironment(policyFile?: string): Promise<CliEnvironmen
       ARM_ENDPOINT: info.azure,
       DRIFTGUARD_VAULT_URLS: JSON.stringify(info.vaults),
       DRIFTGUARD_CA_FILE: info.caCertFile,
+      ...(info.anchorContainerUrl ? { DRIFTGUARD_ANCHOR_CONTAINER_URL: info.anchorContainerUrl } : {}),
       DRIFTGUARD_LOCAL_STACK: "1",
     },
     credential: localStackCredential(),

@@ -121,11 +121,28 @@ export function buildProgram(): Command {
       if (failed) process.exitCode = 2;
     });
 
+  // One context per CLI run: the audit commands share its runtime (store, evidence, anchors).
+  let context: ReturnType<typeof openContext> | undefined;
+  const runtime = async () => {
+    context ??= openContext({ ephemeral: false });
+    return (await context).runtime;
+  };
   program.addCommand(
-    auditCommand(async () => {
-      const ctx = await openContext({ ephemeral: false });
-      return ctx.runtime.stores.audit;
-    }),
+    auditCommand(
+      async () => (await runtime()).stores.audit,
+      undefined,
+      async () => {
+        const rt = await runtime();
+        if (!rt.stores.evidence) throw new Error("this store keeps no evidence");
+        return {
+          evidence: rt.stores.evidence,
+          ...(rt.anchors ? { anchors: rt.anchors } : {}),
+          clock: rt.clock,
+          retentionDays: rt.config.cosmos.auditRetentionDays,
+          periodMs: rt.config.anchors.periodMs,
+        };
+      },
+    ),
   );
 
   const registry = builtinRegistry();

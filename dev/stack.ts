@@ -15,6 +15,7 @@ import { createRuntime, type Runtime, setRuntime } from "../shared/runtime.js";
 import type { Signal } from "../shared/signals/types.js";
 import type { AzureSimulator, Seed } from "./azure-sim/index.js";
 import { loadSeedFile, startAzureSimulator } from "./azure-sim/index.js";
+import { type LocalBlob, startLocalBlob } from "./blob.js";
 import { startEmbeddedCosmos } from "./cosmos.js";
 import { type LocalHost, startLocalHost } from "./host.js";
 import { type LocalTls, loadOrCreateLocalTls } from "./tls.js";
@@ -43,6 +44,10 @@ export interface LocalStackOptions {
   lro?: "sync" | "async";
   /** Replaces the configured approval notifier (npm start prints approval links to its console). */
   notifier?: (config: DriftguardConfig) => Notifier;
+  /** Run Azurite (blob storage, its own process) for the anchors: npm start does; tests opt in. */
+  blob?: boolean;
+  /** Azurite's port (default 10000; 0 = any free port). */
+  blobPort?: number;
 }
 
 export interface LocalStack {
@@ -56,6 +61,11 @@ export interface LocalStack {
   vaults: Record<string, string>;
   caCertFile: string;
   tls: LocalTls;
+  /** Azurite's blob endpoint (`https://127.0.0.1:<port>/devstoreaccount1`), with `blob: true`. */
+  blobUrl?: string;
+  /** The anchor container (DRIFTGUARD_ANCHOR_CONTAINER_URL), with `blob: true`. */
+  anchorContainerUrl?: string;
+  blob?: LocalBlob;
   sim: AzureSimulator;
   host: LocalHost;
   runtime: Runtime;
@@ -72,6 +82,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     closers.push(() => sim.close());
     const cosmos = await startEmbeddedCosmos({ port: opts.cosmosPort ?? 8081, tls });
     closers.push(() => cosmos.close());
+    const blob = opts.blob ? await startLocalBlob({ port: opts.blobPort ?? 10000, tls }) : undefined;
+    if (blob) closers.push(() => blob.close());
 
     const host = await startLocalHost({
       port: opts.port ?? 7071,
@@ -95,6 +107,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DRIFTGUARD_VAULT_URLS: JSON.stringify(sim.vaults),
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? functionsUrl,
+      ...(blob ? { DRIFTGUARD_ANCHOR_CONTAINER_URL: blob.anchorContainerUrl } : {}),
       WEBSITE_SITE_NAME: undefined,
       DRIFTGUARD_LOCAL_STACK: "1",
     });
@@ -120,6 +133,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       vaults: sim.vaults,
       caCertFile: tls.caCertFile,
       tls,
+      ...(blob ? { blob, blobUrl: blob.url, anchorContainerUrl: blob.anchorContainerUrl } : {}),
       sim,
       host,
       runtime,

@@ -47,6 +47,8 @@ interface RunningStack {
   azureUrl: string;
   vaults: Record<string, string>;
   caCertFile: string;
+  blobUrl?: string;
+  anchorContainerUrl?: string;
   seed: Seed;
   policyFile: string;
   mode: string;
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     .option("--port <n>", "functions host port", port, 7071)
     .option("--cosmos-port <n>", "embedded Cosmos DB port", port, 8081)
     .option("--azure-port <n>", "Azure simulator port (vaults take further free ports)", port, 8443)
+    .option("--blob-port <n>", "Azurite blob port (default: any free port)", port, 0)
     .option("--seed <file>", "simulated Azure environment", DEFAULT_SEED_FILE)
     .option("--no-demo", "skip the sample replay")
     .option("--function-key <key>", "function key (default: generated and printed)")
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
     port: number;
     cosmosPort: number;
     azurePort: number;
+    blobPort: number;
     seed: string;
     demo: boolean;
     functionKey?: string;
@@ -152,6 +156,8 @@ async function main(): Promise<void> {
     port: opts.port,
     cosmosPort: opts.cosmosPort,
     azurePort: opts.azurePort,
+    blob: true,
+    blobPort: opts.blobPort,
     seed: path.resolve(opts.seed),
     policyFile,
     functionKey: opts.functionKey,
@@ -193,6 +199,8 @@ async function main(): Promise<void> {
     vaults: stack.vaults,
     functionKey: stack.functionKey,
     caCertFile: stack.caCertFile,
+    blob: stack.blobUrl!,
+    anchorContainerUrl: stack.anchorContainerUrl!,
   };
   if (opts.readyFile) await writeFile(opts.readyFile, JSON.stringify(ready, null, 2));
   // For the CLI (`npx driftguard audit`, `replay`) to find this running stack.
@@ -210,14 +218,17 @@ async function main(): Promise<void> {
   await writeFile(LOCAL_STACK_FILE, JSON.stringify(stackInfo, null, 2));
   process.stdout.write(
     [
-      `driftguard ready in ${((Date.now() - started) / 1000).toFixed(1)}s — functions ${stack.functionsUrl}  cosmos ${stack.cosmosUrl}  azure ${stack.azureUrl}`,
+      `driftguard ready in ${((Date.now() - started) / 1000).toFixed(1)}s — functions ${stack.functionsUrl}  cosmos ${stack.cosmosUrl}  azure ${stack.azureUrl}  blob ${stack.blobUrl}`,
       `  function key: ${stack.functionKey}`,
       `  Event Grid webhook: ${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=<key>`,
       `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
       `  Teams stand-in: ${teams.sim.url} (the bot's approval cards; rendered under .driftguard/cards/)`,
+      `  anchors: ${stack.anchorContainerUrl} (Azurite, in memory; npx driftguard audit anchor | verify | export)`,
       `  policies: ${stack.policyFile}   mode: ${stack.mode}`,
       ...(separate
-        ? [`  processes: cosmos, azure-sim and ${opts.hosts ?? 1} host(s) behind a round-robin front end`]
+        ? [
+            `  processes: cosmos, azure-sim, blob and ${opts.hosts ?? 1} host(s) behind a round-robin front end`,
+          ]
         : []),
       "",
     ].join("\n"),

@@ -16,6 +16,8 @@ const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "han
 const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
 const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
 const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
+const anchorDigests = lazyHandler(() => import("./anchors.js"), "anchorDigests");
+const handleAuditStatus = lazyHandler(() => import("./anchors.js"), "handleAuditStatus");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -75,6 +77,15 @@ export const functionsTable: FunctionDefinition[] = [
     authLevel: "anonymous",
     handler: handleAuditViewer,
   },
+  // The viewer's header: the last verification and the newest anchor's age.
+  {
+    name: "auditStatus",
+    trigger: "http",
+    route: "audit-status",
+    methods: ["GET"],
+    authLevel: "function",
+    handler: handleAuditStatus,
+  },
   // Signed one-time token + signed-in approver, checked by the handler itself.
   {
     name: "approvalPage",
@@ -121,5 +132,14 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "0 */5 * * * *",
     everyMs: 300_000,
     handler: expirePendingApprovals,
+  },
+  // Anchors every chain head in the write-once container; the schedule is an app setting
+  // (DRIFTGUARD_ANCHOR_SCHEDULE, default hourly); the local host runs it hourly.
+  {
+    name: "anchorDigests",
+    trigger: "timer",
+    schedule: "%DRIFTGUARD_ANCHOR_SCHEDULE%",
+    everyMs: 3_600_000,
+    handler: anchorDigests,
   },
 ];

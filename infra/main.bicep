@@ -138,6 +138,20 @@ param maximumInstanceCount int = 40
 @description('Flex Consumption instance memory.')
 param instanceMemoryMB int = 2048
 
+@description('Create the write-once anchor storage (docs/audit.md#anchors): a storage account in a resource group of its own (rg-<environment>-anchors, outside the azd environment\'s group, so azd down still works) whose container keeps every anchor immutable for anchorRetentionDays. False: no anchors (audit verify then cannot detect truncated or rewritten chains).')
+param anchorStorage bool = true
+
+@minValue(180)
+@maxValue(146000)
+@description('DRIFTGUARD_ANCHOR_RETENTION_DAYS: how long each anchor stays immutable (locked policy: can be raised later, never lowered).')
+param anchorRetentionDays int = 400
+
+@description('DRIFTGUARD_ANCHOR_SCHEDULE: NCRONTAB of the anchorDigests timer.')
+param anchorSchedule string = '0 0 * * * *'
+
+@description('Lock the anchor retention policy. A policy can only be created unlocked: the postprovision hook sets this (DRIFTGUARD_ANCHOR_LOCKED) once the account exists, so azd up\'s second provision locks it. Irreversible.')
+param anchorRetentionLocked bool = false
+
 type targetKeyVault = {
   @description('Vault name.')
   name: string
@@ -165,6 +179,14 @@ var subscriptionTopicName = createSubscriptionTopic ? 'evgt-driftguard-${resourc
 var subscriptionTopicResourceGroup = createSubscriptionTopic || empty(existingSubscriptionTopicResourceGroup)
   ? resourceGroupName
   : existingSubscriptionTopicResourceGroup
+
+// Anchors: names fixed here (the app's settings need the URL before the module runs).
+var anchorResourceGroupName = 'rg-${environmentName}-anchors'
+var anchorAccountName = 'stanc${resourceToken}'
+var anchorContainerName = 'driftguard-anchors'
+var anchorContainerUrl = anchorStorage
+  ? 'https://${anchorAccountName}.blob.${environment().suffixes.storage}/${anchorContainerName}'
+  : ''
 
 // ─── Resource group and app ──────────────────────────────────────────────────────────────────────────
 
@@ -206,7 +228,43 @@ module app 'resources.bicep' = {
     deadLetterEnabled: deadLetterEnabled
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    anchorContainerUrl: anchorContainerUrl
+    anchorSchedule: anchorSchedule
+    anchorRetentionDays: anchorRetentionDays
   }
+}
+
+// ─── Write-once anchor storage (its own resource group) ─────────────────────────────────────────────
+// Deliberately NOT tagged azd-env-name: azd down deletes the resource groups carrying that tag, and a
+// locked retention policy forbids deleting this one while anchors are under retention.
+
+resource anchorRg 'Microsoft.Resources/resourceGroups@2024-03-01' = if (anchorStorage) {
+  name: anchorResourceGroupName
+  location: location
+  tags: {
+    'driftguard-anchors-for': environmentName
+  }
+}
+
+module anchors 'modules/anchor-storage.bicep' = if (anchorStorage) {
+  name: 'driftguard-anchors-${resourceToken}'
+  scope: resourceGroup(anchorResourceGroupName)
+  params: {
+    location: location
+    // driftguard's own storage opts out of its own policies, like everything it owns.
+    tags: {
+      'driftguard-anchors-for': environmentName
+      'driftguard:exclude': 'true'
+    }
+    accountName: anchorAccountName
+    containerName: anchorContainerName
+    retentionDays: anchorRetentionDays
+    locked: anchorRetentionLocked
+    principalId: app.outputs.identityPrincipalId
+  }
+  dependsOn: [
+    anchorRg
+  ]
 }
 
 // ─── Least privilege: three custom roles ─────────────────────────────────────────────────────────────
@@ -450,3 +508,5 @@ output DRIFTGUARD_ACTION_GROUP_ID string = app.outputs.actionGroupId
 output COSMOS_ENDPOINT string = app.outputs.cosmosEndpoint
 output COSMOS_DATABASE string = app.outputs.cosmosDatabase
 output AZURE_KEY_VAULT_NAME string = app.outputs.keyVaultName
+output DRIFTGUARD_ANCHOR_CONTAINER_URL string = anchorContainerUrl
+output DRIFTGUARD_ANCHOR_RESOURCE_GROUP string = anchorStorage ? anchorResourceGroupName : ''

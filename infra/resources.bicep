@@ -33,6 +33,10 @@ param subscriptionTopicName string
 param deadLetterEnabled bool
 param maximumInstanceCount int
 param instanceMemoryMB int
+@description('The write-once anchor container (infra/modules/anchor-storage.bicep); empty: no anchors.')
+param anchorContainerUrl string
+param anchorSchedule string
+param anchorRetentionDays int
 
 // driftguard's own Storage account and Key Vault are exactly the kind of resource its default policy
 // closes to the Internet; this Flex app reaches them over public endpoints (no VNet), so they carry
@@ -505,6 +509,10 @@ var appSettings = {
   TEAMS_BOT_APP_ID: teamsBotAppId
   TEAMS_SERVICE_URL: teamsServiceUrl
   TEAMS_CONVERSATION_ID: teamsConversationId
+  // Anchors (docs/audit.md#anchors): the timer's schedule is also its trigger's %DRIFTGUARD_ANCHOR_SCHEDULE%.
+  DRIFTGUARD_ANCHOR_CONTAINER_URL: anchorContainerUrl
+  DRIFTGUARD_ANCHOR_SCHEDULE: anchorSchedule
+  DRIFTGUARD_ANCHOR_RETENTION_DAYS: string(anchorRetentionDays)
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.

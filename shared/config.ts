@@ -3,6 +3,7 @@
  * invalid one fails fast with its name and the reason. Production identity is Managed Identity; the
  * key/CA/vault-URL settings exist only for the local stack.
  */
+import { longestGapMs, parseSchedule } from "./anchors/schedule.js";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_POLICY_FILE } from "./policy/load.js";
 import { MODES, type PolicyMode } from "./policy/schema.js";
@@ -55,9 +56,77 @@ export interface DriftguardConfig {
   telemetry: TelemetrySettings;
   /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
   inAzure: boolean;
+  /** Anchors of the audit trail in write-once storage (docs/audit.md#anchors). */
+  anchors: AnchorSettings;
   /** True for the local stack (`DRIFTGUARD_LOCAL_STACK=1`, set by dev/stack.ts, never in Azure):
    *  only there may the public default keys be used. */
   localStack: boolean;
+}
+
+export interface AnchorSettings {
+  /** NCRONTAB of the `anchorDigests` timer (DRIFTGUARD_ANCHOR_SCHEDULE). */
+  schedule: string;
+  /** The schedule's longest gap between two runs: an anchor older than twice this is stale. */
+  periodMs: number;
+  /** Blob container the anchors are written to (DRIFTGUARD_ANCHOR_CONTAINER_URL); unset = no anchors. */
+  containerUrl?: string;
+  /** How long the container keeps each anchor immutable (DRIFTGUARD_ANCHOR_RETENTION_DAYS). */
+  retentionDays: number;
+}
+
+/** Audit retention below this many days is refused: the EU AI Act keeps deployers' logs at least six months. */
+export const MIN_AUDIT_RETENTION_DAYS = 180;
+export const DEFAULT_ANCHOR_SCHEDULE = "0 0 * * * *";
+
+/** A container URL: `https://<account>.blob.<suffix>/<container>`, or path-style on a loopback host
+ *  (`https://127.0.0.1:10000/<account>/<container>`, Azurite). */
+function containerUrl(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const url = new URL(httpsUrl(env, name));
+  const segments = url.pathname.split("/").filter(Boolean);
+  const pathStyle = /^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname);
+  const container = segments[pathStyle ? 1 : 0];
+  if (
+    segments.length !== (pathStyle ? 2 : 1) ||
+    !container ||
+    !/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(container)
+  )
+    throw new ConfigError(
+      name,
+      `must name one blob container: https://<account>.blob.core.windows.net/<container>${pathStyle ? " (locally https://127.0.0.1:<port>/<account>/<container>)" : ""}; container names are 3-63 lower-case letters, digits and single hyphens`,
+    );
+  if (url.search || url.hash)
+    throw new ConfigError(name, "must not carry a query (no SAS token: the app uses its managed identity)");
+  return raw.replace(/\/+$/, "");
+}
+
+function anchorSettings(env: Env): AnchorSettings {
+  const schedule = env.DRIFTGUARD_ANCHOR_SCHEDULE ?? DEFAULT_ANCHOR_SCHEDULE;
+  if (!schedule.trim())
+    throw new ConfigError(
+      "DRIFTGUARD_ANCHOR_SCHEDULE",
+      "must not be empty (NCRONTAB, default hourly: 0 0 * * * *)",
+    );
+  let periodMs: number | undefined;
+  try {
+    periodMs = longestGapMs(parseSchedule(schedule));
+  } catch (err) {
+    throw new ConfigError(
+      "DRIFTGUARD_ANCHOR_SCHEDULE",
+      `is not an NCRONTAB schedule: ${(err as Error).message}`,
+    );
+  }
+  if (periodMs === undefined)
+    throw new ConfigError("DRIFTGUARD_ANCHOR_SCHEDULE", "must run at least twice a year");
+  const retentionDays = Number(env.DRIFTGUARD_ANCHOR_RETENTION_DAYS ?? "400");
+  if (!Number.isInteger(retentionDays) || retentionDays < MIN_AUDIT_RETENTION_DAYS || retentionDays > 146_000)
+    throw new ConfigError(
+      "DRIFTGUARD_ANCHOR_RETENTION_DAYS",
+      `must be an integer number of days from ${MIN_AUDIT_RETENTION_DAYS} to 146000`,
+    );
+  const url = containerUrl(env, "DRIFTGUARD_ANCHOR_CONTAINER_URL");
+  return { schedule, periodMs, retentionDays, ...(url ? { containerUrl: url } : {}) };
 }
 
 /** The Cosmos DB emulator's published, well-known account key: the local stack's Cosmos stand-in
@@ -161,10 +230,15 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     throw new ConfigError("COSMOS_DATABASE", "letters, digits, '-' and '_' only");
   const key = env.COSMOS_KEY || undefined;
   const retention = Number(env.DRIFTGUARD_AUDIT_RETENTION_DAYS ?? "400");
-  if (!Number.isInteger(retention) || retention < 0 || retention > 36_500) {
+  if (
+    !Number.isInteger(retention) ||
+    (retention !== 0 && retention < MIN_AUDIT_RETENTION_DAYS) ||
+    retention < 0 ||
+    retention > 36_500
+  ) {
     throw new ConfigError(
       "DRIFTGUARD_AUDIT_RETENTION_DAYS",
-      "must be an integer number of days from 0 (keep forever) to 36500",
+      `must be 0 (keep forever) or an integer number of days from ${MIN_AUDIT_RETENTION_DAYS} (the EU AI Act's six months for deployers' logs) to 36500`,
     );
   }
   if (inAzure && key)
@@ -243,6 +317,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
     telemetry: telemetrySettings(env),
+    anchors: anchorSettings(env),
     inAzure,
     localStack,
   };

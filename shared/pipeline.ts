@@ -62,6 +62,8 @@ export interface PipelineDeps {
   approvalTtlMs?: number;
   /** Observer of every decision (the local demo prints them as they happen). */
   onDecision?: (decision: Decision, signal: Signal) => void;
+  /** SHA-256 of the loaded policy file: every record carries it as `policyFileHash`. */
+  policyFileHash?: string;
 }
 
 /** Options for runs that are not plain deliveries: approved replays, timers, manual runs. */
@@ -98,6 +100,7 @@ export class Pipeline {
       approvalTtlMs: deps.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS,
       leaseMs: this.leaseMs,
       busyWaitMs: deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
+      ...(deps.policyFileHash ? { policyFileHash: deps.policyFileHash } : {}),
       runApproved: (approval, approver) => {
         const replay: Signal = {
           ...approval.signal,
@@ -372,6 +375,7 @@ export class Pipeline {
       mode,
       actor: opts.actor ?? (opts.approved ? "driftguard:approval" : "driftguard"),
       startedMs: this.deps.clock.now().getTime(),
+      ...(this.deps.policyFileHash ? { policyFileHash: this.deps.policyFileHash } : {}),
     };
   }
 

@@ -4,14 +4,17 @@
  * (pointing at the simulator and the embedded Cosmos DB) with `setRuntime()`.
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
+import { lazyBlobAnchorStore } from "./anchors/blob-store.js";
 import type { NotifierDeps } from "./approvals/notifier.js";
 import { AzureClients, productionVaultUrl } from "./azure/clients.js";
 import type { DriftguardConfig } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { Pipeline, type PipelineDeps } from "./pipeline.js";
-import { loadPolicyFile } from "./policy/load.js";
+import { loadPolicyFileSource } from "./policy/load.js";
+import type { AnchorStore } from "./ports/anchor-store.js";
 import { type Clock, systemClock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Stores } from "./ports/stores.js";
@@ -28,6 +31,10 @@ export interface Runtime {
   notifier: Notifier;
   clock: Clock;
   log: Logger;
+  /** The anchor container (DRIFTGUARD_ANCHOR_CONTAINER_URL); undefined when none is configured. */
+  anchors?: AnchorStore;
+  /** SHA-256 of the loaded policy file (records carry it as `policyFileHash`). */
+  policyFileHash: string;
 }
 
 export interface RuntimeOverrides {
@@ -46,6 +53,8 @@ export interface RuntimeOverrides {
   /** Cosmos request timeout (ms); the local stack shortens it so a frozen store fails fast. */
   cosmosRequestTimeoutMs?: number;
   onDecision?: PipelineDeps["onDecision"];
+  /** Replaces the configured anchor container (tests). */
+  anchors?: AnchorStore;
 }
 
 /** Managed Identity in Azure (user-assigned when AZURE_CLIENT_ID is set); developer credentials elsewhere. */
@@ -92,7 +101,7 @@ export async function createRuntime(
   const clock = overrides.clock ?? systemClock;
   const ca = overrides.ca ?? (config.caFile ? readFileSync(config.caFile, "utf8") : undefined);
   const registry = builtinRegistry();
-  const policies = await loadPolicyFile(config.policyFile, registry);
+  const policies = await loadPolicyFileSource(config.policyFile, registry);
   const clients = new AzureClients({
     armEndpoint: config.armEndpoint,
     credential,
@@ -125,7 +134,7 @@ export async function createRuntime(
     overrides.notifier ??
     notifierOnFirstUse(config, log, { credential, ca, teams: stores.teams, approvals: stores.approvals });
   const pipeline = new Pipeline({
-    policies: policies.policies,
+    policies: policies.policies.policies,
     registry,
     globalMode: config.mode,
     clients,
@@ -141,6 +150,7 @@ export async function createRuntime(
     approvalTtlMs: config.approvers.ttlMinutes * 60_000,
     busyWaitMs: overrides.busyWaitMs,
     leaseMs: overrides.leaseMs,
+    policyFileHash: policies.sha256,
     onDecision: (decision, signal) => {
       recordDecision({
         kind: decision.kind,
@@ -151,7 +161,51 @@ export async function createRuntime(
       overrides.onDecision?.(decision, signal);
     },
   });
-  return { config, pipeline, stores, clients, notifier, clock, log };
+  await storePolicyFile(stores, policies, config.policyFile, clock, log);
+  const anchors =
+    overrides.anchors ??
+    (config.anchors.containerUrl
+      ? lazyBlobAnchorStore(config.anchors.containerUrl, () =>
+          clients.blobContainer(config.anchors.containerUrl!),
+        )
+      : undefined);
+  return {
+    config,
+    pipeline,
+    stores,
+    clients,
+    notifier,
+    clock,
+    log,
+    policyFileHash: policies.sha256,
+    ...(anchors ? { anchors } : {}),
+  };
+}
+
+/**
+ * Stores the loaded policy file once, by its hash, so an evidence pack can show the policies every
+ * record was decided under. A reader without write access (an operator's CLI in Azure) cannot store
+ * it: that is logged, not fatal — the function app stores it at its own start.
+ */
+async function storePolicyFile(
+  stores: Stores,
+  source: { text: string; sha256: string },
+  file: string,
+  clock: Clock,
+  log: Logger,
+): Promise<void> {
+  if (!stores.evidence) return;
+  try {
+    await stores.evidence.putPolicyFile(
+      { sha256: source.sha256, name: path.basename(file), text: source.text },
+      clock.now(),
+    );
+  } catch (err) {
+    log.warn(
+      { err: (err as Error).message, policyFileHash: source.sha256 },
+      "could not store the policy file",
+    );
+  }
 }
 
 let current: Promise<Runtime> | undefined;

@@ -387,7 +387,7 @@ describe("function app", () => {
     const excluded = stringItems(blockAfter(res, /^var authExcludedPaths\s*=/m));
     // Called by machines with their own authentication vs. used by signed-in people.
     const MACHINE = new Set(["alerts", "teamsMessages", "health"]);
-    const PEOPLE = new Set(["auditQuery", "auditViewer", "approvalPage"]);
+    const PEOPLE = new Set(["auditQuery", "auditViewer", "auditStatus", "approvalPage"]);
     const http = functionsTable.filter(
       (f): f is Extract<FunctionDefinition, { trigger: "http" }> => f.trigger === "http",
     );

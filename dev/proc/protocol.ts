@@ -29,6 +29,22 @@ export interface CosmosReady {
   key: string;
 }
 
+export interface BlobProcessOptions extends ChildBaseOptions {
+  port?: number;
+  /** Folder of the local-stack certificate (Azurite serves it: HTTPS, needed for bearer tokens). */
+  tlsDir?: string;
+}
+
+export interface BlobReady {
+  type: "ready";
+  pid: number;
+  /** PID of the Azurite process itself (a child of this one). */
+  azuritePid: number;
+  /** Blob service endpoint of the emulator's account: `https://127.0.0.1:<port>/devstoreaccount1`. */
+  url: string;
+  port: number;
+}
+
 export interface SimProcessOptions extends ChildBaseOptions {
   port?: number;
   tlsDir?: string;

@@ -15,6 +15,7 @@ import type { Decision } from "../../shared/pipeline.js";
 import type { PolicyMode } from "../../shared/policy/schema.js";
 import { SimAdminClient } from "../azure-sim/admin-client.js";
 import { loadSeedFile, type Seed, validateSeed } from "../azure-sim/index.js";
+import { startLocalBlob } from "../blob.js";
 import { generateFunctionKey } from "../host.js";
 import { DEFAULT_SEED_FILE } from "../stack.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../tls.js";
@@ -66,6 +67,10 @@ export interface ProcessStackOptions {
   onOutput?: (line: string, child: string) => void;
   /** How long each child may take to be ready (default 90 s). */
   readyTimeoutMs?: number;
+  /** Run Azurite (blob storage) for the anchors, as its own process (npm start does). */
+  blob?: boolean;
+  /** Azurite's port (default 10000; 0 = any free port). */
+  blobPort?: number;
 }
 
 /** A stand-in process: freeze/thaw (SIGSTOP/SIGCONT) or kill it. */
@@ -113,6 +118,10 @@ export interface ProcessStack {
   mode: string;
   hosts: ProcessHost[];
   cosmos: StandInProcess;
+  /** Azurite (with `blob: true`): its endpoint, the anchor container, its process. */
+  blob?: StandInProcess & { url: string; anchorContainerUrl: string };
+  blobUrl?: string;
+  anchorContainerUrl?: string;
   sim: StandInProcess & { admin: SimAdminClient };
   frontEnd: FrontEnd;
   close(): Promise<void>;
@@ -195,6 +204,10 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     ]);
     const cosmos = cosmosProc.ready;
     const sim = simProc.ready;
+    const blob = opts.blob
+      ? await startLocalBlob({ port: opts.blobPort ?? 10000, tls, onOutput: output("blob"), readyTimeoutMs })
+      : undefined;
+    if (blob) closers.push(() => blob.close());
 
     const targets: FrontEndTarget[] = Array.from({ length: hostCount }, () => ({
       port: 0,
@@ -216,6 +229,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       DRIFTGUARD_VAULT_URLS: JSON.stringify(sim.vaults),
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? frontEnd.url,
+      ...(blob ? { DRIFTGUARD_ANCHOR_CONTAINER_URL: blob.anchorContainerUrl } : {}),
       WEBSITE_SITE_NAME: undefined,
       DRIFTGUARD_LOCAL_STACK: "1",
     });
@@ -309,6 +323,13 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       mode: config.mode,
       hosts,
       cosmos: standIn(cosmosProc),
+      ...(blob
+        ? {
+            blob: { ...standIn(blob.process), url: blob.url, anchorContainerUrl: blob.anchorContainerUrl },
+            blobUrl: blob.url,
+            anchorContainerUrl: blob.anchorContainerUrl,
+          }
+        : {}),
       sim: { ...standIn(simProc), admin },
       frontEnd,
       close: closeAll,

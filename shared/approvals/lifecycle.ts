@@ -32,6 +32,8 @@ export interface ApprovalLifecycleDeps {
   approvalTtlMs: number;
   leaseMs: number;
   busyWaitMs: number;
+  /** SHA-256 of the loaded policy file, carried by every record. */
+  policyFileHash?: string;
   /** Runs the approved change against the resource's current state (the pipeline). */
   runApproved(approval: Approval, approver: RecordApprover): Promise<Decision[]>;
   onDecision?: (decision: Decision, approval: Approval) => void;
@@ -344,6 +346,7 @@ export class ApprovalLifecycle {
             mode: policy?.mode ?? "approval",
             actor: details.actor,
             startedMs: clock.now().getTime(),
+            ...(this.deps.policyFileHash ? { policyFileHash: this.deps.policyFileHash } : {}),
           },
           clock.now(),
           { ...details, approvalId: a.id },

@@ -70,6 +70,8 @@ export interface AuditRecordInput {
   approvalId?: string;
   /** Kind-specific, non-secret facts later runs need (e.g. when a throttle is due to be restored). */
   followUp?: Record<string, unknown>;
+  /** SHA-256 (hex) of the policy file in force when the record was written. */
+  policyFileHash?: string;
 }
 
 export interface AuditRecord extends AuditRecordInput {

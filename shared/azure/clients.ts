@@ -19,6 +19,7 @@ import type { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import type { SecretClient } from "@azure/keyvault-secrets";
+import type { ContainerClient, StoragePipelineOptions } from "@azure/storage-blob";
 import { recordArmThrottled } from "../telemetry/api.js";
 import { deferredClient } from "./deferred-client.js";
 
@@ -308,6 +309,30 @@ export class AzureClients {
         ...(ca ? { tlsOptions: { ca } } : {}),
       });
     });
+  }
+  /**
+   * Blob container client for the anchor container (`DRIFTGUARD_ANCHOR_CONTAINER_URL`), with the app's
+   * identity (a bearer token for Storage; never an account key), the same trust and retries. The
+   * package is loaded on first use: only the anchor timer and the audit CLI need it.
+   */
+  async blobContainer(containerUrl: string): Promise<ContainerClient> {
+    const key = `blob:${containerUrl}`;
+    const cached = this.cache.get(key) as ContainerClient | undefined;
+    if (cached) return cached;
+    const { ContainerClient: Client } = await import("@azure/storage-blob");
+    const { ca, retry } = this.settings;
+    const client = new Client(containerUrl, this.settings.credential, {
+      retryOptions: {
+        maxTries: (retry ?? DEFAULT_RETRY).maxRetries + 1,
+        retryDelayInMs: (retry ?? DEFAULT_RETRY).retryDelayInMs,
+        maxRetryDelayInMs: (retry ?? DEFAULT_RETRY).maxRetryDelayInMs,
+      },
+      // Not in StoragePipelineOptions' type, but passed through to the core pipeline, which adds
+      // its TLS policy: the local stack's CA is trusted, verification stays on.
+      ...(ca ? { tlsOptions: { ca } } : {}),
+    } as StoragePipelineOptions);
+    this.cache.set(key, client);
+    return client;
   }
 }
 

@@ -6,6 +6,7 @@ import { CosmosActionBudget } from "./action-budget.js";
 import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";
 import { createCosmosClient, ensureContainers } from "./client.js";
+import { CosmosEvidenceStore } from "./evidence-store.js";
 import { CosmosResourceGate } from "./resource-gate.js";
 import { CosmosTeamsConversationStore } from "./teams-store.js";
 
@@ -30,6 +31,7 @@ export async function createCosmosStores(
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
     teams: new CosmosTeamsConversationStore(containers.approvals),
+    evidence: new CosmosEvidenceStore(containers.audit, audit),
     ping: async () => {
       await containers.database.read();
     },

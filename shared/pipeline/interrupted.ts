@@ -25,6 +25,7 @@ export interface InterruptedContext {
     approvals: ApprovalStore;
     clock: Clock;
     log: Logger;
+    policyFileHash?: string;
   };
   runEnv(remediation: AnyRemediation): RunEnv;
 }
@@ -100,6 +101,7 @@ export async function settleInterrupted(
     mode: intent.mode,
     actor: intent.actor,
     startedMs: Date.parse(intent.plannedAt),
+    ...(ctx.deps.policyFileHash ? { policyFileHash: ctx.deps.policyFileHash } : {}),
   };
   if (!remediation || !params?.success) {
     const [code, reason] = !remediation

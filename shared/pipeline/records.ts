@@ -23,6 +23,8 @@ export interface RecordContext {
   actor: string;
   /** When the run started (epoch ms), for `durationMs`. */
   startedMs: number;
+  /** SHA-256 of the policy file in force (stored once in Cosmos DB; evidence packs include it). */
+  policyFileHash?: string;
 }
 
 export interface RecordDetails {
@@ -54,5 +56,6 @@ export function buildRecord(ctx: RecordContext, now: Date, details: RecordDetail
     ...(details.reason !== undefined ? { reason: details.reason } : {}),
     ...(details.approvalId !== undefined ? { approvalId: details.approvalId } : {}),
     ...(details.followUp !== undefined ? { followUp: details.followUp } : {}),
+    ...(ctx.policyFileHash !== undefined ? { policyFileHash: ctx.policyFileHash } : {}),
   };
 }

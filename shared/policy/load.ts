@@ -4,6 +4,7 @@
  * validate` prints them all. Each policy's `params` are parsed here, once, by its kind's schema
  * (defaults applied); the pipeline hands them to the kind as they are.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
@@ -132,13 +133,29 @@ function dedupeIssues(issues: PolicyIssue[]): PolicyIssue[] {
 
 /** Reads and validates a policy file; throws PolicyValidationError listing every issue. */
 export async function loadPolicyFile(file: string, registry: RemediationRegistry): Promise<PolicyFile> {
-  let text: string;
+  return (await loadPolicyFileSource(file, registry)).policies;
+}
+
+/** A loaded policy file with its text and the SHA-256 (hex) of its bytes, which records carry as
+ *  `policyFileHash` (docs/audit-records.md#record-fields). */
+export interface PolicyFileSource {
+  policies: PolicyFile;
+  text: string;
+  sha256: string;
+}
+
+export async function loadPolicyFileSource(
+  file: string,
+  registry: RemediationRegistry,
+): Promise<PolicyFileSource> {
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     throw new PolicyValidationError(file, [{ path: "", message: `cannot read: ${(err as Error).message}` }]);
   }
+  const text = bytes.toString("utf8");
   const { file: policies, issues } = validatePolicyText(text, registry);
   if (!policies) throw new PolicyValidationError(path.relative(process.cwd(), file) || file, issues);
-  return policies;
+  return { policies, text, sha256: createHash("sha256").update(bytes).digest("hex") };
 }

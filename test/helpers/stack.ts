@@ -17,6 +17,8 @@ export async function startTestStack(opts: {
   lro?: "sync" | "async";
   /** Extra settings for the app (APPROVER_OBJECT_IDS, …). */
   env?: Record<string, string | undefined>;
+  /** Run Azurite for the anchors (any free port). */
+  blob?: boolean;
 }): Promise<TestStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "driftguard-test-"));
   const policyFile = path.join(dir, "policies.yaml");
@@ -35,6 +37,7 @@ export async function startTestStack(opts: {
     busyWaitMs: 15_000,
     ...(opts.lro ? { lro: opts.lro } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.blob ? { blob: true, blobPort: 0 } : {}),
   });
   return { ...stack, ...stackClient(stack.functionsUrl, stack.functionKey) };
 }
