@@ -99,7 +99,10 @@ function providerResource(
   const ext = parts.findIndex((p, i) => i > 1 && i % 2 === 1 && p.toLowerCase() === "providers");
   if (ext > 0) {
     const baseParts = parts.slice(0, ext);
-    const baseId = trimmed.split("/").slice(0, trimmed.split("/").length - (parts.length - ext)).join("/");
+    const baseId = trimmed
+      .split("/")
+      .slice(0, trimmed.split("/").length - (parts.length - ext))
+      .join("/");
     const base = providerResource(baseId, subscriptionId, resourceGroup, baseParts);
     const own = providerResource(trimmed, subscriptionId, resourceGroup, parts.slice(ext + 1));
     if (own.extension) throw new ResourceIdError("an extension of an extension resource is not supported");

@@ -25,7 +25,8 @@ const CATEGORY_GROUPS = new Set(["audit", "alllogs"]);
 /** Child resources ARM always has, with the defaults a new resource of that type shows. */
 const IMPLICIT_CHILDREN: { parent: RegExp; type: string; properties: () => Record<string, unknown> }[] = [
   {
-    parent: /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/default$/i,
+    parent:
+      /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/default$/i,
     type: "Microsoft.Storage/storageAccounts/blobServices",
     properties: () => ({
       cors: { corsRules: [] },
@@ -33,7 +34,8 @@ const IMPLICIT_CHILDREN: { parent: RegExp; type: string; properties: () => Recor
     }),
   },
   {
-    parent: /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+)\/config\/web$/i,
+    parent:
+      /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+)\/config\/web$/i,
     type: "Microsoft.Web/sites/config",
     properties: () => ({
       numberOfWorkers: 1,
@@ -138,7 +140,12 @@ function invalidSetting(body: unknown): string | undefined {
   if (!isPlainObject(body) || !isPlainObject(body.properties))
     return "The request content was invalid: 'properties' is required.";
   const p = body.properties;
-  const destinations = ["workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId"];
+  const destinations = [
+    "workspaceId",
+    "storageAccountId",
+    "eventHubAuthorizationRuleId",
+    "marketplacePartnerId",
+  ];
   if (!destinations.some((d) => typeof p[d] === "string" && p[d] !== ""))
     return "At least one destination (workspaceId, storageAccountId, eventHubAuthorizationRuleId or marketplacePartnerId) is required.";
   if (
@@ -162,6 +169,10 @@ function invalidSetting(body: unknown): string | undefined {
 }
 
 function methodNotAllowed(method: string, path: string, res: ServerResponse): true {
-  sendJson(res, 405, armError("MethodNotAllowed", `The requested method ${method} is not allowed on ${path}.`));
+  sendJson(
+    res,
+    405,
+    armError("MethodNotAllowed", `The requested method ${method} is not allowed on ${path}.`),
+  );
   return true;
 }

@@ -8,8 +8,9 @@
  * diagnosticSettings/{name}`. It has no ETag. Writes are synchronous (`200`). Failures throw the
  * pipeline's `RestError` (HTTP status, ARM error code), as the SDK clients do.
  */
-import { type CommonClientOptions, ServiceClient } from "@azure/core-client";
+
 import type { TokenCredential } from "@azure/core-auth";
+import { type CommonClientOptions, ServiceClient } from "@azure/core-client";
 import { createPipelineRequest, type PipelineResponse, RestError } from "@azure/core-rest-pipeline";
 
 /** The first api-version with `logs[].categoryGroup` (`audit`, `allLogs`). */

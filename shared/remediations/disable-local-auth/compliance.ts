@@ -30,7 +30,10 @@ export const LOCAL_AUTH_PROPERTY: Record<SupportedType, { name: string; complian
  * The changes that make a resource of `type` with these ARM `properties` compliant (empty when it
  * is). An absent property counts as keys allowed: ARM's default for all three types.
  */
-export function localAuthChanges(type: SupportedType, properties: Record<string, unknown> | undefined): Change[] {
+export function localAuthChanges(
+  type: SupportedType,
+  properties: Record<string, unknown> | undefined,
+): Change[] {
   const { name, compliant } = LOCAL_AUTH_PROPERTY[type];
   const value = properties?.[name];
   if (value === compliant) return [];
@@ -38,6 +41,9 @@ export function localAuthChanges(type: SupportedType, properties: Record<string,
 }
 
 /** True when the resource allows no key (local) authentication. */
-export function isLocalAuthDisabled(type: SupportedType, properties: Record<string, unknown> | undefined): boolean {
+export function isLocalAuthDisabled(
+  type: SupportedType,
+  properties: Record<string, unknown> | undefined,
+): boolean {
   return localAuthChanges(type, properties).length === 0;
 }

@@ -83,11 +83,15 @@ function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): T
   const id = parseTargetId(resourceId, step);
   const type = canonicalType(id.type);
   if (!type || !id.resourceGroup) {
-    throw new RemediationError("UnsupportedResourceType", `${KIND} does not support resource type '${id.type}'`, {
-      step,
-      resourceId,
-      retryable: false,
-    });
+    throw new RemediationError(
+      "UnsupportedResourceType",
+      `${KIND} does not support resource type '${id.type}'`,
+      {
+        step,
+        resourceId,
+        retryable: false,
+      },
+    );
   }
   return { id, type, resourceGroup: id.resourceGroup, name: id.name };
 }
@@ -97,7 +101,10 @@ function propertiesOf(type: SupportedType, value: unknown): Record<string, boole
   return typeof value === "boolean" ? { [LOCAL_AUTH_PROPERTY[type].name]: value } : {};
 }
 
-async function readResource(t: Target, ctx: Ctx): Promise<{ state: LocalAuthState; tags: Record<string, string> }> {
+async function readResource(
+  t: Target,
+  ctx: Ctx,
+): Promise<{ state: LocalAuthState; tags: Record<string, string> }> {
   const sub = t.id.subscriptionId;
   const base = { resourceId: t.id.id, resourceType: t.type };
   switch (t.type) {
@@ -158,14 +165,21 @@ async function write(t: Target, data: LocalAuthData, ctx: Ctx): Promise<unknown>
       // No ETag on storage accounts: compare a fresh read with what the plan saw.
       const fresh = await readResource(t, ctx);
       assertUnchanged(data.planned, fresh.state.properties, t.id.id);
-      return ctx.clients.storage(sub).storageAccounts.update(t.resourceGroup, t.name, { allowSharedKeyAccess: false });
+      return ctx.clients
+        .storage(sub)
+        .storageAccounts.update(t.resourceGroup, t.name, { allowSharedKeyAccess: false });
     }
     case "Microsoft.DocumentDB/databaseAccounts": {
       const fresh = await readResource(t, ctx);
       assertUnchanged(data.planned, fresh.state.properties, t.id.id);
       return ctx.clients
         .cosmosDb(sub)
-        .databaseAccounts.beginUpdateAndWait(t.resourceGroup, t.name, { disableLocalAuth: true }, ctx.clients.lro);
+        .databaseAccounts.beginUpdateAndWait(
+          t.resourceGroup,
+          t.name,
+          { disableLocalAuth: true },
+          ctx.clients.lro,
+        );
     }
   }
 }
@@ -212,7 +226,8 @@ export const remediation: Remediation<Params, LocalAuthState, LocalAuthData> = {
   plan(current: Current<LocalAuthState>): Plan<LocalAuthData> {
     const state = current.state;
     const changes = localAuthChanges(state.resourceType, state.properties);
-    if (changes.length === 0) return { action: "noop", reason: "key (local) authentication already disabled" };
+    if (changes.length === 0)
+      return { action: "noop", reason: "key (local) authentication already disabled" };
     const what = changes.map((c) => `${c.path.replace(/^properties\./, "")} → ${String(c.to)}`).join(", ");
     return {
       action: "change",

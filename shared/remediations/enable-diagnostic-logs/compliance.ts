@@ -60,7 +60,10 @@ const same = (a: string | null | undefined, b: string | null | undefined) =>
   (a ?? "").toLowerCase() === (b ?? "").toLowerCase();
 
 /** The wanted groups `setting` does not send (enabled) to `workspaceId`. */
-export function missingGroups(setting: SettingView, want: Pick<WantedLogs, "workspaceId" | "categoryGroups">) {
+export function missingGroups(
+  setting: SettingView,
+  want: Pick<WantedLogs, "workspaceId" | "categoryGroups">,
+) {
   const enabled = (g: string) => setting.logs.some((l) => l.enabled && same(l.categoryGroup, g));
   return want.categoryGroups.filter((g) => !enabled(g) && !enabled("allLogs"));
 }
@@ -77,7 +80,11 @@ export type LogsDecision =
  * Whether the resource's `settings` send the wanted logs, and otherwise the changes to the setting
  * named `want.settingName` (paths start with `pathPrefix`, e.g. `blobServices/default/`).
  */
-export function decideLogs(settings: readonly SettingView[], want: WantedLogs, pathPrefix = ""): LogsDecision {
+export function decideLogs(
+  settings: readonly SettingView[],
+  want: WantedLogs,
+  pathPrefix = "",
+): LogsDecision {
   const own = settings.find((s) => same(s.name, want.settingName));
   if (own && sends(own, want)) return { compliant: true, by: own.name };
   const other = settings.find((s) => s !== own && sends(s, want));
@@ -88,7 +95,11 @@ export function decideLogs(settings: readonly SettingView[], want: WantedLogs, p
       compliant: false,
       own,
       changes: [
-        { path: at, from: null, to: { workspaceId: want.workspaceId, categoryGroups: [...want.categoryGroups] } },
+        {
+          path: at,
+          from: null,
+          to: { workspaceId: want.workspaceId, categoryGroups: [...want.categoryGroups] },
+        },
       ],
     };
   const changes: Change[] = [];
@@ -96,7 +107,11 @@ export function decideLogs(settings: readonly SettingView[], want: WantedLogs, p
     changes.push({ path: `${at}.properties.workspaceId`, from: own.workspaceId, to: want.workspaceId });
   for (const g of missingGroups(own, want)) {
     const entry = own.logs.find((l) => same(l.categoryGroup, g));
-    changes.push({ path: `${at}.properties.logs[${g}].enabled`, from: entry ? entry.enabled : null, to: true });
+    changes.push({
+      path: `${at}.properties.logs[${g}].enabled`,
+      from: entry ? entry.enabled : null,
+      to: true,
+    });
   }
   return { compliant: false, own, changes };
 }

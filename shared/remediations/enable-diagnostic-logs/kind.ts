@@ -69,12 +69,20 @@ const workspaceId = z
     try {
       const id = parseResourceId(v);
       if (id.type.toLowerCase() !== "microsoft.operationalinsights/workspaces" || id.extension)
-        ctx.addIssue({ code: "custom", message: `'${id.type}' is not a Log Analytics workspace (Microsoft.OperationalInsights/workspaces)` });
+        ctx.addIssue({
+          code: "custom",
+          message: `'${id.type}' is not a Log Analytics workspace (Microsoft.OperationalInsights/workspaces)`,
+        });
     } catch (err) {
-      ctx.addIssue({ code: "custom", message: err instanceof ResourceIdError ? err.message : "not a resource ID" });
+      ctx.addIssue({
+        code: "custom",
+        message: err instanceof ResourceIdError ? err.message : "not a resource ID",
+      });
     }
   })
-  .describe("Resource ID of the Log Analytics workspace the logs go to (Microsoft.OperationalInsights/workspaces)");
+  .describe(
+    "Resource ID of the Log Analytics workspace the logs go to (Microsoft.OperationalInsights/workspaces)",
+  );
 
 export const paramsSchema = z.strictObject({
   workspaceId,
@@ -83,10 +91,15 @@ export const paramsSchema = z.strictObject({
     .min(1)
     .refine((g) => new Set(g).size === g.length, { message: "each category group at most once" })
     .default(["audit"])
-    .describe('Log category groups to send: "audit" (access and changes) and/or "allLogs" (every resource log)'),
+    .describe(
+      'Log category groups to send: "audit" (access and changes) and/or "allLogs" (every resource log)',
+    ),
   settingName: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "1-128 letters, digits, '_', '.', '-', starting with a letter or digit")
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+      "1-128 letters, digits, '_', '.', '-', starting with a letter or digit",
+    )
     .default("driftguard")
     .describe("Name of driftguard's diagnostic setting on each resource (other settings are left alone)"),
 });
@@ -126,11 +139,15 @@ function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): T
   const type = canonicalType(id.type);
   const blobService = type === "Microsoft.Storage/storageAccounts/blobServices";
   if (!type || !id.resourceGroup || (blobService && id.name.toLowerCase() !== "default")) {
-    throw new RemediationError("UnsupportedResourceType", `${KIND} does not support resource '${id.type}/${id.name}'`, {
-      step,
-      resourceId,
-      retryable: false,
-    });
+    throw new RemediationError(
+      "UnsupportedResourceType",
+      `${KIND} does not support resource '${id.type}/${id.name}'`,
+      {
+        step,
+        resourceId,
+        retryable: false,
+      },
+    );
   }
   const storage = type.startsWith("Microsoft.Storage/");
   return {
@@ -227,7 +244,10 @@ export const remediation: Remediation<Params, DiagnosticLogsState, DiagnosticLog
     const decision = decideLogs(state.settings, ctx.params, prefixOf(t));
     const groups = ctx.params.categoryGroups.join(", ");
     if (decision.compliant)
-      return { action: "noop", reason: `diagnostic setting '${decision.by}' already sends ${groups} logs to the workspace` };
+      return {
+        action: "noop",
+        reason: `diagnostic setting '${decision.by}' already sends ${groups} logs to the workspace`,
+      };
     const where = t.logScope === t.id.id ? "" : " (on its blob service)";
     return {
       action: "change",

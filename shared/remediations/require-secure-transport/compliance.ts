@@ -51,7 +51,10 @@ function requireTrue(path: string, value: unknown): Change | undefined {
 const defined = (c: Change | undefined): c is Change => c !== undefined;
 
 /** Storage account: HTTPS only, and `minimumTlsVersion` at least the floor. */
-export function storageTransportChanges(properties: Record<string, unknown> | undefined, floor: TlsFloor): Change[] {
+export function storageTransportChanges(
+  properties: Record<string, unknown> | undefined,
+  floor: TlsFloor,
+): Change[] {
   return [
     requireTrue("properties.supportsHttpsTrafficOnly", properties?.supportsHttpsTrafficOnly),
     raiseTls("properties.minimumTlsVersion", properties?.minimumTlsVersion, TLS_SCALES.storage, floor),
@@ -59,10 +62,13 @@ export function storageTransportChanges(properties: Record<string, unknown> | un
 }
 
 /** Cosmos DB account: `minimalTlsVersion` at least Tls12 (its highest). */
-export function cosmosTransportChanges(properties: Record<string, unknown> | undefined, floor: TlsFloor): Change[] {
-  return [raiseTls("properties.minimalTlsVersion", properties?.minimalTlsVersion, TLS_SCALES.cosmos, floor)].filter(
-    defined,
-  );
+export function cosmosTransportChanges(
+  properties: Record<string, unknown> | undefined,
+  floor: TlsFloor,
+): Change[] {
+  return [
+    raiseTls("properties.minimalTlsVersion", properties?.minimalTlsVersion, TLS_SCALES.cosmos, floor),
+  ].filter(defined);
 }
 
 /**

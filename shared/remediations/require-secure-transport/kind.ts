@@ -89,11 +89,15 @@ function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): T
   const id = parseTargetId(resourceId, step);
   const type = canonicalType(id.type);
   if (!type || !id.resourceGroup) {
-    throw new RemediationError("UnsupportedResourceType", `${KIND} does not support resource type '${id.type}'`, {
-      step,
-      resourceId,
-      retryable: false,
-    });
+    throw new RemediationError(
+      "UnsupportedResourceType",
+      `${KIND} does not support resource type '${id.type}'`,
+      {
+        step,
+        resourceId,
+        retryable: false,
+      },
+    );
   }
   return { id, type, resourceGroup: id.resourceGroup, name: id.name };
 }
@@ -115,7 +119,10 @@ async function readWebConfig(t: Target, ctx: Ctx): Promise<Record<string, unknow
   return present({ minTlsVersion: config.minTlsVersion });
 }
 
-async function readResource(t: Target, ctx: Ctx): Promise<{ state: TransportState; tags: Record<string, string> }> {
+async function readResource(
+  t: Target,
+  ctx: Ctx,
+): Promise<{ state: TransportState; tags: Record<string, string> }> {
   const sub = t.id.subscriptionId;
   const base = { resourceId: t.id.id, resourceType: t.type };
   switch (t.type) {
@@ -166,7 +173,8 @@ async function write(t: Target, plan: ChangePlan<TransportData>, ctx: Ctx): Prom
     case "Microsoft.Storage/storageAccounts": {
       const fresh = await readResource(t, ctx);
       assertUnchanged(planned, fresh.state.properties, t.id.id);
-      const tls = changeTo(plan.changes, "properties.minimumTlsVersion") ?? fresh.state.properties.minimumTlsVersion;
+      const tls =
+        changeTo(plan.changes, "properties.minimumTlsVersion") ?? fresh.state.properties.minimumTlsVersion;
       return ctx.clients.storage(sub).storageAccounts.update(t.resourceGroup, t.name, {
         enableHttpsTrafficOnly: true,
         ...(typeof tls === "string" ? { minimumTlsVersion: tls } : {}),
@@ -175,12 +183,14 @@ async function write(t: Target, plan: ChangePlan<TransportData>, ctx: Ctx): Prom
     case "Microsoft.DocumentDB/databaseAccounts": {
       const fresh = await readResource(t, ctx);
       assertUnchanged(planned, fresh.state.properties, t.id.id);
-      return ctx.clients.cosmosDb(sub).databaseAccounts.beginUpdateAndWait(
-        t.resourceGroup,
-        t.name,
-        { minimalTlsVersion: String(changeTo(plan.changes, "properties.minimalTlsVersion")) },
-        ctx.clients.lro,
-      );
+      return ctx.clients
+        .cosmosDb(sub)
+        .databaseAccounts.beginUpdateAndWait(
+          t.resourceGroup,
+          t.name,
+          { minimalTlsVersion: String(changeTo(plan.changes, "properties.minimalTlsVersion")) },
+          ctx.clients.lro,
+        );
     }
     case "Microsoft.Web/sites": {
       const web = ctx.clients.appService(sub).webApps;
@@ -239,7 +249,10 @@ export const remediation: Remediation<Params, TransportState, TransportData> = {
     const state = current.state;
     const changes = changesOf(state, ctx.params.minimumTlsVersion);
     if (changes.length === 0)
-      return { action: "noop", reason: `HTTPS only and TLS ${ctx.params.minimumTlsVersion} or newer already required` };
+      return {
+        action: "noop",
+        reason: `HTTPS only and TLS ${ctx.params.minimumTlsVersion} or newer already required`,
+      };
     const what = changes.map((c) => `${c.path.replace(/^properties\./, "")} → ${String(c.to)}`).join(", ");
     return {
       action: "change",
