@@ -82,7 +82,7 @@ export function siteTransportChanges(
   floor: TlsFloor,
 ): Change[] {
   const siteConfig = properties?.siteConfig as Record<string, unknown> | null | undefined;
-  const minTls = (webConfig ?? siteConfig ?? {}).minTlsVersion;
+  const minTls = (webConfig ?? siteConfig)?.minTlsVersion;
   return [
     requireTrue("properties.httpsOnly", properties?.httpsOnly),
     raiseTls("properties.siteConfig.minTlsVersion", minTls, TLS_SCALES.site, floor),
