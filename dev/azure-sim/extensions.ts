@@ -109,6 +109,29 @@ export class ExtensionHandler {
       .map(render);
   }
 
+  /**
+   * Azure refuses a setting that sends a log category (group) to a workspace another setting on the
+   * same resource already sends it to: the message it answers, or undefined.
+   */
+  private sinkInUse(scope: string, name: string, properties: Record<string, unknown>): string | undefined {
+    const workspace = typeof properties.workspaceId === "string" ? lower(properties.workspaceId) : undefined;
+    if (!workspace) return undefined;
+    const enabled = (p: Record<string, unknown> | undefined) =>
+      (Array.isArray(p?.logs) ? (p.logs as Record<string, unknown>[]) : [])
+        .filter((l) => l.enabled === true)
+        .map((l) => lower(String(l.categoryGroup ?? l.category ?? "")));
+    const mine = enabled(properties);
+    for (const other of this.list(scope)) {
+      if (lower(other.name) === lower(name)) continue;
+      const p = other.properties as Record<string, unknown> | undefined;
+      if (typeof p?.workspaceId !== "string" || lower(p.workspaceId) !== workspace) continue;
+      const shared = enabled(p).find((c) => mine.includes(c));
+      if (shared)
+        return `Data sink '${String(properties.workspaceId)}' is already used in diagnostic setting '${other.name}' for category '${shared}'. Data sinks can't be reused in different settings on the same category for the same resource.`;
+    }
+    return undefined;
+  }
+
   private put(scope: string, id: string, name: string, body: unknown, res: ServerResponse): boolean {
     const problem = invalidSetting(body);
     if (problem) {
@@ -116,6 +139,11 @@ export class ExtensionHandler {
       return true;
     }
     const { properties } = stripReadOnly(body as Record<string, unknown>);
+    const conflict = this.sinkInUse(scope, name, properties as Record<string, unknown>);
+    if (conflict) {
+      sendJson(res, 409, armError("Conflict", conflict));
+      return true;
+    }
     const existing = this.store.get(id);
     this.store.put({
       id: existing?.id ?? `${scope}/providers/Microsoft.Insights/diagnosticSettings/${name}`,

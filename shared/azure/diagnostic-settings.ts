@@ -52,7 +52,14 @@ export class DiagnosticSettingsClient {
   private readonly base: string;
 
   constructor(credential: TokenCredential, options: DiagnosticSettingsClientOptions) {
-    this.client = new ServiceClient({ ...options, credential });
+    this.client = new ServiceClient({
+      ...options,
+      credential,
+      // Tells driftguard's own REST calls apart in request logs (the SDK clients send azsdk-js-…).
+      userAgentOptions: {
+        userAgentPrefix: `driftguard-diagnostic-settings/${DIAGNOSTIC_SETTINGS_API_VERSION}`,
+      },
+    });
     this.base = options.endpoint.replace(/\/+$/, "");
   }
 

@@ -6,7 +6,8 @@
  * - every such operation is granted by one of the roles (nothing driftguard does would be refused);
  * - every granted action or data action is used by at least one request (nothing granted for nothing);
  * - writes are granted only on resource types the default policies name (or their child types).
- * The tests' own setup calls (plain HTTPS, no Azure SDK user agent) are not driftguard's and are left out.
+ * The tests' own setup calls (plain HTTPS, no Azure SDK user agent) are not driftguard's and are left out;
+ * driftguard's own REST client (diagnostic settings) sends `driftguard-…` and counts.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -51,7 +52,7 @@ beforeAll(async () => {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as RecordedRequest);
   needed = recorded
-    .filter((r) => (r.headers?.["user-agent"] ?? "").startsWith("azsdk-js"))
+    .filter((r) => /^(azsdk-js|driftguard-)/.test(r.headers?.["user-agent"] ?? ""))
     .flatMap((r) => operationsOf(r));
 }, 300_000);
 
