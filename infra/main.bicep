@@ -95,6 +95,9 @@ param eventProviders array = [
   'Microsoft.KeyVault'
   'Microsoft.CognitiveServices'
   'Microsoft.Network'
+  'Microsoft.DocumentDB'
+  'Microsoft.Web'
+  'Microsoft.ApiManagement'
 ]
 
 @minValue(1)
@@ -310,6 +313,22 @@ var remediatorActions = [
   'Microsoft.ApiManagement/service/read'
   'Microsoft.ApiManagement/service/subscriptions/read'
   'Microsoft.ApiManagement/service/subscriptions/write'
+  // disable-local-auth / require-secure-transport on Cosmos DB accounts (PATCH, long-running)
+  'Microsoft.DocumentDB/databaseAccounts/read'
+  'Microsoft.DocumentDB/databaseAccounts/write'
+  'Microsoft.DocumentDB/locations/*/read'
+  // require-secure-transport on web and function apps: the site (httpsOnly) and its web config (minTlsVersion)
+  'Microsoft.Web/sites/read'
+  'Microsoft.Web/sites/write'
+  'Microsoft.Web/sites/config/read'
+  'Microsoft.Web/sites/config/write'
+  // enable-diagnostic-logs: list, read and write diagnostic settings on the governed resources
+  'Microsoft.Insights/diagnosticSettings/read'
+  'Microsoft.Insights/diagnosticSettings/write'
+  // ... ARM's linked check on the Log Analytics workspace a setting sends to (LinkedAuthorizationFailed
+  // without it). It would also let the identity read that workspace's keys: narrow its scope to the
+  // workspace with a separate assignment where that matters.
+  'Microsoft.OperationalInsights/workspaces/sharedKeys/action'
 ]
 
 // 2. key rotation (only in keyRotationResourceGroups): rotate-secret's two-credential alternation.
@@ -333,7 +352,7 @@ resource remediatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'driftguard-remediator', environmentName)
   properties: {
     roleName: 'driftguard remediator ${roleSuffix}'
-    description: 'driftguard remediations: read the resources it governs, set publicNetworkAccess, delete Internet-facing NSG rules, cap GPU pools, suspend APIM subscriptions. No account keys, no secret values.'
+    description: 'driftguard remediations: read the resources it governs, set publicNetworkAccess, turn key authentication off, require HTTPS/TLS 1.2+, keep audit diagnostic settings, delete Internet-facing NSG rules, cap GPU pools, suspend APIM subscriptions. No account keys, no secret values (the Log Analytics sharedKeys action is only the linked check for diagnostic settings).'
     type: 'CustomRole'
     permissions: [
       {
@@ -464,6 +483,37 @@ module resourceWriteEvents 'modules/event-subscription.bicep' = if (connectSigna
     maxEventsPerBatch: maxEventsPerBatch
     preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
     // Dead-lettering uses the topic's own identity: only topics this template creates have one.
+    deadLetterStorageAccountId: deadLetterEnabled && createSubscriptionTopic ? app.outputs.storageAccountId : ''
+    deadLetterContainerName: app.outputs.deadLetterContainerName
+  }
+}
+
+// enable-diagnostic-logs: a diagnostic setting written or deleted (its event names the setting's own
+// ID, which driftguard maps to the resource it is on). Only these operations, so that deletes of other
+// resources are not delivered.
+module diagnosticSettingEvents 'modules/event-subscription.bicep' = if (connectSignals) {
+  name: 'driftguard-diag-events-${resourceToken}'
+  scope: resourceGroup(subscriptionTopicResourceGroup)
+  params: {
+    systemTopicName: subscriptionTopicName
+    name: 'driftguard-diagnostic-settings'
+    functionResourceId: '${app.outputs.functionAppId}/functions/${eventFunctionName}'
+    includedEventTypes: [
+      'Microsoft.Resources.ResourceWriteSuccess'
+      'Microsoft.Resources.ResourceDeleteSuccess'
+    ]
+    advancedFilters: [
+      {
+        operatorType: 'StringIn'
+        key: 'data.operationName'
+        values: [
+          'Microsoft.Insights/diagnosticSettings/write'
+          'Microsoft.Insights/diagnosticSettings/delete'
+        ]
+      }
+    ]
+    maxEventsPerBatch: maxEventsPerBatch
+    preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
     deadLetterStorageAccountId: deadLetterEnabled && createSubscriptionTopic ? app.outputs.storageAccountId : ''
     deadLetterContainerName: app.outputs.deadLetterContainerName
   }

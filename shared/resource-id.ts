@@ -18,6 +18,14 @@ export interface ResourceId {
   name: string;
   /** `[typeSegment, name]` pairs after the namespace, e.g. `[["networkSecurityGroups","nsg"],["securityRules","r"]]`. */
   names: [string, string][];
+  /**
+   * Set when the ID given was an extension resource on this resource:
+   * `<this resource>/providers/<namespace>/<type>/<name>`, e.g. a diagnostic setting
+   * (`…/vaults/kv/providers/Microsoft.Insights/diagnosticSettings/audit`). The other fields then
+   * describe the resource the extension is on (its type is what policies list, its tags decide
+   * opt-out); this keeps the extension's own ID and type.
+   */
+  extension?: { id: string; type: string; name: string };
 }
 
 export class ResourceIdError extends Error {
@@ -86,6 +94,20 @@ function providerResource(
   resourceGroup: string | undefined,
   parts: string[],
 ): ResourceId {
+  // `…/{type}/{name}/providers/{namespace}/{type}/{name}`: an extension resource on the resource
+  // before it. Only `providers` in a type position counts (a resource may be *named* "providers").
+  const ext = parts.findIndex((p, i) => i > 1 && i % 2 === 1 && p.toLowerCase() === "providers");
+  if (ext > 0) {
+    const baseParts = parts.slice(0, ext);
+    const baseId = trimmed
+      .split("/")
+      .slice(0, trimmed.split("/").length - (parts.length - ext))
+      .join("/");
+    const base = providerResource(baseId, subscriptionId, resourceGroup, baseParts);
+    const own = providerResource(trimmed, subscriptionId, resourceGroup, parts.slice(ext + 1));
+    if (own.extension) throw new ResourceIdError("an extension of an extension resource is not supported");
+    return { ...base, extension: { id: trimmed, type: own.type, name: own.name } };
+  }
   const namespace = assertSegment(parts[0], "provider namespace");
   if (!/^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)+$/.test(namespace)) {
     throw new ResourceIdError(`'${namespace}' is not a provider namespace`);

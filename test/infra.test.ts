@@ -171,6 +171,10 @@ describe("least privilege", () => {
         "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
         "Microsoft.MachineLearningServices/workspaces/write",
         "Microsoft.Storage/storageAccounts/write",
+        "Microsoft.DocumentDB/databaseAccounts/write",
+        "Microsoft.Web/sites/write",
+        "Microsoft.Web/sites/config/write",
+        "Microsoft.Insights/diagnosticSettings/write",
       ].sort(),
     );
     // Account keys: only in the key-rotation role, which is assigned per resource group.
@@ -349,7 +353,7 @@ describe("function app", () => {
         /functionResourceId:\s*'\$\{app\.outputs\.functionAppId\}\/functions\/\$\{eventFunctionName\}'/g,
       ),
     ];
-    expect(calls).toHaveLength(2); // ARM events and Key Vault events
+    expect(calls).toHaveLength(3); // ARM events, diagnostic setting writes/deletes and Key Vault events
     const sub = resourceBody(eventSub, "eventSubscription");
     expect(sub).toMatch(/endpointType:\s*'AzureFunction'/);
     expect(sub).toMatch(/resourceId:\s*functionResourceId/);
@@ -357,6 +361,8 @@ describe("function app", () => {
     expect(sub).toMatch(/preferredBatchSizeInKilobytes:\s*preferredBatchSizeInKilobytes/);
     expect(sub).toMatch(/maxDeliveryAttempts:\s*30\s*eventTimeToLiveInMinutes:\s*1440/);
     expect(main).toContain("'Microsoft.Resources.ResourceWriteSuccess'");
+    expect(main).toContain("'Microsoft.Resources.ResourceDeleteSuccess'");
+    expect(main).toContain("'Microsoft.Insights/diagnosticSettings/delete'");
     expect(main).toContain("'Microsoft.KeyVault.SecretNearExpiry'");
     expect(main).toContain("'Microsoft.KeyVault.SecretExpired'");
     expect(resourceBody(res, "subscriptionTopic")).toMatch(

@@ -28,7 +28,10 @@ describe("the registry", () => {
   it("lists every shipped kind once, by name", () => {
     expect(registry.names).toEqual([
       "close-internet-inbound-rule",
+      "disable-local-auth",
       "disable-public-network-access",
+      "enable-diagnostic-logs",
+      "require-secure-transport",
       "rotate-secret",
       "scale-gpu-pool",
       "throttle-api-subscription",

@@ -185,3 +185,49 @@ describe("subscription-level provider resources", () => {
     ).toThrow();
   });
 });
+
+describe("extension resources (diagnostic settings)", () => {
+  const VAULT = `${RG}/providers/Microsoft.KeyVault/vaults/kv-1`;
+  const ACCOUNT = `${RG}/providers/Microsoft.Storage/storageAccounts/st1`;
+
+  it("map to the resource they are on, keeping their own ID and type", () => {
+    const setting = `${VAULT}/providers/Microsoft.Insights/diagnosticSettings/audit`;
+    expect(parseResourceId(setting)).toEqual({
+      ...parseResourceId(VAULT),
+      extension: { id: setting, type: "Microsoft.Insights/diagnosticSettings", name: "audit" },
+    });
+    const onBlob = parseResourceId(
+      `${ACCOUNT}/blobServices/default/providers/microsoft.insights/diagnosticSettings/driftguard`,
+    );
+    expect(onBlob).toMatchObject({
+      id: `${ACCOUNT}/blobServices/default`,
+      type: "Microsoft.Storage/storageAccounts/blobServices",
+      name: "default",
+      extension: { type: "microsoft.insights/diagnosticSettings", name: "driftguard" },
+    });
+  });
+
+  it("a resource group or subscription level provider resource is not an extension; a resource named 'providers' is none either", () => {
+    expect(
+      parseResourceId(`${RG}/providers/Microsoft.Insights/diagnosticSettings/x`).extension,
+    ).toBeUndefined();
+    expect(
+      parseResourceId(`/subscriptions/${SUB}/providers/Microsoft.Insights/diagnosticSettings/x`),
+    ).toMatchObject({
+      type: "Microsoft.Insights/diagnosticSettings",
+    });
+    const named = parseResourceId(`${RG}/providers/Microsoft.Web/sites/providers`);
+    expect(named).toMatchObject({ type: "Microsoft.Web/sites", name: "providers" });
+    expect(named.extension).toBeUndefined();
+  });
+
+  it("malformed extension IDs are rejected", () => {
+    for (const raw of [
+      `${VAULT}/providers/Microsoft.Insights/diagnosticSettings`,
+      `${VAULT}/providers/Insights/diagnosticSettings/x`,
+      `${VAULT}/providers/Microsoft.Insights/diagnosticSettings/x/providers/Microsoft.Insights/diagnosticSettings/y`,
+    ]) {
+      expect(() => parseResourceId(raw), raw).toThrow(ResourceIdError);
+    }
+  });
+});

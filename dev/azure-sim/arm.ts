@@ -13,6 +13,7 @@ import {
   type ParsedRequest,
   sendJson,
 } from "./common.js";
+import { ExtensionHandler } from "./extensions.js";
 import { type PermissionTable, permissionsScope } from "./permissions.js";
 import { keepServerOwned, stripReadOnly } from "./server-owned.js";
 import { lower, nameOfId, parentIdOf, parseArmPath, type ResourceStore, typeOfId } from "./store.js";
@@ -28,6 +29,8 @@ type WriteMethod = "PUT" | "PATCH" | "DELETE";
  * - Key Vault vaults: createOrUpdate only (update PATCH and delete are synchronous)
  * - Storage accounts: create only, Location-polled (update PATCH and delete are synchronous)
  * - Cognitive Services accounts: beginCreate, beginUpdate, beginDelete
+ * - Cosmos DB accounts: beginCreateOrUpdate, beginUpdate, beginDelete
+ * (App Service sites and their config, blob services and diagnostic settings: synchronous.)
  */
 const LRO_TYPES: Record<string, Partial<Record<WriteMethod, LroStyle>>> = {
   "microsoft.machinelearningservices/workspaces": { PUT: "aao", PATCH: "aao", DELETE: "aao" },
@@ -40,6 +43,7 @@ const LRO_TYPES: Record<string, Partial<Record<WriteMethod, LroStyle>>> = {
   "microsoft.keyvault/vaults": { PUT: "aao" },
   "microsoft.storage/storageaccounts": { PUT: "location" },
   "microsoft.cognitiveservices/accounts": { PUT: "aao", PATCH: "aao", DELETE: "aao" },
+  "microsoft.documentdb/databaseaccounts": { PUT: "aao", PATCH: "aao", DELETE: "aao" },
 };
 
 export function lroStyle(type: string, method: string): LroStyle | undefined {
@@ -130,11 +134,15 @@ export class ArmHandler {
   private readonly ops = new Map<string, Operation>();
   /** lower-case account ID → keys (Storage: key1/key2 base64; Cognitive Services: Key1/Key2 hex) */
   readonly keys = new Map<string, KeyEntry[]>();
+  /** Diagnostic settings under any resource; implicit children (blob services, site config). */
+  private readonly extensions: ExtensionHandler;
 
   constructor(
     private readonly store: ResourceStore,
     private readonly opts: ArmOptions,
-  ) {}
+  ) {
+    this.extensions = new ExtensionHandler(store);
+  }
 
   close() {
     for (const op of this.ops.values()) if (op.timer) clearTimeout(op.timer);
@@ -189,6 +197,8 @@ export class ArmHandler {
     if (permissionScope !== undefined && m === "GET") {
       return sendJson(res, 200, { value: this.opts.permissions.at(permissionScope) });
     }
+    if (this.extensions.handle(m, path, body, res)) return;
+    if (m !== "PUT") this.extensions.materialise(path);
     if (m === "GET" && segs.length === 2) {
       // A subscription exists here when something is seeded in it.
       return this.resourceGroups(segs[1]!).length > 0

@@ -46,7 +46,28 @@ export function isArmResourceId(id: string): boolean {
   return p.types.length > 0 && p.types.length === p.names.length;
 }
 
+/**
+ * An extension resource's ID, `<scope>/providers/<namespace>/<type>/<name>…`, where `<scope>` is a
+ * provider resource (e.g. a diagnostic setting on a vault): its scope and its own type. Else undefined.
+ */
+export function extensionOfId(id: string): { scope: string; type: string } | undefined {
+  const segs = id.split("/").filter(Boolean);
+  const first = segs.findIndex((s) => lower(s) === "providers");
+  if (first < 0) return undefined;
+  // "providers" in a type position after at least one type/name pair of the scope resource.
+  for (let i = first + 4; i < segs.length; i += 2) {
+    if (lower(segs[i]!) !== "providers") continue;
+    const own = segs.slice(i + 1);
+    if (own.length < 2) return undefined;
+    const types = own.slice(1).filter((_, k) => k % 2 === 0);
+    return { scope: `/${segs.slice(0, i).join("/")}`, type: [own[0], ...types].join("/") };
+  }
+  return undefined;
+}
+
 export function typeOfId(id: string): string {
+  const ext = extensionOfId(id);
+  if (ext) return ext.type;
   const p = parseArmPath(id);
   if (!p) return "";
   if (!p.namespace) return p.resourceGroup ? "Microsoft.Resources/resourceGroups" : "";
@@ -58,6 +79,10 @@ export function nameOfId(id: string): string {
 }
 
 export function parentIdOf(id: string): string | undefined {
+  // An extension resource (one type/name pair after its namespace) lives on its scope.
+  const ext = extensionOfId(id);
+  if (ext && id.split("/").filter(Boolean).length - ext.scope.split("/").filter(Boolean).length === 4)
+    return ext.scope;
   const p = parseArmPath(id);
   if (!p || p.names.length < 2) return undefined;
   return id.split("/").slice(0, -2).join("/");

@@ -10,8 +10,10 @@
  * (shared/azure/deferred-client.ts); `preload()` loads packages ahead of time.
  */
 import type { ApiManagementClient } from "@azure/arm-apimanagement";
+import type { WebSiteManagementClient } from "@azure/arm-appservice";
 import type { CognitiveServicesManagementClient } from "@azure/arm-cognitiveservices";
 import type { ContainerServiceClient } from "@azure/arm-containerservice";
+import type { CosmosDBManagementClient } from "@azure/arm-cosmosdb";
 import type { KeyVaultManagementClient } from "@azure/arm-keyvault";
 import type { AzureMachineLearningWorkspaces } from "@azure/arm-machinelearning";
 import type { NetworkManagementClient } from "@azure/arm-network";
@@ -22,6 +24,7 @@ import type { SecretClient } from "@azure/keyvault-secrets";
 import type { ContainerClient, StoragePipelineOptions } from "@azure/storage-blob";
 import { recordArmThrottled } from "../telemetry/api.js";
 import { deferredClient } from "./deferred-client.js";
+import type { DiagnosticSettingsClient } from "./diagnostic-settings.js";
 
 /** The Azure services remediation kinds use; each is one SDK package, loaded on first use. */
 export const AZURE_SERVICES = [
@@ -33,6 +36,9 @@ export const AZURE_SERVICES = [
   "cognitiveServices",
   "apiManagement",
   "secrets",
+  "cosmosDb",
+  "appService",
+  "monitor",
 ] as const;
 export type AzureService = (typeof AZURE_SERVICES)[number];
 
@@ -45,6 +51,9 @@ interface ServiceConstructors {
   cognitiveServices: typeof CognitiveServicesManagementClient;
   apiManagement: typeof ApiManagementClient;
   secrets: typeof SecretClient;
+  cosmosDb: typeof CosmosDBManagementClient;
+  appService: typeof WebSiteManagementClient;
+  monitor: typeof DiagnosticSettingsClient;
 }
 
 /** String-literal `import()`s, so the bundler puts each package in a chunk of its own. */
@@ -64,6 +73,10 @@ const SDK_LOADERS: { [S in AzureService]: () => Promise<ServiceConstructors[S]> 
     (await import("@azure/arm-cognitiveservices")).CognitiveServicesManagementClient,
   apiManagement: async () => (await import("@azure/arm-apimanagement")).ApiManagementClient,
   secrets: async () => (await import("@azure/keyvault-secrets")).SecretClient,
+  cosmosDb: async () => (await import("@azure/arm-cosmosdb")).CosmosDBManagementClient,
+  appService: async () => (await import("@azure/arm-appservice")).WebSiteManagementClient,
+  // Diagnostic settings over REST at the api-version with categoryGroup (./diagnostic-settings.ts).
+  monitor: async () => (await import("./diagnostic-settings.js")).DiagnosticSettingsClient,
 };
 
 /** Loaded constructors, process-wide (a module is loaded once per process anyway). */
@@ -266,6 +279,29 @@ export class AzureClients {
       `apim:${subscriptionId}`,
       (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
     );
+  }
+
+  /** Cosmos DB accounts (classic client; account PATCH is a long-running operation). */
+  cosmosDb(subscriptionId: string): CosmosDBManagementClient {
+    return this.client(
+      "cosmosDb",
+      `cosmos:${subscriptionId}`,
+      (C) => new C(this.settings.credential, subscriptionId, this.classicOptions()),
+    );
+  }
+
+  /** App Service (web and function apps; modular client). */
+  appService(subscriptionId: string): WebSiteManagementClient {
+    return this.client(
+      "appService",
+      `web:${subscriptionId}`,
+      (C) => new C(this.settings.credential, subscriptionId, this.modularOptions()),
+    );
+  }
+
+  /** Azure Monitor diagnostic settings on any resource (not per subscription: the resource ID says). */
+  monitor(): DiagnosticSettingsClient {
+    return this.client("monitor", "monitor", (C) => new C(this.settings.credential, this.classicOptions()));
   }
 
   /** Plain ARM reads at any scope (resource groups, subscriptions, effective permissions), for

@@ -133,3 +133,25 @@ export function classicIfMatchOnce(etag: string | undefined): {
   });
   return { requestOptions: { customHeaders: headers } };
 }
+
+/**
+ * For resource types without an ETag (no If-Match possible): the fields a plan was made from, read
+ * again right before the write, must still hold the values the plan saw. Otherwise someone changed
+ * the resource in between and the run fails with the retryable `ResourceChanged`, so that the
+ * redelivery re-reads and re-plans instead of writing over the other change.
+ */
+export function assertUnchanged(
+  planned: Readonly<Record<string, unknown>>,
+  fresh: Readonly<Record<string, unknown>>,
+  resourceId: string,
+): void {
+  const changed = Object.keys(planned).filter(
+    (k) => JSON.stringify(planned[k] ?? null) !== JSON.stringify(fresh[k] ?? null),
+  );
+  if (changed.length === 0) return;
+  throw new RemediationError(
+    "ResourceChanged",
+    `the resource changed since it was read (${changed.join(", ")}); it has no ETag, so it was read again before the write`,
+    { step: "apply", resourceId, retryable: true },
+  );
+}

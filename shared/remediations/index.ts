@@ -3,8 +3,11 @@
  * and the tests build their registry here and pass it on.
  */
 import * as closeInternetInboundRule from "./close-internet-inbound-rule/kind.js";
+import * as disableLocalAuth from "./disable-local-auth/kind.js";
 import * as disablePublicNetworkAccess from "./disable-public-network-access/kind.js";
+import * as enableDiagnosticLogs from "./enable-diagnostic-logs/kind.js";
 import { createRegistry, type RemediationRegistry } from "./registry.js";
+import * as requireSecureTransport from "./require-secure-transport/kind.js";
 import * as rotateSecret from "./rotate-secret/kind.js";
 import * as scaleGpuPool from "./scale-gpu-pool/kind.js";
 import * as throttleApiSubscription from "./throttle-api-subscription/kind.js";
@@ -16,6 +19,9 @@ export const BUILTIN_KINDS: readonly AnyRemediation[] = [
   rotateSecret.remediation,
   scaleGpuPool.remediation,
   throttleApiSubscription.remediation,
+  disableLocalAuth.remediation,
+  requireSecureTransport.remediation,
+  enableDiagnosticLogs.remediation,
 ];
 
 /** A registry of every shipped kind. */

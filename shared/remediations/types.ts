@@ -29,6 +29,9 @@ export type AzureService = keyof Pick<
   | "cognitiveServices"
   | "apiManagement"
   | "secrets"
+  | "cosmosDb"
+  | "appService"
+  | "monitor"
 >;
 
 export interface RemediationContext<P = unknown> {

@@ -54,7 +54,10 @@ export function parseArmEvent(e: GridEvent, eventType: string): Signal {
   if (!isPlainObject(e.data))
     throw new InputError("InvalidEvent", "expected an object with the ARM event data", dataPath);
   const data = parseOrThrow(armData, e.data, dataPath, "InvalidEvent");
+  // An extension resource's ID (a diagnostic setting on a vault) parses to the resource it is on:
+  // that is the target; the consistency checks compare the ID the event names.
   const id = resourceIdAt(data.resourceUri, joinPath(dataPath, "resourceUri"));
+  const eventId = id.extension?.id ?? id.id;
 
   if (
     data.subscriptionId !== undefined &&
@@ -66,14 +69,14 @@ export function parseArmEvent(e: GridEvent, eventType: string): Signal {
       joinPath(dataPath, "subscriptionId"),
     );
   }
-  if (e.subject !== undefined && e.subject !== "" && idKey(e.subject) !== idKey(id.id)) {
+  if (e.subject !== undefined && e.subject !== "" && idKey(e.subject) !== idKey(eventId)) {
     throw new InputError(
       "InconsistentEvent",
       "subject does not match data.resourceUri",
       joinPath(e.path, "subject"),
     );
   }
-  if (e.topic !== undefined && !isUnderScope(id.id, e.topic)) {
+  if (e.topic !== undefined && !isUnderScope(eventId, e.topic)) {
     throw new InputError(
       "InconsistentEvent",
       `${e.fields.topic} is not a scope containing data.resourceUri`,

@@ -23,6 +23,8 @@ export interface RecordedRequest {
 }
 
 const ASSIGN_IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action";
+/** ARM's linked check on the destination when a diagnostic setting names a Log Analytics workspace. */
+const WORKSPACE_LINK = "Microsoft.OperationalInsights/workspaces/sharedKeys/action";
 
 function verbOf(method: string, where: string): "read" | "write" | "delete" {
   switch (method) {
@@ -48,7 +50,9 @@ function namesUserAssignedIdentities(body: unknown): boolean {
 function armOperations(method: string, path: string, body: unknown): Operation[] {
   const seg = path.split("/").filter(Boolean);
   if (seg[0]?.toLowerCase() !== "subscriptions" || !seg[1]) throw new Error(`not an ARM path: ${path}`);
-  const p = seg.findIndex((s) => s.toLowerCase() === "providers");
+  // The last `providers`: an extension resource (a diagnostic setting on a vault) is its own provider's.
+  let p = -1;
+  for (let i = 0; i < seg.length; i++) if (seg[i]!.toLowerCase() === "providers") p = i;
   if (p < 0) {
     // /subscriptions/{s}/resources, /resourceGroups[/{rg}[/resources]]
     const rest = seg.slice(2).map((s) => s.toLowerCase());
@@ -81,6 +85,14 @@ function armOperations(method: string, path: string, body: unknown): Operation[]
   }
   if ((method === "PUT" || method === "PATCH") && namesUserAssignedIdentities(body))
     ops.push({ plane: "action", name: ASSIGN_IDENTITY });
+  const workspaceId = (body as { properties?: { workspaceId?: unknown } } | null)?.properties?.workspaceId;
+  if (
+    method === "PUT" &&
+    `${provider}/${types.join("/")}`.toLowerCase() === "microsoft.insights/diagnosticsettings" &&
+    typeof workspaceId === "string" &&
+    workspaceId !== ""
+  )
+    ops.push({ plane: "action", name: WORKSPACE_LINK });
   return ops;
 }
 

@@ -6,7 +6,8 @@
  * - every such operation is granted by one of the roles (nothing driftguard does would be refused);
  * - every granted action or data action is used by at least one request (nothing granted for nothing);
  * - writes are granted only on resource types the default policies name (or their child types).
- * The tests' own setup calls (plain HTTPS, no Azure SDK user agent) are not driftguard's and are left out.
+ * The tests' own setup calls (plain HTTPS, no Azure SDK user agent) are not driftguard's and are left out;
+ * driftguard's own REST client (diagnostic settings) sends `driftguard-…` and counts.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -51,7 +52,7 @@ beforeAll(async () => {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as RecordedRequest);
   needed = recorded
-    .filter((r) => (r.headers?.["user-agent"] ?? "").startsWith("azsdk-js"))
+    .filter((r) => /^(azsdk-js|driftguard-)/.test(r.headers?.["user-agent"] ?? ""))
     .flatMap((r) => operationsOf(r));
 }, 300_000);
 
@@ -71,6 +72,9 @@ describe("the roles cover exactly the operations driftguard performs", () => {
       "Microsoft.Network",
       "Microsoft.ContainerService",
       "Microsoft.ApiManagement",
+      "Microsoft.DocumentDB",
+      "Microsoft.Web",
+      "Microsoft.Insights",
     ])
       expect(
         names.some((n) => n.startsWith(`${provider}/`)),
@@ -119,9 +123,12 @@ describe("the roles cover exactly the operations driftguard performs", () => {
 
   it("writes and deletes only on resource types the default policies name (or their child types)", () => {
     const file = parseYaml(readFileSync(path.join(root, "policies/default.yaml"), "utf8")) as {
-      policies: { resourceTypes: string[] }[];
+      policies: { resourceTypes: string[]; kind: string }[];
     };
     const named = new Set(file.policies.flatMap((p) => p.resourceTypes.map((t) => t.toLowerCase())));
+    // Diagnostic settings are extension resources on the named types, written by enable-diagnostic-logs.
+    if (file.policies.some((p) => p.kind === "enable-diagnostic-logs"))
+      named.add("microsoft.insights/diagnosticsettings");
     const changing = granted.remediator.filter((a) => /\/(write|delete)$/.test(a));
     expect(changing.length).toBeGreaterThan(0);
     for (const action of changing) {
@@ -171,6 +178,25 @@ describe("request → RBAC operation mapping", () => {
     ]);
     expect(op("PUT", ep, { identity: { type: "SystemAssigned" } })).toEqual([
       "action Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
+    ]);
+  });
+
+  it("diagnostic settings are their own provider's operations; naming a workspace adds ARM's linked check", () => {
+    const kv = `${sub}/Microsoft.KeyVault/vaults/kv1`;
+    const setting = `${kv}/providers/Microsoft.Insights/diagnosticSettings/driftguard`;
+    expect(op("GET", `${kv}/providers/Microsoft.Insights/diagnosticSettings`)).toEqual([
+      "action Microsoft.Insights/diagnosticSettings/read",
+    ]);
+    expect(
+      op("PUT", setting, {
+        properties: { workspaceId: `${sub}/Microsoft.OperationalInsights/workspaces/law` },
+      }),
+    ).toEqual([
+      "action Microsoft.Insights/diagnosticSettings/write",
+      "action Microsoft.OperationalInsights/workspaces/sharedKeys/action",
+    ]);
+    expect(op("PUT", setting, { properties: { storageAccountId: "/x" } })).toEqual([
+      "action Microsoft.Insights/diagnosticSettings/write",
     ]);
   });
 

@@ -29,6 +29,9 @@ const AZURE_SERVICES: readonly AzureService[] = [
   "cognitiveServices",
   "apiManagement",
   "secrets",
+  "cosmosDb",
+  "appService",
+  "monitor",
 ];
 
 /** A trail with nothing on it. */

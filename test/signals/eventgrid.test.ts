@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { armWriteEvent } from "../../dev/arm-event.js";
 import { parseEventGridDelivery } from "../../shared/signals/eventgrid.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { expectInputError, expectNoPersonalData, fixture, RG, SUB } from "./helpers.js";
@@ -357,5 +358,36 @@ describe("CloudEvents 1.0", () => {
     });
     const mixed = [fixture("ce-arm-write.json"), fixture("eg-arm-batch.json")[1]];
     expectInputError(() => parseEventGridDelivery(mixed, {}), { code: "MixedSchemas", path: "[1]" });
+  });
+});
+
+describe("ARM events on extension resources", () => {
+  it("a diagnostic setting's delete event targets the resource it was on", () => {
+    const vault =
+      "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-1";
+    const settingId = `${vault}/providers/Microsoft.Insights/diagnosticSettings/driftguard`;
+    const event = armWriteEvent(settingId);
+    event.eventType = "Microsoft.Resources.ResourceDeleteSuccess";
+    const parsed = parseEventGridDelivery([event], { "content-type": "application/json" });
+    expect(parsed.kind).toBe("signals");
+    if (parsed.kind !== "signals") return;
+    expect(parsed.signals[0]).toMatchObject({
+      type: "Microsoft.Resources.ResourceDeleteSuccess",
+      trigger: { eventGrid: "Microsoft.Resources.ResourceDeleteSuccess" },
+      targets: [
+        {
+          resourceId: vault,
+          resourceType: "Microsoft.KeyVault/vaults",
+          subscriptionId: "00000000-0000-0000-0000-000000000001",
+        },
+      ],
+      operationName: "Microsoft.Insights/diagnosticSettings/write",
+    });
+    // The subject must still name the setting: a subject naming the vault is inconsistent.
+    expect(() =>
+      parseEventGridDelivery([{ ...event, subject: `${vault}/secrets/x` }], {
+        "content-type": "application/json",
+      }),
+    ).toThrow(/subject does not match/);
   });
 });
