@@ -16,6 +16,7 @@ const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "han
 const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
 const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
 const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
+const publishEvents = lazyHandler(() => import("./timers.js"), "publishEvents");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -121,5 +122,13 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "0 */5 * * * *",
     everyMs: 300_000,
     handler: expirePendingApprovals,
+  },
+  // Decision events a host could not send right after the commit (docs/events.md).
+  {
+    name: "publishEvents",
+    trigger: "timer",
+    schedule: "15 */1 * * * *",
+    everyMs: 60_000,
+    handler: publishEvents,
   },
 ];

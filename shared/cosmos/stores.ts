@@ -23,13 +23,18 @@ export async function createCosmosStores(
     requestTimeoutMs: opts.requestTimeoutMs,
   });
   const containers = await ensureContainers(client, config.cosmos.database);
-  const audit = new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays });
+  const audit = new CosmosAuditStore(containers.audit, {
+    retentionDays: config.cosmos.auditRetentionDays,
+    // Decision events on: every record is written together with its outbox entry (docs/events.md).
+    ...(config.events.endpoint ? { events: { outcomes: config.events.outcomes } } : {}),
+  });
   return {
     audit,
     gate: new CosmosResourceGate(containers.audit, audit),
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
     teams: new CosmosTeamsConversationStore(containers.approvals),
+    ...(audit.outbox ? { outbox: audit.outbox } : {}),
     ping: async () => {
       await containers.database.read();
     },

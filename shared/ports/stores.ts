@@ -7,6 +7,7 @@
 import type { ActionBudget } from "./action-budget.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
+import type { EventOutbox } from "./event-outbox.js";
 import type { ResourceGate } from "./resource-gate.js";
 import type { TeamsConversationStore } from "./teams-conversations.js";
 
@@ -18,6 +19,8 @@ export interface Stores {
   approvals: ApprovalStore;
   /** The Teams bot's captured conversation and card messages. */
   teams?: TeamsConversationStore;
+  /** Pending decision events, written with their records (present when decision events are on). */
+  outbox?: EventOutbox;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }
