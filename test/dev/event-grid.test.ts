@@ -279,7 +279,8 @@ describe("delivery", () => {
     expect(hook.bodies).toHaveLength(5);
     const gaps = hook.bodies.slice(1).map((b, i) => b.at - hook.bodies[i]!.at);
     // Each wait is at least the scheduled delay (compressed), and in the schedule's order.
-    for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(RETRY_SCHEDULE_MS[i]! * SCALE - 5);
+    for (const [i, gap] of gaps.entries())
+      expect(gap).toBeGreaterThanOrEqual(RETRY_SCHEDULE_MS[i]! * SCALE - 5);
     expect(gaps[3]!).toBeGreaterThan(gaps[0]!);
     expect(hook.bodies.map((b) => b.headers["aeg-delivery-count"])).toEqual(["0", "1", "2", "3", "4"]);
     const [dl] = grid.deadLetters("failing");
