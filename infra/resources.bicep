@@ -33,6 +33,9 @@ param subscriptionTopicName string
 param deadLetterEnabled bool
 param maximumInstanceCount int
 param instanceMemoryMB int
+@description('Create the decisions topic and publish every decision to it (docs/events.md).')
+param publishDecisionEvents bool
+param decisionEventOutcomes string
 
 // driftguard's own Storage account and Key Vault are exactly the kind of resource its default policy
 // closes to the Internet; this Flex app reaches them over public endpoints (no VNet), so they carry
@@ -473,6 +476,18 @@ resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-
   }
 }
 
+// Decisions as CloudEvents: a custom topic (no keys) with EventGrid Data Sender for the identity.
+module decisionEvents 'modules/decision-events.bicep' = {
+  name: 'driftguard-decision-events-${resourceToken}'
+  params: {
+    enabled: publishDecisionEvents
+    name: 'evgt-driftguard-decisions-${resourceToken}'
+    location: location
+    tags: ownTags
+    principalId: identity.properties.principalId
+  }
+}
+
 var appUrl = empty(publicUrl) ? 'https://${functionApp.properties.defaultHostName}' : publicUrl
 
 // Every setting shared/config.ts reads in Azure (test/infra.test.ts keeps this list honest). Secrets are
@@ -505,6 +520,10 @@ var appSettings = {
   TEAMS_BOT_APP_ID: teamsBotAppId
   TEAMS_SERVICE_URL: teamsServiceUrl
   TEAMS_CONVERSATION_ID: teamsConversationId
+  // Decision events (docs/events.md): published with the identity; empty endpoint = off.
+  DRIFTGUARD_EVENTS_ENDPOINT: decisionEvents.outputs.endpoint
+  DRIFTGUARD_EVENTS_OUTCOMES: decisionEventOutcomes
+  DRIFTGUARD_INSTANCE_NAME: functionApp.name
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.
@@ -658,4 +677,5 @@ output deadLetterContainerName string = deadLetterContainerName
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
 output cosmosDatabase string = cosmosDatabaseName
 output keyVaultName string = appVault.outputs.name
+output decisionEventsEndpoint string = decisionEvents.outputs.endpoint
 output actionGroupId string = connectSignals ? actionGroup.id : ''
