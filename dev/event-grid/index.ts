@@ -54,6 +54,8 @@ export interface TopicInfo {
   inputSchema: TopicSchema;
   /** Publish endpoint (custom topics). */
   endpoint?: string;
+  /** Publish requests accepted so far (custom topics). */
+  publishes?: number;
 }
 
 export interface TopicFault {
@@ -376,6 +378,7 @@ export async function startLocalEventGrid(opts: LocalEventGridOptions): Promise<
         return send(res, 400, gridError("BadRequest", `${field}: ${issue.message}`, field));
       }
     }
+    topic.publishes = (topic.publishes ?? 0) + 1;
     accept(topic, events as GridEventJson[]);
     send(res, 200);
   }
@@ -404,11 +407,11 @@ export async function startLocalEventGrid(opts: LocalEventGridOptions): Promise<
         return send(
           res,
           200,
-          [...topics.values()].map(({ name, kind, inputSchema, endpoint }) => ({
+          [...topics.values()].map(({ name, kind, inputSchema, endpoint, publishes }) => ({
             name,
             kind,
             inputSchema,
-            ...(endpoint ? { endpoint } : {}),
+            ...(endpoint ? { endpoint, publishes: publishes ?? 0 } : {}),
           })),
         );
       case "PUT /_sim/topics/*": {
@@ -527,11 +530,11 @@ export async function startLocalEventGrid(opts: LocalEventGridOptions): Promise<
       return t.key!;
     },
     topics: () =>
-      [...topics.values()].map(({ name, kind, inputSchema, endpoint }) => ({
+      [...topics.values()].map(({ name, kind, inputSchema, endpoint, publishes }) => ({
         name,
         kind,
         inputSchema,
-        ...(endpoint ? { endpoint } : {}),
+        ...(endpoint ? { endpoint, publishes: publishes ?? 0 } : {}),
       })),
     subscribe,
     unsubscribe: (name) => {
