@@ -499,8 +499,7 @@ export async function startLocalEventGrid(opts: LocalEventGridOptions): Promise<
       if (path.toLowerCase().startsWith("/_sim/")) return admin(req, res, path, parsed.searchParams);
       const m = /^\/topics\/([^/]+)\/api\/events\/?$/i.exec(path);
       const topic = m ? topics.get(decodeURIComponent(m[1]!).toLowerCase()) : undefined;
-      if (!topic || topic.kind !== "custom")
-        return send(res, 404, gridError("NotFound", `No topic at ${path}.`));
+      if (topic?.kind !== "custom") return send(res, 404, gridError("NotFound", `No topic at ${path}.`));
       if (req.method !== "POST")
         return send(res, 405, gridError("MethodNotAllowed", "Use POST."), { allow: "POST" });
       return publish(req, res, topic);

@@ -206,7 +206,7 @@ describe("npm start", () => {
           }
         });
     const onLinux = existsSync("/proc/self/cmdline");
-    if (onLinux) expect(supervisedBy(run.child.pid!)).toHaveLength(4);
+    if (onLinux) expect(supervisedBy(run.child.pid!)).toHaveLength(5); // cosmos, azure-sim, event-grid and 2 hosts
     run.child.kill("SIGINT");
     await new Promise((r) => run.child.once("exit", r));
     expect(run.child.exitCode).toBe(0);
