@@ -15,6 +15,7 @@ import { CosmosAuditStore } from "../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../shared/cosmos/client.js";
 import { burstRecords, documentSizes, seedHistories } from "./audit.js";
 import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
+import { eventsBench } from "./events.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
 import { check, median, Results, round } from "./lib/report.js";
@@ -323,6 +324,40 @@ try {
       unit: "ms",
       ...check(e2e.p99, "<=", 60),
       ...e2eExtra,
+    });
+
+    // Decision events: the same workload on a one-host stack with events off and on.
+    const ev = await phase("decision events off/on (two one-host stacks)", () =>
+      eventsBench({
+        policyFile,
+        countsDir,
+        counting: N.counting,
+        e2eRate: N.e2eRate,
+        e2eSeconds: Math.min(N.e2eSeconds, 30),
+      }),
+    );
+    results.add({
+      metric: "events_requests_per_remediation",
+      value: ev.requestsAdded,
+      unit: "requests",
+      ...check(ev.requestsAdded, "<=", 1),
+      what: "Cosmos requests publishing adds per remediation (outbox delete; the outbox write rides in the commit batch)",
+      requests_off: ev.requestsOff,
+      requests_on: ev.requestsOn,
+      by_request_off: ev.byRequestOff,
+      by_request_on: ev.byRequestOn,
+      publishes_per_remediation: ev.publishesPerRemediation,
+      events_published: ev.eventsPublished,
+    });
+    results.add({
+      metric: "events_e2e_p99_added_pct",
+      value: ev.p99AddedPct,
+      unit: "%",
+      ...check(ev.p99AddedPct, "<=", 10),
+      e2e_p99_off_ms: ev.p99Off,
+      e2e_p99_on_ms: ev.p99On,
+      e2e_p50_off_ms: ev.p50Off,
+      e2e_p50_on_ms: ev.p50On,
     });
 
     const tp = await phase("throughput at 64 concurrency", () =>

@@ -29,6 +29,9 @@ export interface LocalStackInfo {
   subscriptions: string[];
   policyFile: string;
   pid: number;
+  /** The local Event Grid (admin API) and where decisions are published. */
+  eventGrid?: string;
+  eventsEndpoint?: string;
 }
 
 export interface CliContext {

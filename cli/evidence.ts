@@ -9,7 +9,7 @@ import type { AnchorStore } from "../shared/ports/anchor-store.js";
 import type { Clock } from "../shared/ports/clock.js";
 import type { EvidenceStore } from "../shared/ports/evidence-store.js";
 import { DRIFTGUARD_VERSION } from "../shared/version.js";
-import { type CliIo, parseDuration } from "./audit.js";
+import { type CliIo, parseDuration } from "./io.js";
 
 /** What the evidence commands need of an environment. */
 export interface EvidenceContext {

@@ -25,8 +25,8 @@ import {
 } from "../shared/evidence/pack.js";
 import type { AuditStore } from "../shared/ports/audit-store.js";
 import { DRIFTGUARD_VERSION } from "../shared/version.js";
-import type { CliIo } from "./audit.js";
 import { type EvidenceContext, formatVerification } from "./evidence.js";
+import type { CliIo } from "./io.js";
 
 /** A progress bar on a terminal (stderr), nothing otherwise. */
 async function progress(enabled: boolean) {

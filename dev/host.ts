@@ -33,6 +33,8 @@ export interface LocalHostOptions {
   log: Logger;
   /** Run timer functions on their interval (off in tests; call `runTimer`). */
   timers?: boolean;
+  /** Timer intervals (ms) by function name, instead of the table's `everyMs` (tests). */
+  timerEveryMs?: Record<string, number>;
   /** Headers added to every response (a host process names itself; see dev/proc). */
   responseHeaders?: Record<string, string>;
 }
@@ -330,7 +332,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
             runTimer(fn.name).catch((err) =>
               log.error({ timer: fn.name, err: redactText(String(err?.message ?? err)) }, "timer failed"),
             ),
-          fn.everyMs,
+          opts.timerEveryMs?.[fn.name] ?? fn.everyMs,
         ).unref(),
       )
     : [];

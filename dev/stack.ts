@@ -4,7 +4,7 @@
  * `npm start` and the integration tests both use this.
  */
 import path from "node:path";
-import { localStackCredential } from "../shared/azure/local-credential.js";
+import { LOCAL_PRINCIPAL_ID, localStackCredential } from "../shared/azure/local-credential.js";
 import { type DriftguardConfig, loadConfig } from "../shared/config.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
@@ -17,6 +17,9 @@ import type { AzureSimulator, Seed } from "./azure-sim/index.js";
 import { loadSeedFile, startAzureSimulator } from "./azure-sim/index.js";
 import { type LocalBlob, startLocalBlob } from "./blob.js";
 import { startEmbeddedCosmos } from "./cosmos.js";
+import { EventGridAdminClient } from "./event-grid/admin-client.js";
+import { DECISIONS_TOPIC, driftguardSubscriptions, webhookUrl } from "./event-grid/driftguard.js";
+import { SYSTEM_TOPICS, startLocalEventGrid } from "./event-grid/index.js";
 import { type LocalHost, startLocalHost } from "./host.js";
 import { type LocalTls, loadOrCreateLocalTls } from "./tls.js";
 
@@ -48,10 +51,52 @@ export interface LocalStackOptions {
   blob?: boolean;
   /** Azurite's port (default 10000; 0 = any free port). */
   blobPort?: number;
+  /** The local Event Grid's port (default: any free port). */
+  eventGridPort?: number;
+  /** Event Grid both ways (docs/local-stack.md#the-local-event-grid). */
+  events?: LocalEventsOptions;
+  /** Timer intervals (ms) by function name, instead of the table's (tests). */
+  timerEveryMs?: Record<string, number>;
+}
+
+/**
+ * The simulator always sends its events to the local Event Grid; what is wired beyond that is
+ * chosen here. `npm start` turns both on; tests opt in, so a test that posts its own events sees no
+ * second delivery of the same change.
+ */
+export interface LocalEventsOptions {
+  /** Deliver the simulated subscription's system topics to the host, as driftguard's Event Grid subscriptions do. */
+  deliver?: boolean;
+  /** Publish decisions to the local topic when DRIFTGUARD_EVENTS_ENDPOINT is unset. */
+  publish?: boolean;
+  /** Compresses Event Grid's retry schedule and time to live (1 = real time). */
+  timeScale?: number;
+  /** The publisher's timings (see shared/events/publisher.ts). */
+  minAgeMs?: number;
+  pauseMs?: number;
+}
+
+/** The environment's settings with driftguard's local principal among its own (echoes are recognised). */
+export function localStackEventSettings(
+  env: Record<string, string | undefined>,
+  localTopicEndpoint: string | undefined,
+): Record<string, string | undefined> {
+  const self = (env.DRIFTGUARD_SELF_PRINCIPAL_IDS ?? "").split(/[,;\s]+/).filter(Boolean);
+  if (!self.map((s) => s.toLowerCase()).includes(LOCAL_PRINCIPAL_ID)) self.push(LOCAL_PRINCIPAL_ID);
+  return {
+    DRIFTGUARD_SELF_PRINCIPAL_IDS: self.join(","),
+    // A value the user set wins over the local topic.
+    DRIFTGUARD_EVENTS_ENDPOINT: env.DRIFTGUARD_EVENTS_ENDPOINT || localTopicEndpoint,
+  };
 }
 
 export interface LocalStack {
   functionsUrl: string;
+  /** The local Event Grid (admin API: topics' events, subscriptions, deliveries, dead letters, faults). */
+  eventGridUrl: string;
+  eventGrid: EventGridAdminClient;
+  /** The local decisions topic's publish endpoint. */
+  decisionsEndpoint: string;
   functionKey: string;
   cosmosUrl: string;
   /** The embedded server's well-known emulator key (local stack only). */
@@ -78,7 +123,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const seed = typeof opts.seed === "object" ? opts.seed : await loadSeedFile(opts.seed ?? DEFAULT_SEED_FILE);
   const closers: (() => Promise<void>)[] = [];
   try {
-    const sim = await startAzureSimulator({ port: opts.azurePort ?? 8443, tls, seed, lro: opts.lro });
+    const grid = await startLocalEventGrid({
+      port: opts.eventGridPort ?? 0,
+      tls,
+      timeScale: opts.events?.timeScale,
+      topics: [{ name: DECISIONS_TOPIC }],
+    });
+    closers.push(() => grid.close());
+    const sim = await startAzureSimulator({
+      port: opts.azurePort ?? 8443,
+      tls,
+      seed,
+      lro: opts.lro,
+      events: { url: grid.url, ca: tls.cert, topics: SYSTEM_TOPICS },
+    });
     closers.push(() => sim.close());
     const cosmos = await startEmbeddedCosmos({ port: opts.cosmosPort ?? 8081, tls });
     closers.push(() => cosmos.close());
@@ -90,14 +148,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       functionKey: opts.functionKey,
       log,
       timers: opts.timers,
+      timerEveryMs: opts.timerEveryMs,
     });
     closers.push(() => host.close());
     const functionsUrl = host.url;
+    const eventGrid = new EventGridAdminClient(grid.url, tls.cert);
+    closers.push(async () => eventGrid.close());
+    const userEnv = { ...process.env, ...opts.env };
 
     // Everything below is configured exactly as in Azure: by settings.
     const config = loadConfig({
-      ...process.env,
-      ...opts.env,
+      ...userEnv,
+      ...localStackEventSettings(
+        userEnv,
+        opts.events?.publish ? grid.topicEndpoint(DECISIONS_TOPIC) : undefined,
+      ),
       ...(opts.mode ? { DRIFTGUARD_MODE: opts.mode } : {}),
       ...(opts.policyFile ? { DRIFTGUARD_POLICY_FILE: opts.policyFile } : {}),
       COSMOS_ENDPOINT: cosmos.endpoint,
@@ -120,11 +185,22 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       busyWaitMs: opts.busyWaitMs,
       onDecision: opts.onDecision,
       notifier: opts.notifier?.(config),
+      events: { minAgeMs: opts.events?.minAgeMs, pauseMs: opts.events?.pauseMs },
     });
     setRuntime(runtime);
     closers.push(async () => setRuntime(undefined));
+    // Last: the host must answer the handshake. Closed first, so no delivery hits a closed host.
+    if (opts.events?.deliver)
+      for (const sub of driftguardSubscriptions(webhookUrl(functionsUrl, host.functionKey)))
+        await grid.subscribe(sub.name, sub.def);
+    closers.push(async () => {
+      for (const sub of driftguardSubscriptions("")) grid.unsubscribe(sub.name);
+    });
     return {
       functionsUrl,
+      eventGridUrl: grid.url,
+      eventGrid,
+      decisionsEndpoint: grid.topicEndpoint(DECISIONS_TOPIC),
       functionKey: host.functionKey,
       cosmosUrl: cosmos.endpoint,
       cosmosKey: cosmos.key,

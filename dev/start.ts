@@ -24,6 +24,8 @@ import {
 import { loadOrCreateLocalTls } from "./tls.js";
 
 const SAMPLE_EVENTS_DIR = path.resolve("dev", "sample-events");
+/** The pipeline's reason for an event caused by driftguard's own write. */
+const SELF_ECHO_REASON = "caused by driftguard itself";
 
 function port(value: string): number {
   const n = Number(value);
@@ -41,6 +43,8 @@ function hostCount(value: string): number {
 /** What npm start needs of either kind of stack (in-process or separate processes). */
 interface RunningStack {
   functionsUrl: string;
+  eventGridUrl: string;
+  decisionsEndpoint: string;
   functionKey: string;
   cosmosUrl: string;
   cosmosKey: string;
@@ -99,6 +103,27 @@ async function deliverDemoApproval(stack: RunningStack): Promise<void> {
   if (!res.ok) process.stdout.write(`  delivery answered ${res.status}: ${text.slice(0, 300)}\n`);
 }
 
+/**
+ * The console hint: a one-line `curl` that opens a storage account straight against the simulator,
+ * as someone in the portal would; the local Event Grid delivers the write and driftguard fixes it.
+ */
+function makeAChangeYourself(stack: RunningStack): string | undefined {
+  const account = (stack.seed.resources ?? []).find(
+    (r) =>
+      /\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i.test(String(r.id)) &&
+      (r.tags as Record<string, string> | undefined)?.["driftguard:exclude"] !== "true",
+  );
+  if (!account) return undefined;
+  const ca = path.relative(process.cwd(), stack.caCertFile) || stack.caCertFile;
+  return [
+    "",
+    "Make a change yourself: open a storage account to the Internet, straight against the simulator (no event file);",
+    "the local Event Grid delivers the write to driftguard, which closes it again:",
+    `  curl -s --cacert ${ca} -X PATCH -H "authorization: Bearer x" -H "content-type: application/json" -d '{"properties":{"publicNetworkAccess":"Enabled"}}' "${stack.azureUrl}${account.id}?api-version=2023-05-01"`,
+    "",
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name("npm start --")
@@ -107,6 +132,7 @@ async function main(): Promise<void> {
     .option("--cosmos-port <n>", "embedded Cosmos DB port", port, 8081)
     .option("--azure-port <n>", "Azure simulator port (vaults take further free ports)", port, 8443)
     .option("--blob-port <n>", "Azurite blob port (default: any free port)", port, 0)
+    .option("--event-grid-port <n>", "local Event Grid port (default: any free port)", port, 0)
     .option("--seed <file>", "simulated Azure environment", DEFAULT_SEED_FILE)
     .option("--no-demo", "skip the sample replay")
     .option("--function-key <key>", "function key (default: generated and printed)")
@@ -125,6 +151,7 @@ async function main(): Promise<void> {
     cosmosPort: number;
     azurePort: number;
     blobPort: number;
+    eventGridPort: number;
     seed: string;
     demo: boolean;
     functionKey?: string;
@@ -139,7 +166,12 @@ async function main(): Promise<void> {
   }
 
   const started = Date.now();
-  const print = (d: Decision) => process.stdout.write(`${formatDecision(d)}\n`);
+  const print = (d: Decision) =>
+    process.stdout.write(
+      d.outcome === "ignored" && d.reason === SELF_ECHO_REASON
+        ? `    ↩ echo           ${d.target.resourceId.split("/").slice(-2).join("/")}: driftguard's own write came back from Event Grid; ignored\n`
+        : `${formatDecision(d)}\n`,
+    );
   const separate = opts.separate || opts.hosts !== undefined;
   // The bot's Teams: the stand-in, its cards printed here and written under .driftguard/cards/.
   const tls = await loadOrCreateLocalTls();
@@ -163,6 +195,10 @@ async function main(): Promise<void> {
     functionKey: opts.functionKey,
     timers: true,
     env: teams.env,
+    eventGridPort: opts.eventGridPort,
+    // A change made against the simulator reaches the host as Event Grid would deliver it; decisions
+    // go to the local topic unless DRIFTGUARD_EVENTS_ENDPOINT says otherwise.
+    events: { deliver: true, publish: true },
   };
   let stack: RunningStack;
   if (separate) {
@@ -192,6 +228,7 @@ async function main(): Promise<void> {
     };
   }
   teams.connect(stack.functionsUrl);
+  const eventsEndpoint = process.env.DRIFTGUARD_EVENTS_ENDPOINT || stack.decisionsEndpoint;
   const ready = {
     functions: stack.functionsUrl,
     cosmos: stack.cosmosUrl,
@@ -201,6 +238,8 @@ async function main(): Promise<void> {
     caCertFile: stack.caCertFile,
     blob: stack.blobUrl!,
     anchorContainerUrl: stack.anchorContainerUrl!,
+    eventGrid: stack.eventGridUrl,
+    eventsEndpoint,
   };
   if (opts.readyFile) await writeFile(opts.readyFile, JSON.stringify(ready, null, 2));
   // For the CLI (`npx driftguard audit`, `replay`) to find this running stack.
@@ -224,10 +263,11 @@ async function main(): Promise<void> {
       `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
       `  Teams stand-in: ${teams.sim.url} (the bot's approval cards; rendered under .driftguard/cards/)`,
       `  anchors: ${stack.anchorContainerUrl} (Azurite, in memory; npx driftguard audit anchor | verify | export)`,
+      `  Event Grid: ${stack.eventGridUrl} (the simulator's ARM and Key Vault events are delivered to the host; decisions → ${eventsEndpoint})`,
       `  policies: ${stack.policyFile}   mode: ${stack.mode}`,
       ...(separate
         ? [
-            `  processes: cosmos, azure-sim, blob and ${opts.hosts ?? 1} host(s) behind a round-robin front end`,
+            `  processes: cosmos, azure-sim, event-grid, blob and ${opts.hosts ?? 1} host(s) behind a round-robin front end`,
           ]
         : []),
       "",
@@ -243,6 +283,8 @@ async function main(): Promise<void> {
       `\nDemo done. Query the trail: curl -s '${stack.functionsUrl}/api/audit?code=<key>&limit=20'\n`,
     );
   }
+  const change = makeAChangeYourself(stack);
+  if (change) process.stdout.write(change);
   process.stdout.write("Serving until Ctrl-C.\n");
 
   let stopping = false;

@@ -18,6 +18,7 @@ const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendin
 const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
 const anchorDigests = lazyHandler(() => import("./anchors.js"), "anchorDigests");
 const handleAuditStatus = lazyHandler(() => import("./anchors.js"), "handleAuditStatus");
+const publishEvents = lazyHandler(() => import("./timers.js"), "publishEvents");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -141,5 +142,13 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "%DRIFTGUARD_ANCHOR_SCHEDULE%",
     everyMs: 3_600_000,
     handler: anchorDigests,
+  },
+  // Decision events a host could not send right after the commit (docs/events.md).
+  {
+    name: "publishEvents",
+    trigger: "timer",
+    schedule: "15 */1 * * * *",
+    everyMs: 60_000,
+    handler: publishEvents,
   },
 ];

@@ -55,3 +55,15 @@ export async function resumePendingWork(
     runtime.log.info({ invocationId: context.invocationId, ...s }, "interrupted action completed");
   setPendingApprovals(await runtime.stores.approvals.countPending());
 }
+
+/**
+ * Sends the decision events still pending (docs/events.md#not-one-lost): those of a host that died
+ * between commit and send, or sent while the topic was down. Nothing to do when events are off.
+ */
+export async function publishEvents(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
+  const runtime = await getRuntime();
+  if (!runtime.events) return;
+  const report = await runtime.events.publishPending();
+  if (report.published > 0 || report.orphansRemoved > 0 || report.left > 0)
+    runtime.log.info({ invocationId: context.invocationId, ...report }, "pending decision events published");
+}

@@ -89,16 +89,13 @@ param pseudonymKey string = '${newGuid()}${newGuid()}'
 param approverSigningKey string = '${newGuid()}${newGuid()}'
 
 @description('Resource providers whose ResourceWriteSuccess events are delivered (advanced filter on data.resourceProvider). Must cover every resource type of an eventGrid-triggered policy.')
-param eventProviders array = [
-  'Microsoft.MachineLearningServices'
-  'Microsoft.Storage'
-  'Microsoft.KeyVault'
-  'Microsoft.CognitiveServices'
-  'Microsoft.Network'
-  'Microsoft.DocumentDB'
-  'Microsoft.Web'
-  'Microsoft.ApiManagement'
-]
+param eventProviders array = loadJsonContent('event-subscriptions.json').resourceWrites.resourceProviders
+
+@description('Publish every decision as a CloudEvent to an Event Grid custom topic this template creates (keys disabled; the app\'s identity gets EventGrid Data Sender on it). See docs/events.md.')
+param publishDecisionEvents bool = false
+
+@description('DRIFTGUARD_EVENTS_OUTCOMES: comma-separated record outcomes to publish (remediated,failed,pending-approval,…). Empty: every outcome.')
+param decisionEventOutcomes string = ''
 
 @minValue(1)
 @maxValue(5000)
@@ -177,6 +174,8 @@ var identityName = 'id-driftguard-${resourceToken}'
 var functionAppName = 'func-driftguard-${resourceToken}'
 // The Event Grid trigger's name in functions/app.ts (test/infra.test.ts checks they match).
 var eventFunctionName = 'resourceEvents'
+// driftguard's Event Grid subscriptions: the same file the local Event Grid reads (dev/event-grid/driftguard.ts).
+var eventSubscriptions = loadJsonContent('event-subscriptions.json')
 var createSubscriptionTopic = empty(existingSubscriptionTopicName)
 var subscriptionTopicName = createSubscriptionTopic ? 'evgt-driftguard-${resourceToken}' : existingSubscriptionTopicName
 var subscriptionTopicResourceGroup = createSubscriptionTopic || empty(existingSubscriptionTopicResourceGroup)
@@ -234,6 +233,8 @@ module app 'resources.bicep' = {
     anchorContainerUrl: anchorContainerUrl
     anchorSchedule: anchorSchedule
     anchorRetentionDays: anchorRetentionDays
+    publishDecisionEvents: publishDecisionEvents
+    decisionEventOutcomes: decisionEventOutcomes
   }
 }
 
@@ -468,11 +469,9 @@ module resourceWriteEvents 'modules/event-subscription.bicep' = if (connectSigna
   scope: resourceGroup(subscriptionTopicResourceGroup)
   params: {
     systemTopicName: subscriptionTopicName
-    name: 'driftguard-resource-writes'
+    name: eventSubscriptions.resourceWrites.name
     functionResourceId: '${app.outputs.functionAppId}/functions/${eventFunctionName}'
-    includedEventTypes: [
-      'Microsoft.Resources.ResourceWriteSuccess'
-    ]
+    includedEventTypes: eventSubscriptions.resourceWrites.includedEventTypes
     advancedFilters: [
       {
         operatorType: 'StringIn'
@@ -496,20 +495,14 @@ module diagnosticSettingEvents 'modules/event-subscription.bicep' = if (connectS
   scope: resourceGroup(subscriptionTopicResourceGroup)
   params: {
     systemTopicName: subscriptionTopicName
-    name: 'driftguard-diagnostic-settings'
+    name: eventSubscriptions.diagnosticSettings.name
     functionResourceId: '${app.outputs.functionAppId}/functions/${eventFunctionName}'
-    includedEventTypes: [
-      'Microsoft.Resources.ResourceWriteSuccess'
-      'Microsoft.Resources.ResourceDeleteSuccess'
-    ]
+    includedEventTypes: eventSubscriptions.diagnosticSettings.includedEventTypes
     advancedFilters: [
       {
         operatorType: 'StringIn'
         key: 'data.operationName'
-        values: [
-          'Microsoft.Insights/diagnosticSettings/write'
-          'Microsoft.Insights/diagnosticSettings/delete'
-        ]
+        values: eventSubscriptions.diagnosticSettings.operationNames
       }
     ]
     maxEventsPerBatch: maxEventsPerBatch
@@ -525,12 +518,9 @@ module secretEvents 'modules/event-subscription.bicep' = [
     scope: resourceGroup(kv.resourceGroup)
     params: {
       systemTopicName: vaultTargets[i].outputs.systemTopicName
-      name: 'driftguard-secret-expiry'
+      name: eventSubscriptions.secretExpiry.name
       functionResourceId: '${app.outputs.functionAppId}/functions/${eventFunctionName}'
-      includedEventTypes: [
-        'Microsoft.KeyVault.SecretNearExpiry'
-        'Microsoft.KeyVault.SecretExpired'
-      ]
+      includedEventTypes: eventSubscriptions.secretExpiry.includedEventTypes
       advancedFilters: []
       maxEventsPerBatch: maxEventsPerBatch
       preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
@@ -555,6 +545,7 @@ output DRIFTGUARD_KEY_ROTATION_ROLE_ID string = keyRotationRole.id
 output DRIFTGUARD_SECRET_ROTATION_ROLE_ID string = secretRotationRole.id
 output DRIFTGUARD_SUBSCRIPTION_TOPIC string = '${subscriptionTopicResourceGroup}/${subscriptionTopicName}'
 output DRIFTGUARD_ACTION_GROUP_ID string = app.outputs.actionGroupId
+output DRIFTGUARD_EVENTS_ENDPOINT string = app.outputs.decisionEventsEndpoint
 output COSMOS_ENDPOINT string = app.outputs.cosmosEndpoint
 output COSMOS_DATABASE string = app.outputs.cosmosDatabase
 output AZURE_KEY_VAULT_NAME string = app.outputs.keyVaultName

@@ -37,6 +37,9 @@ param instanceMemoryMB int
 param anchorContainerUrl string
 param anchorSchedule string
 param anchorRetentionDays int
+@description('Create the decisions topic and publish every decision to it (docs/events.md).')
+param publishDecisionEvents bool
+param decisionEventOutcomes string
 
 // driftguard's own Storage account and Key Vault are exactly the kind of resource its default policy
 // closes to the Internet; this Flex app reaches them over public endpoints (no VNet), so they carry
@@ -477,6 +480,18 @@ resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-
   }
 }
 
+// Decisions as CloudEvents: a custom topic (no keys) with EventGrid Data Sender for the identity.
+module decisionEvents 'modules/decision-events.bicep' = {
+  name: 'driftguard-decision-events-${resourceToken}'
+  params: {
+    enabled: publishDecisionEvents
+    name: 'evgt-driftguard-decisions-${resourceToken}'
+    location: location
+    tags: ownTags
+    principalId: identity.properties.principalId
+  }
+}
+
 var appUrl = empty(publicUrl) ? 'https://${functionApp.properties.defaultHostName}' : publicUrl
 
 // Every setting shared/config.ts reads in Azure (test/infra.test.ts keeps this list honest). Secrets are
@@ -513,6 +528,10 @@ var appSettings = {
   DRIFTGUARD_ANCHOR_CONTAINER_URL: anchorContainerUrl
   DRIFTGUARD_ANCHOR_SCHEDULE: anchorSchedule
   DRIFTGUARD_ANCHOR_RETENTION_DAYS: string(anchorRetentionDays)
+  // Decision events (docs/events.md): published with the identity; empty endpoint = off.
+  DRIFTGUARD_EVENTS_ENDPOINT: decisionEvents.outputs.endpoint
+  DRIFTGUARD_EVENTS_OUTCOMES: decisionEventOutcomes
+  DRIFTGUARD_INSTANCE_NAME: functionApp.name
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.
@@ -666,4 +685,5 @@ output deadLetterContainerName string = deadLetterContainerName
 output cosmosEndpoint string = cosmos.properties.documentEndpoint
 output cosmosDatabase string = cosmosDatabaseName
 output keyVaultName string = appVault.outputs.name
+output decisionEventsEndpoint string = decisionEvents.outputs.endpoint
 output actionGroupId string = connectSignals ? actionGroup.id : ''

@@ -3,7 +3,10 @@
  * invalid one fails fast with its name and the reason. Production identity is Managed Identity; the
  * key/CA/vault-URL settings exist only for the local stack.
  */
+
+import { hostname } from "node:os";
 import { longestGapMs, parseSchedule } from "./anchors/schedule.js";
+import { OUTCOMES, type Outcome } from "./audit/types.js";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_POLICY_FILE } from "./policy/load.js";
 import { MODES, type PolicyMode } from "./policy/schema.js";
@@ -54,6 +57,8 @@ export interface DriftguardConfig {
   /** Off by default; Application Insights with APPLICATIONINSIGHTS_CONNECTION_STRING, console with
    *  DRIFTGUARD_TELEMETRY=console. */
   telemetry: TelemetrySettings;
+  /** Decision events (docs/events.md): published when `endpoint` is set. */
+  events: EventSettings;
   /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
   inAzure: boolean;
   /** Anchors of the audit trail in write-once storage (docs/audit.md#anchors). */
@@ -127,6 +132,17 @@ function anchorSettings(env: Env): AnchorSettings {
     );
   const url = containerUrl(env, "DRIFTGUARD_ANCHOR_CONTAINER_URL");
   return { schedule, periodMs, retentionDays, ...(url ? { containerUrl: url } : {}) };
+}
+
+export interface EventSettings {
+  /** Event Grid custom topic endpoint (CloudEvents 1.0 input schema); unset = no events. */
+  endpoint?: string;
+  /** Local stack only: the topic's key, sent as `aeg-sas-key` instead of a token. */
+  key?: string;
+  /** Outcomes published (unset = every outcome). */
+  outcomes?: Outcome[];
+  /** Names this deployment in each event's `source` (`/driftguard/<instanceName>`). */
+  instanceName: string;
 }
 
 /** The Cosmos DB emulator's published, well-known account key: the local stack's Cosmos stand-in
@@ -292,6 +308,8 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
       "is required when TEAMS_SERVICE_URL or TEAMS_CONVERSATION_ID is set (the bot posts the cards)",
     );
 
+  const events = eventSettings(env, inAzure, localStack);
+
   return {
     mode,
     policyFile: env.DRIFTGUARD_POLICY_FILE || DEFAULT_POLICY_FILE,
@@ -318,7 +336,74 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
     telemetry: telemetrySettings(env),
     anchors: anchorSettings(env),
+    events,
     inAzure,
     localStack,
   };
+}
+
+const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/i;
+
+/** DRIFTGUARD_EVENTS_* and DRIFTGUARD_INSTANCE_NAME (docs/settings.md#decision-events). */
+function eventSettings(env: Env, inAzure: boolean, localStack: boolean): EventSettings {
+  const key = env.DRIFTGUARD_EVENTS_KEY || undefined;
+  if (key && inAzure)
+    throw new ConfigError(
+      "DRIFTGUARD_EVENTS_KEY",
+      "must not be set in Azure: the app publishes with its managed identity (role EventGrid Data Sender on the topic)",
+    );
+  if (key && !localStack)
+    throw new ConfigError("DRIFTGUARD_EVENTS_KEY", "is accepted on the local stack only");
+  let endpoint: string | undefined;
+  const raw = env.DRIFTGUARD_EVENTS_ENDPOINT?.trim();
+  if (raw) {
+    if (localStack && LOOPBACK_HTTP.test(raw)) {
+      if (!key)
+        throw new ConfigError(
+          "DRIFTGUARD_EVENTS_KEY",
+          "is required with a loopback http:// DRIFTGUARD_EVENTS_ENDPOINT (tokens are never sent over plain HTTP)",
+        );
+      endpoint = raw;
+    } else {
+      endpoint = httpsUrl({ DRIFTGUARD_EVENTS_ENDPOINT: raw }, "DRIFTGUARD_EVENTS_ENDPOINT");
+    }
+  }
+  let outcomes: Outcome[] | undefined;
+  const list = env.DRIFTGUARD_EVENTS_OUTCOMES?.trim();
+  if (list) {
+    outcomes = [];
+    for (const item of list.split(/[,;\s]+/).filter(Boolean)) {
+      const outcome = item.toLowerCase() as Outcome;
+      if (!OUTCOMES.includes(outcome))
+        throw new ConfigError(
+          "DRIFTGUARD_EVENTS_OUTCOMES",
+          `'${item}' is not a record outcome (one of ${OUTCOMES.join(", ")})`,
+        );
+      if (!outcomes.includes(outcome)) outcomes.push(outcome);
+    }
+  }
+  const instanceName =
+    (env.DRIFTGUARD_INSTANCE_NAME?.trim() || undefined) ?? defaultInstanceName(env, localStack);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(instanceName))
+    throw new ConfigError(
+      "DRIFTGUARD_INSTANCE_NAME",
+      "must be 1-128 letters, digits, '.', '_' or '-' (it names the deployment in each event's source)",
+    );
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(key ? { key } : {}),
+    ...(outcomes ? { outcomes } : {}),
+    instanceName,
+  };
+}
+
+/** The function app's name in Azure; `local-stack` there; else this machine's host name. */
+function defaultInstanceName(env: Env, localStack: boolean): string {
+  if (env.WEBSITE_SITE_NAME) return env.WEBSITE_SITE_NAME;
+  if (localStack) return "local-stack";
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, "-")
+      .slice(0, 128) || "driftguard"
+  );
 }

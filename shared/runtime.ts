@@ -11,6 +11,9 @@ import type { NotifierDeps } from "./approvals/notifier.js";
 import { AzureClients, productionVaultUrl } from "./azure/clients.js";
 import type { DriftguardConfig } from "./config.js";
 import { loadConfig } from "./config.js";
+import { decisionSource } from "./events/decision-event.js";
+import { eventGridSink } from "./events/event-grid-sink.js";
+import { DecisionPublisher, type EventSink } from "./events/publisher.js";
 import { createLogger, type Logger } from "./log.js";
 import { Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFileSource } from "./policy/load.js";
@@ -35,6 +38,8 @@ export interface Runtime {
   anchors?: AnchorStore;
   /** SHA-256 of the loaded policy file (records carry it as `policyFileHash`). */
   policyFileHash: string;
+  /** Publishes decisions as CloudEvents (present when DRIFTGUARD_EVENTS_ENDPOINT is set). */
+  events?: DecisionPublisher;
 }
 
 export interface RuntimeOverrides {
@@ -55,6 +60,8 @@ export interface RuntimeOverrides {
   onDecision?: PipelineDeps["onDecision"];
   /** Replaces the configured anchor container (tests). */
   anchors?: AnchorStore;
+  /** Decision events: replaces the Event Grid topic (tests), and the publisher's timings. */
+  events?: { sink?: EventSink; minAgeMs?: number; pauseMs?: number };
 }
 
 /** Managed Identity in Azure (user-assigned when AZURE_CLIENT_ID is set); developer credentials elsewhere. */
@@ -130,6 +137,7 @@ export async function createRuntime(
           budget: traced(untraced.budget, "budget"),
           approvals: traced(untraced.approvals, "approvals"),
         };
+  const events = decisionPublisher(config, stores, { credential, ca, log, clock, overrides });
   const notifier =
     overrides.notifier ??
     notifierOnFirstUse(config, log, { credential, ca, teams: stores.teams, approvals: stores.approvals });
@@ -179,6 +187,7 @@ export async function createRuntime(
     log,
     policyFileHash: policies.sha256,
     ...(anchors ? { anchors } : {}),
+    ...(events ? { events } : {}),
   };
 }
 
@@ -206,6 +215,34 @@ async function storePolicyFile(
       "could not store the policy file",
     );
   }
+}
+
+/** The decision publisher, when events are on and the stores queue them (docs/events.md). */
+function decisionPublisher(
+  config: DriftguardConfig,
+  stores: Stores,
+  deps: { credential: TokenCredential; ca?: string; log: Logger; clock: Clock; overrides: RuntimeOverrides },
+): DecisionPublisher | undefined {
+  if (!config.events.endpoint || !stores.outbox) return undefined;
+  const { overrides } = deps;
+  const sink =
+    overrides.events?.sink ??
+    eventGridSink({
+      endpoint: config.events.endpoint,
+      credential: deps.credential,
+      key: config.events.key,
+      ca: deps.ca,
+      retry: overrides.retry,
+    });
+  return new DecisionPublisher({
+    outbox: stores.outbox,
+    sink,
+    source: decisionSource(config.events.instanceName),
+    log: deps.log,
+    clock: () => deps.clock.now(),
+    minAgeMs: overrides.events?.minAgeMs,
+    pauseMs: overrides.events?.pauseMs,
+  });
 }
 
 let current: Promise<Runtime> | undefined;

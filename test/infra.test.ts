@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { loadEventSubscriptionsFile } from "../dev/event-grid/driftguard.js";
 import { type FunctionDefinition, functionsTable } from "../functions/app.js";
 import { APPROVALS_INDEXING_POLICY, AUDIT_INDEXING_POLICY, CONTAINERS } from "../shared/cosmos/client.js";
 import {
@@ -57,7 +58,13 @@ beforeAll(() => {
 });
 
 // Settings shared/config.ts reads that must NOT be app settings in Azure, and why.
-const LOCAL_ONLY = ["COSMOS_KEY", "DRIFTGUARD_VAULT_URLS", "DRIFTGUARD_CA_FILE", "DRIFTGUARD_LOCAL_STACK"]; // refused or useless in Azure
+const LOCAL_ONLY = [
+  "COSMOS_KEY",
+  "DRIFTGUARD_VAULT_URLS",
+  "DRIFTGUARD_CA_FILE",
+  "DRIFTGUARD_LOCAL_STACK",
+  "DRIFTGUARD_EVENTS_KEY",
+]; // refused or useless in Azure
 const PLATFORM = ["WEBSITE_SITE_NAME"]; // set by App Service itself
 const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL"]; // the default is Bot Framework's public keys
 
@@ -79,6 +86,9 @@ function configSettingNames(): string[] {
 function appSettingEntries(): Entry[] {
   return entries(blockAfter(res, /^var appSettings\s*=/m));
 }
+
+const eventSubscriptionsFile = () =>
+  loadEventSubscriptionsFile(path.join(root, "infra/event-subscriptions.json"));
 
 // ─── Tests ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -360,21 +370,49 @@ describe("function app", () => {
     expect(sub).toMatch(/maxEventsPerBatch:\s*maxEventsPerBatch/);
     expect(sub).toMatch(/preferredBatchSizeInKilobytes:\s*preferredBatchSizeInKilobytes/);
     expect(sub).toMatch(/maxDeliveryAttempts:\s*30\s*eventTimeToLiveInMinutes:\s*1440/);
-    expect(main).toContain("'Microsoft.Resources.ResourceWriteSuccess'");
-    expect(main).toContain("'Microsoft.Resources.ResourceDeleteSuccess'");
-    expect(main).toContain("'Microsoft.Insights/diagnosticSettings/delete'");
-    expect(main).toContain("'Microsoft.KeyVault.SecretNearExpiry'");
-    expect(main).toContain("'Microsoft.KeyVault.SecretExpired'");
+    // The filters come from infra/event-subscriptions.json, which the local Event Grid reads too.
+    const filters = eventSubscriptionsFile();
+    expect(main).toMatch(/^var eventSubscriptions = loadJsonContent\('event-subscriptions\.json'\)$/m);
+    expect(main).toContain("includedEventTypes: eventSubscriptions.resourceWrites.includedEventTypes");
+    expect(main).toContain("includedEventTypes: eventSubscriptions.secretExpiry.includedEventTypes");
+    expect(filters.resourceWrites.includedEventTypes).toEqual(["Microsoft.Resources.ResourceWriteSuccess"]);
+    expect(filters.secretExpiry.includedEventTypes).toEqual([
+      "Microsoft.KeyVault.SecretNearExpiry",
+      "Microsoft.KeyVault.SecretExpired",
+    ]);
+    expect(main).toContain("includedEventTypes: eventSubscriptions.diagnosticSettings.includedEventTypes");
+    expect(main).toContain("values: eventSubscriptions.diagnosticSettings.operationNames");
+    expect(filters.diagnosticSettings.operationNames).toEqual([
+      "Microsoft.Insights/diagnosticSettings/write",
+      "Microsoft.Insights/diagnosticSettings/delete",
+    ]);
     expect(resourceBody(res, "subscriptionTopic")).toMatch(
       /location:\s*'global'[\s\S]*topicType:\s*'Microsoft\.Resources\.Subscriptions'/,
     );
     expect(resourceBody(kvTarget, "topic")).toMatch(/topicType:\s*'Microsoft\.KeyVault\.vaults'/);
   });
 
+  it("decision events: a keyless CloudEvents topic, EventGrid Data Sender for the identity, its endpoint as the app setting", () => {
+    const module = read("infra/modules/decision-events.bicep");
+    const topic = resourceBody(module, "topic");
+    expect(topic).toMatch(/inputSchema:\s*'CloudEventSchemaV1_0'/);
+    expect(topic).toMatch(/disableLocalAuth:\s*true/);
+    expect(resourceBody(module, "dataSender")).toMatch(/scope:\s*topic/);
+    expect(module).toContain("'d5a91429-5739-47e2-a06b-3470a27159e7'"); // EventGrid Data Sender
+    expect(main).toMatch(/^param publishDecisionEvents bool = false$/m);
+    expect(res).toMatch(/enabled:\s*publishDecisionEvents/);
+    expect(res).toMatch(/principalId:\s*identity\.properties\.principalId/);
+    const byKey = new Map(appSettingEntries().map((e) => [e.key, e.value]));
+    expect(byKey.get("DRIFTGUARD_EVENTS_ENDPOINT")).toBe("decisionEvents.outputs.endpoint");
+    expect(byKey.get("DRIFTGUARD_INSTANCE_NAME")).toBe("functionApp.name");
+    expect(byKey.has("DRIFTGUARD_EVENTS_KEY")).toBe(false);
+  });
+
   it("the provider filter covers every resource type of an eventGrid-triggered default policy", () => {
-    const providers = stringItems(blockAfter(main, /^param eventProviders array\s*=/m)).map((p) =>
-      p.toLowerCase(),
+    expect(main).toMatch(
+      /^param eventProviders array = loadJsonContent\('event-subscriptions\.json'\)\.resourceWrites\.resourceProviders$/m,
     );
+    const providers = eventSubscriptionsFile().resourceWrites.resourceProviders.map((p) => p.toLowerCase());
     const file = parseYaml(read("policies/default.yaml")) as {
       policies: { name: string; resourceTypes: string[]; triggers: Record<string, unknown>[] }[];
     };

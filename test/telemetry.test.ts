@@ -14,6 +14,7 @@ import { AggregationTemporality, InMemoryMetricExporter } from "@opentelemetry/s
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { DECISIONS_TOPIC } from "../dev/event-grid/driftguard.js";
 import { type LocalStack, startLocalStack } from "../dev/stack.js";
 import { approvalPageLink } from "../shared/approvals/notifier.js";
 import { LOCAL_STACK_PSEUDONYM_KEY, LOCAL_STACK_SIGNING_KEY } from "../shared/config.js";
@@ -55,6 +56,8 @@ beforeAll(async () => {
     log,
     lroPollIntervalMs: 0,
     retry: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
+    // Decisions are published too: the published events are scanned like the telemetry.
+    events: { publish: true },
     notifier: (config) => ({
       requestApproval: async (approval: Approval) => {
         approvalLinks.push(
@@ -151,12 +154,22 @@ describe("telemetry", () => {
     expect(names).toContain("cosmos.gate.enter");
     expect(names).toContain("cosmos.gate.session.commit");
     // The Azure SDK's own spans (ARM management clients, Key Vault) are children of decisions.
-    const sdkSpans = finished.filter((s) => typeof s.attributes["az.namespace"] === "string");
+    const sdkSpans = finished.filter(
+      (s) =>
+        typeof s.attributes["az.namespace"] === "string" &&
+        s.attributes["az.namespace"] !== "Microsoft.Messaging.EventGrid",
+    );
     expect(sdkSpans.length).toBeGreaterThan(10);
+    // Publishing decisions is traced too (after the commit, or by the publishEvents timer).
+    expect(finished.some((s) => s.attributes["az.namespace"] === "Microsoft.Messaging.EventGrid")).toBe(true);
     const decisionIds = new Set(
       finished.filter((s) => s.name === "driftguard.decision").map((s) => s.spanContext().traceId),
     );
-    expect(sdkSpans.every((s) => decisionIds.has(s.spanContext().traceId))).toBe(true);
+    expect(
+      sdkSpans
+        .filter((s) => !decisionIds.has(s.spanContext().traceId))
+        .map((s) => [s.name, s.attributes["az.namespace"]]),
+    ).toEqual([]);
     const outcomes = new Set(
       finished.filter((s) => s.name === "driftguard.decision").map((s) => s.attributes["driftguard.outcome"]),
     );
@@ -180,7 +193,20 @@ describe("telemetry", () => {
   });
 
   it("carries no secret value, key, token or personal claim", () => {
-    const dump = exported();
+    expectNoSecrets(exported());
+  });
+
+  it("the published decision events carry no secret value, key, token or personal claim either", async () => {
+    await stack.runtime.events?.settled();
+    await stack.host.runTimer("publishEvents");
+    const records = await stack.runtime.stores.audit.query({ limit: 1000 });
+    const events = await stack.eventGrid.events(DECISIONS_TOPIC);
+    expect(records.items.length).toBeGreaterThan(10);
+    expect(new Set(events.map((e) => e.id))).toEqual(new Set(records.items.map((r) => r.id)));
+    expectNoSecrets(JSON.stringify(events));
+  });
+
+  function expectNoSecrets(dump: string): void {
     const secrets: string[] = [
       stack.functionKey,
       stack.cosmosKey,
@@ -199,7 +225,7 @@ describe("telemetry", () => {
     for (const personal of ["Dana Scully", "@contoso", "198.51.100.", "Bearer "])
       expect(dump, personal).not.toContain(personal);
     expect(dump).not.toMatch(/eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\./);
-  });
+  }
 });
 
 describe("redaction at the source", () => {

@@ -74,6 +74,8 @@ export interface ArmOptions {
   lro: "sync" | "async";
   /** The caller's effective permissions (`…/providers/Microsoft.Authorization/permissions`). */
   permissions: PermissionTable;
+  /** A long-running operation succeeded (its change is applied): the ARM event goes out now. */
+  onOperationSucceeded?: (operationId: string) => void;
 }
 
 /** Headers and precondition helpers */
@@ -495,6 +497,7 @@ export class ArmHandler {
     }
     op.status = "Succeeded";
     op.endTime = new Date().toISOString();
+    this.opts.onOperationSucceeded?.(op.id);
   }
 
   private opUrl(resourceId: string, op: Operation, kind: "operationStatuses" | "operationResults"): string {

@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { ArmHandler } from "./arm.js";
+import { ArmEventSource } from "./arm-events.js";
 import {
   type ArmResource,
   armError,
@@ -28,6 +29,7 @@ import {
   sendJson,
   sleep,
 } from "./common.js";
+import type { EventForwarderOptions } from "./events.js";
 import { PermissionTable, permissionSetSchema } from "./permissions.js";
 import type { Seed, SeedSecret } from "./seed.js";
 import { SeedError, validateSeed } from "./seed.js";
@@ -56,6 +58,8 @@ export interface SimulatorOptions {
    * whole test run's requests can be read afterwards (test/infra-role.test.ts).
    */
   recordFile?: string;
+  /** Send the events Azure would for each successful write to this local Event Grid (dev/event-grid/). */
+  events?: EventForwarderOptions;
 }
 
 export interface AzureSimulator {
@@ -125,7 +129,13 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   const recordFile = opts.recordFile ?? process.env.AZURE_SIM_RECORD_FILE;
   let armUrl = "";
   const permissions = new PermissionTable();
-  const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async", permissions });
+  const events = opts.events ? new ArmEventSource(opts.events, store) : undefined;
+  const arm = new ArmHandler(store, {
+    baseUrl: () => armUrl,
+    lro: opts.lro ?? "async",
+    permissions,
+    onOperationSucceeded: (id) => events?.operationSucceeded(id),
+  });
 
   for (const r of seed.resources ?? []) store.put(structuredClone(r));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
@@ -240,7 +250,10 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     }
     entry.handled = true;
     const pr: ParsedRequest = { method, path, rawPath, query, rawBody: raw };
-    if (origin === "arm") return arm.handle(req, pr, body, res);
+    if (origin === "arm") {
+      events?.watch(req, res, pr);
+      return arm.handle(req, pr, body, res);
+    }
     const vault = vaults.get(lower(origin.slice("vault:".length)));
     if (!vault) return sendJson(res, 404, armError("NotFound", "Unknown vault."));
     return vault.handle(pr, body, res);
@@ -385,6 +398,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     },
     close: async () => {
       arm.close();
+      events?.close();
       await Promise.all(servers.map(closeServer));
     },
   };
@@ -406,6 +420,8 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
 
   // Seed secrets (IDs need the vault URL) and point vault resources without a vaultUri at their origin.
   for (const s of seed.secrets ?? []) seedSecret(vaults.get(lower(s.vault))!, s);
+  // Secrets written through the data plane from now on raise Key Vault events (seeding does not).
+  if (events) for (const v of vaults.values()) v.onSecretWritten = (s) => events.secretWritten(s);
   for (const r of seed.resources ?? []) {
     const v = vaultNameFromResource(r);
     if (!v) continue;

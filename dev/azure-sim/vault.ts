@@ -42,6 +42,9 @@ export class VaultState {
   private readonly secrets = new Map<string, SecretState[]>();
   private readonly deleted = new Map<string, DeletedSecret>();
 
+  /** A secret version was written through the data plane (the simulator turns it into events). */
+  onSecretWritten?: (s: SecretState) => void;
+
   constructor(readonly name: string) {}
 
   setSecret(
@@ -180,6 +183,7 @@ export class VaultState {
       enabled: typeof attrs.enabled === "boolean" ? attrs.enabled : undefined,
     });
     sendJson(res, 200, this.bundle(s, true));
+    this.onSecretWritten?.(s);
   }
 
   private getBundle(name: string, version: string | undefined, res: ServerResponse) {

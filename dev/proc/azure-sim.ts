@@ -4,6 +4,7 @@
  * Prints `@driftguard {"type":"ready","url","vaults",…}` when every origin listens.
  */
 import { loadSeedFile, startAzureSimulator } from "../azure-sim/index.js";
+import { SYSTEM_TOPICS } from "../event-grid/index.js";
 import { loadOrCreateLocalTls } from "../tls.js";
 import { runChild } from "./child.js";
 import type { SimProcessOptions, SimReady } from "./protocol.js";
@@ -17,6 +18,7 @@ runChild<SimProcessOptions>("azure simulator", async (opts) => {
     seed,
     vaultPorts: opts.vaultPorts,
     lro: opts.lro,
+    ...(opts.eventGridUrl ? { events: { url: opts.eventGridUrl, ca: tls.cert, topics: SYSTEM_TOPICS } } : {}),
   });
   const ready: SimReady = {
     type: "ready",

@@ -50,6 +50,7 @@ runChild<HostProcessOptions>("functions host", async (opts) => {
     busyWaitMs: opts.busyWaitMs,
     leaseMs: opts.leaseMs,
     cosmosRequestTimeoutMs: opts.cosmosRequestTimeoutMs,
+    events: opts.events,
     notifier,
     onDecision: opts.reportDecisions
       ? (decision) => sendMessage<DecisionMessage>({ type: "decision", decision })
@@ -61,6 +62,7 @@ runChild<HostProcessOptions>("functions host", async (opts) => {
     functionKey: opts.functionKey,
     log,
     timers: opts.timers,
+    timerEveryMs: opts.timerEveryMs,
     responseHeaders: {
       [HOST_PID_HEADER]: String(process.pid),
       [HOST_INDEX_HEADER]: String(opts.index ?? 0),

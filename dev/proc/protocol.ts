@@ -52,6 +52,24 @@ export interface SimProcessOptions extends ChildBaseOptions {
   seedFile?: string;
   vaultPorts?: Record<string, number>;
   lro?: "sync" | "async";
+  /** The local Event Grid's origin: the simulator sends it the events Azure would. */
+  eventGridUrl?: string;
+}
+
+export interface EventGridProcessOptions extends ChildBaseOptions {
+  port?: number;
+  tlsDir?: string;
+  /** Compresses Event Grid's retry schedule and time to live (tests). */
+  timeScale?: number;
+}
+
+export interface EventGridReady {
+  type: "ready";
+  pid: number;
+  url: string;
+  port: number;
+  /** The local decisions topic's publish endpoint. */
+  decisionsEndpoint: string;
 }
 
 export interface SimReady {
@@ -86,6 +104,10 @@ export interface HostProcessOptions extends ChildBaseOptions {
   reportDecisions?: boolean;
   /** Send approval links to the supervisor instead of the configured notifier (npm start's console). */
   reportApprovalLinks?: boolean;
+  /** Timer intervals (ms) by function name (tests). */
+  timerEveryMs?: Record<string, number>;
+  /** The decision publisher's timings (tests). */
+  events?: { minAgeMs?: number; pauseMs?: number };
 }
 
 export interface HostReady {

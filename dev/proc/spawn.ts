@@ -16,7 +16,7 @@ const PROC_DIR = path.dirname(fileURLToPath(import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const STDERR_TAIL_BYTES = 8_192;
 
-export type ProcessEntry = "cosmos" | "azure-sim" | "host" | "blob";
+export type ProcessEntry = "cosmos" | "azure-sim" | "event-grid" | "host" | "blob";
 
 export interface SpawnOptions {
   /** For messages: "cosmos", "host 2", … */

@@ -16,13 +16,17 @@ import type { PolicyMode } from "../../shared/policy/schema.js";
 import { SimAdminClient } from "../azure-sim/admin-client.js";
 import { loadSeedFile, type Seed, validateSeed } from "../azure-sim/index.js";
 import { startLocalBlob } from "../blob.js";
+import { EventGridAdminClient } from "../event-grid/admin-client.js";
+import { driftguardSubscriptions, webhookUrl } from "../event-grid/driftguard.js";
 import { generateFunctionKey } from "../host.js";
-import { DEFAULT_SEED_FILE } from "../stack.js";
+import { DEFAULT_SEED_FILE, type LocalEventsOptions, localStackEventSettings } from "../stack.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../tls.js";
 import { type FrontEnd, type FrontEndTarget, startFrontEnd } from "./front-end.js";
 import type {
   CosmosProcessOptions,
   CosmosReady,
+  EventGridProcessOptions,
+  EventGridReady,
   HostMessage,
   HostProcessOptions,
   HostReady,
@@ -71,6 +75,12 @@ export interface ProcessStackOptions {
   blob?: boolean;
   /** Azurite's port (default 10000; 0 = any free port). */
   blobPort?: number;
+  /** The local Event Grid's port (default: any free port). */
+  eventGridPort?: number;
+  /** Event Grid both ways, as in dev/stack.ts (delivery to the front end). */
+  events?: LocalEventsOptions;
+  /** Timer intervals (ms) by function name, on host 0 (tests). */
+  timerEveryMs?: Record<string, number>;
 }
 
 /** A stand-in process: freeze/thaw (SIGSTOP/SIGCONT) or kill it. */
@@ -123,6 +133,11 @@ export interface ProcessStack {
   blobUrl?: string;
   anchorContainerUrl?: string;
   sim: StandInProcess & { admin: SimAdminClient };
+  /** The local Event Grid process and its admin API. */
+  eventGridUrl: string;
+  eventGrid: EventGridAdminClient;
+  eventGridProcess: StandInProcess;
+  decisionsEndpoint: string;
   frontEnd: FrontEnd;
   close(): Promise<void>;
 }
@@ -175,6 +190,21 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     // The resolved seed (durations already turned into dates) goes to the simulator as a file.
     const seedFile = path.join(workDir, "seed.json");
     await writeFile(seedFile, JSON.stringify(seed));
+    // The Event Grid first: the simulator sends it its events from the start.
+    const gridProc = await spawnProcess<EventGridReady>({
+      name: "event-grid",
+      entry: "event-grid",
+      options: {
+        port: opts.eventGridPort ?? 0,
+        tlsDir,
+        timeScale: opts.events?.timeScale,
+      } satisfies EventGridProcessOptions,
+      onOutput: output("event-grid"),
+      readyTimeoutMs,
+    });
+    closers.push(() => gridProc.stop());
+    const eventGrid = new EventGridAdminClient(gridProc.ready.url, tls.cert);
+    closers.push(async () => eventGrid.close());
     const [cosmosProc, simProc] = await allStarted<[ManagedProcess<CosmosReady>, ManagedProcess<SimReady>]>([
       spawnProcess<CosmosReady>({
         name: "cosmos",
@@ -194,6 +224,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
           tlsDir,
           seedFile,
           lro: opts.lro,
+          eventGridUrl: gridProc.ready.url,
         } satisfies SimProcessOptions,
         onOutput: output("azure-sim"),
         readyTimeoutMs,
@@ -217,9 +248,13 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     closers.push(() => frontEnd.close());
 
     // App settings, exactly as dev/stack.ts sets them for the in-process runtime.
+    const userEnv = { ...process.env, ...opts.env };
     const env = cleanEnv({
-      ...process.env,
-      ...opts.env,
+      ...userEnv,
+      ...localStackEventSettings(
+        userEnv,
+        opts.events?.publish ? gridProc.ready.decisionsEndpoint : undefined,
+      ),
       ...(opts.mode ? { DRIFTGUARD_MODE: opts.mode } : {}),
       ...(opts.policyFile ? { DRIFTGUARD_POLICY_FILE: path.resolve(opts.policyFile) } : {}),
       COSMOS_ENDPOINT: cosmos.url,
@@ -252,6 +287,8 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
           logLevel: opts.logLevel,
           reportDecisions: !!opts.onDecision,
           reportApprovalLinks: !!opts.onApprovalLink,
+          ...(index === 0 && opts.timerEveryMs ? { timerEveryMs: opts.timerEveryMs } : {}),
+          events: { minAgeMs: opts.events?.minAgeMs, pauseMs: opts.events?.pauseMs },
         });
         const spawnHost = (port: number) =>
           spawnProcess<HostReady>({
@@ -309,6 +346,14 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
 
     const admin = new SimAdminClient(sim.url, tls.cert);
     closers.push(async () => admin.close());
+    // driftguard's subscriptions deliver to the front end, as Event Grid delivers to the app.
+    if (opts.events?.deliver) {
+      for (const sub of driftguardSubscriptions(webhookUrl(frontEnd.url, functionKey)))
+        await eventGrid.subscribe(sub.name, sub.def);
+      closers.push(async () => {
+        for (const sub of driftguardSubscriptions("")) await eventGrid.unsubscribe(sub.name);
+      });
+    }
     return {
       functionsUrl: frontEnd.url,
       functionKey,
@@ -331,6 +376,10 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
           }
         : {}),
       sim: { ...standIn(simProc), admin },
+      eventGridUrl: gridProc.ready.url,
+      eventGrid,
+      eventGridProcess: standIn(gridProc),
+      decisionsEndpoint: gridProc.ready.decisionsEndpoint,
       frontEnd,
       close: closeAll,
     };

@@ -11,20 +11,22 @@
  *   (a writer crashed between the two writes, or lost a race), the next append's create hits 409,
  *   reads that record and walks forward — the chain repairs itself deterministically, no record is
  *   ever unreachable, and the head never points at a missing record (it is only written after the
- *   record exists). A transactional batch is not used: the local server applies batches
- *   non-atomically, and the hint design needs no atomicity.
+ *   record exists). The chain needs no transactional batch: the local server applies batches
+ *   non-atomically, and the hint design needs no atomicity. With decision events on, the record
+ *   and its outbox entry are one batch (shared/cosmos/event-outbox.ts).
  * - within one process appends to one chain are also serialised by a mutex (less contention).
  *
  * Records are never replaced or deleted by this code. Expiry is by TTL (retention, default 400
  * days, per record); the head never expires. See docs/audit.md.
  */
-import type { Container, SqlParameter } from "@azure/cosmos";
+import type { Container, JSONObject, OperationInput, SqlParameter } from "@azure/cosmos";
 import { canonicalJson, chainRecord, GENESIS_HASH, resourceKey, verifyChains } from "../audit/chain.js";
 import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
 import { storableRecordInput } from "../audit/record.js";
 import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { AuditStore } from "../ports/audit-store.js";
+import type { OutboxSelection } from "../ports/event-outbox.js";
 import type { CauseEntry } from "../ports/resource-gate.js";
 import {
   backoff,
@@ -35,6 +37,7 @@ import {
   stripFields,
   withoutSystemProperties,
 } from "./errors.js";
+import { CosmosEventOutbox } from "./event-outbox.js";
 
 /** Storage-only fields of a record document (not part of the record or its hash). */
 const RECORD_STORAGE_FIELDS = ["docType", "rid", "sub", "sk"] as const;
@@ -67,11 +70,15 @@ const MAX_APPEND_ATTEMPTS = 100;
 export interface CosmosAuditStoreOptions {
   /** Days a record is kept (Cosmos TTL, per record). 0 = forever (the setting's default is in config.ts). */
   retentionDays: number;
+  /** Decision events on: every record write also queues its event (docs/events.md). */
+  events?: OutboxSelection;
 }
 
 export class CosmosAuditStore implements AuditStore {
   private readonly mutex = new KeyedMutex();
   private readonly retentionDays: number;
+  /** Present when decision events are on. */
+  readonly outbox?: CosmosEventOutbox;
 
   constructor(
     private readonly container: Container,
@@ -80,6 +87,8 @@ export class CosmosAuditStore implements AuditStore {
     this.retentionDays = opts.retentionDays;
     if (!Number.isInteger(this.retentionDays) || this.retentionDays < 0)
       throw new RangeError("retentionDays must be a non-negative integer");
+    if (opts.events)
+      this.outbox = new CosmosEventOutbox(container, opts.events, (pk, id) => this.readRecordDoc(pk, id));
   }
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
@@ -92,7 +101,7 @@ export class CosmosAuditStore implements AuditStore {
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         const record = chainRecord(clean, seq, prevHash);
         try {
-          await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
+          await this.writeRecord(record, pk);
         } catch (err) {
           if (!isConflict(err)) throw err;
           // Someone else appended seq `seq`: continue after it (walk forward) — unless it is our own
@@ -101,6 +110,7 @@ export class CosmosAuditStore implements AuditStore {
           const existing = await this.readRecordDoc(pk, record.id);
           if (existing && existing.prevHash === prevHash && sameContent(existing, record)) {
             await this.advanceHead(pk, existing, head);
+            this.recordWritten(existing);
             return existing;
           }
           if (existing) {
@@ -111,6 +121,7 @@ export class CosmosAuditStore implements AuditStore {
           continue;
         }
         await this.advanceHead(pk, record, head);
+        this.recordWritten(record);
         return record;
       }
       throw new ContentionError(
@@ -231,6 +242,37 @@ export class CosmosAuditStore implements AuditStore {
     // Still racing: another writer is advancing the head past us, which is what we wanted.
   }
 
+  /**
+   * @internal (the gate) Creates the record document — with its outbox entry in one transactional
+   * batch when decision events are on. A failed operation is thrown with its status (409: the seq
+   * is taken), as a plain create would be.
+   */
+  async writeRecord(record: AuditRecord, pk: string): Promise<void> {
+    const queue = this.outboxOperations(record, pk);
+    if (queue.length === 0) {
+      await this.container.items.create(this.toDoc(record, pk), { disableAutomaticIdGeneration: true });
+      return;
+    }
+    const operations: OperationInput[] = [
+      ...queue,
+      { operationType: "Create", partitionKey: pk, resourceBody: this.toDoc(record, pk) as JSONObject },
+    ];
+    const response = await this.container.items.batch(operations, pk);
+    const failed = batchFailure(response.result, operations.length);
+    if (failed !== undefined)
+      throw Object.assign(new Error(`record ${record.id} was not written (${failed})`), { code: failed });
+  }
+
+  /** @internal (the gate) The operations that queue a record's event, placed before the record. */
+  outboxOperations(record: AuditRecord, pk: string): OperationInput[] {
+    return this.outbox?.operationsFor(record, pk) ?? [];
+  }
+
+  /** @internal (the gate) A record is stored: its event may be sent now. */
+  recordWritten(record: AuditRecord): void {
+    this.outbox?.written(record);
+  }
+
   /** @internal (the gate) */
   toDoc(record: AuditRecord, pk: string): Record<string, unknown> {
     const doc: Record<string, unknown> = {
@@ -249,6 +291,19 @@ export class CosmosAuditStore implements AuditStore {
   toRecord(doc: Record<string, unknown>): AuditRecord {
     return stripFields(doc, RECORD_STORAGE_FIELDS) as unknown as AuditRecord;
   }
+}
+
+/**
+ * The status of a transactional batch's failed operation, or undefined when every one succeeded.
+ * Azure answers the failing operation's status and 424 for the others; a missing result is 503.
+ */
+export function batchFailure(
+  results: { statusCode: number }[] | undefined,
+  expected: number,
+): number | undefined {
+  if (!results || results.length !== expected) return 503;
+  if (results.every((r) => r.statusCode < 300)) return undefined;
+  return (results.find((r) => r.statusCode >= 300 && r.statusCode !== 424) ?? results[0])!.statusCode;
 }
 
 /** Same decision: equal in every field but the chain position. */

@@ -203,16 +203,18 @@ class CosmosGateSession implements GateSession {
     for (let attempt = 0; attempt < 100; attempt++) {
       const record = this.nextRecord(input);
       try {
-        await this.gate.items.items.create(this.gate.store.toDoc(record, this.pk), {
-          disableAutomaticIdGeneration: true,
-        });
+        await this.gate.store.writeRecord(record, this.pk);
         // Later records chain on from here; the head document catches up at commit/leave.
         this.head = { ...this.head, seq: record.seq, hash: record.hash, recordId: record.id };
+        this.gate.store.recordWritten(record);
         return record;
       } catch (err) {
         if (!isConflict(err)) throw err;
         const existing = await this.walkForward(record);
-        if (existing) return existing;
+        if (existing) {
+          this.gate.store.recordWritten(existing);
+          return existing;
+        }
       }
     }
     throw new ContentionError(`appending to ${this.resourceId} kept racing; retry later`);
@@ -224,6 +226,8 @@ class CosmosGateSession implements GateSession {
       const record = this.nextRecord(input);
       const released = this.released(opts, record);
       const operations: OperationInput[] = [
+        // The record's pending event, when decision events are on (docs/events.md#not-one-lost).
+        ...this.gate.store.outboxOperations(record, this.pk),
         {
           operationType: "Create",
           partitionKey: this.pk,
@@ -242,13 +246,14 @@ class CosmosGateSession implements GateSession {
       try {
         const response = await this.gate.items.items.batch(operations, this.pk);
         const results = response.result ?? [];
-        if (results.length === 2 && results.every((r) => r.statusCode < 300)) {
+        if (results.length === operations.length && results.every((r) => r.statusCode < 300)) {
           this.closed = true;
           // The released head as stored (its new ETag comes with the batch's answer): the next enter
           // in this process writes without reading it first.
-          const etag = results[1]?.eTag;
+          const etag = results.at(-1)?.eTag;
           if (etag) this.gate.hints.remember({ ...released, _etag: etag });
           else this.gate.hints.forget(this.pk);
+          this.gate.store.recordWritten(record);
           return record;
         }
         failure = Object.assign(new Error(`audit batch for ${this.resourceId} was not applied`), {
@@ -260,6 +265,7 @@ class CosmosGateSession implements GateSession {
       const state = await this.reconcile(record, opts);
       if (state === "committed") {
         this.closed = true;
+        this.gate.store.recordWritten(record);
         return record;
       }
       if (state === "taken") continue; // the seq was taken by an append outside the gate: walk on

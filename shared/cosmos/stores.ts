@@ -24,7 +24,11 @@ export async function createCosmosStores(
     requestTimeoutMs: opts.requestTimeoutMs,
   });
   const containers = await ensureContainers(client, config.cosmos.database);
-  const audit = new CosmosAuditStore(containers.audit, { retentionDays: config.cosmos.auditRetentionDays });
+  const audit = new CosmosAuditStore(containers.audit, {
+    retentionDays: config.cosmos.auditRetentionDays,
+    // Decision events on: every record is written together with its outbox entry (docs/events.md).
+    ...(config.events.endpoint ? { events: { outcomes: config.events.outcomes } } : {}),
+  });
   return {
     audit,
     gate: new CosmosResourceGate(containers.audit, audit),
@@ -32,6 +36,7 @@ export async function createCosmosStores(
     approvals: new CosmosApprovalStore(containers.approvals),
     teams: new CosmosTeamsConversationStore(containers.approvals),
     evidence: new CosmosEvidenceStore(containers.audit, audit),
+    ...(audit.outbox ? { outbox: audit.outbox } : {}),
     ping: async () => {
       await containers.database.read();
     },

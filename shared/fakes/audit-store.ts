@@ -9,6 +9,8 @@ import { storableRecordInput } from "../audit/record.js";
 import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { AuditStore } from "../ports/audit-store.js";
+import type { OutboxSelection } from "../ports/event-outbox.js";
+import { InMemoryEventOutbox } from "./event-outbox.js";
 
 interface Entry {
   record: AuditRecord;
@@ -23,6 +25,17 @@ export class InMemoryAuditStore implements AuditStore {
   /** Newest first by sort key. */
   private readonly sorted: Entry[] = [];
   private readonly mutex = new KeyedMutex();
+  /** Present when decision events are on: each record's entry is added with the record. */
+  readonly outbox?: InMemoryEventOutbox;
+
+  constructor(opts: { events?: OutboxSelection; clock?: () => Date } = {}) {
+    if (opts.events)
+      this.outbox = new InMemoryEventOutbox(
+        opts.events,
+        (resourceId, seq) => this.chains.get(resourceKey(resourceId))?.find((r) => r.seq === seq),
+        opts.clock,
+      );
+  }
 
   async append(input: AuditRecordInput): Promise<AuditRecord> {
     const clean = storableRecordInput(input);
@@ -51,6 +64,8 @@ export class InMemoryAuditStore implements AuditStore {
         else hi = mid;
       }
       this.sorted.splice(lo, 0, { record: stored, key });
+      const queued = this.outbox?.add(stored) ?? false;
+      this.outbox?.written(record, queued);
       return structuredClone(record);
     });
   }

@@ -7,6 +7,7 @@
 import type { ActionBudget } from "./action-budget.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
+import type { EventOutbox } from "./event-outbox.js";
 import type { EvidenceStore } from "./evidence-store.js";
 import type { ResourceGate } from "./resource-gate.js";
 import type { TeamsConversationStore } from "./teams-conversations.js";
@@ -21,6 +22,8 @@ export interface Stores {
   teams?: TeamsConversationStore;
   /** Chains, heads, policy files and the last verification, for anchors and evidence packs. */
   evidence?: EvidenceStore;
+  /** Pending decision events, written with their records (present when decision events are on). */
+  outbox?: EventOutbox;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }

@@ -3,6 +3,11 @@
  * The target is `data.resourceUri`, parsed strictly. Of the claims only the caller's object ID and
  * app ID are kept (for self-loop detection); names, UPNs and IP addresses never enter the Signal.
  */
+import type {
+  ResourceActionSuccessEventData,
+  ResourceDeleteSuccessEventData,
+  ResourceWriteSuccessEventData,
+} from "@azure/eventgrid";
 import { z } from "zod";
 import { InputError } from "../errors.js";
 import { isUnderScope } from "../resource-id.js";
@@ -34,6 +39,16 @@ const armData = z.object({
   status: z.string().max(64).optional(),
   claims: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * The fields read here are the Azure SDK's own system-event data (`@azure/eventgrid`): same names,
+ * same types — checked at compile time (type-only import, nothing loaded at run time). `claims` is
+ * read as unknown values on purpose: each is checked before it is kept.
+ */
+type SdkArmData = ResourceWriteSuccessEventData &
+  ResourceDeleteSuccessEventData &
+  ResourceActionSuccessEventData;
+export const armDataMatchesSdk = (d: Omit<z.infer<typeof armData>, "claims">): Partial<SdkArmData> => d;
 
 /** Only GUID-shaped IDs are kept: anything else could smuggle personal data into the Signal. */
 function callerOf(claims: Record<string, unknown> | undefined): SignalCaller | undefined {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { auditCommand, parseDuration } from "../../cli/audit.js";
+import { auditCommand } from "../../cli/audit.js";
+import { parseDuration } from "../../cli/io.js";
 import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { input, NSG_RULE, STORAGE, SUB2, WORKSPACE } from "./contract.js";
 

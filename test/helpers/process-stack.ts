@@ -20,7 +20,15 @@ export async function startTestProcessStack(
     mode?: "enforce" | "dry-run" | "off";
   } & Pick<
     ProcessStackOptions,
-    "cosmosRequestTimeoutMs" | "busyWaitMs" | "leaseMs" | "onOutput" | "env" | "lro"
+    | "cosmosRequestTimeoutMs"
+    | "busyWaitMs"
+    | "leaseMs"
+    | "onOutput"
+    | "env"
+    | "lro"
+    | "events"
+    | "timerEveryMs"
+    | "timers"
   >,
 ): Promise<TestProcessStack> {
   const dir = await mkdtemp(path.join(tmpdir(), "driftguard-test-"));
@@ -45,6 +53,9 @@ export async function startTestProcessStack(
       leaseMs: opts.leaseMs,
       cosmosRequestTimeoutMs: opts.cosmosRequestTimeoutMs ?? 2_000,
       onOutput: opts.onOutput,
+      events: opts.events,
+      timerEveryMs: opts.timerEveryMs,
+      timers: opts.timers,
     });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });

@@ -176,7 +176,7 @@ describe("npm start", () => {
     ]);
     const out = await run.waitFor(/Demo done/, 120_000);
     expect(out).toMatch(/^driftguard ready/m);
-    expect(out).toMatch(/processes: cosmos, azure-sim and 2 host\(s\)/);
+    expect(out).toMatch(/processes: cosmos, azure-sim, event-grid, blob and 2 host\(s\)/);
     // The hosts' decisions reach this console.
     for (const kind of ["disable-public-network-access", "close-internet-inbound-rule", "rotate-secret"]) {
       expect(out).toMatch(new RegExp(`remediated\\s+${kind}`));
@@ -206,7 +206,7 @@ describe("npm start", () => {
           }
         });
     const onLinux = existsSync("/proc/self/cmdline");
-    if (onLinux) expect(supervisedBy(run.child.pid!)).toHaveLength(4);
+    if (onLinux) expect(supervisedBy(run.child.pid!)).toHaveLength(6); // cosmos, azure-sim, event-grid, blob and 2 hosts
     run.child.kill("SIGINT");
     await new Promise((r) => run.child.once("exit", r));
     expect(run.child.exitCode).toBe(0);

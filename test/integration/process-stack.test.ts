@@ -123,21 +123,22 @@ describe("separate-process stack, 3 hosts", () => {
     await stack?.close();
   });
 
-  it("runs the Cosmos stand-in, the simulator and each host as its own OS process", async () => {
-    const pids = [stack.cosmos.pid, stack.sim.pid, ...hostPids()];
-    expect(new Set(pids).size).toBe(5);
+  it("runs the Cosmos stand-in, the simulator, the local Event Grid and each host as its own OS process", async () => {
+    const pids = [stack.cosmos.pid, stack.sim.pid, stack.eventGridProcess.pid, ...hostPids()];
+    expect(new Set(pids).size).toBe(6);
     expect(pids).not.toContain(process.pid);
     for (const pid of pids) expect(isRunning(pid)).toBe(true);
     // Each reports its own resource use (what a benchmark reads).
-    for (const child of [stack.cosmos, stack.sim, ...stack.hosts]) {
+    for (const child of [stack.cosmos, stack.sim, stack.eventGridProcess, ...stack.hosts]) {
       const usage = await child.usage();
       expect(usage.cpuUserUs).toBeGreaterThan(0);
       expect(usage.rssBytes).toBeGreaterThan(20_000_000);
     }
     const lines = procChildren().join("\n");
     if (lines) {
-      for (const entry of ["cosmos.ts", "azure-sim.ts", "host.ts"]) expect(lines).toContain(entry);
-      expect(procChildren()).toHaveLength(5);
+      for (const entry of ["cosmos.ts", "azure-sim.ts", "event-grid.ts", "host.ts"])
+        expect(lines).toContain(entry);
+      expect(procChildren()).toHaveLength(6);
     }
   });
 
