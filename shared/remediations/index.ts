@@ -4,7 +4,9 @@
  */
 import * as closeInternetInboundRule from "./close-internet-inbound-rule/kind.js";
 import * as disablePublicNetworkAccess from "./disable-public-network-access/kind.js";
+import * as protectModelStorage from "./protect-model-storage/kind.js";
 import { createRegistry, type RemediationRegistry } from "./registry.js";
+import * as requireApiSubscription from "./require-api-subscription/kind.js";
 import * as rotateSecret from "./rotate-secret/kind.js";
 import * as scaleGpuPool from "./scale-gpu-pool/kind.js";
 import * as throttleApiSubscription from "./throttle-api-subscription/kind.js";
@@ -16,6 +18,8 @@ export const BUILTIN_KINDS: readonly AnyRemediation[] = [
   rotateSecret.remediation,
   scaleGpuPool.remediation,
   throttleApiSubscription.remediation,
+  protectModelStorage.remediation,
+  requireApiSubscription.remediation,
 ];
 
 /** A registry of every shipped kind. */
