@@ -29,6 +29,8 @@ describe("the registry", () => {
     expect(registry.names).toEqual([
       "close-internet-inbound-rule",
       "disable-public-network-access",
+      "protect-model-storage",
+      "require-api-subscription",
       "rotate-secret",
       "scale-gpu-pool",
       "throttle-api-subscription",

@@ -73,6 +73,8 @@ export interface AzureSimulator {
   getResource(id: string): ArmResource | undefined;
   /** seed/overwrite directly (tests simulate "a person changed it") */
   putResource(r: ArmResource): void;
+  /** remove a resource and everything under it (tests simulate "a person deleted it"); false if absent */
+  deleteResource(id: string): boolean;
   getSecret(vault: string, name: string, version?: string): SecretState | undefined;
   listSecretVersions(vault: string, name: string): SecretState[];
   getStorageKeys(accountId: string): { keyName: string; value: string }[];
@@ -374,6 +376,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     putResource: (r) => {
       store.put(structuredClone({ ...r, type: r.type || typeOfId(r.id), name: r.name || nameOfId(r.id) }));
     },
+    deleteResource: (id) => store.delete(id),
     getSecret: (vault, name, version) => {
       const s = vaults.get(lower(vault))?.get(name, version);
       return s ? structuredClone(s) : undefined;
