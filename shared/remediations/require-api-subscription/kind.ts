@@ -4,7 +4,7 @@
  * every call needs a subscription key again — an inference API must never be callable without one.
  * APIs named in `allowApis` use another authentication (e.g. `validate-jwt`) and may stay open.
  *
- * Wire (docs/azure.md#api-management-apis): `GET …/service/{s}/apis/{apiId}` (ETag header), then
+ * Wire (docs/azure.md#arm-calls): `GET …/service/{s}/apis/{apiId}` (ETag header), then
  * `PATCH` of `properties.subscriptionRequired` with `If-Match` on that ETag (not long-running). On
  * `412` the API is read again and, when it still needs the change, written once more with the new
  * ETag; a second `412` is a retryable failure. The API's other properties are never written. The

@@ -103,7 +103,7 @@ export const paramsSchema = z.strictObject({
     .enum(["suspend", "rate-limit"])
     .default("suspend")
     .describe(
-      "suspend: the subscription is suspended (calls fail with 401); rate-limit: it is moved to the throttling product and keeps working, slowly; both are undone on resolve or after the cooldown",
+      "suspend: the subscription is suspended (calls with its key are refused); rate-limit: it is moved to the throttling product and keeps working, slowly; both are undone on resolve or after the cooldown",
     ),
   throttledProduct: z
     .string()
