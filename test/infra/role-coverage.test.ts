@@ -127,7 +127,10 @@ describe("the roles cover exactly the operations driftguard performs", () => {
     for (const action of changing) {
       // The type itself, or one below a named type (an APIM service's products and their policies,
       // a storage account's blob service, an NSG's rules).
-      const segments = action.replace(/\/(write|delete)$/, "").toLowerCase().split("/");
+      const segments = action
+        .replace(/\/(write|delete)$/, "")
+        .toLowerCase()
+        .split("/");
       const governed = segments.some((_, i) => i >= 1 && named.has(segments.slice(0, i + 1).join("/")));
       expect(governed, action).toBe(true);
     }
