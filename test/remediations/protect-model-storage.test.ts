@@ -294,9 +294,11 @@ describe("protect-model-storage against the simulator", () => {
     expect(writes().map((w) => w.path)).toEqual([blobId("sttagged")]);
   });
 
-  it("a FileStorage account has no blob service: noop", async () => {
+  it("a FileStorage account has no blob service, a deleted account nothing to protect: noop", async () => {
     const { plan } = await runKind(protectModelStorage, ctxFor(accountId("stfiles")));
     expect(plan).toMatchObject({ action: "noop", reason: expect.stringMatching(/FileStorage/) });
+    const gone = await runKind(protectModelStorage, ctxFor(blobId("stdeleted")));
+    expect(gone.plan).toEqual({ action: "noop", reason: "storage account 'stdeleted' no longer exists" });
     expect(writes()).toEqual([]);
   });
 

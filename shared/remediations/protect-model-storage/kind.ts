@@ -19,7 +19,7 @@ import type { BlobServiceProperties } from "@azure/arm-storage";
 import { z } from "zod";
 import { RemediationError, type Step, withStep } from "../../errors.js";
 import { sameType } from "../../resource-id.js";
-import { parseTargetId, tagsOf } from "../arm-helpers.js";
+import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   applyChanges,
@@ -81,6 +81,8 @@ export interface ModelStorageState {
   accountId: string;
   resourceGroup: string;
   accountName: string;
+  /** False when the account no longer exists (nothing else is read then). */
+  exists: boolean;
   /** The account's `kind` (`StorageV2`, `BlockBlobStorage`, `FileStorage`, …). */
   accountKind: string | null;
   blobServiceId: string;
@@ -168,16 +170,18 @@ export const remediation: Remediation<Params, ModelStorageState, ModelStorageDat
   async read(ctx): Promise<Current<ModelStorageState>> {
     const t = resolveTarget(ctx.target.resourceId, "read");
     return withStep({ step: "read", resourceId: ctx.target.resourceId }, async () => {
-      const [account, blob] = await Promise.all([
+      const account = await orNotFound(() =>
         ctx.clients.storage(t.subscriptionId).storageAccounts.getProperties(t.resourceGroup, t.accountName),
-        readBlobService(t, ctx),
-      ]);
+      );
+      const noBlobService = account?.kind !== undefined && NO_BLOB_SERVICE.has(account.kind.toLowerCase());
+      const blob = account && !noBlobService ? await readBlobService(t, ctx) : undefined;
       return {
         state: {
           accountId: t.accountId,
           resourceGroup: t.resourceGroup,
           accountName: t.accountName,
-          accountKind: typeof account.kind === "string" ? account.kind : null,
+          exists: account !== undefined,
+          accountKind: typeof account?.kind === "string" ? account.kind : null,
           blobServiceId: `${t.accountId}/blobServices/default`,
           protection: blobProtectionOf(blob),
         },
@@ -189,6 +193,7 @@ export const remediation: Remediation<Params, ModelStorageState, ModelStorageDat
   plan(current, ctx): Plan<ModelStorageData> {
     const s = current.state;
     const { requireTag, retentionDays } = ctx.params;
+    if (!s.exists) return { action: "noop", reason: `storage account '${s.accountName}' no longer exists` };
     if (!hasRequiredTag(current.tags, requireTag)) {
       return {
         action: "noop",
