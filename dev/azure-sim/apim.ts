@@ -58,6 +58,21 @@ function resolveScope(store: ResourceStore, serviceId: string, scope: string): s
 }
 
 /**
+ * A seeded or directly put APIM subscription with a relative `scope` (`/products/{p}`, `/apis`) gets
+ * it as the full ID APIM shows, so that what a GET shows before and after a write is comparable.
+ */
+export function withFullApimScope<R extends ArmResource>(r: R): R {
+  if (lower(r.type || typeOfId(r.id)) !== SUBSCRIPTIONS || !isPlainObject(r.properties)) return r;
+  const scope = r.properties.scope;
+  const serviceId = serviceIdOf(r.id);
+  if (typeof scope !== "string" || !serviceId || scope.startsWith("/subscriptions/")) return r;
+  return {
+    ...r,
+    properties: { ...r.properties, scope: `${serviceId}${scope.startsWith("/") ? "" : "/"}${scope}` },
+  };
+}
+
+/**
  * Checks (and normalises in place) the body of a PUT/PATCH of an APIM entity before the generic
  * handler stores it. Answers and returns true when the write is refused.
  */

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { withFullApimScope } from "./apim.js";
 import { ArmHandler } from "./arm.js";
 import {
   type ArmResource,
@@ -129,7 +130,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   const permissions = new PermissionTable();
   const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async", permissions });
 
-  for (const r of seed.resources ?? []) store.put(structuredClone(r));
+  for (const r of seed.resources ?? []) store.put(withFullApimScope(structuredClone(r)));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
     const now = new Date().toISOString();
     arm.keys.set(
@@ -374,7 +375,11 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     writes: (filter) => log.writes(filter),
     getResource: (id) => store.get(id),
     putResource: (r) => {
-      store.put(structuredClone({ ...r, type: r.type || typeOfId(r.id), name: r.name || nameOfId(r.id) }));
+      store.put(
+        withFullApimScope(
+          structuredClone({ ...r, type: r.type || typeOfId(r.id), name: r.name || nameOfId(r.id) }),
+        ),
+      );
     },
     deleteResource: (id) => store.delete(id),
     getSecret: (vault, name, version) => {

@@ -38,6 +38,7 @@ beforeAll(async () => {
           properties: { displayName: "Starter", state: "published" },
         }),
         armResource(`${SVC}/subscriptions/key-1`, { properties: { scope: `${SVC}/apis`, state: "active" } }),
+        armResource(`${SVC}/subscriptions/key-2`, { properties: { scope: "/products/starter", state: "active" } }),
       ],
     },
   });
@@ -144,6 +145,8 @@ describe("API Management", () => {
   });
 
   it("a subscription's scope: relative or full, stored full; one naming nothing is refused", async () => {
+    // Seeded relative, shown as APIM shows it: the full ID.
+    expect((await apim.subscription.get(RG, "apim-sim", "key-2")).scope).toBe(`${SVC}/products/starter`);
     const sub = await apim.subscription.get(RG, "apim-sim", "key-1");
     await apim.subscription.update(RG, "apim-sim", "key-1", sub.eTag!, { scope: "/products/starter" });
     expect((await apim.subscription.get(RG, "apim-sim", "key-1")).scope).toBe(`${SVC}/products/starter`);
