@@ -38,7 +38,9 @@ beforeAll(async () => {
           properties: { displayName: "Starter", state: "published" },
         }),
         armResource(`${SVC}/subscriptions/key-1`, { properties: { scope: `${SVC}/apis`, state: "active" } }),
-        armResource(`${SVC}/subscriptions/key-2`, { properties: { scope: "/products/starter", state: "active" } }),
+        armResource(`${SVC}/subscriptions/key-2`, {
+          properties: { scope: "/products/starter", state: "active" },
+        }),
       ],
     },
   });
