@@ -300,9 +300,10 @@ var remediatorActions = [
   'Microsoft.CognitiveServices/accounts/read'
   'Microsoft.CognitiveServices/accounts/write'
   'Microsoft.CognitiveServices/locations/*/read'
-  // close-internet-inbound-rule: read the NSG and its rules, delete only the offending rule
+  // close-internet-inbound-rule: read the NSG and its rules, delete an Internet-only rule, narrow a mixed one (PUT)
   'Microsoft.Network/networkSecurityGroups/read'
   'Microsoft.Network/networkSecurityGroups/securityRules/read'
+  'Microsoft.Network/networkSecurityGroups/securityRules/write'
   'Microsoft.Network/networkSecurityGroups/securityRules/delete'
   'Microsoft.Network/locations/*/read'
   // scale-gpu-pool: AKS clusters (read/list) and agent pools (GET + PUT count/min/max)
@@ -330,6 +331,19 @@ var remediatorActions = [
   // without it). It would also let the identity read that workspace's keys: narrow its scope to the
   // workspace with a separate assignment where that matters.
   'Microsoft.OperationalInsights/workspaces/sharedKeys/action'
+  // throttle-api-subscription, action rate-limit: the APIs a subscription reaches, the throttling
+  // product (created when missing), its policy and its APIs; require-api-subscription: API PATCH
+  'Microsoft.ApiManagement/service/apis/read'
+  'Microsoft.ApiManagement/service/apis/write'
+  'Microsoft.ApiManagement/service/products/read'
+  'Microsoft.ApiManagement/service/products/write'
+  'Microsoft.ApiManagement/service/products/policies/read'
+  'Microsoft.ApiManagement/service/products/policies/write'
+  'Microsoft.ApiManagement/service/products/apis/read'
+  'Microsoft.ApiManagement/service/products/apis/write'
+  // protect-model-storage: a storage account's blob service properties (GET + PUT)
+  'Microsoft.Storage/storageAccounts/blobServices/read'
+  'Microsoft.Storage/storageAccounts/blobServices/write'
 ]
 
 // 2. key rotation (only in keyRotationResourceGroups): rotate-secret's two-credential alternation.
@@ -353,7 +367,7 @@ resource remediatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'driftguard-remediator', environmentName)
   properties: {
     roleName: 'driftguard remediator ${roleSuffix}'
-    description: 'driftguard remediations: read the resources it governs, set publicNetworkAccess, turn key authentication off, require HTTPS/TLS 1.2+, keep audit diagnostic settings, delete Internet-facing NSG rules, cap GPU pools, suspend APIM subscriptions. No account keys, no secret values (the Log Analytics sharedKeys action is only the linked check for diagnostic settings).'
+    description: 'driftguard remediations: read the resources it governs, set publicNetworkAccess, turn key authentication off, require HTTPS/TLS 1.2+, keep audit diagnostic settings, delete or narrow Internet-facing NSG rules, cap GPU pools, suspend or rate-limit APIM subscriptions, require APIM subscription keys, protect model storage. No account keys, no secret values (the Log Analytics sharedKeys action is only the linked check for diagnostic settings).'
     type: 'CustomRole'
     permissions: [
       {

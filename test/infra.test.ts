@@ -174,17 +174,26 @@ describe("least privilege", () => {
     expect(remediator.filter((a) => a.endsWith("/write")).sort()).toEqual(
       [
         "Microsoft.ApiManagement/service/subscriptions/write",
+        // require-api-subscription; throttle-api-subscription's rate-limit product, policy, APIs
+        "Microsoft.ApiManagement/service/apis/write",
+        "Microsoft.ApiManagement/service/products/write",
+        "Microsoft.ApiManagement/service/products/policies/write",
+        "Microsoft.ApiManagement/service/products/apis/write",
         "Microsoft.CognitiveServices/accounts/write",
         "Microsoft.ContainerService/managedClusters/agentPools/write",
         "Microsoft.KeyVault/vaults/write",
         "Microsoft.MachineLearningServices/workspaces/computes/write",
         "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
         "Microsoft.MachineLearningServices/workspaces/write",
+        // close-internet-inbound-rule narrows a mixed-source rule
+        "Microsoft.Network/networkSecurityGroups/securityRules/write",
         "Microsoft.Storage/storageAccounts/write",
         "Microsoft.DocumentDB/databaseAccounts/write",
         "Microsoft.Web/sites/write",
         "Microsoft.Web/sites/config/write",
         "Microsoft.Insights/diagnosticSettings/write",
+        // protect-model-storage
+        "Microsoft.Storage/storageAccounts/blobServices/write",
       ].sort(),
     );
     // Account keys: only in the key-rotation role, which is assigned per resource group.

@@ -31,6 +31,8 @@ describe("the registry", () => {
       "disable-local-auth",
       "disable-public-network-access",
       "enable-diagnostic-logs",
+      "protect-model-storage",
+      "require-api-subscription",
       "require-secure-transport",
       "rotate-secret",
       "scale-gpu-pool",

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { apimPatchNeedsIfMatch, apimRefusesWrite, apimRoute } from "./apim.js";
 import {
   type ArmResource,
   armError,
@@ -16,6 +17,7 @@ import {
 import { ExtensionHandler } from "./extensions.js";
 import { type PermissionTable, permissionsScope } from "./permissions.js";
 import { keepServerOwned, stripReadOnly } from "./server-owned.js";
+import { ensureBlobService } from "./storage-services.js";
 import { lower, nameOfId, parentIdOf, parseArmPath, type ResourceStore, typeOfId } from "./store.js";
 
 type LroStyle = "aao" | "location";
@@ -126,10 +128,6 @@ function notFound(id: string, res: ServerResponse, parentMissing = false) {
       `The Resource '${top}' under resource group '${p?.resourceGroup ?? ""}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
     ),
   );
-}
-
-function isApimSubscription(type: string): boolean {
-  return lower(type) === "microsoft.apimanagement/service/subscriptions";
 }
 
 export class ArmHandler {
@@ -246,6 +244,9 @@ export class ArmHandler {
     if (!parsed?.namespace) {
       return sendJson(res, 404, armError("NotFound", `No HTTP resource was found that matches ${pr.path}.`));
     }
+    // Resources ARM always has (a storage account's blob service) and APIM's own routes.
+    ensureBlobService(this.store, path);
+    if (apimRoute(this.store, req, path, res)) return;
     const isCollection = parsed.names.length === parsed.types.length - 1;
     if (isCollection) {
       const last = parsed.types.at(-1)!;
@@ -346,6 +347,7 @@ export class ArmHandler {
     }
     if (!this.parentExists(id)) return notFound(id, res, true);
     if (!this.preconditions(req, id, res)) return;
+    if (apimRefusesWrite(this.store, id, body, res)) return;
     const existed = this.store.has(id);
     const type = this.typeFor(id);
     const resource = { ...stripReadOnly(body), id, name: nameOfId(id), type } as ArmResource;
@@ -385,7 +387,7 @@ export class ArmHandler {
     const current = this.store.get(id);
     if (!current) return notFound(id, res, !this.parentExists(id));
     const type = current.type;
-    if (isApimSubscription(type) && header(req, "if-match") === undefined) {
+    if (apimPatchNeedsIfMatch(type) && header(req, "if-match") === undefined) {
       return sendJson(
         res,
         400,
@@ -396,6 +398,7 @@ export class ArmHandler {
       );
     }
     if (!this.preconditions(req, id, res)) return;
+    if (apimRefusesWrite(this.store, id, body, res)) return;
     const patchBody = stripReadOnly(body);
     const merged = () => {
       const now = this.store.get(id) ?? current;

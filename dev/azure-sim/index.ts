@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { withFullApimScope } from "./apim.js";
 import { ArmHandler } from "./arm.js";
 import { ArmEventSource } from "./arm-events.js";
 import {
@@ -77,6 +78,8 @@ export interface AzureSimulator {
   getResource(id: string): ArmResource | undefined;
   /** seed/overwrite directly (tests simulate "a person changed it") */
   putResource(r: ArmResource): void;
+  /** remove a resource and everything under it (tests simulate "a person deleted it"); false if absent */
+  deleteResource(id: string): boolean;
   getSecret(vault: string, name: string, version?: string): SecretState | undefined;
   listSecretVersions(vault: string, name: string): SecretState[];
   getStorageKeys(accountId: string): { keyName: string; value: string }[];
@@ -137,7 +140,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     onOperationSucceeded: (id) => events?.operationSucceeded(id),
   });
 
-  for (const r of seed.resources ?? []) store.put(structuredClone(r));
+  for (const r of seed.resources ?? []) store.put(withFullApimScope(structuredClone(r)));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
     const now = new Date().toISOString();
     arm.keys.set(
@@ -385,8 +388,13 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     writes: (filter) => log.writes(filter),
     getResource: (id) => store.get(id),
     putResource: (r) => {
-      store.put(structuredClone({ ...r, type: r.type || typeOfId(r.id), name: r.name || nameOfId(r.id) }));
+      store.put(
+        withFullApimScope(
+          structuredClone({ ...r, type: r.type || typeOfId(r.id), name: r.name || nameOfId(r.id) }),
+        ),
+      );
     },
+    deleteResource: (id) => store.delete(id),
     getSecret: (vault, name, version) => {
       const s = vaults.get(lower(vault))?.get(name, version);
       return s ? structuredClone(s) : undefined;

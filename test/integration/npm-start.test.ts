@@ -69,9 +69,12 @@ describe("npm start", () => {
       "rotate-secret",
       "scale-gpu-pool",
       "throttle-api-subscription",
+      "protect-model-storage",
     ]) {
       expect(out).toMatch(new RegExp(`remediated\\s+${kind}`));
     }
+    // The shipped policy for open inference APIs asks a person first.
+    expect(out).toMatch(/pending-approval\s+require-api-subscription\s+apis\/chat-completions/);
     expect(out).toMatch(/excluded\s+disable-public-network-access/);
     expect(out).toMatch(/duplicate\s+disable-public-network-access/);
     expect(out).toMatch(/reverted\s+scale-gpu-pool/);

@@ -365,10 +365,15 @@ describe("close-internet-inbound-rule against the simulator", () => {
     await sim?.close();
   });
 
-  function ctxFor(resourceId: string, params: Params = {}): RemediationContext<Params> {
+  // These tests pin deletion; narrowing mixed-source rules (the default) has its own suite
+  // (close-internet-inbound-rule-narrowing.test.ts).
+  function ctxFor(
+    resourceId: string,
+    params: Partial<Params> = { narrowMixedRules: false },
+  ): RemediationContext<Params> {
     return kindContext(closeInternetInboundRule, writeSignal(resourceId), {
       policy: POLICY,
-      params,
+      params: { narrowMixedRules: false, ...params },
       clients,
       now: NOW,
     });
@@ -382,8 +387,11 @@ describe("close-internet-inbound-rule against the simulator", () => {
   });
 
   it("validates params: ports as numbers or ranges, strict object", () => {
-    expect(paramsSchema.parse({ ports: [22, "20-30", "443"] })).toEqual({ ports: [22, "20-30", "443"] });
-    expect(paramsSchema.parse({})).toEqual({});
+    expect(paramsSchema.parse({ ports: [22, "20-30", "443"] })).toEqual({
+      ports: [22, "20-30", "443"],
+      narrowMixedRules: true,
+    });
+    expect(paramsSchema.parse({})).toEqual({ narrowMixedRules: true });
     for (const bad of [
       { ports: [] },
       { ports: [70000] },
@@ -581,7 +589,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(re.statusCode).toBe(403);
     expect(re.retryable).toBe(false);
     expect(re.resourceId).toBe(ruleId("nsg-forbidden", "open-b"));
-    expect(re.message).toContain("already deleted: 'open-a'");
+    expect(re.message).toContain("already done: 'open-a'");
     const after = simRules(sim, "nsg-forbidden");
     expect(after["open-a"]).toBeUndefined(); // deleted before the failure, as the message says
     expect(after["open-b"]).toEqual(before["open-b"]); // the failed one is intact
@@ -724,7 +732,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
       },
     });
     const v = await closeInternetInboundRule.verify(plan, ctx);
-    expect(v).toEqual({ ok: false, detail: "security rule 'corp' (not planned for removal) changed" });
+    expect(v).toEqual({ ok: false, detail: "security rule 'corp' (not planned for change) changed" });
   });
 
   it("a target of another type is refused at read with a typed error", async () => {
@@ -828,18 +836,32 @@ describe("close-internet-inbound-rule through the pipeline", () => {
           destinationAddressPrefix: "*",
           destinationPortRanges: ["3389", "5985-5986"],
         },
-        to: null,
+        // Mixed sources (the default narrowMixedRules): only the Internet prefix goes.
+        to: {
+          name: "open-rdp-list",
+          id: ruleId("nsg-a", "open-rdp-list"),
+          priority: 110,
+          direction: "Inbound",
+          access: "Allow",
+          protocol: "Tcp",
+          sourceAddressPrefix: "",
+          sourceAddressPrefixes: ["10.0.0.0/8"],
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRanges: ["3389", "5985-5986"],
+        },
       },
     ]);
-    expect(
-      hh.sim
-        .writes()
-        .map((w) => `${w.method} ${w.path}`)
-        .sort(),
-    ).toEqual([`DELETE ${ruleId("nsg-a", "open-rdp-list")}`, `DELETE ${ruleId("nsg-a", "open-ssh")}`].sort());
-    // The event our own deletion raises (a rule-level write on a now-absent rule) is compliant.
+    expect(hh.sim.writes().map((w) => `${w.method} ${w.path}`)).toEqual([
+      `PUT ${ruleId("nsg-a", "open-rdp-list")}`,
+      `DELETE ${ruleId("nsg-a", "open-ssh")}`,
+    ]);
+    // The events our own writes raise (a rule-level write on a now-absent rule, and on the
+    // narrowed rule) are compliant.
     const [again] = await hh.handle(writeSignal(ruleId("nsg-a", "open-ssh")));
     expect(again?.outcome).toBe("compliant");
+    const [narrowed] = await hh.handle(writeSignal(ruleId("nsg-a", "open-rdp-list")));
+    expect(narrowed?.outcome).toBe("compliant");
     expect(hh.sim.writes()).toHaveLength(2);
   });
 
@@ -931,6 +953,6 @@ policies:
       builtinRegistry(),
     );
     expect(issues).toEqual([]);
-    expect(file?.policies[0]?.params).toEqual({ ports: [22, "3389", "5985-5986"] });
+    expect(file?.policies[0]?.params).toEqual({ ports: [22, "3389", "5985-5986"], narrowMixedRules: true });
   });
 });

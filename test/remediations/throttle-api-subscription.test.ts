@@ -225,11 +225,17 @@ beforeEach(() => {
 
 describe("params", () => {
   it("defaults dimension and cooldown and accepts ISO 8601 durations", () => {
-    expect(throttleParamsSchema.parse({})).toEqual({ dimension: "ApimSubscriptionId", cooldown: "PT1H" });
+    const defaults = { action: "suspend", throttledProduct: "driftguard-throttled", callsPerMinute: 10 };
+    expect(throttleParamsSchema.parse({})).toEqual({
+      dimension: "ApimSubscriptionId",
+      cooldown: "PT1H",
+      ...defaults,
+    });
     expect(throttleParamsSchema.parse({ cooldown: "PT15M" }).cooldown).toBe("PT15M");
     expect(throttleParamsSchema.parse({ cooldown: "P1D", dimension: "SubscriptionName" })).toEqual({
       cooldown: "P1D",
       dimension: "SubscriptionName",
+      ...defaults,
     });
     expect(parseIsoDuration("PT15M")).toBe(15 * 60_000);
     expect(parseIsoDuration("PT1H")).toBe(HOUR);
@@ -903,7 +909,13 @@ describe("policy files", () => {
     const registry = builtinRegistry();
     const ok = validatePolicyObject({ version: 1, policies: [{ ...POLICY, params: {} }] }, registry);
     expect(ok.issues).toEqual([]);
-    expect(ok.file?.policies[0]?.params).toEqual({ dimension: "ApimSubscriptionId", cooldown: "PT1H" });
+    expect(ok.file?.policies[0]?.params).toEqual({
+      dimension: "ApimSubscriptionId",
+      cooldown: "PT1H",
+      action: "suspend",
+      throttledProduct: "driftguard-throttled",
+      callsPerMinute: 10,
+    });
     const bad = validatePolicyObject(
       { version: 1, policies: [{ ...POLICY, params: { cooldown: "1 hour" } }] },
       registry,

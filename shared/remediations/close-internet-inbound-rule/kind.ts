@@ -1,6 +1,6 @@
 /**
- * `close-internet-inbound-rule` (docs/policies.md#close-internet-inbound-rule): removes NSG security rules that allow inbound
- * traffic from the whole Internet — and only those.
+ * `close-internet-inbound-rule` (docs/policies.md#close-internet-inbound-rule): closes NSG security
+ * rules that allow inbound traffic from the whole Internet — and only those.
  *
  * Targets:
  * - `Microsoft.Network/networkSecurityGroups/securityRules` (a write on one rule): only that rule
@@ -8,33 +8,42 @@
  * - `Microsoft.Network/networkSecurityGroups` (a write on the whole NSG): every rule in
  *   `securityRules` is considered; `defaultSecurityRules` never are.
  *
- * Which rules offend is decided by the pure functions in `rules.ts` (`offendingRules`), from
- * the current state read in `read`, never from the event. Each offending rule is deleted on its
- * own (`securityRules.beginDeleteAndWait`), one after the other (ARM serialises updates of one NSG;
- * a `409 AnotherOperationInProgress` is treated as retryable); nothing else is ever written. ARM's DELETE takes no
- * If-Match through the SDK, so right before the deletes every planned rule is read again and
- * compared with the planned definition: a rule changed in between (e.g. narrowed to a restricted
- * source) is not deleted — the run fails with a retryable `RuleChanged` before any delete, and
- * the redelivery re-plans from the new state. A rule already gone counts as removed.
+ * Which rules offend, and what happens to each, is decided by the pure functions in `rules.ts`
+ * and `plan.ts` from the current state read in `read`, never from the event. A rule whose sources
+ * mix the Internet with other sources is narrowed (`narrowMixedRules`, default on): only its
+ * Internet prefixes go, written as a PUT of that rule with `If-Match` on its etag. A rule whose
+ * only source is the Internet is deleted (`securityRules.beginDeleteAndWait`). Rules are written
+ * one after the other, narrowings first (ARM serialises updates of one NSG; a
+ * `409 AnotherOperationInProgress` is treated as retryable); nothing else is ever written. ARM's
+ * DELETE takes no If-Match through the SDK, so right before any write every planned rule is read
+ * again and compared with the planned definition: a rule changed in between is left alone — the
+ * run fails with a retryable `RuleChanged` before any write, and the redelivery re-plans from the
+ * new state. A rule already gone counts as removed.
  *
- * Every removed rule is recorded as `{path: "properties.securityRules[<name>]", from: <full rule
- * definition>, to: null}` so that a person can restore it.
+ * Every rule is recorded as `{path: "properties.securityRules[<name>]", from: <full rule
+ * definition>, to: null | <narrowed definition>}` so that a person can restore it.
  */
 import { z } from "zod";
-import type { Change } from "../../audit/types.js";
 import { RemediationError, type Step, withStep } from "../../errors.js";
-import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import { parseTargetId } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
+import { deleteRule, narrowRule, readNsgRules, readRule, ruleIdOf } from "./arm.js";
 import {
-  isOffending,
-  type NsgRule,
-  offendingRules,
-  parsePortSpec,
-  type RuleDefinition,
-  ruleDefinition,
-  sameDefinition,
-  sameName,
-} from "./rules.js";
+  type InboundRuleData,
+  type InboundRuleState,
+  type NsgLocation,
+  type PlannedRule,
+  planInboundRules,
+} from "./plan.js";
+import { isOffending, parsePortSpec, sameDefinition, sameEffectiveDefinition, sameName } from "./rules.js";
+
+export type {
+  InboundRuleData,
+  InboundRuleState,
+  NsgLocation,
+  PlannedDeletion,
+  PlannedNarrowing,
+} from "./plan.js";
 
 export const KIND = "close-internet-inbound-rule";
 
@@ -64,6 +73,7 @@ policies:
     kind: ${KIND}
     params:
       ports: [22, 3389, "5985-5986"]    # optional: leave out for any port
+      narrowMixedRules: true            # default: a rule mixing Internet and private sources keeps the private ones
     mode: enforce
 `;
 
@@ -76,42 +86,14 @@ export const paramsSchema = z.strictObject({
     .describe(
       'Only rules exposing any of these ports: a port 0-65535 (22) or a range "from-to" with from <= to ("20-30"); "*" is refused, leave ports out for any port',
     ),
+  narrowMixedRules: z
+    .boolean()
+    .default(true)
+    .describe(
+      "A rule whose sources mix the Internet with other sources (e.g. 10.1.0.0/16 and 0.0.0.0/0) loses only its Internet prefixes and keeps serving the others; false deletes it like a rule whose only source is the Internet",
+    ),
 });
 export type Params = z.infer<typeof paramsSchema>;
-
-/** Where the target NSG is. */
-export interface NsgLocation {
-  subscriptionId: string;
-  resourceGroup: string;
-  nsgName: string;
-  nsgId: string;
-}
-
-export interface InboundRuleState extends NsgLocation {
-  /** `rule`: the signal is about one rule; `nsg`: about the whole NSG. */
-  scope: "rule" | "nsg";
-  /** Rule-level only: the rule's name (from the target ID). */
-  ruleName?: string;
-  /** False when the NSG (or, rule-level, the rule) no longer exists. */
-  exists: boolean;
-  /** Rules under consideration: rule-level → the rule itself (when it exists); NSG-level → all `securityRules`. */
-  candidates: NsgRule[];
-  /** Every custom rule of the NSG as read (never `defaultSecurityRules`). */
-  allRules: NsgRule[];
-}
-
-export interface PlannedDeletion {
-  name: string;
-  id?: string;
-  etag?: string;
-  definition: RuleDefinition;
-}
-
-export interface InboundRuleData extends NsgLocation {
-  deletions: PlannedDeletion[];
-  /** Definitions of the NSG's other custom rules at plan time: verify checks they are unchanged. */
-  untouched: RuleDefinition[];
-}
 
 type Ctx = RemediationContext<Params>;
 
@@ -154,45 +136,17 @@ function resolveTarget(resourceId: string, step: Step): Target {
     : { ...base, scope: "nsg" };
 }
 
-/** Drops everything the SDK adds that isn't part of the rule (keeps etag for change detection). */
-function toRule(r: NsgRule): NsgRule {
-  return { ...ruleDefinition(r), ...(r.etag ? { etag: r.etag } : {}) };
-}
-
-async function readNsgRules(
-  loc: NsgLocation,
-  ctx: Ctx,
-): Promise<{ rules: NsgRule[]; tags: Record<string, string> } | undefined> {
-  const nsg = await orNotFound(() =>
-    ctx.clients.network(loc.subscriptionId).networkSecurityGroups.get(loc.resourceGroup, loc.nsgName),
-  );
-  if (!nsg) return undefined;
-  return { rules: (nsg.securityRules ?? []).map((r) => toRule(r as NsgRule)), tags: tagsOf(nsg) };
-}
-
-async function readRule(loc: NsgLocation, name: string, ctx: Ctx): Promise<NsgRule | undefined> {
-  const rule = await orNotFound(() =>
-    ctx.clients.network(loc.subscriptionId).securityRules.get(loc.resourceGroup, loc.nsgName, name),
-  );
-  return rule ? toRule(rule as NsgRule) : undefined;
-}
-
-function describeRule(d: RuleDefinition): string {
-  const src = [d.sourceAddressPrefix, ...(d.sourceAddressPrefixes ?? [])].filter(Boolean).join(",");
-  const ports = [d.destinationPortRange, ...(d.destinationPortRanges ?? [])].filter(Boolean).join(",");
-  return `'${d.name}' (${d.protocol ?? "*"} ${src || "?"} → ports ${ports || "*"})`;
-}
-
 export const remediation: Remediation<Params, InboundRuleState, InboundRuleData> = {
   kind: KIND,
   description:
-    "Removes NSG security rules that allow inbound traffic from the whole Internet (*, 0.0.0.0/0, ::/0, Internet, Any), optionally only those exposing given ports — never any other rule",
+    "Closes NSG security rules that allow inbound traffic from the whole Internet (*, 0.0.0.0/0, ::/0, Internet, Any), optionally only those exposing given ports: a rule whose only source is the Internet is deleted, a rule mixing Internet and other sources loses only its Internet prefixes — never any other rule",
   example,
   services: ["network"],
   permissions: {
     actions: [
       "Microsoft.Network/networkSecurityGroups/read",
       "Microsoft.Network/networkSecurityGroups/securityRules/read",
+      "Microsoft.Network/networkSecurityGroups/securityRules/write",
       "Microsoft.Network/networkSecurityGroups/securityRules/delete",
       "Microsoft.Network/locations/*/read",
     ],
@@ -232,103 +186,50 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
   },
 
   plan(current: Current<InboundRuleState>, ctx: Ctx): Plan<InboundRuleData> {
-    const s = current.state;
-    const ports = ctx.params.ports;
-    if (!s.exists) {
-      return {
-        action: "noop",
-        reason:
-          s.scope === "rule"
-            ? `security rule '${s.ruleName}' no longer exists`
-            : `NSG '${s.nsgName}' no longer exists`,
-      };
-    }
-    const offending = offendingRules(s.candidates, ports);
-    if (offending.length === 0) {
-      const portText = ports ? ` on ports ${ports.join(", ")}` : "";
-      return {
-        action: "noop",
-        reason:
-          s.scope === "rule"
-            ? `security rule '${s.ruleName}' does not allow inbound traffic from the Internet${portText}`
-            : `NSG '${s.nsgName}' has no rule allowing inbound traffic from the Internet${portText}`,
-      };
-    }
-    const deletions: PlannedDeletion[] = offending.map((r) => ({
-      name: r.name ?? "",
-      ...(r.id ? { id: r.id } : {}),
-      ...(r.etag ? { etag: r.etag } : {}),
-      definition: ruleDefinition(r),
-    }));
-    const untouched = s.allRules
-      .filter((r) => !deletions.some((d) => sameName(d.name, r.name)))
-      .map((r) => ruleDefinition(r));
-    const changes: Change[] = deletions.map((d) => ({
-      path: `properties.securityRules[${d.name}]`,
-      from: d.definition,
-      to: null,
-    }));
-    return {
-      action: "change",
-      changes,
-      summary: `Remove ${deletions.length === 1 ? "Internet-open inbound rule" : `${deletions.length} Internet-open inbound rules`} ${deletions.map((d) => describeRule(d.definition)).join(", ")} from NSG '${s.nsgName}'`,
-      data: {
-        subscriptionId: s.subscriptionId,
-        resourceGroup: s.resourceGroup,
-        nsgName: s.nsgName,
-        nsgId: s.nsgId,
-        deletions,
-        untouched,
-      },
-    };
+    return planInboundRules(current.state, ctx.params);
   },
 
   async apply(plan: ChangePlan<InboundRuleData>, ctx: Ctx) {
     const d = plan.data;
-    // Act on current state: re-read every planned rule before deleting any. ARM DELETE has no
-    // If-Match through the SDK, so this comparison is the concurrency check.
+    const narrowings = d.narrowings ?? [];
+    const all: { rule: PlannedRule; narrow: boolean }[] = [
+      ...narrowings.map((rule) => ({ rule, narrow: true })),
+      ...d.deletions.map((rule) => ({ rule, narrow: false })),
+    ];
+    // Act on current state: re-read every planned rule before writing any. ARM DELETE has no
+    // If-Match through the SDK, so this comparison is the concurrency check for deletions.
     const current = await withStep({ step: "apply", resourceId: d.nsgId }, () =>
-      Promise.all(d.deletions.map(async (p) => ({ planned: p, now: await readRule(d, p.name, ctx) }))),
+      Promise.all(all.map(async (p) => ({ ...p, now: await readRule(d, p.rule.name, ctx) }))),
     );
     const changed = current.filter(
-      ({ planned, now }) =>
-        now !== undefined &&
-        !(planned.etag && now.etag === planned.etag) &&
-        !sameDefinition(now, planned.definition),
+      ({ rule, now }) =>
+        now !== undefined && !(rule.etag && now.etag === rule.etag) && !sameDefinition(now, rule.definition),
     );
     if (changed.length > 0) {
       const stillOffending = changed.filter(({ now }) => isOffending(now!, ctx.params.ports)).length;
       throw new RemediationError(
         "RuleChanged",
-        `security rule(s) ${changed.map(({ planned }) => `'${planned.name}'`).join(", ")} changed since they were read (${stillOffending} still offending); nothing was deleted — re-plan from the current state`,
+        `security rule(s) ${changed.map(({ rule }) => `'${rule.name}'`).join(", ")} changed since they were read (${stillOffending} still offending); nothing was written — re-plan from the current state`,
         { step: "apply", resourceId: ctx.target.resourceId, retryable: true, statusCode: 412 },
       );
     }
-    const deleted: string[] = [];
-    for (const { planned, now } of current) {
+    const done: string[] = [];
+    for (const { rule, narrow, now } of current) {
       if (now === undefined) {
-        ctx.log.info({ kind: KIND, nsg: d.nsgId, rule: planned.name }, "security rule already gone");
+        ctx.log.info({ kind: KIND, nsg: d.nsgId, rule: rule.name }, "security rule already gone");
         continue;
       }
-      const ruleId = `${d.nsgId}/securityRules/${planned.name}`;
       try {
-        await withStep({ step: "apply", resourceId: ruleId }, () =>
-          orNotFound(() =>
-            ctx.clients
-              .network(d.subscriptionId)
-              .securityRules.beginDeleteAndWait(d.resourceGroup, d.nsgName, planned.name, {
-                ...ctx.clients.lro,
-              }),
-          ),
-        );
+        if (narrow) await narrowRule(d, narrowings.find((n) => n.name === rule.name)!, ctx);
+        else await deleteRule(d, rule.name, ctx);
       } catch (err) {
         if (!(err instanceof RemediationError)) throw err;
         // 409 (AnotherOperationInProgress: the NSG is busy with another update) clears on its own.
         const retryable = err.retryable || err.statusCode === 409;
-        if (deleted.length === 0 && retryable === err.retryable) throw err;
+        if (done.length === 0 && retryable === err.retryable) throw err;
         const already =
-          deleted.length > 0
-            ? ` (deleting '${planned.name}'; already deleted: ${deleted.map((n) => `'${n}'`).join(", ")})`
+          done.length > 0
+            ? ` (${narrow ? "narrowing" : "deleting"} '${rule.name}'; already done: ${done.map((n) => `'${n}'`).join(", ")})`
             : "";
         throw new RemediationError(err.code, `${err.message}${already}`, {
           step: "apply",
@@ -338,20 +239,39 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
           cause: err,
         });
       }
-      deleted.push(planned.name);
+      done.push(rule.name);
     }
-    ctx.log.info({ kind: KIND, nsg: d.nsgId, deleted }, "Internet-open inbound rules removed");
+    ctx.log.info(
+      {
+        kind: KIND,
+        nsg: d.nsgId,
+        narrowed: narrowings.map((n) => n.name),
+        deleted: d.deletions.map((x) => x.name),
+      },
+      "Internet-open inbound rules closed",
+    );
     return plan.changes;
   },
 
   async verify(plan: ChangePlan<InboundRuleData>, ctx: Ctx): Promise<VerifyResult> {
     const d = plan.data;
-    const [nsg, rules] = await withStep({ step: "verify", resourceId: d.nsgId }, () =>
-      Promise.all([readNsgRules(d, ctx), Promise.all(d.deletions.map((p) => readRule(d, p.name, ctx)))]),
+    const narrowings = d.narrowings ?? [];
+    const [nsg, deleted, narrowed] = await withStep({ step: "verify", resourceId: d.nsgId }, () =>
+      Promise.all([
+        readNsgRules(d, ctx),
+        Promise.all(d.deletions.map((p) => readRule(d, p.name, ctx))),
+        Promise.all(narrowings.map((p) => readRule(d, p.name, ctx))),
+      ]),
     );
     const problems: string[] = [];
     d.deletions.forEach((p, i) => {
-      if (rules[i] !== undefined) problems.push(`security rule '${p.name}' still exists`);
+      if (deleted[i] !== undefined) problems.push(`security rule '${p.name}' still exists`);
+    });
+    narrowings.forEach((p, i) => {
+      const now = narrowed[i];
+      if (now === undefined) problems.push(`security rule '${p.name}' (narrowed) no longer exists`);
+      else if (!sameEffectiveDefinition(now, p.narrowed))
+        problems.push(`security rule '${p.name}' is not the narrowed rule (${ruleIdOf(d, p.name)})`);
     });
     if (!nsg) {
       problems.push(`NSG '${d.nsgName}' no longer exists`);
@@ -362,9 +282,9 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
       }
       for (const u of d.untouched) {
         const now = nsg.rules.find((r) => sameName(r.name, u.name));
-        if (!now) problems.push(`security rule '${u.name}' (not planned for removal) is missing`);
+        if (!now) problems.push(`security rule '${u.name}' (not planned for change) is missing`);
         else if (!sameDefinition(now, u))
-          problems.push(`security rule '${u.name}' (not planned for removal) changed`);
+          problems.push(`security rule '${u.name}' (not planned for change) changed`);
       }
     }
     return problems.length === 0 ? { ok: true } : { ok: false, detail: problems.join("; ") };

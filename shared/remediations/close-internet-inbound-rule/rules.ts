@@ -187,6 +187,34 @@ function ipv4UnionCoversAll(prefixes: string[]): boolean {
   return false;
 }
 
+/**
+ * The rule with only its Internet source prefixes taken out, when what remains still names a
+ * source that is not the Internet (a private range, a restricted CIDR, a service tag, an
+ * application security group): `["10.1.0.0/16", "0.0.0.0/0"]` becomes `["10.1.0.0/16"]`. Each
+ * remaining prefix stays where it was (`sourceAddressPrefix` or `sourceAddressPrefixes`).
+ * Undefined when nothing would remain, when the remaining IPv4 prefixes still cover every address
+ * together, or when the rule has no Internet prefix to take out.
+ */
+export function withoutInternetSources(rule: NsgRule): RuleDefinition | undefined {
+  const def = ruleDefinition(rule);
+  const single = typeof def.sourceAddressPrefix === "string" ? def.sourceAddressPrefix : undefined;
+  const list = def.sourceAddressPrefixes ?? [];
+  const singleIsInternet = single !== undefined && isInternetSource(single);
+  const keptList = list.filter((p) => !isInternetSource(p));
+  if (!singleIsInternet && keptList.length === list.length) return undefined;
+  const remaining = [
+    ...(single !== undefined && !singleIsInternet && single.trim() !== "" ? [single] : []),
+    ...keptList,
+  ];
+  const groups = def.sourceApplicationSecurityGroups ?? [];
+  if (remaining.length === 0 && groups.length === 0) return undefined;
+  if (ipv4UnionCoversAll(remaining)) return undefined;
+  const out: RuleDefinition = { ...def };
+  if (singleIsInternet) delete out.sourceAddressPrefix;
+  if (list.length > 0) out.sourceAddressPrefixes = keptList;
+  return out;
+}
+
 /** True when the rule's source (any of its prefixes, or all of them together) is the whole Internet. */
 export function hasInternetSource(rule: NsgRule): boolean {
   const prefixes = sourcePrefixes(rule);
@@ -313,6 +341,23 @@ function canonical(def: RuleDefinition): string {
     if (v !== undefined && v !== "") o[key] = v;
   }
   return JSON.stringify(o);
+}
+
+/**
+ * True when two rules have the same definition, reading `sourceAddressPrefix` and
+ * `sourceAddressPrefixes` as one set of sources (ARM may show a one-entry list as the single field).
+ */
+export function sameEffectiveDefinition(a: NsgRule | RuleDefinition, b: NsgRule | RuleDefinition): boolean {
+  const merged = (r: NsgRule | RuleDefinition): RuleDefinition => {
+    const {
+      sourceAddressPrefix: _single,
+      sourceAddressPrefixes: _list,
+      ...rest
+    } = ruleDefinition(r as NsgRule);
+    const sources = sourcePrefixes(r as NsgRule);
+    return { ...rest, ...(sources.length > 0 ? { sourceAddressPrefixes: sources } : {}) };
+  };
+  return canonical(merged(a)) === canonical(merged(b));
 }
 
 /** True when two rules have the same definition (ignoring etag, provisioning state and IDs). */

@@ -9,6 +9,8 @@ import { RemediationError } from "../../errors.js";
 import { parseResourceId, type ResourceId, ResourceIdError, sameType } from "../../resource-id.js";
 import type { Plan, RemediationContext } from "../types.js";
 
+/** The kind's name (also `KIND` in `kind.ts`), here so that the trail readers need not import the kind. */
+export const THROTTLE_KIND = "throttle-api-subscription";
 export const APIM_SERVICE_TYPE = "Microsoft.ApiManagement/service";
 export const APIM_SUBSCRIPTION_TYPE = "Microsoft.ApiManagement/service/subscriptions";
 /** Every stateComment we write starts with this; a restore only touches subscriptions carrying it. */
@@ -83,8 +85,55 @@ export interface ApimSubscriptionState {
   state: string;
   stateComment?: string;
   displayName?: string;
+  /** What the subscription reaches: `…/apis`, `…/apis/{id}` or `…/products/{id}` (as APIM shows it). */
+  scope?: string;
   /** ETag of the GET (If-Match for the PATCH). */
   etag?: string;
+}
+
+/** What the read found about the throttling product and the subscription's reach. */
+export interface ThrottleProductState {
+  /** Name (ID) of the product in the service. */
+  name: string;
+  /** Full resource ID of the product (the scope the subscription moves to). */
+  id: string;
+  exists: boolean;
+  policyExists: boolean;
+  /** APIs already in the product. */
+  apis: string[];
+  /** APIs the subscription's current scope reaches; `undefined` when the scope is not one APIM knows. */
+  scopeApis?: string[];
+}
+
+/** The remediated record a restore reverses, as far as planning needs it. */
+export interface RecordedThrottle {
+  recordId: string;
+  action: "suspend" | "rate-limit";
+  originalScope?: string;
+  throttledScope?: string;
+  restoreAt?: string;
+}
+
+/** What a scope write (throttle or restore) needs. */
+export interface ScopeChangeData {
+  writes: "scope";
+  ref: ApimSubscriptionRef;
+  /** The scope as read, and the scope written. */
+  from: string;
+  to: string;
+  stateComment: string;
+  etag?: string;
+  intent: ThrottleIntent;
+  /** Throttling only: what to create in the product before the subscription moves there. */
+  product?: {
+    name: string;
+    id: string;
+    create: boolean;
+    policyXml?: string;
+    addApis: string[];
+    /** Every API the original scope reached: the product must hold them all (verify). */
+    requiredApis: string[];
+  };
 }
 
 export interface ThrottleState {
@@ -95,9 +144,15 @@ export interface ThrottleState {
   /** Why the subscription could not be resolved; `plan` turns it into a RemediationError (step plan). */
   problem?: { code: string; message: string };
   subscription?: ApimSubscriptionState;
+  /** `action: rate-limit`, alert fired: the throttling product and what the subscription reaches. */
+  product?: ThrottleProductState;
+  /** Restores: the remediated record being reversed (found on the trail), when there is one. */
+  recorded?: RecordedThrottle;
 }
 
-export interface ThrottleData {
+/** A state write (suspend, or its restore): `writes` absent. */
+export interface StateChangeData {
+  writes?: "state";
   ref: ApimSubscriptionRef;
   from: string;
   to: "suspended" | "active";
@@ -105,6 +160,8 @@ export interface ThrottleData {
   etag?: string;
   intent: ThrottleIntent;
 }
+
+export type ThrottleData = StateChangeData | ScopeChangeData;
 
 /** What planning reads of the policy's params. */
 export interface CooldownParams {
