@@ -13,9 +13,9 @@ const handleAuditViewer = lazyHandler(() => import("./audit-viewer.js"), "handle
 const handleHealth = lazyHandler(() => import("./health.js"), "handleHealth");
 const handleResourceEvent = lazyHandler(() => import("./resource-events.js"), "handleResourceEvent");
 const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "handleTeamsMessage");
-const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
-const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
-const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
+const runFollowUps = lazyHandler(() => import("./timers.js"), "runFollowUps");
+const resumeWork = lazyHandler(() => import("./timers.js"), "resumeWork");
+const expireApprovals = lazyHandler(() => import("./timers.js"), "expireApprovals");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -102,24 +102,24 @@ export const functionsTable: FunctionDefinition[] = [
     handler: handleHealth,
   },
   {
-    name: "restoreDue",
+    name: "runFollowUps",
     trigger: "timer",
     schedule: "0 */1 * * * *",
     everyMs: 60_000,
-    handler: runDueRestorations,
+    handler: runFollowUps,
   },
   {
     name: "resumeWork",
     trigger: "timer",
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
-    handler: resumePendingWork,
+    handler: resumeWork,
   },
   {
     name: "expireApprovals",
     trigger: "timer",
     schedule: "0 */5 * * * *",
     everyMs: 300_000,
-    handler: expirePendingApprovals,
+    handler: expireApprovals,
   },
 ];

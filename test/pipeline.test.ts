@@ -89,7 +89,10 @@ describe("pipeline", () => {
     const outcomes = [];
     for (const n of names.slice(0, 4)) outcomes.push((await h.handle(signal(n)))[0]!.outcome);
     expect(outcomes).toEqual(["remediated", "remediated", "pending-approval", "pending-approval"]);
-    expect(h.notifier.requests.map((a) => a.reason)).toEqual(["rate-limit", "rate-limit"]);
+    expect(h.notifier.requests.map((a) => a.reason)).toEqual(["action-limit", "action-limit"]);
+    expect(h.notifier.requests[0]!.reasonDetail).toBe(
+      "action limit of 2 actions/hour reached for policy storage-private; waiting for approval",
+    );
     expect(h.sim.writes({ pathIncludes: names[2]! })).toHaveLength(0);
   });
 
@@ -98,7 +101,7 @@ describe("pipeline", () => {
     h = await startHarness({ seed, policies: policy(), clock, busyWaitMs: 0 });
     const s = signal(names[1]!);
     // Simulate a worker that entered the resource's gate for this cause and died before anything.
-    const cause = `${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}`;
+    const cause = `${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}|disable-public-network-access`;
     const entry = await h.pipeline.deps.gate.enter(s.targets[0]!.resourceId, cause, {
       leaseMs: 5 * 60_000,
       now: clock.now(),
@@ -224,7 +227,7 @@ describe("pipeline", () => {
       reverts: false,
       actor: "driftguard",
     });
-    await entry.session.leave({ cause: "open", keepIntent: true });
+    await entry.session.leave({ causes: {}, keepIntent: true });
 
     const [d] = await h.handle(signal(names[1]!));
     expect(d).toMatchObject({ outcome: "remediated", retry: false });

@@ -1,17 +1,26 @@
 /**
- * The approval lifecycle: request (a plan that needs a person), decide (approve / reject, with
- * self-approval refused), run the approved change until it is done (retried with backoff while it
- * fails transiently, for as long as the approval is valid), and expire. Every step that the trail
- * must show is recorded once: each record goes through the resource's gate under its own cause
- * (`approval:<id>:<step>`), so a retried step finds its cause done and writes nothing twice.
+ * The approval lifecycle: request (a plan that needs a person), decide (who may decide is
+ * `authorize`; a refused decision is recorded once per approval and person), run the approved
+ * change until it is done (retried with backoff while it fails transiently, for as long as the
+ * approval is valid), and expire. Built beside the pipeline (shared/runtime.ts): the pipeline asks
+ * it for approvals, it asks the pipeline to run approved changes.
+ *
+ * Every step the trail must show is recorded once: each record goes through the resource's gate
+ * under its own cause (`approval:<id>:<step>`), so a retried step finds its cause done and writes
+ * nothing twice.
  */
-
 import { toRecordSignal } from "../audit/record.js";
 import type { AuditRecordInput, RecordApprover } from "../audit/types.js";
 import type { Logger } from "../log.js";
 import { changesHash } from "../pipeline/binding.js";
+import { approvalStepCause, GateRunner } from "../pipeline/gate-runner.js";
 import { buildRecord } from "../pipeline/records.js";
-import { type ApprovalRequester, withoutCallerObjectId } from "../pipeline/run.js";
+import {
+  type ApprovalNotify,
+  type ApprovalRequester,
+  type ApprovalRequests,
+  withoutCallerObjectId,
+} from "../pipeline/run.js";
 import type { Decision } from "../pipeline/types.js";
 import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
@@ -20,6 +29,14 @@ import type { Clock } from "../ports/clock.js";
 import type { ApprovalChange, Notifier } from "../ports/notifier.js";
 import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
+import {
+  type ApproverRules,
+  type Authorization,
+  authorize,
+  type DecidingPrincipal,
+  type Refusal,
+} from "./authorize.js";
+import { reasonLine } from "./reasons.js";
 
 export interface ApprovalLifecycleDeps {
   approvals: ApprovalStore;
@@ -29,6 +46,8 @@ export interface ApprovalLifecycleDeps {
   log: Logger;
   policies: readonly Policy[];
   pseudonymKey: string;
+  /** Who may decide (APPROVER_OBJECT_IDS; sign-in required in Azure). */
+  approvers: ApproverRules;
   approvalTtlMs: number;
   leaseMs: number;
   busyWaitMs: number;
@@ -42,8 +61,16 @@ export interface DecideResult {
   decisions: Decision[];
   /** Why nothing (more) happened, for the page / card. */
   error?: string;
-  /** The decision was refused (self-approval): shown to the person, recorded, the approval stays pending. */
-  refused?: "self-approval";
+  /** The decision was refused: shown to the person, recorded once per person, the approval stays pending. */
+  refused?: Refusal;
+  /** The resource's gate stayed busy: the step could not be recorded now; try again shortly. */
+  busy?: true;
+}
+
+/** Who decides and where. */
+export interface DecisionBy {
+  principal: DecidingPrincipal;
+  via: RecordApprover["via"];
 }
 
 /** First retry of a transiently failed approved run after 30 s, doubling up to 15 minutes. */
@@ -51,11 +78,28 @@ export function runBackoffMs(attempts: number): number {
   return Math.min(15 * 60_000, 30_000 * 2 ** Math.max(0, attempts - 1));
 }
 
-export class ApprovalLifecycle {
-  constructor(private readonly deps: ApprovalLifecycleDeps) {}
+/** A step could not be recorded because the resource stayed busy. */
+const BUSY = Symbol("busy");
+
+export class ApprovalLifecycle implements ApprovalRequests {
+  private readonly runner: GateRunner;
+
+  constructor(private readonly deps: ApprovalLifecycleDeps) {
+    this.runner = new GateRunner({
+      gate: deps.gate,
+      clock: deps.clock,
+      log: deps.log,
+      leaseMs: deps.leaseMs,
+      busyWaitMs: deps.busyWaitMs,
+    });
+  }
+
+  get(id: string): Promise<Approval | undefined> {
+    return this.deps.approvals.get(id);
+  }
 
   /** Creates the approval for a plan; the run records `pending-approval`, then `notify` posts the card. */
-  readonly request: ApprovalRequester = async ({ run, plan, why }) => {
+  readonly request: ApprovalRequester = async ({ run, plan, why, flapping }) => {
     const { approvals, clock, pseudonymKey } = this.deps;
     const now = clock.now();
     const earlier =
@@ -64,6 +108,13 @@ export class ApprovalLifecycle {
     const callerObjectId = run.signal.caller?.objectId;
     const causedBy =
       earlier?.causedBy ?? (callerObjectId ? pseudonymize(callerObjectId, pseudonymKey) : undefined);
+    const reason = reasonLine(why, {
+      policy: run.policy.name,
+      kind: run.policy.kind,
+      maxActionsPerHour: run.policy.maxActionsPerHour,
+      ...(earlier ? { earlierApprovalId: earlier.id } : {}),
+      ...(flapping ? { flapping } : {}),
+    });
     const approval = await approvals.create({
       id: crypto.randomUUID(),
       state: "pending",
@@ -78,49 +129,49 @@ export class ApprovalLifecycle {
       changesHash: changesHash(plan.changes, run.remediation.volatileChangePaths),
       summary: plan.summary,
       reason: why,
+      reasonDetail: reason,
     });
-    const reason =
-      why === "rate-limit"
-        ? `blast-radius limit of ${run.policy.maxActionsPerHour} actions/hour reached for policy ${run.policy.name}; waiting for approval`
-        : why === "replan"
-          ? `the resource changed since approval ${earlier?.id ?? "?"} was requested: the approved change no longer matches, so a new approval is requested`
-          : `policy ${run.policy.name} requires approval`;
-    const notify = async () => {
+    const notify: ApprovalNotify = async (context) => {
+      const shown = context.length > 0 ? await this.annotate(approval, { context: [...context] }) : approval;
       try {
-        await this.deps.notifier.requestApproval(approval);
+        await this.deps.notifier.requestApproval(shown);
       } catch (err) {
-        // The approval exists and is recorded; a lost card is visible in the trail and the approval
-        // page still works, so the delivery does not fail for it.
-        this.deps.log.error(
-          { approvalId: approval.id, err: redactText(String((err as Error).message)) },
-          "posting the approval card failed",
-        );
+        await this.cardNotPosted(shown, err);
       }
     };
     return { approvalId: approval.id, reason, notify };
   };
 
+  /** Whether `principal` may decide approval `a` (or decide at all, without one). */
+  authorize(a: Pick<Approval, "causedBy"> | undefined, principal: DecidingPrincipal): Authorization {
+    return authorize({ ...(a ? { approval: a } : {}) }, principal, this.deps.approvers);
+  }
+
   /**
-   * An approver decided. Approve → `approved` record, then the change runs against the resource's
-   * current state; if it fails transiently it stays due and the timer retries it. Reject →
-   * `rejected`. The person who caused the drift may not decide: refused and recorded, still pending.
+   * A person decided. Refused (not signed in, not an approver, the person who caused the drift) →
+   * recorded once per approval and person, still pending. Approve → `approved` record, then the
+   * change runs against the resource's current state; if it fails transiently it stays due and the
+   * timer retries it. Reject → `rejected`.
    */
-  async decide(
-    id: string,
-    decision: "approved" | "rejected",
-    approver: RecordApprover,
-  ): Promise<DecideResult> {
+  async decide(id: string, decision: "approved" | "rejected", by: DecisionBy): Promise<DecideResult> {
     const { approvals, clock } = this.deps;
     const existing = await approvals.get(id);
     if (!existing) return { decisions: [], error: "approval not found" };
+    const auth = this.authorize(existing, by.principal);
+    if (!auth.allowed && auth.refusal !== "self-approval") return this.refuse(existing, auth, by);
     if (existing.state !== "pending")
       return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
     if (Date.parse(existing.expiresAt) <= clock.now().getTime()) {
-      await this.expireOne(existing);
+      const expired = await this.expireOne(existing);
+      if (expired === BUSY) return { approval: existing, decisions: [], busy: true };
       return { approval: (await approvals.get(id)) ?? existing, decisions: [], error: "approval expired" };
     }
-    if (existing.causedBy && existing.causedBy === approver.id)
-      return this.refuseSelfApproval(existing, approver);
+    if (!auth.allowed) return this.refuse(existing, auth, by);
+    const approver: RecordApprover = {
+      id: auth.approverId,
+      decidedAt: clock.now().toISOString(),
+      via: by.via,
+    };
 
     const decided = await approvals.closePending(id, decision, approver.id, clock.now(), approver.via);
     if (!decided) {
@@ -128,6 +179,8 @@ export class ApprovalLifecycle {
       return { approval: now, decisions: [], error: `approval already ${now.state} (decided concurrently)` };
     }
     const first = await this.recordDecision(decided, decision, approver);
+    // Recorded later: the `resumeWork` timer writes a missing `approved` record before it runs the change.
+    if (first === BUSY) return { approval: decided, decisions: [], busy: true };
     await this.changed(decided, "decided");
     if (decision === "rejected") return { approval: decided, decisions: first };
     const runs = await this.deps.runApproved(decided, approver);
@@ -140,20 +193,24 @@ export class ApprovalLifecycle {
   async expireDue(): Promise<Decision[]> {
     const due = await this.deps.approvals.listExpired(this.deps.clock.now());
     const out: Decision[] = [];
-    for (const a of due) out.push(...(await this.expireOne(a)));
+    for (const a of due) {
+      const expired = await this.expireOne(a);
+      if (expired !== BUSY) out.push(...expired);
+    }
     return out;
   }
 
   /**
    * Approved changes that have not run to a final outcome (timer): tried again when due; after the
-   * approval's validity ends, given up with one `failed` record.
+   * approval's validity ends, given up with one `failed` record. A busy resource waits for the next tick.
    */
   async runDue(): Promise<Decision[]> {
     const now = this.deps.clock.now();
     const out: Decision[] = [];
     for (const a of await this.deps.approvals.listDueRuns(now)) {
       if (Date.parse(a.expiresAt) <= now.getTime()) {
-        out.push(...(await this.giveUp(a)));
+        const gaveUp = await this.giveUp(a);
+        if (gaveUp !== BUSY) out.push(...gaveUp);
         continue;
       }
       const approver: RecordApprover = {
@@ -163,7 +220,9 @@ export class ApprovalLifecycle {
       };
       // The `approved` record may be missing if the decision's own request failed after the store
       // accepted it: it is written once, here, before the change runs.
-      out.push(...(await this.recordDecision(a, "approved", approver)));
+      const first = await this.recordDecision(a, "approved", approver);
+      if (first === BUSY) continue;
+      out.push(...first);
       const runs = await this.deps.runApproved(a, approver);
       await this.changed((await this.settleRun(a, runs)) ?? a, "run");
       out.push(...runs);
@@ -173,7 +232,7 @@ export class ApprovalLifecycle {
 
   /**
    * An approved change was settled outside its own run (an interrupted intent completed by the
-   * sweep or another cause): the approval shows that outcome, and its run is no longer due.
+   * `resumeWork` timer or another cause): the approval shows that outcome, and its run is no longer due.
    */
   async noteRunOutcome(approvalId: string, decision: Decision): Promise<void> {
     const a = await this.deps.approvals.get(approvalId);
@@ -194,7 +253,7 @@ export class ApprovalLifecycle {
     a: Approval,
     decision: "approved" | "rejected",
     approver: RecordApprover,
-  ): Promise<Decision[]> {
+  ): Promise<Decision[] | typeof BUSY> {
     return this.recordStep(a, decision, {
       outcome: decision,
       changes: a.changes,
@@ -204,29 +263,40 @@ export class ApprovalLifecycle {
     });
   }
 
-  private async refuseSelfApproval(a: Approval, approver: RecordApprover): Promise<DecideResult> {
-    const reason =
-      "self-approval refused: the approver caused the change that drifted; another approver must decide";
+  /** A refused decision: kept on the approval, recorded once per approval and person, the card updated. */
+  private async refuse(
+    a: Approval,
+    auth: Extract<Authorization, { allowed: false }>,
+    by: DecisionBy,
+  ): Promise<DecideResult> {
+    this.deps.log.warn({ approvalId: a.id, via: by.via, refusal: auth.refusal }, "approval decision refused");
+    // Nobody to name (not signed in), or nothing to refuse any more: nothing is recorded.
+    if (!auth.personId || a.state !== "pending")
+      return { approval: a, decisions: [], error: auth.reason, refused: auth.refusal };
     const updated = await this.deps.approvals.addRefusal(a.id, {
-      by: approver.id,
+      by: auth.personId,
       at: this.deps.clock.now().toISOString(),
-      via: approver.via,
-      reason,
+      via: by.via,
+      reason: auth.reason,
     });
     // One record per approval and person: repeated clicks do not flood the trail.
-    const decisions = await this.recordStep(a, `refused:${approver.id}`, {
+    const decisions = await this.recordStep(a, `refused:${auth.personId}`, {
       outcome: "pending-approval",
       changes: a.changes,
-      actor: `approver:${approver.id}`,
+      actor: `approver:${auth.personId}`,
       approver: null,
-      reason,
+      reason: auth.reason,
     });
-    this.deps.log.warn({ approvalId: a.id, via: approver.via }, "self-approval refused");
     await this.changed(updated ?? a, "refused");
-    return { approval: updated ?? a, decisions, error: reason, refused: "self-approval" };
+    return {
+      approval: updated ?? a,
+      decisions: decisions === BUSY ? [] : decisions,
+      error: auth.reason,
+      refused: auth.refusal,
+    };
   }
 
-  private async expireOne(a: Approval): Promise<Decision[]> {
+  private async expireOne(a: Approval): Promise<Decision[] | typeof BUSY> {
     const done = await this.deps.approvals.closePending(a.id, "expired", undefined, this.deps.clock.now());
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
@@ -238,12 +308,12 @@ export class ApprovalLifecycle {
       approver: null,
       reason: `no decision before ${a.expiresAt}`,
     });
-    // Only the expiry that was recorded now updates the card (a repeated sweep finds it done).
-    if (decisions.length > 0) await this.changed(expired, "expired");
+    // Only the expiry that was recorded now updates the card (a repeated expiry finds it done).
+    if (decisions !== BUSY && decisions.length > 0) await this.changed(expired, "expired");
     return decisions;
   }
 
-  private async giveUp(a: Approval): Promise<Decision[]> {
+  private async giveUp(a: Approval): Promise<Decision[] | typeof BUSY> {
     const last = a.run?.lastError;
     const message = `the approved change could not be applied before the approval's validity ended (${a.expiresAt})${last ? `; last error: ${last.code} at ${last.step}` : ""}`;
     const decisions = await this.recordStep(a, "gave-up", {
@@ -254,6 +324,7 @@ export class ApprovalLifecycle {
       reason: message,
       error: { code: "ApprovedChangeNotApplied", message, step: last?.step ?? "apply" },
     });
+    if (decisions === BUSY) return BUSY;
     const updated = await this.deps.approvals.updateRun(a.id, {
       ...(a.run ?? { attempts: 0 }),
       state: "gave-up",
@@ -263,6 +334,35 @@ export class ApprovalLifecycle {
     } as ApprovedRun);
     await this.changed(updated ?? a, "run");
     return decisions;
+  }
+
+  /**
+   * The card could not be posted: the approval exists, is recorded and its page works, so the
+   * delivery does not fail for it — but the trail (once per approval), the page and `doctor` say so.
+   */
+  private async cardNotPosted(a: Approval, err: unknown): Promise<void> {
+    const error = redactText(String((err as Error)?.message ?? err)).slice(0, 300);
+    this.deps.log.error({ approvalId: a.id, err: error }, "posting the approval card failed");
+    try {
+      const at = this.deps.clock.now().toISOString();
+      await this.annotate(a, { cardPostFailed: { at, error } });
+      await this.recordStep(a, "card-not-posted", {
+        outcome: "pending-approval",
+        changes: a.changes,
+        actor: "driftguard",
+        approver: null,
+        reason: `the approval card could not be posted to Teams (${error}); the approval page still works`,
+      });
+    } catch (noteErr) {
+      this.deps.log.error(
+        { approvalId: a.id, err: redactText(String((noteErr as Error).message)) },
+        "recording the failed card post failed",
+      );
+    }
+  }
+
+  private async annotate(a: Approval, note: Parameters<ApprovalStore["annotate"]>[1]): Promise<Approval> {
+    return (await this.deps.approvals.annotate(a.id, note)) ?? { ...a, ...note };
   }
 
   /** Stores how the approved run went: done with its outcome, or due again after a backoff. */
@@ -323,56 +423,39 @@ export class ApprovalLifecycle {
     a: Approval,
     step: string,
     details: Pick<AuditRecordInput, "outcome" | "changes" | "actor" | "approver" | "reason" | "error">,
-  ): Promise<Decision[]> {
-    const { gate, clock } = this.deps;
-    const cause = `approval:${a.id}:${step}|${a.target.resourceId.toLowerCase()}`;
+  ): Promise<Decision[] | typeof BUSY> {
+    const { clock } = this.deps;
+    const cause = approvalStepCause(a.id, step, a.target.resourceId);
     const policy = policyByName(this.deps.policies, a.policy);
-    const deadline = Date.now() + this.deps.busyWaitMs;
-    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-      const entry = await gate.enter(a.target.resourceId, cause, {
-        leaseMs: this.deps.leaseMs,
-        now: clock.now(),
-      });
-      if (entry.status === "done") return [];
-      if (entry.status === "entered") {
-        const input = buildRecord(
-          {
-            signal: toRecordSignal(a.signal, this.deps.pseudonymKey),
-            target: a.target,
-            policy: a.policy,
-            kind: a.kind,
-            mode: policy?.mode ?? "approval",
-            actor: details.actor,
-            startedMs: clock.now().getTime(),
-          },
-          clock.now(),
-          { ...details, approvalId: a.id },
-        );
-        let record: Awaited<ReturnType<typeof entry.session.commit>>;
-        try {
-          // An interrupted intent on this resource is left for the pipeline to complete.
-          record = await entry.session.commit(input, { cause: "done", keepIntent: true });
-        } catch (err) {
-          await entry.session.leave({ cause: "open", keepIntent: true }).catch(() => undefined);
-          throw err;
-        }
-        const d: Decision = {
+    const run = await this.runner.run(a.target.resourceId, cause, async (session) => {
+      const input = buildRecord(
+        {
+          signal: toRecordSignal(a.signal, this.deps.pseudonymKey),
           target: a.target,
           policy: a.policy,
           kind: a.kind,
-          outcome: details.outcome,
-          reason: details.reason,
-          record,
-          retry: false,
-        };
-        this.deps.onDecision?.(d, a);
-        return [d];
-      }
-      if (Date.now() >= deadline)
-        throw Object.assign(new Error(`resource ${a.target.resourceId} is busy; retry the decision`), {
-          statusCode: 503,
-        });
-      await new Promise((r) => setTimeout(r, delay));
-    }
+          mode: policy?.mode ?? "approval",
+          actor: details.actor,
+          startedMs: clock.now().getTime(),
+        },
+        clock.now(),
+        { ...details, approvalId: a.id },
+      );
+      // An interrupted intent on this resource is left for the pipeline to complete.
+      return session.commit(input, { causes: { [cause]: "done" }, keepIntent: true });
+    });
+    if (run.status === "busy") return BUSY;
+    if (run.status === "done") return [];
+    const d: Decision = {
+      target: a.target,
+      policy: a.policy,
+      kind: a.kind,
+      outcome: details.outcome,
+      reason: details.reason,
+      record: run.value,
+      retry: false,
+    };
+    this.deps.onDecision?.(d, a);
+    return [d];
   }
 }

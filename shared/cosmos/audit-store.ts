@@ -25,7 +25,7 @@ import { storableRecordInput } from "../audit/record.js";
 import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { AuditStore } from "../ports/audit-store.js";
-import type { CauseEntry } from "../ports/resource-gate.js";
+import type { CauseEntry, FixEntry } from "../ports/resource-gate.js";
 import {
   backoff,
   ContentionError,
@@ -56,6 +56,8 @@ export interface HeadDoc {
   lease?: { token: string; until: string; untilMs: number; cause: string };
   intent?: unknown;
   causes?: Record<string, CauseEntry>;
+  /** Recent `remediated` records per kind (the flapping check reads them without a query). */
+  fixes?: FixEntry[];
   _etag?: string;
 }
 

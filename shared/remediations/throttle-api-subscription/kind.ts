@@ -16,12 +16,14 @@ import { type ResourceId, sameType } from "../../resource-id.js";
 import { parseTargetId, tagsOf } from "../arm-helpers.js";
 import { findInHistory } from "../history.js";
 import type { ChangePlan, Current, Remediation, RemediationContext, VerifyResult } from "../types.js";
+import { cooldownRestores } from "./due-restores.js";
 import {
   APIM_SERVICE_TYPE,
   type ApimSubscriptionRef,
   type ApimSubscriptionState,
   dimensionValue,
   intentOf,
+  KIND,
   MAX_COOLDOWN_MS,
   MIN_COOLDOWN_MS,
   parseIsoDuration,
@@ -31,7 +33,7 @@ import {
   type ThrottleState,
 } from "./plan.js";
 
-export const KIND = "throttle-api-subscription";
+export { KIND };
 
 export const example = `version: 1
 policies:
@@ -205,6 +207,7 @@ export const remediation: Remediation<Params, ThrottleState, ThrottleData> = {
     "Suspends the APIM subscription an alert names; restores it when the alert resolves or the cooldown ends",
   example,
   services: ["apiManagement"],
+  followUps: [cooldownRestores],
   permissions: {
     actions: [
       "Microsoft.ApiManagement/service/read",
