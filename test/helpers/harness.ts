@@ -20,6 +20,7 @@ import type { PolicyFile, PolicyMode } from "../../shared/policy/schema.js";
 import type { Approval } from "../../shared/ports/approval-store.js";
 import type { Clock } from "../../shared/ports/clock.js";
 import type { Notifier } from "../../shared/ports/notifier.js";
+import type { ResourceGate } from "../../shared/ports/resource-gate.js";
 import { BUILTIN_KINDS, createRegistry } from "../../shared/remediations/index.js";
 import type { AnyRemediation } from "../../shared/remediations/types.js";
 import { createCore } from "../../shared/runtime.js";
@@ -67,6 +68,9 @@ export interface HarnessOptions {
   flapLimit?: number;
   /** `APPROVER_OBJECT_IDS` (default none: locally, anyone may decide). */
   approverObjectIds?: string[];
+  /** Wraps the in-memory gate (fault injection: a host that dies inside a session). */
+  wrapGate?: (gate: ResourceGate) => ResourceGate;
+  notifier?: Notifier;
 }
 
 export interface Harness {
@@ -125,7 +129,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       globalMode: opts.mode ?? "enforce",
       clients,
       audit,
-      gate: new InMemoryResourceGate(audit),
+      gate: (opts.wrapGate ?? ((g) => g))(new InMemoryResourceGate(audit)),
       actionLimit: new InMemoryActionLimit(),
       clock,
       log: silentLogger,
@@ -136,7 +140,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     },
     {
       approvals,
-      notifier,
+      notifier: opts.notifier ?? notifier,
       approvalTtlMs: 24 * 3600_000,
       approvers: {
         objectIds: opts.approverObjectIds ?? [],
