@@ -2,9 +2,11 @@
  * Pipeline behaviours beyond the happy path: self-echo, kill switch, blast-radius limit, crash
  * mid-way (lease expiry → retry, not a dropped duplicate), record write failure, breaker.
  */
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Seed } from "../dev/azure-sim/index.js";
 import type { AuditRecordInput } from "../shared/audit/types.js";
+import { DEFAULT_LEASE_MS, FUNCTION_TIMEOUT_MS } from "../shared/pipeline.js";
 import type { Signal } from "../shared/signals/types.js";
 import { type Harness, ManualClock, startHarness } from "./helpers/harness.js";
 
@@ -55,6 +57,19 @@ let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
+});
+
+describe("the resource lease", () => {
+  it("is strictly longer than the Functions host's functionTimeout (host.json), which FUNCTION_TIMEOUT_MS mirrors", () => {
+    const host = JSON.parse(readFileSync(new URL("../host.json", import.meta.url), "utf8")) as {
+      functionTimeout: string;
+    };
+    const [hh, mm, ss] = host.functionTimeout.split(":").map(Number);
+    const timeoutMs = ((hh! * 60 + mm!) * 60 + ss!) * 1000;
+    expect(timeoutMs).toBe(FUNCTION_TIMEOUT_MS);
+    // A stopped invocation may still have a write in flight: no second writer before it is over.
+    expect(DEFAULT_LEASE_MS).toBeGreaterThan(timeoutMs);
+  });
 });
 
 describe("pipeline", () => {
