@@ -1,20 +1,6 @@
-/**
- * The approval lifecycle: request (a plan that needs a person), decide (who may decide is
- * `authorize`; a refused decision is recorded once per approval and person), run the approved
- * change until it is done (retried with backoff while it fails transiently, for as long as the
- * approval is valid), and expire. Built beside the pipeline (shared/runtime.ts): the pipeline asks
- * it for approvals, it asks the pipeline to run approved changes.
- *
- * Every step the trail must show is recorded once: each record goes through the resource's gate
- * under its own cause (`approval:<id>:<step>`), so a retried step finds its cause done and writes
- * nothing twice.
- */
-import { toRecordSignal } from "../audit/record.js";
-import type { AuditRecordInput, RecordApprover } from "../audit/types.js";
+import type { RecordApprover } from "../audit/types.js";
 import type { Logger } from "../log.js";
 import { changesHash } from "../pipeline/binding.js";
-import { approvalStepCause, GateRunner } from "../pipeline/gate-runner.js";
-import { buildRecord } from "../pipeline/records.js";
 import {
   type ApprovalNotify,
   type ApprovalRequester,
@@ -22,13 +8,13 @@ import {
   withoutCallerObjectId,
 } from "../pipeline/run.js";
 import type { Decision } from "../pipeline/types.js";
-import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
 import type { Approval, ApprovalStore, ApprovedRun } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { ApprovalChange, Notifier } from "../ports/notifier.js";
 import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
+import { nextRun } from "./approved-run.js";
 import {
   type ApproverRules,
   type Authorization,
@@ -37,6 +23,7 @@ import {
   type Refusal,
 } from "./authorize.js";
 import { reasonLine } from "./reasons.js";
+import { ApprovalTrail, BUSY } from "./trail.js";
 
 export interface ApprovalLifecycleDeps {
   approvals: ApprovalStore;
@@ -73,25 +60,11 @@ export interface DecisionBy {
   via: RecordApprover["via"];
 }
 
-/** First retry of a transiently failed approved run after 30 s, doubling up to 15 minutes. */
-export function runBackoffMs(attempts: number): number {
-  return Math.min(15 * 60_000, 30_000 * 2 ** Math.max(0, attempts - 1));
-}
-
-/** A step could not be recorded because the resource stayed busy. */
-const BUSY = Symbol("busy");
-
 export class ApprovalLifecycle implements ApprovalRequests {
-  private readonly runner: GateRunner;
+  private readonly trail: ApprovalTrail;
 
   constructor(private readonly deps: ApprovalLifecycleDeps) {
-    this.runner = new GateRunner({
-      gate: deps.gate,
-      clock: deps.clock,
-      log: deps.log,
-      leaseMs: deps.leaseMs,
-      busyWaitMs: deps.busyWaitMs,
-    });
+    this.trail = new ApprovalTrail(deps);
   }
 
   get(id: string): Promise<Approval | undefined> {
@@ -254,7 +227,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
     decision: "approved" | "rejected",
     approver: RecordApprover,
   ): Promise<Decision[] | typeof BUSY> {
-    return this.recordStep(a, decision, {
+    return this.trail.record(a, decision, {
       outcome: decision,
       changes: a.changes,
       actor: `approver:${approver.id}`,
@@ -280,7 +253,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
       reason: auth.reason,
     });
     // One record per approval and person: repeated clicks do not flood the trail.
-    const decisions = await this.recordStep(a, `refused:${auth.personId}`, {
+    const decisions = await this.trail.record(a, `refused:${auth.personId}`, {
       outcome: "pending-approval",
       changes: a.changes,
       actor: `approver:${auth.personId}`,
@@ -301,7 +274,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
     if (expired?.state !== "expired") return [];
-    const decisions = await this.recordStep(expired, "expired", {
+    const decisions = await this.trail.record(expired, "expired", {
       outcome: "expired",
       changes: a.changes,
       actor: "driftguard",
@@ -316,7 +289,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
   private async giveUp(a: Approval): Promise<Decision[] | typeof BUSY> {
     const last = a.run?.lastError;
     const message = `the approved change could not be applied before the approval's validity ended (${a.expiresAt})${last ? `; last error: ${last.code} at ${last.step}` : ""}`;
-    const decisions = await this.recordStep(a, "gave-up", {
+    const decisions = await this.trail.record(a, "gave-up", {
       outcome: "failed",
       changes: a.changes,
       actor: "driftguard:approval",
@@ -346,7 +319,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
     try {
       const at = this.deps.clock.now().toISOString();
       await this.annotate(a, { cardPostFailed: { at, error } });
-      await this.recordStep(a, "card-not-posted", {
+      await this.trail.record(a, "card-not-posted", {
         outcome: "pending-approval",
         changes: a.changes,
         actor: "driftguard",
@@ -366,40 +339,8 @@ export class ApprovalLifecycle implements ApprovalRequests {
   }
 
   /** Stores how the approved run went: done with its outcome, or due again after a backoff. */
-  private async settleRun(a: Approval, runs: Decision[]): Promise<Approval | undefined> {
-    const now = this.deps.clock.now();
-    const last = runs[runs.length - 1];
-    const attempts = (a.run?.attempts ?? 0) + 1;
-    let run: ApprovedRun;
-    if (!last || last.retry) {
-      const error = last?.record?.error ?? {
-        code: last?.outcome ?? "NotRun",
-        message: last?.reason ?? "the change did not run",
-        step: "apply",
-      };
-      run = {
-        state: "due",
-        attempts,
-        nextAttemptAt: new Date(now.getTime() + runBackoffMs(attempts)).toISOString(),
-        lastError: error,
-        updatedAt: now.toISOString(),
-      };
-    } else {
-      // A re-plan that no longer matches opened a new approval: name it for the card and the page.
-      const superseding = last.outcome === "pending-approval" ? last.record?.approvalId : undefined;
-      const reason = superseding
-        ? `New approval ${superseding} was requested for the new plan.`
-        : (last.reason ?? last.summary);
-      run = {
-        state: "done",
-        attempts,
-        outcome: last.outcome === "duplicate" ? "recorded" : last.outcome,
-        ...(reason ? { reason } : {}),
-        ...(last.record ? { recordId: last.record.id } : {}),
-        updatedAt: now.toISOString(),
-      };
-    }
-    return this.deps.approvals.updateRun(a.id, run);
+  private settleRun(a: Approval, runs: Decision[]): Promise<Approval | undefined> {
+    return this.deps.approvals.updateRun(a.id, nextRun(a, runs, this.deps.clock.now()));
   }
 
   /**
@@ -416,46 +357,5 @@ export class ApprovalLifecycle implements ApprovalRequests {
         "updating the approval card failed",
       );
     }
-  }
-
-  /** Writes one record about an approval through the resource's gate, once per `step`. */
-  private async recordStep(
-    a: Approval,
-    step: string,
-    details: Pick<AuditRecordInput, "outcome" | "changes" | "actor" | "approver" | "reason" | "error">,
-  ): Promise<Decision[] | typeof BUSY> {
-    const { clock } = this.deps;
-    const cause = approvalStepCause(a.id, step, a.target.resourceId);
-    const policy = policyByName(this.deps.policies, a.policy);
-    const run = await this.runner.run(a.target.resourceId, cause, async (session) => {
-      const input = buildRecord(
-        {
-          signal: toRecordSignal(a.signal, this.deps.pseudonymKey),
-          target: a.target,
-          policy: a.policy,
-          kind: a.kind,
-          mode: policy?.mode ?? "approval",
-          actor: details.actor,
-          startedMs: clock.now().getTime(),
-        },
-        clock.now(),
-        { ...details, approvalId: a.id },
-      );
-      // An interrupted intent on this resource is left for the pipeline to complete.
-      return session.commit(input, { causes: { [cause]: "done" }, keepIntent: true });
-    });
-    if (run.status === "busy") return BUSY;
-    if (run.status === "done") return [];
-    const d: Decision = {
-      target: a.target,
-      policy: a.policy,
-      kind: a.kind,
-      outcome: details.outcome,
-      reason: details.reason,
-      record: run.value,
-      retry: false,
-    };
-    this.deps.onDecision?.(d, a);
-    return [d];
   }
 }
