@@ -174,7 +174,9 @@ export class Pipeline {
         }
         return decideInSession(session, [], this.sessionEnv());
       });
-      if (run.status === "ran" && run.value?.interrupted) out.push(run.value.interrupted);
+      if (run.status !== "ran" || !run.value) continue;
+      await this.notify([], run.value); // a resumed approved change may have asked for a new approval
+      if (run.value.interrupted) out.push(run.value.interrupted);
     }
     return out;
   }
