@@ -59,7 +59,8 @@ beforeAll(() => {
 // Settings shared/config.ts reads that must NOT be app settings in Azure, and why.
 const LOCAL_ONLY = ["COSMOS_KEY", "DRIFTGUARD_VAULT_URLS", "DRIFTGUARD_CA_FILE", "DRIFTGUARD_LOCAL_STACK"]; // refused or useless in Azure
 const PLATFORM = ["WEBSITE_SITE_NAME"]; // set by App Service itself
-const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL"]; // the default is Bot Framework's public keys
+// The defaults are what production wants: Bot Framework's public keys; a flapping limit of 3.
+const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL", "DRIFTGUARD_FLAP_LIMIT"];
 
 /** Every setting name shared/config.ts reads (grepped, so a new setting shows up here). */
 function configSettingNames(): string[] {
