@@ -252,7 +252,7 @@ export class Pipeline {
   private selectPolicies(signal: Signal, target: SignalTarget, opts: RunOptions): (Policy | string)[] {
     const names = opts.policyNames ?? (opts.policyName ? [opts.policyName] : undefined);
     if (!names) return matchPolicies(this.deps.policies, signal, target);
-    return names.map((n) => policyByName(this.deps.policies, n) ?? n);
+    return [...new Set(names)].map((n) => policyByName(this.deps.policies, n) ?? n);
   }
 
   /** One selected policy: the kind to run in the gate, or why it does not run (no gate, no record). */

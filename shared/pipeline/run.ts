@@ -1,8 +1,8 @@
 /**
- * One remediation run inside a gate session: read → (excluded) → plan → mode → intent → apply →
- * verify. It returns the decision and the record that settles it; the caller commits the record and
- * the session together (see `Pipeline`). Nothing here touches a store except through the session,
- * the action limit and the approval requests.
+ * One kind's run inside a gate session: read → (excluded) → plan → mode (flapping, action limit) →
+ * intent → apply → verify. It returns the decision and the record that settles its cause; the
+ * session (`./session.ts`) commits the record together with the cause. Nothing here touches a store
+ * except through the session, the action limit and the approval requests.
  */
 import { BrokenCircuitError, type CircuitBreakerPolicy } from "cockatiel";
 import type { AuditRecord, AuditRecordInput, Change, RecordApprover } from "../audit/types.js";
