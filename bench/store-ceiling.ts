@@ -1,11 +1,11 @@
 /**
  * The Cosmos DB stand-in's own request rate, in the same run: the request mix of a remediation
- * (conditional enter, action budget, intent, record + release batch — driftguard's own gate code)
+ * (conditional enter, action limit, intent, record + release batch — driftguard's own gate code)
  * sent straight from this process at 64 concurrent "decisions", no host and no ARM in between,
  * counted at the stand-in. Divided by the requests per remediation it is the most remediations per
  * second the store lets through: the ceiling `throughput_vs_store_ceiling` compares against.
  */
-import { CosmosActionBudget } from "../shared/cosmos/action-budget.js";
+import { CosmosActionLimit } from "../shared/cosmos/action-limit.js";
 import { CosmosAuditStore } from "../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../shared/cosmos/client.js";
 import { CosmosResourceGate } from "../shared/cosmos/resource-gate.js";
@@ -29,14 +29,14 @@ export async function storeCeiling(opts: {
     const containers = await ensureContainers(client, "bench-ceiling");
     const audit = new CosmosAuditStore(containers.audit, { retentionDays: 0 });
     const gate = new CosmosResourceGate(containers.audit, audit);
-    const budget = new CosmosActionBudget(containers.counters);
+    const actionLimit = new CosmosActionLimit(containers.counters);
     const ids = storageAccounts("rg-ceiling", "stceil", opts.decisions);
     const decide = async (resourceId: string) => {
-      const cause = `${crypto.randomUUID()}|${resourceId.toLowerCase()}`;
+      const cause = `${crypto.randomUUID()}|${resourceId.toLowerCase()}|disable-public-network-access`;
       const entry = await gate.enter(resourceId, cause, { leaseMs: 300_000, now: new Date() });
       if (entry.status !== "entered") throw new Error(`ceiling: expected to enter, got ${entry.status}`);
       const { session } = entry;
-      await budget.tryConsume("storage-private", 100_000, new Date());
+      await actionLimit.tryConsume("storage-private", 100_000, new Date());
       const target = {
         resourceId,
         resourceType: "Microsoft.Storage/storageAccounts",
@@ -91,7 +91,7 @@ export async function storeCeiling(opts: {
           actor: "driftguard",
           durationMs: 20,
         },
-        { cause: "done" },
+        { causes: { [cause]: "done" } },
       );
     };
     const before = await requestCounts(opts.cosmosPid, opts.countsDir);

@@ -2,18 +2,21 @@
  * `driftguard doctor`: checks a configuration before traffic arrives. One line per check, each
  * failure with its fix: settings valid, policies valid, Cosmos DB reachable with this identity and
  * its containers present, every policy's scope readable, every kind's operations granted there
- * (the identity's effective permissions, as ARM reports them), approvals and Teams configured.
+ * (the identity's effective permissions, as ARM reports them), approvals and Teams configured, and
+ * pending approvals whose Teams card could not be posted.
  * Nothing is written anywhere. Exit 1 when a check failed; warnings do not fail.
  */
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { AzureClients, productionVaultUrl } from "../shared/azure/clients.js";
 import { type DriftguardConfig, loadConfig } from "../shared/config.js";
+import { CosmosApprovalStore } from "../shared/cosmos/approval-store.js";
 import { CONTAINERS, createCosmosClient } from "../shared/cosmos/client.js";
 import { ConfigError } from "../shared/errors.js";
 import { loadPolicyFile, PolicyValidationError } from "../shared/policy/load.js";
 import type { Policy } from "../shared/policy/schema.js";
 import type { RemediationRegistry } from "../shared/remediations/registry.js";
+import { checkApprovalCards } from "./doctor-approvals.js";
 import { checkPolicyScopes } from "./doctor-arm.js";
 import type { CheckResult, CheckStatus } from "./doctor-result.js";
 
@@ -163,6 +166,13 @@ async function checkCosmos(
             fix: "provision the containers with infra/ (azd provision): with Managed Identity the app cannot create them",
           },
     );
+    if (!missing.some((m) => m.startsWith(`${CONTAINERS.approvals} `)))
+      results.push(
+        ...(await checkApprovalCards(
+          new CosmosApprovalStore(database.container(CONTAINERS.approvals)),
+          config.publicUrl,
+        )),
+      );
     return results;
   } finally {
     client.dispose();

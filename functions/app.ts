@@ -13,9 +13,9 @@ const handleAuditViewer = lazyHandler(() => import("./audit-viewer.js"), "handle
 const handleHealth = lazyHandler(() => import("./health.js"), "handleHealth");
 const handleResourceEvent = lazyHandler(() => import("./resource-events.js"), "handleResourceEvent");
 const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "handleTeamsMessage");
-const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
-const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
-const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
+const runFollowUps = lazyHandler(() => import("./timers.js"), "runFollowUps");
+const resumeWork = lazyHandler(() => import("./timers.js"), "resumeWork");
+const expireApprovals = lazyHandler(() => import("./timers.js"), "expireApprovals");
 const anchorDigests = lazyHandler(() => import("./anchors.js"), "anchorDigests");
 const handleAuditStatus = lazyHandler(() => import("./anchors.js"), "handleAuditStatus");
 const publishEvents = lazyHandler(() => import("./timers.js"), "publishEvents");
@@ -114,25 +114,25 @@ export const functionsTable: FunctionDefinition[] = [
     handler: handleHealth,
   },
   {
-    name: "restoreDue",
+    name: "runFollowUps",
     trigger: "timer",
     schedule: "0 */1 * * * *",
     everyMs: 60_000,
-    handler: runDueRestorations,
+    handler: runFollowUps,
   },
   {
     name: "resumeWork",
     trigger: "timer",
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
-    handler: resumePendingWork,
+    handler: resumeWork,
   },
   {
     name: "expireApprovals",
     trigger: "timer",
     schedule: "0 */5 * * * *",
     everyMs: 300_000,
-    handler: expirePendingApprovals,
+    handler: expireApprovals,
   },
   // Anchors every chain head in the write-once container; the schedule is an app setting
   // (DRIFTGUARD_ANCHOR_SCHEDULE, default hourly); the local host runs it hourly.

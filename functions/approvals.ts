@@ -1,14 +1,16 @@
 /**
  * HTTP trigger `approvalPage` (`/api/approvals/{id}`): for cards posted through a Teams Workflows
  * webhook, whose buttons can only open a URL. GET shows the request; POST decides. Requires the
- * signed one-time token from the card and, in Azure, a signed-in approver listed in APPROVER_OBJECT_IDS.
+ * signed one-time token from the card; who may decide is the approval lifecycle's `authorize`
+ * (shared/approvals/authorize.ts), the same rule as for the Teams bot.
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
+import type { DecidingPrincipal } from "../shared/approvals/authorize.js";
 import { trustedClientPrincipal } from "../shared/approvals/principal.js";
+import { reasonText, reasonTitle } from "../shared/approvals/reasons.js";
 import { verifyApprovalToken } from "../shared/approvals/tokens.js";
 import type { Approval } from "../shared/ports/approval-store.js";
-import { pseudonymize } from "../shared/redact.js";
-import { getRuntime, type Runtime } from "../shared/runtime.js";
+import { getRuntime } from "../shared/runtime.js";
 import { assertJsonTextDepth } from "../shared/signals/body.js";
 import { errorResponse, json, readBodyText } from "./http.js";
 
@@ -31,10 +33,16 @@ const esc = (s: unknown) =>
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
   );
 
-function page(title: string, body: string, status = 200): HttpResponseInit {
+function page(
+  title: string,
+  body: string,
+  status = 200,
+  extra: Record<string, string> = {},
+): HttpResponseInit {
   return {
     status,
     headers: {
+      ...extra,
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
@@ -48,28 +56,11 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;t
   };
 }
 
-/** Who decides: the signed-in approver (Azure), or the local developer. Undefined = refused. */
-function approverOf(req: HttpRequest, runtime: Runtime): { id: string } | { refused: string } {
+/** The person on the page, as far as the request's principal header can be believed (principal.ts). */
+function principalOf(req: HttpRequest): { principal: DecidingPrincipal } | { refused: string } {
   const trusted = trustedClientPrincipal(req.headers.get("x-ms-client-principal"));
   if ("refused" in trusted) return trusted;
-  const { principal } = trusted;
-  const allowed = runtime.config.approvers.objectIds.map((s) => s.toLowerCase());
-  if (!principal?.objectId) {
-    if (runtime.config.inAzure) return { refused: "sign in first (App Service Authentication)" };
-    // With approvers configured, a decision always needs a principal that can be checked against them.
-    if (allowed.length > 0)
-      return {
-        refused:
-          "sign in first: approvers are configured (APPROVER_OBJECT_IDS), so a decision needs a signed-in principal",
-      };
-    // Local stack without approvers and without sign-in: the developer, as a stable pseudonym.
-    return { id: pseudonymize(`local:${process.env.USER ?? "developer"}`, runtime.config.pseudonymKey) };
-  }
-  if (runtime.config.inAzure || allowed.length > 0) {
-    if (!allowed.includes(principal.objectId.toLowerCase()))
-      return { refused: "you are not an authorised approver" };
-  }
-  return { id: pseudonymize(principal.objectId, runtime.config.pseudonymKey) };
+  return { principal: trusted.principal?.objectId ? { objectId: trusted.principal.objectId } : {} };
 }
 
 function describe(a: Approval): string {
@@ -82,7 +73,26 @@ function describe(a: Approval): string {
   return `<p>${esc(a.summary)}</p>
 <p><strong>Policy</strong> ${esc(a.policy)} · <strong>Kind</strong> ${esc(a.kind)} · <strong>State</strong> ${esc(a.state)} · <strong>Expires</strong> ${esc(a.expiresAt)}</p>
 <p><strong>Resource</strong> <code>${esc(a.target.resourceId)}</code></p>
-<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>${decided(a)}${runState(a)}${refusals(a)}`;
+<p><strong>Why approval</strong> ${esc(reasonTitle(a.reason))}: ${esc(reasonText(a))}</p>
+<table><thead><tr><th>Field</th><th>Now</th><th>After</th></tr></thead><tbody>${rows}</tbody></table>${context(a)}${cardPost(a)}${decided(a)}${runState(a)}${refusals(a)}`;
+}
+
+/** What the other kinds did for the same signal on this resource. */
+function context(a: Approval): string {
+  if (!a.context?.length) return "";
+  const items = a.context
+    .map(
+      (c) =>
+        `<li><code>${esc(c.kind)}</code> (policy ${esc(c.policy)}): ${esc(c.outcome)}${c.detail ? ` — ${esc(c.detail)}` : ""}</li>`,
+    )
+    .join("");
+  return `<p><strong>Same change, other kinds</strong></p><ul>${items}</ul>`;
+}
+
+/** The card could not be posted to Teams: this page is then the only place the request shows. */
+function cardPost(a: Approval): string {
+  if (!a.cardPostFailed) return "";
+  return `<p><strong>Teams card not posted</strong> ${esc(a.cardPostFailed.at)}: ${esc(a.cardPostFailed.error)}. Nobody was told in Teams; share this page with an approver.</p>`;
 }
 
 /** Who decided and where (pseudonymous, as in the trail), or when it expired. */
@@ -145,12 +155,14 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
     if (!token || !(await verifyApprovalToken(token, id, runtime.config.approvers.signingKey, now))) {
       return page("Link not valid", "<p>This approval link is invalid or has expired.</p>", 403);
     }
-    const approver = approverOf(req, runtime);
-    if ("refused" in approver) return page("Not allowed", `<p>${esc(approver.refused)}.</p>`, 403);
-    const approval = await runtime.stores.approvals.get(id);
-    if (!approval) return page("Not found", "<p>No such approval request.</p>", 404);
-
+    const person = principalOf(req);
+    if ("refused" in person) return page("Not allowed", `<p>${esc(person.refused)}.</p>`, 403);
     if (req.method === "GET") {
+      // Seeing a request needs the same sign-in as deciding it (self-approval is refused on decision).
+      const auth = runtime.approvalLifecycle.authorize(undefined, person.principal);
+      if (!auth.allowed) return page("Not allowed", `<p>${esc(auth.reason)}.</p>`, 403);
+      const approval = await runtime.stores.approvals.get(id);
+      if (!approval) return page("Not found", "<p>No such approval request.</p>", 404);
       const form =
         approval.state === "pending"
           ? `<form method="post"><input type="hidden" name="token" value="${esc(token)}">
@@ -158,25 +170,31 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
           : `<p>This request is already <strong>${esc(approval.state)}</strong>.</p>`;
       return page("driftguard approval", describe(approval) + form);
     }
-    const result = await runtime.pipeline.decideApproval(
+    const result = await runtime.approvalLifecycle.decide(
       id,
       decision === "approve" ? "approved" : "rejected",
-      {
-        id: approver.id,
-        decidedAt: now.toISOString(),
-        via: "approval-page",
-      },
+      { principal: person.principal, via: "approval-page" },
     );
-    if (result.refused)
+    if (!result.approval) return page("Not found", "<p>No such approval request.</p>", 404);
+    // Only the person who caused the drift sees the request again (they had it); others see why not.
+    if (result.refused === "self-approval")
       return page(
         "Not allowed",
-        `${describe(result.approval ?? approval)}<p>${esc(result.error ?? "refused")}.</p>`,
+        `${describe(result.approval)}<p>${esc(result.error ?? "refused")}.</p>`,
         403,
+      );
+    if (result.refused) return page("Not allowed", `<p>${esc(result.error ?? "refused")}.</p>`, 403);
+    if (result.busy)
+      return page(
+        "Try again",
+        `<p>The resource is busy with another change right now; your decision ${result.approval.state === "pending" ? "was not recorded" : "is recorded and runs shortly"}. Try again in a minute.</p>${describe(result.approval)}`,
+        503,
+        { "retry-after": "30" },
       );
     if (result.error)
       return page(
         "Nothing changed",
-        `<p class="why">Your decision changed nothing: ${esc(result.error)}.</p>${describe(result.approval ?? approval)}`,
+        `<p class="why">Your decision changed nothing: ${esc(result.error)}.</p>${describe(result.approval)}`,
         409,
       );
     const outcomes = result.decisions
@@ -184,7 +202,7 @@ export async function handleApprovalPage(req: HttpRequest): Promise<HttpResponse
       .join("");
     return page(
       `Request ${decision === "approve" ? "approved" : "rejected"}`,
-      `${describe(result.approval!)}<ul>${outcomes}</ul>`,
+      `${describe(result.approval)}<ul>${outcomes}</ul>`,
     );
   } catch (err) {
     return errorResponse(err, runtime.log, "approvals");

@@ -5,8 +5,9 @@
  * of clock skew, `serviceurl` claim = the activity's serviceUrl); anything else is 401.
  *
  * Acted on:
- * - `adaptiveCard/action` invokes from the approval card: verbs `approve` / `reject` decide (the
- *   presser must be a configured approver, and not the person whose change is being remediated),
+ * - `adaptiveCard/action` invokes from the approval card: verbs `approve` / `reject` decide (who
+ *   may is the approval lifecycle's `authorize`, the same rule as on the approval page; a refused
+ *   press is recorded once per approval and person),
  *   `refresh` answers the card's current state for the viewer. The answer is always a card that
  *   says what happened (or why nothing did); the bot also replaces the posted message for everyone.
  * - `conversationUpdate` / `installationUpdate`: the bot added to (removed from) a team or group
@@ -21,7 +22,7 @@ import {
 } from "../shared/approvals/card.js";
 import { InputError } from "../shared/errors.js";
 import type { Approval } from "../shared/ports/approval-store.js";
-import { pseudonymize, redactText } from "../shared/redact.js";
+import { redactText } from "../shared/redact.js";
 import { getRuntime, type Runtime } from "../shared/runtime.js";
 import { parseJsonBody } from "../shared/signals/body.js";
 import { approverDirectory } from "../shared/teams/approver-directory.js";
@@ -140,12 +141,12 @@ async function cardAction(activity: Activity, runtime: Runtime): Promise<HttpRes
   if (!approval) return errorResponse(404, "this approval request no longer exists");
 
   const oid = activity.from?.aadObjectId?.toLowerCase();
-  const viewer: CardViewer | undefined = oid
-    ? {
-        id: pseudonymize(oid, runtime.config.pseudonymKey),
-        approver: runtime.config.approvers.objectIds.some((a) => a.toLowerCase() === oid),
-      }
-    : undefined;
+  const principal = oid ? { objectId: oid } : {};
+  // Who may decide is one rule for the page and the bot (shared/approvals/authorize.ts).
+  const auth = runtime.approvalLifecycle.authorize(approval, principal);
+  const viewer: CardViewer = auth.allowed
+    ? { id: auth.approverId, approver: true }
+    : { id: auth.personId ?? "", approver: auth.refusal === "self-approval" };
   const conversationId = activity.conversation?.id?.split(";")[0] ?? "";
   const card = (a: Approval, state: BotCardState, notice?: string) =>
     cardResponse(
@@ -155,23 +156,16 @@ async function cardAction(activity: Activity, runtime: Runtime): Promise<HttpRes
       }),
     );
 
-  if (verb === "refresh")
-    return card(approval, botCardStateOf(approval, viewer ?? { id: "", approver: false }));
-  if (!viewer?.approver) {
-    runtime.log.warn({ approvalId }, "teams: decision by someone who is not an approver refused");
-    return card(approval, { state: "refused", reason: "not-an-approver" });
-  }
-  const result = await runtime.pipeline.decideApproval(
+  if (verb === "refresh") return card(approval, botCardStateOf(approval, viewer));
+  const result = await runtime.approvalLifecycle.decide(
     approvalId,
     verb === "approve" ? "approved" : "rejected",
-    {
-      id: viewer.id,
-      decidedAt: runtime.clock.now().toISOString(),
-      via: "teams",
-    },
+    { principal, via: "teams" },
   );
   const now = result.approval ?? approval;
-  if (result.refused) return card(now, { state: "refused", reason: "self-approval" });
+  if (result.refused) return card(now, { state: "refused", reason: result.refused });
+  if (result.busy)
+    return errorResponse(503, "the resource is busy with another change; try again in a minute");
   if (result.error)
     return card(now, botCardStateOf(now, viewer), `Your ${verb} changed nothing: ${result.error}.`);
   return card(now, botCardStateOf(now, viewer));

@@ -1,38 +1,32 @@
 /**
- * Timer triggers. Follow-ups are found in Cosmos DB (the audit trail and approvals), never held in
- * memory, so nothing depends on a process staying up.
+ * Timer triggers; each function's name is its handler's name (functions/app.ts). What is due is
+ * found in Cosmos DB (the audit trail and approvals), never held in memory, so nothing depends on a
+ * process staying up. No timer knows a kind: follow-ups come from the registry.
  */
 import type { InvocationContext, Timer } from "@azure/functions";
-import {
-  findDueRestorations,
-  restoreSignal,
-} from "../shared/remediations/throttle-api-subscription/due-restores.js";
+import { runDueFollowUps } from "../shared/pipeline/follow-ups.js";
 import { getRuntime } from "../shared/runtime.js";
 import { setPendingApprovals } from "../shared/telemetry/api.js";
 import { summarize } from "./decisions.js";
 
-/** Restores throttled API subscriptions whose cooldown has expired. */
-export async function runDueRestorations(
-  _timer: Timer | undefined,
-  context: InvocationContext,
-): Promise<void> {
+/** Runs the follow-ups kinds scheduled through their records (e.g. cooldown restores) that are due. */
+export async function runFollowUps(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
-  const now = runtime.clock.now();
-  const due = await findDueRestorations(runtime.stores.audit, now);
-  for (const d of due) {
-    const decisions = await runtime.pipeline.handle(restoreSignal(d, now), { policyName: d.policy });
-    for (const s of summarize(decisions))
-      runtime.log.info({ invocationId: context.invocationId, ...s }, "cooldown restore");
-  }
+  const runs = await runDueFollowUps({
+    registry: runtime.registry,
+    history: runtime.stores.audit,
+    handle: (signal, opts) => runtime.pipeline.handle(signal, opts),
+    now: runtime.clock.now(),
+  });
+  for (const run of runs)
+    for (const s of summarize(run.decisions))
+      runtime.log.info({ invocationId: context.invocationId, followUp: run.followUp, ...s }, "follow-up");
 }
 
 /** Marks approval requests past their deadline as expired (one `expired` record each). */
-export async function expirePendingApprovals(
-  _timer: Timer | undefined,
-  context: InvocationContext,
-): Promise<void> {
+export async function expireApprovals(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
-  const decisions = await runtime.pipeline.expireApprovals();
+  const decisions = await runtime.approvalLifecycle.expireDue();
   for (const s of summarize(decisions))
     runtime.log.info({ invocationId: context.invocationId, ...s }, "approval expired");
   setPendingApprovals(await runtime.stores.approvals.countPending());
@@ -42,12 +36,9 @@ export async function expirePendingApprovals(
  * Work that must not wait for a redelivery: approved changes due again after a transient failure
  * (or whose validity ended), and actions whose holder vanished before recording them.
  */
-export async function resumePendingWork(
-  _timer: Timer | undefined,
-  context: InvocationContext,
-): Promise<void> {
+export async function resumeWork(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
-  const approved = await runtime.pipeline.runDueApprovedChanges();
+  const approved = await runtime.approvalLifecycle.runDue();
   for (const s of summarize(approved))
     runtime.log.info({ invocationId: context.invocationId, ...s }, "approved change retried");
   const resumed = await runtime.pipeline.resumeInterrupted();

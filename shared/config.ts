@@ -27,6 +27,9 @@ export interface DriftguardConfig {
   /** User-assigned managed identity client ID (undefined = system-assigned / developer credential). */
   azureClientId?: string;
   selfPrincipalIds: string[];
+  /** `DRIFTGUARD_FLAP_LIMIT`: fixes of one kind on one resource within 24 h after which the next
+   *  change waits for approval (reason `flapping`); 0 switches the check off. */
+  flapLimit: number;
   /** Vault name → data-plane URL overrides (local stack); otherwise https://{vault}.vault.azure.net. */
   vaultUrls: Record<string, string>;
   /** Extra CA certificate file to trust (local stack's generated certificate). */
@@ -224,6 +227,18 @@ function assertKeyVaultReferencesResolved(env: Env): void {
   }
 }
 
+/** `DRIFTGUARD_FLAP_LIMIT`: an integer 0 (off) to 100, default 3. */
+function flapLimit(env: Env): number {
+  const raw = env.DRIFTGUARD_FLAP_LIMIT?.trim() || "3";
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(n) || n > 100)
+    throw new ConfigError(
+      "DRIFTGUARD_FLAP_LIMIT",
+      `must be an integer from 0 (no flapping check) to 100, got '${env.DRIFTGUARD_FLAP_LIMIT}'`,
+    );
+  return n;
+}
+
 export function loadConfig(env: Env = process.env): DriftguardConfig {
   assertKeyVaultReferencesResolved(env);
   const inAzure = !!env.WEBSITE_SITE_NAME;
@@ -322,6 +337,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     armEndpoint: httpsUrl(env, "ARM_ENDPOINT", "https://management.azure.com"),
     azureClientId,
     selfPrincipalIds: guidList(env, "DRIFTGUARD_SELF_PRINCIPAL_IDS"),
+    flapLimit: flapLimit(env),
     vaultUrls,
     caFile: env.DRIFTGUARD_CA_FILE || undefined,
     pseudonymKey,

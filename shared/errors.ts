@@ -1,5 +1,7 @@
-/** Typed errors. Each carries enough to answer the caller and to write an audit record. */
-import { isRestError } from "@azure/core-rest-pipeline";
+/**
+ * Typed errors. Each carries enough to answer the caller and to write an audit record. Pure like
+ * the rest of the core: no Azure SDK import (the SDK's RestError is recognised by its shape).
+ */
 
 /** Bad input from a caller: answered with 400 `{"error":{"code","message","path"}}`. */
 export class InputError extends Error {
@@ -129,6 +131,19 @@ export async function withStep<T>(ctx: ErrorContext, fn: () => Promise<T>): Prom
   } catch (err) {
     throw asRemediationError(err, ctx);
   }
+}
+
+/**
+ * An Azure SDK `RestError` (from any copy of core-rest-pipeline), recognised as the SDK itself does
+ * (`isRestError`: an error named `RestError`), so this module needs no SDK import.
+ */
+function isRestError(err: unknown): err is Error & { statusCode?: number } {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    (err as { name?: unknown }).name === "RestError" &&
+    typeof (err as { message?: unknown }).message === "string"
+  );
 }
 
 /** The HTTP status of an SDK failure (RestError), if it is one. */

@@ -1,33 +1,36 @@
 /**
  * The remediation pipeline (pure core: no Azure SDK import, only narrow interfaces).
  *
- *   signal → per target: self-echo? → policy match → enter the resource's gate (one writer per
- *   resource; a decided cause is a duplicate) → complete an interrupted intent, if any → read
- *   current state → opt-out tag → plan → mode (dry-run | approval | enforce + blast-radius limit) →
- *   intent → apply → verify → exactly one record, committed together with leaving the gate.
+ *   signal → per target: self-echo? → policy match (the first policy of each kind, file order) →
+ *   enter the resource's gate once for every kind's cause (one writer per resource; a decided cause
+ *   is a duplicate) → complete an interrupted intent, if any → per kind, one after another: read
+ *   current state → opt-out tag → plan → mode (dry-run | approval | enforce + flapping + action
+ *   limit) → intent → apply → verify → its record, committed together with its cause → leave the
+ *   gate with the last kind's record.
  *
  * Events arrive at least once and out of order, so every decision is made from the resource's
  * current state. An action is never without its record: the intent is persisted before the write
  * to Azure, and kept when the record cannot be written, so the next holder completes it.
  */
 import { type CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
-import { ApprovalLifecycle, type DecideResult } from "./approvals/lifecycle.js";
 import { toRecordSignal } from "./audit/record.js";
 import type { RecordApprover } from "./audit/types.js";
 import type { AzureClients } from "./azure/clients.js";
 import { asRemediationError } from "./errors.js";
 import type { Logger } from "./log.js";
-import { settle, settleInterrupted } from "./pipeline/interrupted.js";
-import { type RunEnv, runRemediation } from "./pipeline/run.js";
+import { causeKey, GateRunner, resumeCause } from "./pipeline/gate-runner.js";
+import { settleInterrupted } from "./pipeline/interrupted.js";
+import type { RecordContext } from "./pipeline/records.js";
+import { type ApprovalRequests, type RunEnv, runRemediation } from "./pipeline/run.js";
+import { decideInSession, type KindRun, type SessionEnv, type SessionOutcome } from "./pipeline/session.js";
 import type { Decision } from "./pipeline/types.js";
-import { matchPolicy, policyByName } from "./policy/match.js";
+import { explainNoMatch, matchPolicies, policyByName } from "./policy/match.js";
 import { mostRestrictive, type Policy, type PolicyMode } from "./policy/schema.js";
-import type { ActionBudget } from "./ports/action-budget.js";
-import type { Approval, ApprovalStore } from "./ports/approval-store.js";
+import type { ActionLimit } from "./ports/action-limit.js";
+import type { Approval } from "./ports/approval-store.js";
 import type { AuditStore } from "./ports/audit-store.js";
 import type { Clock } from "./ports/clock.js";
-import type { Notifier } from "./ports/notifier.js";
-import type { GateSession, Intent, ResourceGate } from "./ports/resource-gate.js";
+import type { ResourceGate } from "./ports/resource-gate.js";
 import type { RemediationRegistry } from "./remediations/registry.js";
 import type { AnyRemediation } from "./remediations/types.js";
 import type { Signal, SignalTarget } from "./signals/types.js";
@@ -45,31 +48,37 @@ export interface PipelineDeps {
   clients: AzureClients;
   audit: AuditStore;
   gate: ResourceGate;
-  budget: ActionBudget;
-  approvals: ApprovalStore;
-  notifier: Notifier;
+  actionLimit: ActionLimit;
+  /** The approval lifecycle (built beside the pipeline: shared/runtime.ts `createCore`). */
+  approvals: ApprovalRequests;
   clock: Clock;
   log: Logger;
   /** Our own principals (object or app IDs): events they caused are our echoes, not drift. */
   selfPrincipalIds: readonly string[];
   /** Key for pseudonymous caller/approver IDs. */
   pseudonymKey: string;
-  /** How long a session's lease protects a resource: longer than any one remediation takes. */
+  /** How long a session's lease protects a resource: longer than any one invocation may run. */
   leaseMs?: number;
   /** How long a delivery waits for a resource's current writer before asking for redelivery. */
   busyWaitMs?: number;
-  /** How long an approval request stays open. */
-  approvalTtlMs?: number;
+  /** `DRIFTGUARD_FLAP_LIMIT`: fixes of one kind per resource within 24 h before a person decides (0: off). */
+  flapLimit?: number;
   /** Observer of every decision (the local demo prints them as they happen). */
   onDecision?: (decision: Decision, signal: Signal) => void;
   /** SHA-256 of the loaded policy file: every record carries it as `policyFileHash`. */
   policyFileHash?: string;
 }
 
-/** Options for runs that are not plain deliveries: approved replays, timers, manual runs. */
+/** Options for runs that are not plain deliveries: approved replays, timers, manual runs, sweeps. */
 export interface RunOptions {
   /** Use this policy instead of matching (the approval / follow-up names it). */
   policyName?: string;
+  /**
+   * Run exactly these policies, in this order, in one gate session per resource (a sweep names
+   * the policies it evaluated). At most one per kind: a later one of a kind already named is
+   * `ignored`. Wins over `policyName`.
+   */
+  policyNames?: readonly string[];
   /** Set for the run an approver has approved: policy mode `approval` then means enforce. */
   approved?: { approval: Approval; approver: RecordApprover };
   actor?: string;
@@ -77,71 +86,58 @@ export interface RunOptions {
   dryRun?: boolean;
 }
 
-export const DEFAULT_LEASE_MS = 5 * 60_000;
-const DEFAULT_BUSY_WAIT_MS = 10_000;
-const DEFAULT_APPROVAL_TTL_MS = 24 * 3600_000;
-/** Attempts to leave the gate after a failure before giving up (the lease then expires). */
-const LEAVE_ATTEMPTS = 4;
+/**
+ * Host.json's `functionTimeout` is 5 minutes: the host stops an invocation by then. The lease runs
+ * a minute longer, so no second writer enters while a stopped invocation might still be writing
+ * (docs/reliability.md#the-resource-gate).
+ */
+export const FUNCTION_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_LEASE_MS = FUNCTION_TIMEOUT_MS + 60_000;
+export const DEFAULT_BUSY_WAIT_MS = 10_000;
+export const DEFAULT_FLAP_LIMIT = 3;
 
 export class Pipeline {
   /** One breaker per kind: repeated failures of one kind stop hammering Azure; others go on. */
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
-  readonly approvalLifecycle: ApprovalLifecycle;
+  private readonly runner: GateRunner;
 
   constructor(readonly deps: PipelineDeps) {
-    this.approvalLifecycle = new ApprovalLifecycle({
-      approvals: deps.approvals,
+    this.runner = new GateRunner({
       gate: deps.gate,
-      notifier: deps.notifier,
       clock: deps.clock,
       log: deps.log,
-      policies: deps.policies,
-      pseudonymKey: deps.pseudonymKey,
-      approvalTtlMs: deps.approvalTtlMs ?? DEFAULT_APPROVAL_TTL_MS,
-      leaseMs: this.leaseMs,
+      leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
       busyWaitMs: deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
-      ...(deps.policyFileHash ? { policyFileHash: deps.policyFileHash } : {}),
-      runApproved: (approval, approver) => {
-        const replay: Signal = {
-          ...approval.signal,
-          dedupeKey: `approval:${approval.id}`,
-          targets: [approval.target],
-        };
-        return this.handle(replay, { policyName: approval.policy, approved: { approval, approver } });
-      },
-      onDecision: (d, a) => deps.onDecision?.(d, a.signal),
     });
   }
 
-  private get leaseMs(): number {
-    return this.deps.leaseMs ?? DEFAULT_LEASE_MS;
-  }
-
-  /** Handles every target of a signal; one Decision per target. */
+  /** Handles every target of a signal; one Decision per target and applying kind. */
   async handle(signal: Signal, opts: RunOptions = {}): Promise<Decision[]> {
-    // One trace per signal; one span per target's decision, with the ARM and store calls in it.
+    // One trace per signal; one span per target's decisions, with the ARM and store calls in it.
     return withSpan(
       "driftguard.signal",
       { "driftguard.signal.source": signal.source, "driftguard.signal.type": signal.type },
       async () => {
         const decisions: Decision[] = [];
         for (const target of signal.targets) {
-          const decision = await withSpan(
+          const own = await withSpan(
             "driftguard.decision",
             // Resource IDs are configuration, not personal data: they let a trace be found by resource.
             { "driftguard.resource.type": target.resourceType, "driftguard.resource.id": target.resourceId },
             async (span) => {
-              const d = await this.handleTarget(signal, target, opts);
+              const ds = await this.handleTarget(signal, target, opts);
+              // Several kinds: each attribute lists every kind's value, in policy order.
+              const list = (f: (d: Decision) => string) => ds.map(f).join(",");
               span.setAttributes({
-                "driftguard.outcome": d.outcome,
-                "driftguard.kind": d.kind ?? "none",
-                "driftguard.policy": d.policy ?? "none",
+                "driftguard.outcome": list((d) => d.outcome),
+                "driftguard.kind": list((d) => d.kind ?? "none"),
+                "driftguard.policy": list((d) => d.policy ?? "none"),
               });
-              return d;
+              return ds;
             },
           );
-          this.deps.onDecision?.(decision, signal);
-          decisions.push(decision);
+          for (const d of own) this.deps.onDecision?.(d, signal);
+          decisions.push(...own);
         }
         return decisions;
       },
@@ -155,45 +151,34 @@ export class Pipeline {
     return out;
   }
 
-  /** An approver decided (approval page, Teams). */
-  decideApproval(
-    id: string,
-    decision: "approved" | "rejected",
-    approver: RecordApprover,
-  ): Promise<DecideResult> {
-    return this.approvalLifecycle.decide(id, decision, approver);
-  }
-
-  /** Expires pending approvals past their deadline (timer): one `expired` record each. */
-  expireApprovals(): Promise<Decision[]> {
-    return this.approvalLifecycle.expireDue();
-  }
-
-  /** Runs approved changes that are due again after a transient failure (timer). */
-  runDueApprovedChanges(): Promise<Decision[]> {
-    return this.approvalLifecycle.runDue();
+  /** Runs the change an approver approved, against the resource's current state (its own cause). */
+  runApproved(approval: Approval, approver: RecordApprover): Promise<Decision[]> {
+    const replay: Signal = {
+      ...approval.signal,
+      dedupeKey: `approval:${approval.id}`,
+      targets: [approval.target],
+    };
+    return this.handle(replay, { policyName: approval.policy, approved: { approval, approver } });
   }
 
   /**
-   * Completes intents whose holder vanished (timer): enters each such resource under a sweep cause,
-   * which settles the intent and records nothing else.
+   * Completes intents whose holder vanished (`resumeWork` timer): enters each such resource under
+   * a `resume` cause, which settles the intent and records nothing else.
    */
   async resumeInterrupted(limit = 50): Promise<Decision[]> {
     const out: Decision[] = [];
     for (const resourceId of await this.deps.gate.listInterrupted(this.deps.clock.now(), limit)) {
-      // A sweep cause is never remembered (it leaves `open`): each sweep may enter again.
-      const entry = await this.deps.gate.enter(resourceId, `sweep|${resourceId.toLowerCase()}`, {
-        leaseMs: this.leaseMs,
-        now: this.deps.clock.now(),
+      // A resume cause is never remembered (it stays `open`): each tick may enter again.
+      const run = await this.runner.run(resourceId, resumeCause(resourceId), async (session) => {
+        if (!session.interrupted) {
+          await session.leave({ causes: {}, keepIntent: true });
+          return undefined;
+        }
+        return decideInSession(session, [], this.sessionEnv());
       });
-      if (entry.status !== "entered" || !entry.session.interrupted) {
-        if (entry.status === "entered") await entry.session.leave({ cause: "open", keepIntent: true });
-        continue;
-      }
-      const decision = await this.guarded(entry.session, (session) =>
-        this.completeInterrupted(session, session.interrupted!, true),
-      );
-      if (decision) out.push(decision);
+      if (run.status !== "ran" || !run.value) continue;
+      await this.notify([], run.value); // a resumed approved change may have asked for a new approval
+      if (run.value.interrupted) out.push(run.value.interrupted);
     }
     return out;
   }
@@ -222,142 +207,140 @@ export class Pipeline {
     return b;
   }
 
-  private async handleTarget(signal: Signal, target: SignalTarget, opts: RunOptions): Promise<Decision> {
+  private async handleTarget(signal: Signal, target: SignalTarget, opts: RunOptions): Promise<Decision[]> {
     const { log } = this.deps;
     if (this.isSelfEcho(signal)) {
       log.debug({ signalId: signal.id, resourceId: target.resourceId }, "own change echoed back; ignored");
-      return { target, outcome: "ignored", reason: "caused by driftguard itself", retry: false };
+      return [{ target, outcome: "ignored", reason: "caused by driftguard itself", retry: false }];
     }
-    const policy = opts.policyName
-      ? policyByName(this.deps.policies, opts.policyName)
-      : matchPolicy(this.deps.policies, signal, target);
-    if (!policy) {
-      log.debug(
-        { signalId: signal.id, resourceId: target.resourceId, type: signal.type },
-        "no policy matches",
+    const selected = this.selectPolicies(signal, target, opts);
+    if (selected.length === 0) {
+      const reason = explainNoMatch(this.deps.policies, signal, target);
+      log.debug({ signalId: signal.id, resourceId: target.resourceId, type: signal.type, reason }, "ignored");
+      return [{ target, outcome: "ignored", reason, retry: false }];
+    }
+    // Per policy: a decision without the gate (off, unknown kind), or a kind to run in the session.
+    const slots: (Decision | KindRun)[] = selected.map((s) => this.kindRun(signal, target, s, opts));
+    const runs = slots.filter((s): s is KindRun => "cause" in s);
+    if (runs.length === 0) return slots as Decision[];
+
+    const gated = await this.runner.run(
+      target.resourceId,
+      runs.map((r) => r.cause),
+      (session) => decideInSession(session, runs, this.sessionEnv(signal, target, opts)),
+    );
+    const byCause = new Map<string, Decision>();
+    for (const [i, r] of runs.entries()) {
+      const base = { target, policy: r.policy.name, kind: r.policy.kind, mode: r.mode };
+      byCause.set(
+        r.cause,
+        gated.status === "ran"
+          ? gated.value.decisions[i]!
+          : gated.status === "done"
+            ? { ...base, outcome: "duplicate", reason: "already handled", retry: false }
+            : {
+                ...base,
+                outcome: "busy",
+                reason: "another writer holds this resource; retry later",
+                retry: true,
+              },
       );
-      return {
-        target,
-        outcome: "ignored",
-        reason: opts.policyName ? `policy '${opts.policyName}' no longer exists` : "no policy matches",
-        retry: false,
-      };
     }
+    if (gated.status === "ran") await this.notify(runs, gated.value);
+    return slots.map((s) => ("cause" in s ? byCause.get(s.cause)! : s));
+  }
+
+  /** The policies that apply: pinned by name (in that order), or matched (the first of each kind). */
+  private selectPolicies(signal: Signal, target: SignalTarget, opts: RunOptions): (Policy | string)[] {
+    const names = opts.policyNames ?? (opts.policyName ? [opts.policyName] : undefined);
+    if (!names) return matchPolicies(this.deps.policies, signal, target);
+    return [...new Set(names)].map((n) => policyByName(this.deps.policies, n) ?? n);
+  }
+
+  /** One selected policy: the kind to run in the gate, or why it does not run (no gate, no record). */
+  private kindRun(
+    signal: Signal,
+    target: SignalTarget,
+    selected: Policy | string,
+    opts: RunOptions,
+  ): Decision | KindRun {
+    if (typeof selected === "string")
+      return { target, outcome: "ignored", reason: `policy '${selected}' no longer exists`, retry: false };
+    const policy = selected;
     const mode = this.modeFor(policy, opts);
     const base = { target, policy: policy.name, kind: policy.kind, mode };
+    const names = opts.policyNames ?? [];
+    const first = names.find((n) => policyByName(this.deps.policies, n)?.kind === policy.kind);
+    if (first !== undefined && first !== policy.name)
+      return {
+        ...base,
+        outcome: "ignored",
+        reason: `policy '${first}' of kind ${policy.kind} runs for this resource already`,
+        retry: false,
+      };
     if (mode === "off") return { ...base, outcome: "ignored", reason: "mode is off", retry: false };
     const remediation = this.deps.registry.get(policy.kind);
     if (!remediation)
       return { ...base, outcome: "ignored", reason: `unknown kind '${policy.kind}'`, retry: false };
+    return {
+      policy,
+      remediation,
+      mode,
+      cause: causeKey(signal.dedupeKey, target.resourceId, policy.kind),
+      records: this.recordContext(signal, target, policy, mode, opts),
+    };
+  }
 
-    const cause = `${signal.dedupeKey}|${target.resourceId.toLowerCase()}`;
-    const entry = await this.enter(target.resourceId, cause);
-    if (entry.status === "done")
-      return { ...base, outcome: "duplicate", reason: "already handled", retry: false };
-    if (entry.status === "busy")
-      return {
-        ...base,
-        outcome: "busy",
-        reason: "another writer holds this resource; retry later",
-        retry: true,
-      };
+  private sessionEnv(signal?: Signal, target?: SignalTarget, opts: RunOptions = {}): SessionEnv {
+    return {
+      run: (r, session) =>
+        runRemediation(this.runEnv(r.remediation), {
+          session,
+          cause: r.cause,
+          remediation: r.remediation,
+          signal: signal!,
+          target: target!,
+          policy: r.policy,
+          mode: r.mode,
+          records: r.records,
+          ...(opts.approved ? { approved: opts.approved } : {}),
+        }),
+      settleInterrupted: (session, intent) =>
+        settleInterrupted({ deps: this.deps, runEnv: (r) => this.runEnv(r) }, session, intent),
+      noteRunOutcome: (approvalId, decision) =>
+        decision.retry ? Promise.resolve() : this.deps.approvals.noteRunOutcome(approvalId, decision),
+    };
+  }
 
-    const decision = await this.guarded(entry.session, async (session) => {
-      const interrupted = session.interrupted;
-      if (interrupted) {
-        const completed = await this.completeInterrupted(session, interrupted, interrupted.cause === cause);
-        if (interrupted.cause === cause) return completed;
-        if (completed.retry)
+  /** Posts the session's approval cards, each with what the other kinds did for the same signal. */
+  private async notify(runs: readonly KindRun[], outcome: SessionOutcome): Promise<void> {
+    for (const { cause, notify } of outcome.notifications) {
+      const context = outcome.decisions
+        .filter((_, i) => runs[i]!.cause !== cause)
+        .map((d) => {
+          const detail = d.summary ?? d.reason;
           return {
-            ...base,
-            outcome: "busy",
-            reason: "an interrupted action on this resource could not be completed yet; retry later",
-            retry: true,
+            policy: d.policy ?? "",
+            kind: d.kind ?? "",
+            outcome: d.outcome,
+            ...(detail ? { detail } : {}),
           };
+        });
+      try {
+        await notify(context);
+      } catch (err) {
+        // The approval and its record exist and its page works; the lifecycle records failed posts.
+        this.deps.log.error(
+          { cause, err: String((err as Error).message).slice(0, 200) },
+          "notifying an approval failed",
+        );
       }
-      const result = await runRemediation(this.runEnv(remediation), {
-        session,
-        cause,
-        remediation,
-        signal,
-        target,
-        policy,
-        mode,
-        records: this.recordContext(signal, target, policy, mode, opts),
-        ...(opts.approved ? { approved: opts.approved } : {}),
-      });
-      return settle(session, cause, result, interrupted ? [interrupted.cause] : []);
-    });
-    return decision ?? { ...base, outcome: "busy", reason: "resource session ended early", retry: true };
+    }
   }
 
   private modeFor(policy: Policy, opts: RunOptions): PolicyMode {
     const policyMode = opts.approved && policy.mode === "approval" ? "enforce" : policy.mode;
     return mostRestrictive(this.deps.globalMode, policyMode, opts.dryRun ? "dry-run" : "enforce");
-  }
-
-  /** Enters the resource's gate, waiting briefly while another writer holds it. */
-  private async enter(resourceId: string, cause: string) {
-    const { gate, clock } = this.deps;
-    const deadline = Date.now() + (this.deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS);
-    let delay = 50;
-    for (;;) {
-      const entry = await gate.enter(resourceId, cause, { leaseMs: this.leaseMs, now: clock.now() });
-      if (entry.status !== "busy" || Date.now() >= deadline) return entry;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 1000);
-    }
-  }
-
-  /**
-   * Runs `work` in the session; if it throws (a record could not be written, the store is down),
-   * leaves the gate keeping the intent — retrying the release — so a redelivery can finish, and
-   * rethrows so the trigger answers non-2xx.
-   */
-  private async guarded(
-    session: GateSession,
-    work: (session: GateSession) => Promise<Decision>,
-  ): Promise<Decision | undefined> {
-    try {
-      return await work(session);
-    } catch (err) {
-      for (let attempt = 1; attempt <= LEAVE_ATTEMPTS; attempt++) {
-        try {
-          await session.leave({ cause: "open", keepIntent: true });
-          break;
-        } catch (leaveErr) {
-          this.deps.log.warn(
-            {
-              resourceId: session.resourceId,
-              attempt,
-              err: String((leaveErr as Error).message).slice(0, 200),
-            },
-            "leaving the resource gate failed; retrying",
-          );
-          if (attempt < LEAVE_ATTEMPTS) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-        }
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * An earlier holder persisted `intent` and vanished (or could not write its record). Its record
-   * may exist after all; otherwise the resource is re-read: in the planned state → `remediated`
-   * (completed after an interruption); not → the plan is carried out again (resumed). `final`:
-   * this is the session's own cause, so commit and leave; else append and let the caller go on.
-   */
-  private async completeInterrupted(session: GateSession, intent: Intent, final: boolean): Promise<Decision> {
-    const decision = await settleInterrupted(
-      { deps: this.deps, runEnv: (r) => this.runEnv(r) },
-      session,
-      intent,
-      final,
-    );
-    // An approved change settled here (not by its own run): the approval shows the outcome.
-    if (intent.approvalId && !decision.retry)
-      await this.approvalLifecycle.noteRunOutcome(intent.approvalId, decision);
-    return decision;
   }
 
   private recordContext(
@@ -366,7 +349,7 @@ export class Pipeline {
     policy: Policy,
     mode: PolicyMode,
     opts: RunOptions,
-  ) {
+  ): RecordContext {
     return {
       signal: toRecordSignal(signal, this.deps.pseudonymKey),
       target,
@@ -382,11 +365,12 @@ export class Pipeline {
   private runEnv(remediation: AnyRemediation): RunEnv {
     const { deps } = this;
     return {
-      budget: deps.budget,
+      actionLimit: deps.actionLimit,
+      flapLimit: deps.flapLimit ?? DEFAULT_FLAP_LIMIT,
       clock: deps.clock,
       log: deps.log,
       breaker: this.breaker(remediation.kind),
-      requestApproval: this.approvalLifecycle.request,
+      requestApproval: deps.approvals.request,
       context: (run, checkpoint) => ({
         target: run.target,
         signal: run.signal,

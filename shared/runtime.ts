@@ -1,12 +1,15 @@
 /**
- * Composition root: builds the pipeline and its adapters from validated settings. The function
- * triggers get everything through `getRuntime()`; the local host and tests install their own runtime
- * (pointing at the simulator and the embedded Cosmos DB) with `setRuntime()`.
+ * Composition root: builds the pipeline, the approval lifecycle beside it, and their adapters from
+ * validated settings. The function triggers get everything through `getRuntime()`; the local host
+ * and tests install their own runtime (pointing at the simulator and the embedded Cosmos DB) with
+ * `setRuntime()`.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
 import { lazyBlobAnchorStore } from "./anchors/blob-store.js";
+import type { ApproverRules } from "./approvals/authorize.js";
+import { ApprovalLifecycle } from "./approvals/lifecycle.js";
 import type { NotifierDeps } from "./approvals/notifier.js";
 import { AzureClients, productionVaultUrl } from "./azure/clients.js";
 import type { DriftguardConfig } from "./config.js";
@@ -15,13 +18,14 @@ import { decisionSource } from "./events/decision-event.js";
 import { eventGridSink } from "./events/event-grid-sink.js";
 import { DecisionPublisher, type EventSink } from "./events/publisher.js";
 import { createLogger, type Logger } from "./log.js";
-import { Pipeline, type PipelineDeps } from "./pipeline.js";
+import { DEFAULT_BUSY_WAIT_MS, DEFAULT_LEASE_MS, Pipeline, type PipelineDeps } from "./pipeline.js";
 import { loadPolicyFileSource } from "./policy/load.js";
 import type { AnchorStore } from "./ports/anchor-store.js";
+import type { ApprovalStore } from "./ports/approval-store.js";
 import { type Clock, systemClock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Stores } from "./ports/stores.js";
-import { builtinRegistry } from "./remediations/index.js";
+import { builtinRegistry, type RemediationRegistry } from "./remediations/index.js";
 import { recordDecision } from "./telemetry/api.js";
 import { initTelemetry } from "./telemetry/setup.js";
 import { traced } from "./telemetry/traced.js";
@@ -29,6 +33,10 @@ import { traced } from "./telemetry/traced.js";
 export interface Runtime {
   config: DriftguardConfig;
   pipeline: Pipeline;
+  /** Requests, decisions, approved runs and expiry of approvals (built beside the pipeline). */
+  approvalLifecycle: ApprovalLifecycle;
+  /** The kinds the policies were loaded with (follow-ups come from here). */
+  registry: RemediationRegistry;
   stores: Stores;
   clients: AzureClients;
   notifier: Notifier;
@@ -134,41 +142,52 @@ export async function createRuntime(
           ...untraced,
           audit: traced(untraced.audit, "audit"),
           gate: traced(untraced.gate, "gate"),
-          budget: traced(untraced.budget, "budget"),
+          actionLimit: traced(untraced.actionLimit, "actionLimit"),
           approvals: traced(untraced.approvals, "approvals"),
         };
   const events = decisionPublisher(config, stores, { credential, ca, log, clock, overrides });
   const notifier =
     overrides.notifier ??
     notifierOnFirstUse(config, log, { credential, ca, teams: stores.teams, approvals: stores.approvals });
-  const pipeline = new Pipeline({
-    policies: policies.policies.policies,
-    registry,
-    globalMode: config.mode,
-    clients,
-    audit: stores.audit,
-    gate: stores.gate,
-    budget: stores.budget,
-    approvals: stores.approvals,
-    notifier,
-    clock,
-    log,
-    selfPrincipalIds: config.selfPrincipalIds,
-    pseudonymKey: config.pseudonymKey,
-    approvalTtlMs: config.approvers.ttlMinutes * 60_000,
-    busyWaitMs: overrides.busyWaitMs,
-    leaseMs: overrides.leaseMs,
-    policyFileHash: policies.sha256,
-    onDecision: (decision, signal) => {
-      recordDecision({
-        kind: decision.kind,
-        outcome: decision.outcome,
-        policy: decision.policy,
-        durationMs: decision.record?.durationMs,
-      });
-      overrides.onDecision?.(decision, signal);
+  const { pipeline, approvalLifecycle } = createCore(
+    {
+      policies: policies.policies.policies,
+      registry,
+      globalMode: config.mode,
+      clients,
+      audit: stores.audit,
+      gate: stores.gate,
+      actionLimit: stores.actionLimit,
+      clock,
+      log,
+      selfPrincipalIds: config.selfPrincipalIds,
+      pseudonymKey: config.pseudonymKey,
+      busyWaitMs: overrides.busyWaitMs,
+      leaseMs: overrides.leaseMs,
+      flapLimit: config.flapLimit,
+      policyFileHash: policies.sha256,
+      onDecision: (decision, signal) => {
+        recordDecision({
+          kind: decision.kind,
+          outcome: decision.outcome,
+          policy: decision.policy,
+          durationMs: decision.record?.durationMs,
+        });
+        overrides.onDecision?.(decision, signal);
+      },
     },
-  });
+    {
+      approvals: stores.approvals,
+      notifier,
+      approvalTtlMs: config.approvers.ttlMinutes * 60_000,
+      approvers: {
+        objectIds: config.approvers.objectIds,
+        requireSignIn: config.inAzure,
+        localDeveloper: process.env.USER ?? "developer",
+        pseudonymKey: config.pseudonymKey,
+      },
+    },
+  );
   await storePolicyFile(stores, policies, config.policyFile, clock, log);
   const anchors =
     overrides.anchors ??
@@ -180,6 +199,8 @@ export async function createRuntime(
   return {
     config,
     pipeline,
+    approvalLifecycle,
+    registry,
     stores,
     clients,
     notifier,
@@ -189,6 +210,43 @@ export async function createRuntime(
     ...(anchors ? { anchors } : {}),
     ...(events ? { events } : {}),
   };
+}
+
+/** What the approval lifecycle needs besides what it shares with the pipeline. */
+export interface ApprovalSettings {
+  approvals: ApprovalStore;
+  notifier: Notifier;
+  approvalTtlMs: number;
+  approvers: ApproverRules;
+}
+
+/**
+ * The pipeline and, beside it, the approval lifecycle: the pipeline asks the lifecycle for
+ * approvals; the lifecycle asks the pipeline to run approved changes. Tests build theirs here too.
+ */
+export function createCore(
+  deps: Omit<PipelineDeps, "approvals">,
+  settings: ApprovalSettings,
+): { pipeline: Pipeline; approvalLifecycle: ApprovalLifecycle } {
+  let pipeline: Pipeline | undefined;
+  const approvalLifecycle = new ApprovalLifecycle({
+    approvals: settings.approvals,
+    gate: deps.gate,
+    notifier: settings.notifier,
+    clock: deps.clock,
+    log: deps.log,
+    policies: deps.policies,
+    pseudonymKey: deps.pseudonymKey,
+    approvers: settings.approvers,
+    approvalTtlMs: settings.approvalTtlMs,
+    leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+    busyWaitMs: deps.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
+    ...(deps.policyFileHash ? { policyFileHash: deps.policyFileHash } : {}),
+    runApproved: (approval, approver) => pipeline!.runApproved(approval, approver),
+    onDecision: (d, a) => deps.onDecision?.(d, a.signal),
+  });
+  pipeline = new Pipeline({ ...deps, approvals: approvalLifecycle });
+  return { pipeline, approvalLifecycle };
 }
 
 /**

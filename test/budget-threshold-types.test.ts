@@ -177,7 +177,14 @@ describe("end to end: forecasted budget alerts do not cap GPU pools unless chose
   it("default policy: a Forecasted alert matches nothing — no write, no record; an Actual one caps the pool", async () => {
     const h = await harness();
     const forecast = await h.handle(budgetAlert("Forecasted"));
-    expect(forecast).toEqual([expect.objectContaining({ outcome: "ignored", reason: "no policy matches" })]);
+    expect(forecast).toEqual([
+      expect.objectContaining({
+        outcome: "ignored",
+        // The reason says which test failed: the type matches, the trigger (its threshold type) does not.
+        reason:
+          "no policy matches: policy gpu-budget-cap covers Microsoft.Resources/resourceGroups but no trigger of it matches budget ml-rg-quarterly, thresholdType Forecasted",
+      }),
+    ]);
     expect(h.sim.writes()).toHaveLength(0);
     expect(await h.records()).toHaveLength(0);
     expect(maxNodes(h)).toBe(8);

@@ -66,7 +66,8 @@ const LOCAL_ONLY = [
   "DRIFTGUARD_EVENTS_KEY",
 ]; // refused or useless in Azure
 const PLATFORM = ["WEBSITE_SITE_NAME"]; // set by App Service itself
-const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL"]; // the default is Bot Framework's public keys
+// The defaults are what production wants: Bot Framework's public keys; a flapping limit of 3.
+const PRODUCTION_DEFAULT = ["TEAMS_BOT_JWKS_URL", "DRIFTGUARD_FLAP_LIMIT"];
 
 /** Every setting name shared/config.ts reads (grepped, so a new setting shows up here). */
 function configSettingNames(): string[] {

@@ -2,9 +2,11 @@
  * Pipeline behaviours beyond the happy path: self-echo, kill switch, blast-radius limit, crash
  * mid-way (lease expiry → retry, not a dropped duplicate), record write failure, breaker.
  */
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Seed } from "../dev/azure-sim/index.js";
 import type { AuditRecordInput } from "../shared/audit/types.js";
+import { DEFAULT_LEASE_MS, FUNCTION_TIMEOUT_MS } from "../shared/pipeline.js";
 import type { Signal } from "../shared/signals/types.js";
 import { type Harness, ManualClock, startHarness } from "./helpers/harness.js";
 
@@ -57,6 +59,19 @@ afterEach(async () => {
   h = undefined;
 });
 
+describe("the resource lease", () => {
+  it("is strictly longer than the Functions host's functionTimeout (host.json), which FUNCTION_TIMEOUT_MS mirrors", () => {
+    const host = JSON.parse(readFileSync(new URL("../host.json", import.meta.url), "utf8")) as {
+      functionTimeout: string;
+    };
+    const [hh, mm, ss] = host.functionTimeout.split(":").map(Number);
+    const timeoutMs = ((hh! * 60 + mm!) * 60 + ss!) * 1000;
+    expect(timeoutMs).toBe(FUNCTION_TIMEOUT_MS);
+    // A stopped invocation may still have a write in flight: no second writer before it is over.
+    expect(DEFAULT_LEASE_MS).toBeGreaterThan(timeoutMs);
+  });
+});
+
 describe("pipeline", () => {
   it("ignores our own echoes (caller is one of DRIFTGUARD_SELF_PRINCIPAL_IDS): no record, no read", async () => {
     h = await startHarness({ seed, policies: policy(), selfPrincipalIds: [SELF] });
@@ -89,7 +104,10 @@ describe("pipeline", () => {
     const outcomes = [];
     for (const n of names.slice(0, 4)) outcomes.push((await h.handle(signal(n)))[0]!.outcome);
     expect(outcomes).toEqual(["remediated", "remediated", "pending-approval", "pending-approval"]);
-    expect(h.notifier.requests.map((a) => a.reason)).toEqual(["rate-limit", "rate-limit"]);
+    expect(h.notifier.requests.map((a) => a.reason)).toEqual(["action-limit", "action-limit"]);
+    expect(h.notifier.requests[0]!.reasonDetail).toBe(
+      "action limit of 2 actions/hour reached for policy storage-private; waiting for approval",
+    );
     expect(h.sim.writes({ pathIncludes: names[2]! })).toHaveLength(0);
   });
 
@@ -98,7 +116,7 @@ describe("pipeline", () => {
     h = await startHarness({ seed, policies: policy(), clock, busyWaitMs: 0 });
     const s = signal(names[1]!);
     // Simulate a worker that entered the resource's gate for this cause and died before anything.
-    const cause = `${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}`;
+    const cause = `${s.dedupeKey}|${s.targets[0]!.resourceId.toLowerCase()}|disable-public-network-access`;
     const entry = await h.pipeline.deps.gate.enter(s.targets[0]!.resourceId, cause, {
       leaseMs: 5 * 60_000,
       now: clock.now(),
@@ -224,7 +242,7 @@ describe("pipeline", () => {
       reverts: false,
       actor: "driftguard",
     });
-    await entry.session.leave({ cause: "open", keepIntent: true });
+    await entry.session.leave({ causes: {}, keepIntent: true });
 
     const [d] = await h.handle(signal(names[1]!));
     expect(d).toMatchObject({ outcome: "remediated", retry: false });

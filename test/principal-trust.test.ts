@@ -21,7 +21,7 @@ import { signApprovalToken } from "../shared/approvals/tokens.js";
 import { AuthzError, checkAuditReader } from "../shared/audit/authz.js";
 import { staticTokenCredential } from "../shared/azure/clients.js";
 import { loadConfig } from "../shared/config.js";
-import { InMemoryActionBudget } from "../shared/fakes/action-budget.js";
+import { InMemoryActionLimit } from "../shared/fakes/action-limit.js";
 import { InMemoryApprovalStore } from "../shared/fakes/approval-store.js";
 import { InMemoryAuditStore } from "../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../shared/fakes/resource-gate.js";
@@ -114,7 +114,7 @@ describe("the audit API and the approval page", () => {
         stores: {
           audit,
           gate: new InMemoryResourceGate(audit),
-          budget: new InMemoryActionBudget(),
+          actionLimit: new InMemoryActionLimit(),
           approvals: new InMemoryApprovalStore(),
           ping: async () => {},
         },

@@ -1,7 +1,8 @@
 /**
- * The module structure the code relies on: no import cycles, the ports depend on no adapter, and
- * the in-memory fakes are used by tests only (the Cosmos DB adapters share rules with them through
- * the ports, never by importing a fake).
+ * The module structure the code relies on: no import cycles, the ports depend on no adapter, the
+ * in-memory fakes are used by tests only (the Cosmos DB adapters share rules with them through the
+ * ports, never by importing a fake), the pure core loads no Azure SDK, and the function triggers
+ * know no kind (follow-ups come from the registry).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -37,6 +38,57 @@ function localImports(file: string): string[] {
     if (target) out.add(repoPath(target));
   }
   return [...out];
+}
+
+/** Import statements whose bindings are all types are erased: they load nothing at run time. */
+const STATEMENT =
+  /(?:^|[\s;])(import|export)\s+([^;]*?)\s*from\s*["']([^"']+)["']|(?:^|[\s;])import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g;
+
+function typeOnly(clause: string): boolean {
+  if (/^type\s/.test(clause)) return true;
+  const braces = /^\{([^}]*)\}$/.exec(clause.trim());
+  if (!braces) return false;
+  const names = braces[1]!
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return names.length > 0 && names.every((n) => n.startsWith("type "));
+}
+
+/** What a file loads at run time: repository modules (repo paths) and packages (bare specifiers). */
+function runtimeImports(file: string): { local: string[]; packages: string[] } {
+  const local = new Set<string>();
+  const packages = new Set<string>();
+  for (const m of readFileSync(join(ROOT, file), "utf8").matchAll(STATEMENT)) {
+    const specifier = m[3] ?? m[4] ?? m[5];
+    if (!specifier || (m[2] !== undefined && typeOnly(m[2]))) continue;
+    if (!specifier.startsWith(".")) {
+      packages.add(specifier);
+      continue;
+    }
+    const base = resolve(dirname(join(ROOT, file)), specifier);
+    const target = [base.replace(/\.js$/, ".ts"), base, `${base}.ts`].find(
+      (p) => existsSync(p) && statSync(p).isFile(),
+    );
+    if (target) local.add(repoPath(target));
+  }
+  return { local: [...local], packages: [...packages] };
+}
+
+/** Every package `roots` load at run time, directly or through repository modules, with the path to it. */
+function packagesLoadedBy(roots: string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  const seen = new Set<string>();
+  const queue = roots.map((r) => [r, r] as const);
+  while (queue.length > 0) {
+    const [file, path] = queue.shift()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const { local, packages } = runtimeImports(file);
+    for (const p of packages) if (!found.has(p)) found.set(p, `${path} -> ${p}`);
+    for (const l of local) queue.push([l, `${path} -> ${l}`]);
+  }
+  return found;
 }
 
 function repoPath(path: string): string {
@@ -98,6 +150,27 @@ describe("module structure", () => {
   it("uses the in-memory fakes from tests only", () => {
     const product = (f: string) => /^(?:shared|functions|cli)\//.test(f) && !f.startsWith("shared/fakes/");
     expect(importsMatching(product, (dep) => dep.startsWith("shared/fakes/"))).toEqual([]);
+  });
+
+  it("keeps the pure core (signals, policy, pipeline) free of Azure SDKs at run time", () => {
+    const pure = [...graph.keys()].filter((f) =>
+      /^shared\/(?:signals\/|policy\/|pipeline\/|pipeline\.ts$|errors\.ts$)/.test(f),
+    );
+    expect(pure.length).toBeGreaterThan(15);
+    const loaded = packagesLoadedBy(pure);
+    // Guards the scan: the pipeline's breaker library is found through the graph.
+    expect(loaded.has("cockatiel")).toBe(true);
+    expect([...loaded].filter(([p]) => p.startsWith("@azure/")).map(([, path]) => path)).toEqual([]);
+  });
+
+  it("keeps the function triggers free of kinds: nothing in functions/ imports a kind folder", () => {
+    const kindImports = importsMatching(
+      (f) => f.startsWith("functions/"),
+      (dep) => kindFolderOf(dep) !== undefined,
+    );
+    expect(kindImports).toEqual([]);
+    // Guards the check: the kinds are reachable only through the registry.
+    expect(graph.get("shared/remediations/index.ts")?.some((d) => kindFolderOf(d) !== undefined)).toBe(true);
   });
 
   it("keeps each kind in one folder: its helpers inside it, no other kind's helpers imported", () => {

@@ -4,7 +4,7 @@
  * delivery, as the Functions Event Grid trigger receives them).
  */
 
-import { armWriteEvent } from "../../dev/arm-event.js";
+import { armWriteEvent } from "../../dev/arm-event-builder.js";
 import type { Seed } from "../../dev/azure-sim/index.js";
 
 export { armWriteEvent };

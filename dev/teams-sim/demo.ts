@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { DEFAULT_POLICY_FILE } from "../../shared/policy/load.js";
-import { armWriteEvent } from "../arm-event.js";
+import { armWriteEvent } from "../arm-event-builder.js";
 import type { LocalTls } from "../tls.js";
 import { startTeamsSimulator, type TeamsSimulator } from "./index.js";
 import { bundleRelativeTo, cardHtml, cardText } from "./render.js";

@@ -5,6 +5,8 @@
  */
 import templating from "adaptivecards-templating";
 import type { Approval } from "../ports/approval-store.js";
+import type { Refusal } from "./authorize.js";
+import { reasonText } from "./reasons.js";
 
 const { Template } = templating as unknown as {
   Template: new (t: unknown) => { expand(ctx: { $root: unknown }): unknown };
@@ -53,7 +55,8 @@ function display(value: unknown): string {
 export type ApprovalCardSubject = Pick<
   Approval,
   "id" | "policy" | "kind" | "target" | "summary" | "reason" | "expiresAt" | "changes"
->;
+> &
+  Partial<Pick<Approval, "reasonDetail" | "context">>;
 
 function cardData(a: ApprovalCardSubject) {
   return {
@@ -61,17 +64,38 @@ function cardData(a: ApprovalCardSubject) {
     policy: a.policy,
     kind: a.kind,
     resourceId: a.target.resourceId,
-    reason: a.reason === "rate-limit" ? "blast-radius limit reached" : "policy requires approval",
+    // Each reason reads as itself (an old `rate-limit` as the action limit).
+    reason: reasonText(a),
     expiresAt: a.expiresAt,
     changes: a.changes.map((c) => ({ path: c.path, from: display(c.from), to: display(c.to) })),
   };
+}
+
+/** The card, templated, with what the other kinds did for the same signal (when there were any). */
+function expand(a: ApprovalCardSubject): Record<string, unknown> {
+  const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
+  if (a.context?.length) {
+    (card.body as unknown[]).push({
+      type: "Container",
+      separator: true,
+      items: [
+        { type: "TextBlock", text: "Same change, other kinds:", wrap: true, weight: "Bolder" },
+        ...a.context.map((c) => ({
+          type: "TextBlock",
+          wrap: true,
+          text: `${c.kind} (${c.policy}): ${c.outcome}${c.detail ? ` — ${c.detail.slice(0, 200)}` : ""}`,
+        })),
+      ],
+    });
+  }
+  return card;
 }
 
 export function approvalCard(
   a: Approval,
   opts: { link?: string; execute?: boolean },
 ): Record<string, unknown> {
-  const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
+  const card = expand(a);
   if (opts.execute) {
     card.actions = [
       {
@@ -97,7 +121,7 @@ export function approvalCard(
 
 /** The card that replaces the request once decided (for everyone in the conversation). */
 export function decidedCard(a: Approval, outcome: string): Record<string, unknown> {
-  const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
+  const card = expand(a);
   (card.body as unknown[]).splice(0, 1, {
     type: "TextBlock",
     size: "Medium",
@@ -144,7 +168,7 @@ export type BotCardState =
   | { state: "rejected"; by: string; at: string }
   | { state: "expired"; at: string }
   /** Shown to the person whose press was refused; the request stays pending for the others. */
-  | { state: "refused"; reason: "self-approval" | "not-an-approver" };
+  | { state: "refused"; reason: Refusal };
 
 export interface BotCardOptions {
   /**
@@ -165,6 +189,15 @@ const RUN_TEXT: Record<RunOutcome["outcome"], string> = {
   superseded:
     "Not applied: the resource changed since the request, so the approved change no longer fits. A new approval was requested for the new plan.",
   "not-applied": "The change was not applied.",
+};
+
+const REFUSED_TEXT: Record<Refusal, string> = {
+  "self-approval":
+    "You cannot approve this: the change being remediated was made by you. Another approver has to decide.",
+  "not-an-approver":
+    "You are not one of the approvers for driftguard changes, so your decision was not applied.",
+  "sign-in":
+    "Your Teams account carries no Entra object ID, so driftguard cannot check that you are an approver.",
 };
 
 function statusBlock(s: BotCardState): { title: string; style: string; lines: string[] } {
@@ -207,11 +240,7 @@ function statusBlock(s: BotCardState): { title: string; style: string; lines: st
       return {
         title: "approval needed",
         style: "attention",
-        lines: [
-          s.reason === "self-approval"
-            ? "You cannot approve this: the change being remediated was made by you. Another approver has to decide."
-            : "You are not one of the approvers for driftguard changes, so your decision was not recorded.",
-        ],
+        lines: [REFUSED_TEXT[s.reason]],
       };
   }
 }
@@ -226,7 +255,7 @@ export function botApprovalCard(
   status: BotCardState,
   opts: BotCardOptions = {},
 ): Record<string, unknown> {
-  const card = new Template(TEMPLATE).expand({ $root: cardData(a) }) as Record<string, unknown>;
+  const card = expand(a);
   card.version = BOT_CARD_VERSION;
   const view = statusBlock(status);
   const body = card.body as Record<string, unknown>[];
@@ -248,8 +277,8 @@ export function botApprovalCard(
     ),
   });
   // An empty change list would leave an empty container behind.
-  const changes = body[body.length - 1];
-  if (Array.isArray(changes?.items) && changes.items.length === 0) body.pop();
+  const empty = body.findIndex((b) => Array.isArray(b.items) && b.items.length === 0);
+  if (empty >= 0) body.splice(empty, 1);
 
   const data = { approvalId: a.id };
   const live = status.state === "pending" || status.state === "refused";

@@ -1,25 +1,29 @@
-/**
- * The approval lifecycle: request (a plan that needs a person), decide (approve / reject, with
- * self-approval refused), run the approved change until it is done (retried with backoff while it
- * fails transiently, for as long as the approval is valid), and expire. Every step that the trail
- * must show is recorded once: each record goes through the resource's gate under its own cause
- * (`approval:<id>:<step>`), so a retried step finds its cause done and writes nothing twice.
- */
-
-import { toRecordSignal } from "../audit/record.js";
-import type { AuditRecordInput, RecordApprover } from "../audit/types.js";
+import type { RecordApprover } from "../audit/types.js";
 import type { Logger } from "../log.js";
 import { changesHash } from "../pipeline/binding.js";
-import { buildRecord } from "../pipeline/records.js";
-import { type ApprovalRequester, withoutCallerObjectId } from "../pipeline/run.js";
+import {
+  type ApprovalNotify,
+  type ApprovalRequester,
+  type ApprovalRequests,
+  withoutCallerObjectId,
+} from "../pipeline/run.js";
 import type { Decision } from "../pipeline/types.js";
-import { policyByName } from "../policy/match.js";
 import type { Policy } from "../policy/schema.js";
 import type { Approval, ApprovalStore, ApprovedRun } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { ApprovalChange, Notifier } from "../ports/notifier.js";
 import type { ResourceGate } from "../ports/resource-gate.js";
 import { pseudonymize, redactText } from "../redact.js";
+import { nextRun } from "./approved-run.js";
+import {
+  type ApproverRules,
+  type Authorization,
+  authorize,
+  type DecidingPrincipal,
+  type Refusal,
+} from "./authorize.js";
+import { reasonLine } from "./reasons.js";
+import { ApprovalTrail, BUSY } from "./trail.js";
 
 export interface ApprovalLifecycleDeps {
   approvals: ApprovalStore;
@@ -29,6 +33,8 @@ export interface ApprovalLifecycleDeps {
   log: Logger;
   policies: readonly Policy[];
   pseudonymKey: string;
+  /** Who may decide (APPROVER_OBJECT_IDS; sign-in required in Azure). */
+  approvers: ApproverRules;
   approvalTtlMs: number;
   leaseMs: number;
   busyWaitMs: number;
@@ -44,20 +50,31 @@ export interface DecideResult {
   decisions: Decision[];
   /** Why nothing (more) happened, for the page / card. */
   error?: string;
-  /** The decision was refused (self-approval): shown to the person, recorded, the approval stays pending. */
-  refused?: "self-approval";
+  /** The decision was refused: shown to the person, recorded once per person, the approval stays pending. */
+  refused?: Refusal;
+  /** The resource's gate stayed busy: the step could not be recorded now; try again shortly. */
+  busy?: true;
 }
 
-/** First retry of a transiently failed approved run after 30 s, doubling up to 15 minutes. */
-export function runBackoffMs(attempts: number): number {
-  return Math.min(15 * 60_000, 30_000 * 2 ** Math.max(0, attempts - 1));
+/** Who decides and where. */
+export interface DecisionBy {
+  principal: DecidingPrincipal;
+  via: RecordApprover["via"];
 }
 
-export class ApprovalLifecycle {
-  constructor(private readonly deps: ApprovalLifecycleDeps) {}
+export class ApprovalLifecycle implements ApprovalRequests {
+  private readonly trail: ApprovalTrail;
+
+  constructor(private readonly deps: ApprovalLifecycleDeps) {
+    this.trail = new ApprovalTrail(deps);
+  }
+
+  get(id: string): Promise<Approval | undefined> {
+    return this.deps.approvals.get(id);
+  }
 
   /** Creates the approval for a plan; the run records `pending-approval`, then `notify` posts the card. */
-  readonly request: ApprovalRequester = async ({ run, plan, why }) => {
+  readonly request: ApprovalRequester = async ({ run, plan, why, flapping }) => {
     const { approvals, clock, pseudonymKey } = this.deps;
     const now = clock.now();
     const earlier =
@@ -66,6 +83,13 @@ export class ApprovalLifecycle {
     const callerObjectId = run.signal.caller?.objectId;
     const causedBy =
       earlier?.causedBy ?? (callerObjectId ? pseudonymize(callerObjectId, pseudonymKey) : undefined);
+    const reason = reasonLine(why, {
+      policy: run.policy.name,
+      kind: run.policy.kind,
+      maxActionsPerHour: run.policy.maxActionsPerHour,
+      ...(earlier ? { earlierApprovalId: earlier.id } : {}),
+      ...(flapping ? { flapping } : {}),
+    });
     const approval = await approvals.create({
       id: crypto.randomUUID(),
       state: "pending",
@@ -80,49 +104,49 @@ export class ApprovalLifecycle {
       changesHash: changesHash(plan.changes, run.remediation.volatileChangePaths),
       summary: plan.summary,
       reason: why,
+      reasonDetail: reason,
     });
-    const reason =
-      why === "rate-limit"
-        ? `blast-radius limit of ${run.policy.maxActionsPerHour} actions/hour reached for policy ${run.policy.name}; waiting for approval`
-        : why === "replan"
-          ? `the resource changed since approval ${earlier?.id ?? "?"} was requested: the approved change no longer matches, so a new approval is requested`
-          : `policy ${run.policy.name} requires approval`;
-    const notify = async () => {
+    const notify: ApprovalNotify = async (context) => {
+      const shown = context.length > 0 ? await this.annotate(approval, { context: [...context] }) : approval;
       try {
-        await this.deps.notifier.requestApproval(approval);
+        await this.deps.notifier.requestApproval(shown);
       } catch (err) {
-        // The approval exists and is recorded; a lost card is visible in the trail and the approval
-        // page still works, so the delivery does not fail for it.
-        this.deps.log.error(
-          { approvalId: approval.id, err: redactText(String((err as Error).message)) },
-          "posting the approval card failed",
-        );
+        await this.cardNotPosted(shown, err);
       }
     };
     return { approvalId: approval.id, reason, notify };
   };
 
+  /** Whether `principal` may decide approval `a` (or decide at all, without one). */
+  authorize(a: Pick<Approval, "causedBy"> | undefined, principal: DecidingPrincipal): Authorization {
+    return authorize({ ...(a ? { approval: a } : {}) }, principal, this.deps.approvers);
+  }
+
   /**
-   * An approver decided. Approve → `approved` record, then the change runs against the resource's
-   * current state; if it fails transiently it stays due and the timer retries it. Reject →
-   * `rejected`. The person who caused the drift may not decide: refused and recorded, still pending.
+   * A person decided. Refused (not signed in, not an approver, the person who caused the drift) →
+   * recorded once per approval and person, still pending. Approve → `approved` record, then the
+   * change runs against the resource's current state; if it fails transiently it stays due and the
+   * timer retries it. Reject → `rejected`.
    */
-  async decide(
-    id: string,
-    decision: "approved" | "rejected",
-    approver: RecordApprover,
-  ): Promise<DecideResult> {
+  async decide(id: string, decision: "approved" | "rejected", by: DecisionBy): Promise<DecideResult> {
     const { approvals, clock } = this.deps;
     const existing = await approvals.get(id);
     if (!existing) return { decisions: [], error: "approval not found" };
+    const auth = this.authorize(existing, by.principal);
+    if (!auth.allowed && auth.refusal !== "self-approval") return this.refuse(existing, auth, by);
     if (existing.state !== "pending")
       return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
     if (Date.parse(existing.expiresAt) <= clock.now().getTime()) {
-      await this.expireOne(existing);
+      const expired = await this.expireOne(existing);
+      if (expired === BUSY) return { approval: existing, decisions: [], busy: true };
       return { approval: (await approvals.get(id)) ?? existing, decisions: [], error: "approval expired" };
     }
-    if (existing.causedBy && existing.causedBy === approver.id)
-      return this.refuseSelfApproval(existing, approver);
+    if (!auth.allowed) return this.refuse(existing, auth, by);
+    const approver: RecordApprover = {
+      id: auth.approverId,
+      decidedAt: clock.now().toISOString(),
+      via: by.via,
+    };
 
     const decided = await approvals.closePending(id, decision, approver.id, clock.now(), approver.via);
     if (!decided) {
@@ -130,6 +154,8 @@ export class ApprovalLifecycle {
       return { approval: now, decisions: [], error: `approval already ${now.state} (decided concurrently)` };
     }
     const first = await this.recordDecision(decided, decision, approver);
+    // Recorded later: the `resumeWork` timer writes a missing `approved` record before it runs the change.
+    if (first === BUSY) return { approval: decided, decisions: [], busy: true };
     await this.changed(decided, "decided");
     if (decision === "rejected") return { approval: decided, decisions: first };
     const runs = await this.deps.runApproved(decided, approver);
@@ -142,20 +168,24 @@ export class ApprovalLifecycle {
   async expireDue(): Promise<Decision[]> {
     const due = await this.deps.approvals.listExpired(this.deps.clock.now());
     const out: Decision[] = [];
-    for (const a of due) out.push(...(await this.expireOne(a)));
+    for (const a of due) {
+      const expired = await this.expireOne(a);
+      if (expired !== BUSY) out.push(...expired);
+    }
     return out;
   }
 
   /**
    * Approved changes that have not run to a final outcome (timer): tried again when due; after the
-   * approval's validity ends, given up with one `failed` record.
+   * approval's validity ends, given up with one `failed` record. A busy resource waits for the next tick.
    */
   async runDue(): Promise<Decision[]> {
     const now = this.deps.clock.now();
     const out: Decision[] = [];
     for (const a of await this.deps.approvals.listDueRuns(now)) {
       if (Date.parse(a.expiresAt) <= now.getTime()) {
-        out.push(...(await this.giveUp(a)));
+        const gaveUp = await this.giveUp(a);
+        if (gaveUp !== BUSY) out.push(...gaveUp);
         continue;
       }
       const approver: RecordApprover = {
@@ -165,7 +195,9 @@ export class ApprovalLifecycle {
       };
       // The `approved` record may be missing if the decision's own request failed after the store
       // accepted it: it is written once, here, before the change runs.
-      out.push(...(await this.recordDecision(a, "approved", approver)));
+      const first = await this.recordDecision(a, "approved", approver);
+      if (first === BUSY) continue;
+      out.push(...first);
       const runs = await this.deps.runApproved(a, approver);
       await this.changed((await this.settleRun(a, runs)) ?? a, "run");
       out.push(...runs);
@@ -175,7 +207,7 @@ export class ApprovalLifecycle {
 
   /**
    * An approved change was settled outside its own run (an interrupted intent completed by the
-   * sweep or another cause): the approval shows that outcome, and its run is no longer due.
+   * `resumeWork` timer or another cause): the approval shows that outcome, and its run is no longer due.
    */
   async noteRunOutcome(approvalId: string, decision: Decision): Promise<void> {
     const a = await this.deps.approvals.get(approvalId);
@@ -196,8 +228,8 @@ export class ApprovalLifecycle {
     a: Approval,
     decision: "approved" | "rejected",
     approver: RecordApprover,
-  ): Promise<Decision[]> {
-    return this.recordStep(a, decision, {
+  ): Promise<Decision[] | typeof BUSY> {
+    return this.trail.record(a, decision, {
       outcome: decision,
       changes: a.changes,
       actor: `approver:${approver.id}`,
@@ -206,49 +238,60 @@ export class ApprovalLifecycle {
     });
   }
 
-  private async refuseSelfApproval(a: Approval, approver: RecordApprover): Promise<DecideResult> {
-    const reason =
-      "self-approval refused: the approver caused the change that drifted; another approver must decide";
+  /** A refused decision: kept on the approval, recorded once per approval and person, the card updated. */
+  private async refuse(
+    a: Approval,
+    auth: Extract<Authorization, { allowed: false }>,
+    by: DecisionBy,
+  ): Promise<DecideResult> {
+    this.deps.log.warn({ approvalId: a.id, via: by.via, refusal: auth.refusal }, "approval decision refused");
+    // Nobody to name (not signed in), or nothing to refuse any more: nothing is recorded.
+    if (!auth.personId || a.state !== "pending")
+      return { approval: a, decisions: [], error: auth.reason, refused: auth.refusal };
     const updated = await this.deps.approvals.addRefusal(a.id, {
-      by: approver.id,
+      by: auth.personId,
       at: this.deps.clock.now().toISOString(),
-      via: approver.via,
-      reason,
+      via: by.via,
+      reason: auth.reason,
     });
     // One record per approval and person: repeated clicks do not flood the trail.
-    const decisions = await this.recordStep(a, `refused:${approver.id}`, {
+    const decisions = await this.trail.record(a, `refused:${auth.personId}`, {
       outcome: "pending-approval",
       changes: a.changes,
-      actor: `approver:${approver.id}`,
+      actor: `approver:${auth.personId}`,
       approver: null,
-      reason,
+      reason: auth.reason,
     });
-    this.deps.log.warn({ approvalId: a.id, via: approver.via }, "self-approval refused");
     await this.changed(updated ?? a, "refused");
-    return { approval: updated ?? a, decisions, error: reason, refused: "self-approval" };
+    return {
+      approval: updated ?? a,
+      decisions: decisions === BUSY ? [] : decisions,
+      error: auth.reason,
+      refused: auth.refusal,
+    };
   }
 
-  private async expireOne(a: Approval): Promise<Decision[]> {
+  private async expireOne(a: Approval): Promise<Decision[] | typeof BUSY> {
     const done = await this.deps.approvals.closePending(a.id, "expired", undefined, this.deps.clock.now());
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
     if (expired?.state !== "expired") return [];
-    const decisions = await this.recordStep(expired, "expired", {
+    const decisions = await this.trail.record(expired, "expired", {
       outcome: "expired",
       changes: a.changes,
       actor: "driftguard",
       approver: null,
       reason: `no decision before ${a.expiresAt}`,
     });
-    // Only the expiry that was recorded now updates the card (a repeated sweep finds it done).
-    if (decisions.length > 0) await this.changed(expired, "expired");
+    // Only the expiry that was recorded now updates the card (a repeated expiry finds it done).
+    if (decisions !== BUSY && decisions.length > 0) await this.changed(expired, "expired");
     return decisions;
   }
 
-  private async giveUp(a: Approval): Promise<Decision[]> {
+  private async giveUp(a: Approval): Promise<Decision[] | typeof BUSY> {
     const last = a.run?.lastError;
     const message = `the approved change could not be applied before the approval's validity ended (${a.expiresAt})${last ? `; last error: ${last.code} at ${last.step}` : ""}`;
-    const decisions = await this.recordStep(a, "gave-up", {
+    const decisions = await this.trail.record(a, "gave-up", {
       outcome: "failed",
       changes: a.changes,
       actor: "driftguard:approval",
@@ -256,6 +299,7 @@ export class ApprovalLifecycle {
       reason: message,
       error: { code: "ApprovedChangeNotApplied", message, step: last?.step ?? "apply" },
     });
+    if (decisions === BUSY) return BUSY;
     const updated = await this.deps.approvals.updateRun(a.id, {
       ...(a.run ?? { attempts: 0 }),
       state: "gave-up",
@@ -267,41 +311,38 @@ export class ApprovalLifecycle {
     return decisions;
   }
 
-  /** Stores how the approved run went: done with its outcome, or due again after a backoff. */
-  private async settleRun(a: Approval, runs: Decision[]): Promise<Approval | undefined> {
-    const now = this.deps.clock.now();
-    const last = runs[runs.length - 1];
-    const attempts = (a.run?.attempts ?? 0) + 1;
-    let run: ApprovedRun;
-    if (!last || last.retry) {
-      const error = last?.record?.error ?? {
-        code: last?.outcome ?? "NotRun",
-        message: last?.reason ?? "the change did not run",
-        step: "apply",
-      };
-      run = {
-        state: "due",
-        attempts,
-        nextAttemptAt: new Date(now.getTime() + runBackoffMs(attempts)).toISOString(),
-        lastError: error,
-        updatedAt: now.toISOString(),
-      };
-    } else {
-      // A re-plan that no longer matches opened a new approval: name it for the card and the page.
-      const superseding = last.outcome === "pending-approval" ? last.record?.approvalId : undefined;
-      const reason = superseding
-        ? `New approval ${superseding} was requested for the new plan.`
-        : (last.reason ?? last.summary);
-      run = {
-        state: "done",
-        attempts,
-        outcome: last.outcome === "duplicate" ? "recorded" : last.outcome,
-        ...(reason ? { reason } : {}),
-        ...(last.record ? { recordId: last.record.id } : {}),
-        updatedAt: now.toISOString(),
-      };
+  /**
+   * The card could not be posted: the approval exists, is recorded and its page works, so the
+   * delivery does not fail for it — but the trail (once per approval), the page and `doctor` say so.
+   */
+  private async cardNotPosted(a: Approval, err: unknown): Promise<void> {
+    const error = redactText(String((err as Error)?.message ?? err)).slice(0, 300);
+    this.deps.log.error({ approvalId: a.id, err: error }, "posting the approval card failed");
+    try {
+      const at = this.deps.clock.now().toISOString();
+      await this.annotate(a, { cardPostFailed: { at, error } });
+      await this.trail.record(a, "card-not-posted", {
+        outcome: "pending-approval",
+        changes: a.changes,
+        actor: "driftguard",
+        approver: null,
+        reason: `the approval card could not be posted to Teams (${error}); the approval page still works`,
+      });
+    } catch (noteErr) {
+      this.deps.log.error(
+        { approvalId: a.id, err: redactText(String((noteErr as Error).message)) },
+        "recording the failed card post failed",
+      );
     }
-    return this.deps.approvals.updateRun(a.id, run);
+  }
+
+  private async annotate(a: Approval, note: Parameters<ApprovalStore["annotate"]>[1]): Promise<Approval> {
+    return (await this.deps.approvals.annotate(a.id, note)) ?? { ...a, ...note };
+  }
+
+  /** Stores how the approved run went: done with its outcome, or due again after a backoff. */
+  private settleRun(a: Approval, runs: Decision[]): Promise<Approval | undefined> {
+    return this.deps.approvals.updateRun(a.id, nextRun(a, runs, this.deps.clock.now()));
   }
 
   /**
@@ -317,65 +358,6 @@ export class ApprovalLifecycle {
         { approvalId: a.id, change, err: redactText(String((err as Error).message)) },
         "updating the approval card failed",
       );
-    }
-  }
-
-  /** Writes one record about an approval through the resource's gate, once per `step`. */
-  private async recordStep(
-    a: Approval,
-    step: string,
-    details: Pick<AuditRecordInput, "outcome" | "changes" | "actor" | "approver" | "reason" | "error">,
-  ): Promise<Decision[]> {
-    const { gate, clock } = this.deps;
-    const cause = `approval:${a.id}:${step}|${a.target.resourceId.toLowerCase()}`;
-    const policy = policyByName(this.deps.policies, a.policy);
-    const deadline = Date.now() + this.deps.busyWaitMs;
-    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-      const entry = await gate.enter(a.target.resourceId, cause, {
-        leaseMs: this.deps.leaseMs,
-        now: clock.now(),
-      });
-      if (entry.status === "done") return [];
-      if (entry.status === "entered") {
-        const input = buildRecord(
-          {
-            signal: toRecordSignal(a.signal, this.deps.pseudonymKey),
-            target: a.target,
-            policy: a.policy,
-            kind: a.kind,
-            mode: policy?.mode ?? "approval",
-            actor: details.actor,
-            startedMs: clock.now().getTime(),
-            ...(this.deps.policyFileHash ? { policyFileHash: this.deps.policyFileHash } : {}),
-          },
-          clock.now(),
-          { ...details, approvalId: a.id },
-        );
-        let record: Awaited<ReturnType<typeof entry.session.commit>>;
-        try {
-          // An interrupted intent on this resource is left for the pipeline to complete.
-          record = await entry.session.commit(input, { cause: "done", keepIntent: true });
-        } catch (err) {
-          await entry.session.leave({ cause: "open", keepIntent: true }).catch(() => undefined);
-          throw err;
-        }
-        const d: Decision = {
-          target: a.target,
-          policy: a.policy,
-          kind: a.kind,
-          outcome: details.outcome,
-          reason: details.reason,
-          record,
-          retry: false,
-        };
-        this.deps.onDecision?.(d, a);
-        return [d];
-      }
-      if (Date.now() >= deadline)
-        throw Object.assign(new Error(`resource ${a.target.resourceId} is busy; retry the decision`), {
-          statusCode: 503,
-        });
-      await new Promise((r) => setTimeout(r, delay));
     }
   }
 }

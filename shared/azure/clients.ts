@@ -26,7 +26,10 @@ import { recordArmThrottled } from "../telemetry/api.js";
 import { deferredClient } from "./deferred-client.js";
 import type { DiagnosticSettingsClient } from "./diagnostic-settings.js";
 
-/** The Azure services remediation kinds use; each is one SDK package, loaded on first use. */
+/**
+ * The Azure services remediation kinds use: the one list (kinds declare theirs in `services`, the
+ * tests hold kinds to it). Each is one SDK package, loaded on first use, and one getter below.
+ */
 export const AZURE_SERVICES = [
   "network",
   "storage",
@@ -371,6 +374,9 @@ export class AzureClients {
     return client;
   }
 }
+
+/** Each service of `AZURE_SERVICES` is a client getter of `AzureClients` (the compiler checks it). */
+export type AzureServiceClients = Pick<AzureClients, AzureService>;
 
 export interface ArmReader {
   /** GET `path` (starting with `/subscriptions/…`) at `apiVersion`; any status is returned, not thrown. */

@@ -8,10 +8,12 @@ import type { Container } from "@azure/cosmos";
 import {
   type Approval,
   ApprovalExistsError,
+  type ApprovalNote,
   type ApprovalRefusal,
   type ApprovalState,
   type ApprovalStore,
   type ApprovedRun,
+  annotateTransition,
   byExpiry,
   byRunDue,
   closePendingTransition,
@@ -92,6 +94,24 @@ export class CosmosApprovalStore implements ApprovalStore {
 
   async addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined> {
     return this.update(id, (current) => refusalTransition(current, refusal));
+  }
+
+  async annotate(id: string, note: ApprovalNote): Promise<Approval | undefined> {
+    return this.update(id, (current) => annotateTransition(current, note));
+  }
+
+  async listCardPostFailures(limit: number): Promise<Approval[]> {
+    const { resources } = await this.container.items
+      .query<ApprovalDoc>({
+        query:
+          "SELECT TOP @top * FROM c WHERE c.state = @state AND IS_DEFINED(c.cardPostFailed) ORDER BY c.createdAt DESC",
+        parameters: [
+          { name: "@top", value: Math.max(1, Math.min(limit, 100)) },
+          { name: "@state", value: "pending" },
+        ],
+      })
+      .fetchAll();
+    return resources.map(toApproval);
   }
 
   /** Read → change → replace with If-Match, again on 412; undefined when `next` declines. */

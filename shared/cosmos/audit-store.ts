@@ -27,7 +27,7 @@ import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { AuditStore } from "../ports/audit-store.js";
 import type { OutboxSelection } from "../ports/event-outbox.js";
-import type { CauseEntry } from "../ports/resource-gate.js";
+import type { CauseEntry, FixEntry } from "../ports/resource-gate.js";
 import {
   backoff,
   ContentionError,
@@ -59,6 +59,8 @@ export interface HeadDoc {
   lease?: { token: string; until: string; untilMs: number; cause: string };
   intent?: unknown;
   causes?: Record<string, CauseEntry>;
+  /** Recent `remediated` records per kind (the flapping check reads them without a query). */
+  fixes?: FixEntry[];
   _etag?: string;
 }
 

@@ -71,7 +71,7 @@ export const AUDIT_INDEXING_POLICY: IndexingPolicy = {
     { path: "/actor/?" },
     { path: "/sk/?" },
     { path: "/seq/?" },
-    // The resource gate's sweep: heads with an intent whose lease expired.
+    // The resumeWork timer's query: heads with an intent whose lease expired.
     { path: "/intent/id/?" },
     { path: "/lease/untilMs/?" },
   ],

@@ -22,17 +22,22 @@ import { chainRecord, GENESIS_HASH, resourceKey } from "../audit/chain.js";
 import { storableRecordInput } from "../audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
 import {
+  allDone,
+  type CommitOptions,
+  causeList,
   causeStateIn,
-  causesAfterLeave,
+  causesAfter,
+  fixesAfter,
   type GateEntry,
   type GateSession,
   type Intent,
   isLeaseHeld,
   LeaseLostError,
   type LeaveOptions,
+  type RecentFix,
   type ResourceGate,
+  recentFixesIn,
   recordsAfterSeq,
-  validateCauseKey,
   validateLease,
 } from "../ports/resource-gate.js";
 import { type CosmosAuditStore, type HeadDoc, headId, sameContent } from "./audit-store.js";
@@ -84,18 +89,22 @@ export class CosmosResourceGate implements ResourceGate {
     this.hints = new HeadHints(opts.headHints ?? DEFAULT_HEAD_HINTS);
   }
 
-  async enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry> {
-    validateCauseKey(cause);
+  async enter(
+    resourceId: string,
+    causes: string | readonly string[],
+    opts: { leaseMs: number; now: Date },
+  ): Promise<GateEntry> {
+    const list = causeList(causes);
     validateLease(opts.leaseMs);
     const pk = resourceKey(resourceId);
     const nowMs = opts.now.getTime();
     const lease = () => {
       const until = nowMs + opts.leaseMs;
-      return { token: randomUUID(), until: new Date(until).toISOString(), untilMs: until, cause };
+      return { token: randomUUID(), until: new Date(until).toISOString(), untilMs: until, cause: list[0]! };
     };
     const entered = (head: HeadDoc): GateEntry => {
       this.hints.remember(head);
-      return { status: "entered", session: new CosmosGateSession(this, pk, resourceId, cause, head) };
+      return { status: "entered", session: new CosmosGateSession(this, pk, resourceId, list, head) };
     };
     // A remembered head saves the read; it is never trusted for a refusal (done, busy).
     let head: HeadDoc | undefined | typeof UNREAD = this.hints.get(pk) ?? UNREAD;
@@ -105,7 +114,7 @@ export class CosmosResourceGate implements ResourceGate {
         head = await this.audit.readHead(pk);
         fresh = true;
       }
-      const done = causeStateIn(head?.causes, cause) === "done";
+      const done = allDone(head?.causes, list);
       const busy = !!head?.lease && isLeaseHeld(head.lease, nowMs);
       if ((done || busy) && !fresh) {
         head = UNREAD; // the hint may be old: look at the stored head
@@ -179,7 +188,7 @@ class CosmosGateSession implements GateSession {
     private readonly gate: CosmosResourceGate,
     private readonly pk: string,
     readonly resourceId: string,
-    readonly cause: string,
+    readonly causes: readonly string[],
     /** The head as we last wrote it (our lease on it; its etag for the next conditional write). */
     private head: HeadDoc,
   ) {
@@ -188,6 +197,10 @@ class CosmosGateSession implements GateSession {
 
   causeState(cause: string): "done" | "deferred" | undefined {
     return causeStateIn(this.head.causes, cause);
+  }
+
+  recentFixes(kind: string, since: Date): readonly RecentFix[] {
+    return recentFixesIn(this.head.fixes, kind, since);
   }
 
   async recordIntent(intent: Intent): Promise<void> {
@@ -205,7 +218,7 @@ class CosmosGateSession implements GateSession {
       try {
         await this.gate.store.writeRecord(record, this.pk);
         // Later records chain on from here; the head document catches up at commit/leave.
-        this.head = { ...this.head, seq: record.seq, hash: record.hash, recordId: record.id };
+        this.head = this.advanced(record);
         this.gate.store.recordWritten(record);
         return record;
       } catch (err) {
@@ -220,11 +233,12 @@ class CosmosGateSession implements GateSession {
     throw new ContentionError(`appending to ${this.resourceId} kept racing; retry later`);
   }
 
-  async commit(input: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord> {
+  async commit(input: AuditRecordInput, opts: CommitOptions): Promise<AuditRecord> {
     this.assertOpen();
+    const leave = !opts.stay;
     for (let attempt = 0; attempt < 100; attempt++) {
       const record = this.nextRecord(input);
-      const released = this.released(opts, record);
+      const released = this.settled(opts, leave, record);
       const operations: OperationInput[] = [
         // The record's pending event, when decision events are on (docs/events.md#not-one-lost).
         ...this.gate.store.outboxOperations(record, this.pk),
@@ -247,13 +261,14 @@ class CosmosGateSession implements GateSession {
         const response = await this.gate.items.items.batch(operations, this.pk);
         const results = response.result ?? [];
         if (results.length === operations.length && results.every((r) => r.statusCode < 300)) {
-          this.closed = true;
-          // The released head as stored (its new ETag comes with the batch's answer): the next enter
-          // in this process writes without reading it first.
+          // The head as stored (its new ETag comes with the batch's answer): the next enter in this
+          // process, or this session's next step, writes without reading it first.
           const etag = results.at(-1)?.eTag;
           if (etag) this.gate.hints.remember({ ...released, _etag: etag });
           else this.gate.hints.forget(this.pk);
           this.gate.store.recordWritten(record);
+          if (leave) this.closed = true;
+          else await this.stayOn(etag ? { ...released, _etag: etag } : undefined);
           return record;
         }
         failure = Object.assign(new Error(`audit batch for ${this.resourceId} was not applied`), {
@@ -262,9 +277,9 @@ class CosmosGateSession implements GateSession {
       } catch (err) {
         failure = err; // the SDK reports a failed batch without the operation's status: look
       }
-      const state = await this.reconcile(record, opts);
+      const state = await this.reconcile(record, opts, leave);
       if (state === "committed") {
-        this.closed = true;
+        if (leave) this.closed = true;
         this.gate.store.recordWritten(record);
         return record;
       }
@@ -279,27 +294,32 @@ class CosmosGateSession implements GateSession {
   private async reconcile(
     record: AuditRecord,
     opts: LeaveOptions,
+    leave: boolean,
   ): Promise<"committed" | "taken" | "lost" | "not-applied"> {
     const head = await this.gate.store.readHead(this.pk);
-    if (head && head.seq >= record.seq && head.recordId === record.id && !head.lease) {
+    const ours = leave ? !head?.lease : head?.lease?.token === this.head.lease?.token;
+    if (head && head.seq >= record.seq && head.recordId === record.id && ours) {
       const stored = await this.gate.store.readRecordDoc(this.pk, record.id);
-      if (stored && stored.hash === record.hash) return "committed"; // the answer was lost, not the write
+      if (stored && stored.hash === record.hash) {
+        if (!leave) this.head = head; // the answer was lost, not the write: go on from the stored head
+        return "committed";
+      }
     }
     if (head?.lease?.token !== this.head.lease?.token) return "lost";
     const existing = await this.gate.store.readRecordDoc(this.pk, record.id);
     if (!existing) return "not-applied";
     if (existing.prevHash === record.prevHash && sameContent(existing, record)) {
-      // The stand-in applies a batch in order: the record landed, the head did not. Release now.
-      await this.writeHead(this.released(opts, existing));
+      // The stand-in applies a batch in order: the record landed, the head did not. Settle it now.
+      await this.writeHead(this.settled(opts, leave, existing));
       return "committed";
     }
-    this.head = { ...this.head, seq: existing.seq, hash: existing.hash, recordId: existing.id };
+    this.head = this.advanced(existing);
     return "taken";
   }
 
   async leave(opts: LeaveOptions): Promise<void> {
     if (this.closed) return;
-    await this.writeHead(this.released(opts));
+    await this.writeHead(this.settled(opts, true));
     this.closed = true;
   }
 
@@ -307,16 +327,36 @@ class CosmosGateSession implements GateSession {
     return recordsAfterSeq(this.gate.store, this.resourceId, intent.seqBefore);
   }
 
-  /** The head after leaving: lease gone, causes updated, intent cleared unless kept, seq advanced. */
-  private released(opts: LeaveOptions, record?: AuditRecord): HeadDoc {
+  /**
+   * The head after a step: causes updated, intent cleared unless kept, seq advanced to `record`
+   * (and the fix it records remembered); the lease gone when the session `leave`s.
+   */
+  private settled(opts: LeaveOptions, leave: boolean, record?: AuditRecord): HeadDoc {
     const next: HeadDoc = {
-      ...withoutSystemProperties(this.head),
-      ...(record ? { seq: record.seq, hash: record.hash, recordId: record.id } : {}),
-      causes: causesAfterLeave(this.head.causes, this.cause, opts, this.gate.nowMs()),
+      ...withoutSystemProperties(record ? this.advanced(record) : this.head),
+      causes: causesAfter(this.head.causes, opts.causes, this.gate.nowMs()),
     };
-    delete next.lease;
+    if (leave) delete next.lease;
     if (!opts.keepIntent) delete next.intent;
     return next;
+  }
+
+  /** The head moved on to `record` (a record of ours or one appended outside the gate). */
+  private advanced(record: AuditRecord): HeadDoc {
+    return {
+      ...this.head,
+      seq: record.seq,
+      hash: record.hash,
+      recordId: record.id,
+      fixes: fixesAfter(this.head.fixes, record),
+    };
+  }
+
+  /** After a committed step that keeps the lease: the head as stored, to write the next step on. */
+  private async stayOn(stored: HeadDoc | undefined): Promise<void> {
+    const head = stored ?? (await this.gate.store.readHead(this.pk));
+    if (!head || head.lease?.token !== this.head.lease?.token) throw new LeaseLostError(this.resourceId);
+    this.head = head;
   }
 
   private nextRecord(input: AuditRecordInput): AuditRecord {
@@ -328,7 +368,7 @@ class CosmosGateSession implements GateSession {
     const existing = await this.gate.store.readRecordDoc(this.pk, record.id);
     if (!existing) return undefined;
     if (existing.prevHash === record.prevHash && sameContent(existing, record)) return existing;
-    this.head = { ...this.head, seq: existing.seq, hash: existing.hash, recordId: existing.id };
+    this.head = this.advanced(existing);
     return undefined;
   }
 

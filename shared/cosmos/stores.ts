@@ -2,7 +2,7 @@
 import type { TokenCredential } from "@azure/core-auth";
 import type { DriftguardConfig } from "../config.js";
 import type { Stores } from "../ports/stores.js";
-import { CosmosActionBudget } from "./action-budget.js";
+import { CosmosActionLimit } from "./action-limit.js";
 import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";
 import { createCosmosClient, ensureContainers } from "./client.js";
@@ -32,7 +32,7 @@ export async function createCosmosStores(
   return {
     audit,
     gate: new CosmosResourceGate(containers.audit, audit),
-    budget: new CosmosActionBudget(containers.counters),
+    actionLimit: new CosmosActionLimit(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
     teams: new CosmosTeamsConversationStore(containers.approvals),
     evidence: new CosmosEvidenceStore(containers.audit, audit),

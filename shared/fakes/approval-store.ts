@@ -5,15 +5,19 @@
 import {
   type Approval,
   ApprovalExistsError,
+  type ApprovalNote,
   type ApprovalRefusal,
   type ApprovalState,
   type ApprovalStore,
   type ApprovedRun,
+  annotateTransition,
   byExpiry,
+  byNewest,
   byRunDue,
   closePendingTransition,
   isDueRun,
   isExpiredPending,
+  isUnposted,
   refusalTransition,
   runTransition,
   storableApproval,
@@ -65,6 +69,18 @@ export class InMemoryApprovalStore implements ApprovalStore {
 
   async addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined> {
     return this.update(id, (a) => refusalTransition(a, refusal));
+  }
+
+  async annotate(id: string, note: ApprovalNote): Promise<Approval | undefined> {
+    return this.update(id, (a) => annotateTransition(a, note));
+  }
+
+  async listCardPostFailures(limit: number): Promise<Approval[]> {
+    return [...this.items.values()]
+      .filter((e) => isUnposted(e.approval))
+      .map(withEtag)
+      .sort(byNewest)
+      .slice(0, limit);
   }
 
   private update(id: string, next: (a: Approval) => Approval | undefined): Approval | undefined {

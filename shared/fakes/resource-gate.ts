@@ -1,24 +1,31 @@
 /**
  * In-memory resource gate for unit tests and the harness. Same semantics as the Cosmos DB gate
  * (shared/cosmos/resource-gate.ts): leases decided by comparing timestamps, causes remembered per
- * resource, the intent kept until a record settles it, and the record + release as one step.
+ * resource, the intent kept until a record settles it, and each record together with the causes it
+ * settles as one step.
  */
 import { randomUUID } from "node:crypto";
 import { resourceKey } from "../audit/chain.js";
 import type { AuditRecord, AuditRecordInput } from "../audit/types.js";
 import {
+  allDone,
   type CauseEntry,
+  type CommitOptions,
+  causeList,
   causeStateIn,
-  causesAfterLeave,
+  causesAfter,
+  type FixEntry,
+  fixesAfter,
   type GateEntry,
   type GateSession,
   type Intent,
   isLeaseHeld,
   LeaseLostError,
   type LeaveOptions,
+  type RecentFix,
   type ResourceGate,
+  recentFixesIn,
   recordsAfterSeq,
-  validateCauseKey,
   validateLease,
 } from "../ports/resource-gate.js";
 import type { InMemoryAuditStore } from "./audit-store.js";
@@ -27,6 +34,7 @@ interface Control {
   lease?: { token: string; untilMs: number; cause: string };
   intent?: Intent;
   causes?: Record<string, CauseEntry>;
+  fixes?: FixEntry[];
 }
 
 export class InMemoryResourceGate implements ResourceGate {
@@ -37,19 +45,23 @@ export class InMemoryResourceGate implements ResourceGate {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry> {
-    validateCauseKey(cause);
+  async enter(
+    resourceId: string,
+    causes: string | readonly string[],
+    opts: { leaseMs: number; now: Date },
+  ): Promise<GateEntry> {
+    const list = causeList(causes);
     validateLease(opts.leaseMs);
     const key = resourceKey(resourceId);
     const control = this.controls.get(key) ?? {};
-    if (causeStateIn(control.causes, cause) === "done") return { status: "done" };
+    if (allDone(control.causes, list)) return { status: "done" };
     const nowMs = opts.now.getTime();
     if (control.lease && isLeaseHeld(control.lease, nowMs))
       return { status: "busy", leaseUntil: new Date(control.lease.untilMs).toISOString() };
     const token = randomUUID();
-    control.lease = { token, untilMs: nowMs + opts.leaseMs, cause };
+    control.lease = { token, untilMs: nowMs + opts.leaseMs, cause: list[0]! };
     this.controls.set(key, control);
-    return { status: "entered", session: new InMemorySession(this, key, resourceId, cause, token, control) };
+    return { status: "entered", session: new InMemorySession(this, key, resourceId, list, token, control) };
   }
 
   async listInterrupted(now: Date, limit: number): Promise<string[]> {
@@ -98,7 +110,7 @@ class InMemorySession implements GateSession {
     private readonly gate: InMemoryResourceGate,
     private readonly key: string,
     readonly resourceId: string,
-    readonly cause: string,
+    readonly causes: readonly string[],
     private readonly token: string,
     control: Control,
   ) {
@@ -109,38 +121,47 @@ class InMemorySession implements GateSession {
     return causeStateIn(this.gate.ownedControl(this.key, this.token, this.resourceId).causes, cause);
   }
 
+  recentFixes(kind: string, since: Date): readonly RecentFix[] {
+    return recentFixesIn(this.gate.ownedControl(this.key, this.token, this.resourceId).fixes, kind, since);
+  }
+
   async recordIntent(intent: Intent): Promise<void> {
     const c = this.open();
     c.intent = { ...structuredClone(intent), seqBefore: this.gate.lastSeq(this.resourceId) };
   }
 
   async append(record: AuditRecordInput): Promise<AuditRecord> {
-    this.open();
-    return this.gate.appendRecord(record);
+    const c = this.open();
+    const stored = await this.gate.appendRecord(record);
+    c.fixes = fixesAfter(c.fixes, stored);
+    return stored;
   }
 
-  async commit(record: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord> {
-    this.open();
+  async commit(record: AuditRecordInput, opts: CommitOptions): Promise<AuditRecord> {
+    const c = this.open();
     const stored = await this.gate.appendRecord(record);
-    this.release(opts);
+    c.fixes = fixesAfter(c.fixes, stored);
+    this.settle(opts, !opts.stay);
     return stored;
   }
 
   async leave(opts: LeaveOptions): Promise<void> {
     if (this.closed) return;
-    this.release(opts);
+    this.settle(opts, true);
   }
 
   async recordsSince(intent: Intent): Promise<AuditRecord[]> {
     return this.gate.recordsAfter(this.resourceId, intent.seqBefore);
   }
 
-  private release(opts: LeaveOptions): void {
+  private settle(opts: LeaveOptions, leave: boolean): void {
     const c = this.gate.ownedControl(this.key, this.token, this.resourceId);
-    c.causes = causesAfterLeave(c.causes, this.cause, opts, this.gate.now());
+    c.causes = causesAfter(c.causes, opts.causes, this.gate.now());
     if (!opts.keepIntent) delete c.intent;
-    delete c.lease;
-    this.closed = true;
+    if (leave) {
+      delete c.lease;
+      this.closed = true;
+    }
   }
 
   private open(): Control {

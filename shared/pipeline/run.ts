@@ -1,38 +1,54 @@
 /**
- * One remediation run inside a gate session: read → (excluded) → plan → mode → intent → apply →
- * verify. It returns the decision and the record that settles it; the caller commits the record and
- * the session together (see `Pipeline`). Nothing here touches a store except through the session,
- * the action budget and the approval requester.
+ * One kind's run inside a gate session: read → (excluded) → plan → mode (flapping, action limit) →
+ * intent → apply → verify. It returns the decision and the record that settles its cause; the
+ * session (`./session.ts`) commits the record together with the cause. Nothing here touches a store
+ * except through the session, the action limit and the approval requests.
  */
 import { BrokenCircuitError, type CircuitBreakerPolicy } from "cockatiel";
-import type { AuditRecordInput, Change, RecordApprover } from "../audit/types.js";
+import type { AuditRecord, AuditRecordInput, Change, RecordApprover } from "../audit/types.js";
 import { asRemediationError, RemediationError, type Step } from "../errors.js";
 import type { Logger } from "../log.js";
 import { EXCLUDE_TAG, isOptedOut } from "../opt-out.js";
 import type { Policy, PolicyMode } from "../policy/schema.js";
-import type { ActionBudget } from "../ports/action-budget.js";
-import type { Approval } from "../ports/approval-store.js";
+import type { ActionLimit } from "../ports/action-limit.js";
+import type { Approval, ApprovalContextEntry, ApprovalReason } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { CauseState, GateSession, Intent } from "../ports/resource-gate.js";
 import { redactText } from "../redact.js";
 import type { AnyRemediation, ChangePlan, Current, Plan, RemediationContext } from "../remediations/types.js";
 import type { Signal, SignalTarget } from "../signals/types.js";
 import { changesHash } from "./binding.js";
+import { type Flapping, flappingOf } from "./flapping.js";
 import { buildRecord, type RecordContext, type RecordDetails } from "./records.js";
 import type { Decision } from "./types.js";
 
 /** Why an approval is requested. */
-export type ApprovalWhy = Approval["reason"];
+export type ApprovalWhy = ApprovalReason;
+
+/** Posts the approval card once the session is over: `context` is what the other kinds did for the same signal. */
+export type ApprovalNotify = (context: readonly ApprovalContextEntry[]) => Promise<void>;
 
 /** Creates the approval for a plan (not yet notified): the run records `pending-approval` for it. */
 export type ApprovalRequester = (req: {
   run: RunInput;
   plan: ChangePlan;
   why: ApprovalWhy;
-}) => Promise<{ approvalId: string; reason: string; notify: () => Promise<void> }>;
+  /** For `flapping`: the fixes that were undone, and by whom. */
+  flapping?: Flapping;
+}) => Promise<{ approvalId: string; reason: string; notify: ApprovalNotify }>;
+
+/** What the pipeline needs of the approval lifecycle (built beside it; see shared/runtime.ts). */
+export interface ApprovalRequests {
+  request: ApprovalRequester;
+  /** An approved change was settled outside its own run (an interrupted intent completed). */
+  noteRunOutcome(approvalId: string, decision: Decision): Promise<void>;
+  get(id: string): Promise<Approval | undefined>;
+}
 
 export interface RunEnv {
-  budget: ActionBudget;
+  actionLimit: ActionLimit;
+  /** Fixes of one kind on one resource within 24 h after which the next change needs a person (0: off). */
+  flapLimit: number;
   clock: Clock;
   log: Logger;
   breaker: CircuitBreakerPolicy;
@@ -59,14 +75,17 @@ export interface RunInput {
 
 export type DecisionBase = Omit<Decision, "outcome" | "retry">;
 
-/** The decision, the record that settles it (if any), and how the session ends. */
+/** The decision, the record that settles it (if any), and how the session goes on. */
 export interface RunResult {
   decision: Omit<Decision, "record">;
   record?: AuditRecordInput;
+  /** The cause's record exists already (an interrupted action recorded after all): nothing to write. */
+  existing?: AuditRecord;
   cause: CauseState;
+  /** The intent stays for the next holder: the session decides nothing more now. */
   keepIntent: boolean;
-  /** After the record is committed (posting the approval card). */
-  afterCommit?: () => Promise<void>;
+  /** After the session has left the gate (posting the approval card). */
+  notify?: ApprovalNotify;
 }
 
 export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunResult> {
@@ -169,8 +188,8 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
       keepIntent: false,
     };
   }
-  const askApproval = async (why: ApprovalWhy): Promise<RunResult> => {
-    const req = await env.requestApproval({ run, plan: change, why });
+  const askApproval = async (why: ApprovalWhy, flapping?: Flapping): Promise<RunResult> => {
+    const req = await env.requestApproval({ run, plan: change, why, ...(flapping ? { flapping } : {}) });
     return {
       decision: {
         ...base,
@@ -188,7 +207,7 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
       }),
       cause: "done",
       keepIntent: false,
-      afterCommit: req.notify,
+      notify: req.notify,
     };
   };
   // An approval authorises exactly the change it showed; a different plan needs a new approval.
@@ -196,14 +215,17 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
     run.approved?.approval.changesHash ?? (run.resume?.approvalId ? run.resume.changesHash : undefined);
   if (boundHash !== undefined && boundHash !== hash) return askApproval("replan");
   if (run.mode === "approval") return askApproval("policy-mode");
-  // Enforce. Restores are always allowed; new actions count against the blast-radius limit.
+  // Enforce. Restores are always allowed; a fix that keeps being undone goes to a person; new
+  // actions count against the policy's action limit.
   if (!change.reverts && !run.approved && !run.resume) {
-    const allowed = await env.budget.tryConsume(
+    const flapping = flappingOf(session, run, env.flapLimit, env.clock.now());
+    if (flapping) return askApproval("flapping", flapping);
+    const allowed = await env.actionLimit.tryConsume(
       run.policy.name,
       run.policy.maxActionsPerHour,
       env.clock.now(),
     );
-    if (!allowed) return askApproval("rate-limit");
+    if (!allowed) return askApproval("action-limit");
   }
 
   // Intent before action: whoever enters next can tell a write happened even if its record did not.

@@ -1,4 +1,4 @@
-/** What the pipeline answers per target of a signal. */
+/** What the pipeline answers per target of a signal and kind that applies to it. */
 import type { AuditRecord, Change, Outcome } from "../audit/types.js";
 import type { PolicyMode } from "../policy/schema.js";
 import type { SignalTarget } from "../signals/types.js";

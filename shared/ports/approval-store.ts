@@ -25,6 +25,42 @@ export interface ApprovedRun {
   updatedAt: string;
 }
 
+/** Why an approval is requested (each has its own text on the card and the page). */
+export type ApprovalReason =
+  /** The policy's mode is `approval`. */
+  | "policy-mode"
+  /** The policy's action limit (`maxActionsPerHour`) is reached. */
+  | "action-limit"
+  /** The resource changed after an approval: the approved change no longer matches its new plan. */
+  | "replan"
+  /** The same fix was undone again and again (`DRIFTGUARD_FLAP_LIMIT` within 24 h). */
+  | "flapping";
+
+/** A stored reason: approvals written before the action limit had its name say `rate-limit`. */
+export type StoredApprovalReason = ApprovalReason | "rate-limit";
+
+/** The reason as it reads today (`rate-limit` is the action limit's old name). */
+export function currentReason(reason: StoredApprovalReason): ApprovalReason {
+  return reason === "rate-limit" ? "action-limit" : reason;
+}
+
+/** What another kind did for the same signal on the same resource (context on the card and page). */
+export interface ApprovalContextEntry {
+  policy: string;
+  kind: string;
+  /** The decision's outcome (`remediated`, `compliant`, `pending-approval`, …). */
+  outcome: string;
+  /** One line: the plan's summary or the reason. */
+  detail?: string;
+}
+
+/** The approval card could not be posted (Teams down, webhook refused): shown on the page and by `doctor`. */
+export interface CardPostFailure {
+  at: string;
+  /** Why, redacted (never a URL with its signature, never a token). */
+  error: string;
+}
+
 /** A decision attempt that was refused (self-approval, non-approver), kept on the approval. */
 export interface ApprovalRefusal {
   /** Pseudonym of the person refused. */
@@ -48,11 +84,18 @@ export interface Approval {
   causedBy?: string;
   /** Planned changes at the time of the request; an approval authorises exactly these. */
   changes: Change[];
-  /** Hash of what the changes bind (see `changeBindingHash`): the approved run acts only on the same. */
+  /** Hash of the planned changes (`changesHash` in shared/pipeline/binding.ts, the kind's volatile
+   *  paths bound by path and `from` only): the approved run acts only on a plan with the same hash. */
   changesHash: string;
   summary: string;
-  /** Why approval is needed: `policy-mode`, `rate-limit`, or `replan` (the resource changed after an approval). */
-  reason: "policy-mode" | "rate-limit" | "replan";
+  /** Why approval is needed (`rate-limit` only on approvals stored before it was named `action-limit`). */
+  reason: StoredApprovalReason;
+  /** The reason as one line for people, as the `pending-approval` record says it (e.g. who undid a flapping fix). */
+  reasonDetail?: string;
+  /** What the other kinds did for the same signal on this resource. */
+  context?: ApprovalContextEntry[];
+  /** Set when the approval card could not be posted. */
+  cardPostFailed?: CardPostFailure;
   decidedAt?: string;
   /** Pseudonymous approver ID. */
   decidedBy?: string;
@@ -82,6 +125,10 @@ export interface ApprovalStore {
   updateRun(id: string, run: ApprovedRun): Promise<Approval | undefined>;
   /** Keeps a refused decision attempt on a pending approval (bounded list). */
   addRefusal(id: string, refusal: ApprovalRefusal): Promise<Approval | undefined>;
+  /** Adds what the card shows beside the request (other kinds' outcomes, a failed card post), in any state. */
+  annotate(id: string, note: ApprovalNote): Promise<Approval | undefined>;
+  /** Pending approvals whose card could not be posted (newest first, at most `limit`): `driftguard doctor`. */
+  listCardPostFailures(limit: number): Promise<Approval[]>;
   /** Pending approvals whose `expiresAt` ≤ now. */
   listExpired(now: Date): Promise<Approval[]>;
   /** Approved approvals whose run is `due` and whose `nextAttemptAt` ≤ now. */
@@ -157,6 +204,27 @@ export function closePendingTransition(
 export function runTransition(current: Approval, run: ApprovedRun): Approval | undefined {
   if (current.state !== "approved") return undefined;
   return { ...current, run };
+}
+
+/** What `annotate` may set. */
+export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed">>;
+
+export function annotateTransition(current: Approval, note: ApprovalNote): Approval {
+  return {
+    ...current,
+    ...(note.context ? { context: note.context.slice(0, 20) } : {}),
+    ...(note.cardPostFailed ? { cardPostFailed: note.cardPostFailed } : {}),
+  };
+}
+
+/** What `listCardPostFailures` returns: pending approvals whose card was not posted. */
+export function isUnposted(a: Approval): boolean {
+  return a.state === "pending" && a.cardPostFailed !== undefined;
+}
+
+/** Order of `listCardPostFailures`: newest first (then by ID). */
+export function byNewest(a: Approval, b: Approval): number {
+  return compare(b.createdAt, a.createdAt) || compare(a.id, b.id);
 }
 
 /** Most recent refusals kept on an approval. */

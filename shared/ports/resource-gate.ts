@@ -16,15 +16,19 @@ import type { AuditStore } from "./audit-store.js";
  * The gate also remembers which causes were decided (dedupe: a duplicate delivery gets `done`) and
  * holds the *intent* — what is about to be written to Azure — so that an action whose record could
  * not be written (crash, store outage) is found and completed by whoever enters next.
+ *
+ * A session may decide several causes of one resource one after another (one per remediation kind
+ * a signal applies): each `commit` with `stay` writes one cause's record and its new state together
+ * and keeps the lease; the last step leaves. A crash between steps leaves the decided causes decided.
  */
 export type GateEntry =
   | { status: "entered"; session: GateSession }
-  /** This cause was already decided: a duplicate delivery, answer 200 and write nothing. */
+  /** Every cause asked for was already decided: a duplicate delivery, answer 200 and write nothing. */
   | { status: "done" }
   /** Another writer holds an unexpired lease on the resource: wait or ask for redelivery. */
   | { status: "busy"; leaseUntil: string };
 
-/** What happens to the session's cause when it leaves. */
+/** What happens to a cause when a step settles it. */
 export type CauseState =
   /** Decided (its record is written): later deliveries are duplicates. */
   | "done"
@@ -33,32 +37,48 @@ export type CauseState =
   /** Nothing final: a redelivery runs it again. */
   | "open";
 
-/** How a session leaves (see `GateSession.commit` and `leave`). */
+/** How a step settles causes (see `GateSession.commit` and `leave`). */
 export interface LeaveOptions {
-  /** The new state of the session's cause. */
-  cause: CauseState;
-  /** Further causes decided by the record (an interrupted intent's cause): remembered as `done`. */
-  settled?: readonly string[];
+  /**
+   * The new state of each cause this step decided: one of the session's own causes, or an
+   * interrupted intent's cause (then `done`). Causes not named keep what the gate remembers.
+   */
+  causes: Readonly<Record<string, CauseState>>;
   /** The intent stays for the next holder to complete. */
   keepIntent?: boolean;
 }
 
+export interface CommitOptions extends LeaveOptions {
+  /** Keep the lease after this record: the session goes on with its next cause. */
+  stay?: boolean;
+}
+
+/** A `remediated` record of one kind on this resource, as the gate remembers it (for flapping). */
+export interface RecentFix {
+  time: string;
+  /** Pseudonym of the caller whose write the fix answered (as the record's `signal.caller.id`). */
+  caller: string | null;
+}
+
 export interface GateSession {
   readonly resourceId: string;
-  readonly cause: string;
+  /** The causes this session was entered for, in the order they are to be decided. */
+  readonly causes: readonly string[];
   /** An earlier holder's intent whose record is missing (it crashed, or its record write failed). */
   readonly interrupted?: Intent;
   /** What the gate remembers of a cause: decided, or given its interim (`deferred`/transient `failed`) record. */
   causeState(cause: string): "done" | "deferred" | undefined;
+  /** `remediated` records of `kind` on this resource since `since` (oldest first; see `FIX_MEMORY_MS`). */
+  recentFixes(kind: string, since: Date): readonly RecentFix[];
   /** Persists the intent before the write to Azure (replaces any earlier one of this session). */
   recordIntent(intent: Intent): Promise<void>;
   /**
-   * Appends `record` to the resource's chain and leaves, atomically where the store allows: the
-   * record, the cause's new state and the cleared intent are one write. `settled` names further
-   * causes decided by this record (an interrupted intent's cause).
+   * Appends `record` to the resource's chain and settles `opts.causes`, atomically where the store
+   * allows: the record, the causes' new states and the cleared intent are one write. Leaves the
+   * gate unless `opts.stay`.
    */
-  commit(record: AuditRecordInput, opts: LeaveOptions): Promise<AuditRecord>;
-  /** Appends a record without leaving (e.g. the record of an interrupted intent, before the session's own). */
+  commit(record: AuditRecordInput, opts: CommitOptions): Promise<AuditRecord>;
+  /** Appends a record without settling anything (the head catches up at the next commit/leave). */
   append(record: AuditRecordInput): Promise<AuditRecord>;
   /** Leaves without a record. `keepIntent`: the intent stays for the next holder to complete. */
   leave(opts: LeaveOptions): Promise<void>;
@@ -67,8 +87,16 @@ export interface GateSession {
 }
 
 export interface ResourceGate {
-  enter(resourceId: string, cause: string, opts: { leaseMs: number; now: Date }): Promise<GateEntry>;
-  /** Resources whose lease expired with an intent left behind (for the sweeping timer). */
+  /**
+   * Enters the resource's gate for one cause or several (one per kind a signal applies): `done`
+   * when every one of them is decided already, `busy` while another holder's lease runs.
+   */
+  enter(
+    resourceId: string,
+    causes: string | readonly string[],
+    opts: { leaseMs: number; now: Date },
+  ): Promise<GateEntry>;
+  /** Resources whose lease expired with an intent left behind (for the `resumeWork` timer). */
   listInterrupted(now: Date, limit: number): Promise<string[]>;
 }
 
@@ -141,21 +169,82 @@ function updateCauses(
   return Object.fromEntries(kept);
 }
 
-/** The remembered causes after a session leaves: its own cause in its new state, `settled` ones done. */
-export function causesAfterLeave(
+/** The remembered causes after a step: each named cause in its new state. */
+export function causesAfter(
   causes: Readonly<Record<string, CauseEntry>> | undefined,
-  sessionCause: string,
-  opts: LeaveOptions,
+  updates: Readonly<Record<string, CauseState>>,
   nowMs: number,
 ): Record<string, CauseEntry> {
   return updateCauses(
     causes,
-    [
-      { cause: sessionCause, state: opts.cause },
-      ...(opts.settled ?? []).map((cause) => ({ cause, state: "done" as const })),
-    ],
+    Object.entries(updates).map(([cause, state]) => ({ cause, state })),
     nowMs,
   );
+}
+
+/** The causes of an `enter` as a list: one or more valid cause keys, each once, in order. */
+export function causeList(causes: string | readonly string[]): string[] {
+  const list = typeof causes === "string" ? [causes] : [...causes];
+  if (list.length === 0)
+    throw new InputError("InvalidDedupeKey", "at least one cause is needed to enter a gate", "dedupeKey");
+  for (const c of list) validateCauseKey(c);
+  return [...new Set(list)];
+}
+
+/** Whether every cause of `list` is decided (`done`). */
+export function allDone(
+  causes: Readonly<Record<string, CauseEntry>> | undefined,
+  list: readonly string[],
+): boolean {
+  return list.every((c) => causeStateIn(causes, c) === "done");
+}
+
+/** `remediated` records are remembered per kind this long: the flapping window. */
+export const FIX_MEMORY_MS = 24 * 3600_000;
+/** At most this many remembered fixes per kind (newest kept). */
+const MAX_REMEMBERED_FIXES = 32;
+
+/** A remembered `remediated` record: kind, time (epoch ms) and the caller's pseudonym. */
+export interface FixEntry {
+  k: string;
+  t: number;
+  c: string | null;
+}
+
+/**
+ * The remembered fixes after `record` was appended: a `remediated` one is added, and fixes more
+ * than a window older than the newest are forgotten (by the records' own times, not a clock).
+ */
+export function fixesAfter(
+  fixes: readonly FixEntry[] | undefined,
+  record: Pick<AuditRecordInput, "outcome" | "kind" | "time" | "signal">,
+): FixEntry[] | undefined {
+  if (record.outcome !== "remediated") return fixes ? [...fixes] : undefined;
+  const t = Date.parse(record.time);
+  const next = [...(fixes ?? []), { k: record.kind, t, c: record.signal.caller?.id ?? null }];
+  const newest = Math.max(...next.map((f) => f.t));
+  const perKind = new Map<string, number>();
+  return next
+    .filter((f) => newest - f.t < FIX_MEMORY_MS)
+    .sort((a, b) => b.t - a.t)
+    .filter((f) => {
+      const n = (perKind.get(f.k) ?? 0) + 1;
+      perKind.set(f.k, n);
+      return n <= MAX_REMEMBERED_FIXES;
+    })
+    .reverse();
+}
+
+/** The remembered fixes of `kind` since `since`, oldest first. */
+export function recentFixesIn(
+  fixes: readonly FixEntry[] | undefined,
+  kind: string,
+  since: Date,
+): RecentFix[] {
+  return (fixes ?? [])
+    .filter((f) => f.k === kind && f.t >= since.getTime())
+    .sort((a, b) => a.t - b.t)
+    .map((f) => ({ time: new Date(f.t).toISOString(), caller: f.c }));
 }
 
 /** A lease holds until its end time, compared with the clock (never left to a TTL). */

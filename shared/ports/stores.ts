@@ -4,7 +4,7 @@
  * in-memory fakes for tests (shared/fakes/). Each file holds one port and the rules every
  * implementation of it shares. `Stores` bundles the ports backed by the store.
  */
-import type { ActionBudget } from "./action-budget.js";
+import type { ActionLimit } from "./action-limit.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
 import type { EventOutbox } from "./event-outbox.js";
@@ -16,7 +16,8 @@ export interface Stores {
   audit: AuditStore;
   /** One writer per resource; remembers decided causes and interrupted intents. */
   gate: ResourceGate;
-  budget: ActionBudget;
+  /** Per-policy action counters (`maxActionsPerHour`). */
+  actionLimit: ActionLimit;
   approvals: ApprovalStore;
   /** The Teams bot's captured conversation and card messages. */
   teams?: TeamsConversationStore;

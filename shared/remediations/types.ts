@@ -7,7 +7,7 @@
  */
 import type { z } from "zod";
 import type { AuditQuery, AuditRecord, Change } from "../audit/types.js";
-import type { AzureClients } from "../azure/clients.js";
+import type { AzureClients, AzureService } from "../azure/clients.js";
 import type { Logger } from "../log.js";
 import type { Policy } from "../policy/schema.js";
 import type { Signal, SignalTarget } from "../signals/types.js";
@@ -18,21 +18,8 @@ export interface AuditHistory {
   query(q: AuditQuery): Promise<{ items: AuditRecord[]; continuationToken: string | null }>;
 }
 
-/** The client factories of `AzureClients` a kind may call. */
-export type AzureService = keyof Pick<
-  AzureClients,
-  | "network"
-  | "storage"
-  | "containerService"
-  | "machineLearning"
-  | "keyVaultManagement"
-  | "cognitiveServices"
-  | "apiManagement"
-  | "secrets"
-  | "cosmosDb"
-  | "appService"
-  | "monitor"
->;
+/** The client factories of `AzureClients` a kind may call: the one list in shared/azure/clients.ts. */
+export type { AzureService } from "../azure/clients.js";
 
 export interface RemediationContext<P = unknown> {
   /** The resource the signal is about (from the signal, already matched to the policy). */
@@ -94,6 +81,26 @@ export interface KindPermissions {
   conditionalActions?: readonly string[];
 }
 
+/**
+ * A run a kind schedules for later through its records (e.g. a throttle's cooldown restore): the
+ * audit trail is the schedule, so nothing depends on a process staying up. The `runFollowUps`
+ * timer asks every kind's follow-ups what is due and runs each through the pipeline, pinned to
+ * its policy; the signal's dedupe key makes each happen once.
+ */
+export interface FollowUp {
+  /** Stable name, for logs and docs (e.g. `cooldown-restore`). */
+  readonly name: string;
+  /** What is due at `now`, found in the trail (`kind`: the kind's name, for its queries). */
+  due(ctx: { kind: string; history: AuditHistory; now: Date }): Promise<DueFollowUp[]>;
+}
+
+export interface DueFollowUp {
+  /** The policy the run is pinned to (the one whose record scheduled it). */
+  policy: string;
+  /** A `source: "timer"` signal whose dedupe key names what it follows up (once per due item). */
+  signal: Signal;
+}
+
 export interface Remediation<P = unknown, S = unknown, D = unknown> {
   /** Stable name (docs/policies.md#remediation-kinds), e.g. `disable-public-network-access`. */
   readonly kind: string;
@@ -111,6 +118,8 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
   /** Change paths whose `to` is computed at plan time (e.g. an expiry of now + N days): an approval
    *  binds their path and `from`, not their exact `to`. */
   readonly volatileChangePaths?: readonly string[];
+  /** Runs the kind schedules for later through its records (the `runFollowUps` timer runs them). */
+  readonly followUps?: readonly FollowUp[];
   /** ARM resource types (case-insensitive) this kind can act on. */
   supports(resourceType: string): boolean;
   /** Reads current state. Throws RemediationError (step `read`). */

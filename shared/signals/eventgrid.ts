@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { InputError } from "../errors.js";
-import { canonicalArmEventType, parseArmEvent } from "./arm-event.js";
+import { canonicalArmEventType, parseArmEvent } from "./arm-event-parser.js";
 import { header, isoTime, isPlainObject, joinPath } from "./common.js";
 import { parseOrThrow } from "./errors.js";
 import type { GridEvent } from "./grid-event.js";

@@ -6,7 +6,7 @@ export {
   parseAlertDelivery,
   parseMonitorAlert,
 } from "./alerts.js";
-export { canonicalArmEventType, parseArmEvent } from "./arm-event.js";
+export { canonicalArmEventType, parseArmEvent } from "./arm-event-parser.js";
 export { MAX_BODY_BYTES, parseJsonBody } from "./body.js";
 export {
   type BudgetParseOptions,

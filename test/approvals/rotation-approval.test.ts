@@ -63,9 +63,8 @@ it("a rotation waiting for approval is applied when approved minutes later", asy
   const before = h.sim.listSecretVersions("kv-rot", "db-password").length;
 
   clock.advance(7 * 60_000);
-  const result = await h.pipeline.decideApproval(approval.id, "approved", {
-    id: "p-aaaaaaaaaaaaaaaaaaaaaaaa",
-    decidedAt: clock.now().toISOString(),
+  const result = await h.approvalLifecycle.decide(approval.id, "approved", {
+    principal: { objectId: "7e6d5c4b-3a29-4817-9605-f4e3d2c1b0a9" },
     via: "approval-page",
   });
   expect(result.decisions.map((d) => d.outcome)).toEqual(["approved", "remediated"]);

@@ -8,7 +8,7 @@ import { computeRecordHash, GENESIS_HASH, recordId } from "../../shared/audit/ch
 import { toRecordSignal } from "../../shared/audit/record.js";
 import type { AuditRecord, AuditRecordInput } from "../../shared/audit/types.js";
 import { InputError } from "../../shared/errors.js";
-import type { ActionBudget } from "../../shared/ports/action-budget.js";
+import type { ActionLimit } from "../../shared/ports/action-limit.js";
 import type { Approval, ApprovalStore } from "../../shared/ports/approval-store.js";
 import type { AuditStore } from "../../shared/ports/audit-store.js";
 import type { Intent, ResourceGate } from "../../shared/ports/resource-gate.js";
@@ -513,8 +513,8 @@ export interface PortsImpl {
     gate: ResourceGate;
     gate2: ResourceGate;
     audit: AuditStore;
-    budget: ActionBudget;
-    budget2: ActionBudget;
+    actionLimit: ActionLimit;
+    actionLimit2: ActionLimit;
     approvals: ApprovalStore;
     approvals2: ApprovalStore;
     rawApprovals(): Promise<string>;
@@ -597,7 +597,13 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
     });
     const resource = () =>
       `${RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-${Math.random().toString(36).slice(2, 10)}`;
-    const enterOk = async (g: ResourceGate, id: string, cause: string, at: number, leaseMs = 60_000) => {
+    const enterOk = async (
+      g: ResourceGate,
+      id: string,
+      cause: string | readonly string[],
+      at: number,
+      leaseMs = 60_000,
+    ) => {
       const e = await g.enter(id, cause, { leaseMs, now: t(at) });
       if (e.status !== "entered") throw new Error(`expected to enter, got ${e.status}`);
       return e.session;
@@ -612,23 +618,23 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
         leaseUntil: t(60).toISOString(),
       });
       // Another resource is independent.
-      await (await enterOk(p.gate2, resource(), "evt-b|y", 30)).leave({ cause: "open" });
+      await (await enterOk(p.gate2, resource(), "evt-b|y", 30)).leave({ causes: { "evt-b|y": "open" } });
       // Exactly at the lease's end it is over.
       const s2 = await enterOk(p.gate2, id, "evt-b|x", 60);
       // (In Azure the refused commit writes nothing; the local stand-in applies batches in order, so
       // its record may land, chained — the new holder walks past it either way.)
-      await expect(s1.commit(input({ resourceId: id }), { cause: "done" })).rejects.toBeInstanceOf(
-        LeaseLostError,
-      );
+      await expect(
+        s1.commit(input({ resourceId: id }), { causes: { "evt-a|x": "done" } }),
+      ).rejects.toBeInstanceOf(LeaseLostError);
       const rec = await s2.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), {
-        cause: "done",
+        causes: { "evt-b|x": "done" },
       });
       expect((await p.audit.verify({ resourceId: id })).breaks).toEqual([]);
       expect(await p.gate.enter(id, "evt-b|x", { leaseMs: 60_000, now: t(61) })).toEqual({ status: "done" });
       // evt-a was never decided: its redelivery enters.
       const s3 = await enterOk(p.gate, id, "evt-a|x", 62);
       expect(s3.interrupted).toBeUndefined();
-      await s3.leave({ cause: "open" });
+      await s3.leave({ causes: { "evt-a|x": "open" } });
       const page = await p.audit.query({ resourceId: id });
       expect(page.items[0]).toEqual(rec);
     });
@@ -650,15 +656,15 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       const id = resource();
       const a = await enterOk(p.gate, id, "evt-1|x", 0);
       const r1 = await a.commit(input({ resourceId: id, outcome: "deferred", changes: [] }), {
-        cause: "deferred",
+        causes: { "evt-1|x": "deferred" },
       });
       const b = await enterOk(p.gate2, id, "evt-1|x", 1);
       expect(b.causeState("evt-1|x")).toBe("deferred");
       expect(b.causeState("evt-2|x")).toBeUndefined();
       // A second interim decision of the same cause writes nothing; the cause stays deferred.
-      await b.leave({ cause: "deferred" });
+      await b.leave({ causes: { "evt-1|x": "deferred" } });
       const c = await enterOk(p.gate, id, "evt-1|x", 2);
-      const r2 = await c.commit(input({ resourceId: id }), { cause: "done" });
+      const r2 = await c.commit(input({ resourceId: id }), { causes: { "evt-1|x": "done" } });
       expect([r1.seq, r2.seq]).toEqual([1, 2]);
       expect(r2.prevHash).toBe(r1.hash);
       expect(await p.gate2.enter(id, "evt-1|x", { leaseMs: 60_000, now: t(3) })).toEqual({ status: "done" });
@@ -667,7 +673,7 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       expect(outside.seq).toBe(3);
       const d = await enterOk(p.gate2, id, "evt-3|x", 4);
       const mid = await d.append(input({ resourceId: id, outcome: "compliant", changes: [] }));
-      const r4 = await d.commit(input({ resourceId: id }), { cause: "done" });
+      const r4 = await d.commit(input({ resourceId: id }), { causes: { "evt-3|x": "done" } });
       expect([mid.seq, r4.seq]).toEqual([4, 5]);
       expect((await p.audit.verify({ resourceId: id })).breaks).toEqual([]);
     });
@@ -675,7 +681,9 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
     it("gate: a kept intent is handed to the next holder (also after a crash), listed once the lease expired, cleared by a commit", async () => {
       const id = resource();
       const s1 = await enterOk(p.gate, id, "evt-1|x", 0);
-      await s1.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), { cause: "done" });
+      await s1.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), {
+        causes: { "evt-1|x": "done" },
+      });
       const s2 = await enterOk(p.gate, id, "evt-2|x", 1, 10_000);
       const intent = intentFor(id, "evt-2|x");
       await s2.recordIntent(intent);
@@ -696,35 +704,88 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
       );
       expect((await s3.recordsSince(s3.interrupted!)).map((r) => r.id)).toEqual([completion.id]);
       await s3.commit(input({ resourceId: id, outcome: "compliant", changes: [] }), {
-        cause: "done",
-        settled: ["evt-2|x"],
+        causes: { "evt-3|x": "done", "evt-2|x": "done" },
       });
       expect(await p.gate.enter(id, "evt-2|x", { leaseMs: 10_000, now: t(12) })).toEqual({ status: "done" });
       const s4 = await enterOk(p.gate, id, "evt-4|x", 12);
       expect(s4.interrupted).toBeUndefined();
       // A failed record write keeps the intent: leave(keepIntent) hands it on without waiting for expiry.
       await s4.recordIntent(intentFor(id, "evt-4|x"));
-      await s4.leave({ cause: "open", keepIntent: true });
+      await s4.leave({ causes: { "evt-4|x": "open" }, keepIntent: true });
       const s5 = await enterOk(p.gate2, id, "evt-4|x", 13);
       expect(s5.interrupted?.cause).toBe("evt-4|x");
-      await s5.leave({ cause: "done" });
+      await s5.leave({ causes: { "evt-4|x": "done" } });
       expect(await p.gate.listInterrupted(t(100_000), 1000)).not.toContain(id);
     });
 
-    it("action budget: never more than max per policy and clock hour, even under concurrency", async () => {
+    it("gate: one session decides several causes, each record with its cause; a crash between them leaves the first decided", async () => {
+      const id = resource();
+      const [a, b] = ["evt-7|x|kind-a", "evt-7|x|kind-b"];
+      const s1 = await enterOk(p.gate, id, [a, b], 0, 10_000);
+      expect(s1.causes).toEqual([a, b]);
+      const r1 = await s1.commit(input({ resourceId: id, kind: "kind-a" }), {
+        causes: { [a]: "done" },
+        stay: true,
+      });
+      // Still the holder: others wait; the first cause is decided already.
+      expect((await p.gate2.enter(id, "evt-8|x", { leaseMs: 10_000, now: t(1) })).status).toBe("busy");
+      expect(s1.causeState(a)).toBe("done");
+      expect(s1.causeState(b)).toBeUndefined();
+      // The holder dies here. After the lease, a redelivery enters for both and finds only `b` open.
+      const s2 = await enterOk(p.gate2, id, [a, b], 11);
+      expect(s2.causeState(a)).toBe("done");
+      expect(s2.causeState(b)).toBeUndefined();
+      const r2 = await s2.commit(input({ resourceId: id, kind: "kind-b" }), { causes: { [b]: "done" } });
+      expect([r1.seq, r2.seq]).toEqual([1, 2]);
+      expect(r2.prevHash).toBe(r1.hash);
+      expect(await p.gate.enter(id, [a, b], { leaseMs: 10_000, now: t(12) })).toEqual({ status: "done" });
+      expect(await p.gate.enter(id, [a], { leaseMs: 10_000, now: t(12) })).toEqual({ status: "done" });
+      await (await enterOk(p.gate, id, "evt-9|x", 13)).leave({ causes: {} });
+      await expect(p.gate.enter(id, [], { leaseMs: 1, now: t(14) })).rejects.toBeInstanceOf(InputError);
+      expect((await p.audit.verify({ resourceId: id })).breaks).toEqual([]);
+    });
+
+    it("gate: remembers the resource's recent fixes per kind (with the caller's pseudonym) across sessions and instances", async () => {
+      const id = resource();
+      const caller = { id: "p-0123456789abcdef01234567", appId: null };
+      const remediated = (at: number, kind: string) =>
+        input({
+          resourceId: id,
+          kind,
+          time: t(at).toISOString(),
+          signal: { ...input().signal, caller },
+        });
+      const s1 = await enterOk(p.gate, id, "fix-1|x", 0);
+      await s1.commit(remediated(0, "kind-a"), { causes: { "fix-1|x": "done" } });
+      const s2 = await enterOk(p.gate2, id, "fix-2|x", 1);
+      await s2.commit(remediated(1, "kind-b"), { causes: { "fix-2|x": "done" } });
+      const s3 = await enterOk(p.gate, id, "fix-3|x", 2);
+      await s3.commit(input({ resourceId: id, kind: "kind-a", outcome: "compliant", changes: [] }), {
+        causes: { "fix-3|x": "done" },
+      });
+      const s4 = await enterOk(p.gate2, id, "fix-4|x", 3);
+      expect(s4.recentFixes("kind-a", t(-60))).toEqual([{ time: t(0).toISOString(), caller: caller.id }]);
+      expect(s4.recentFixes("kind-b", t(-60)).map((f) => f.time)).toEqual([t(1).toISOString()]);
+      expect(s4.recentFixes("kind-a", t(1))).toEqual([]);
+      await s4.leave({ causes: {} });
+    });
+
+    it("action limit: never more than max per policy and clock hour, even under concurrency", async () => {
       const policy = `pol-${Math.random().toString(36).slice(2, 8)}`;
       const results = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => (i % 2 ? p.budget : p.budget2).tryConsume(policy, 7, t(i))),
+        Array.from({ length: 25 }, (_, i) =>
+          (i % 2 ? p.actionLimit : p.actionLimit2).tryConsume(policy, 7, t(i)),
+        ),
       );
       expect(results.filter(Boolean)).toHaveLength(7);
-      expect(await p.budget.tryConsume(policy, 7, t(120))).toBe(false);
-      // Another policy and the next clock hour have their own budgets.
-      expect(await p.budget.tryConsume(`${policy}-b`, 7, t(0))).toBe(true);
-      expect(await p.budget.tryConsume(policy, 7, t(3600))).toBe(true);
+      expect(await p.actionLimit.tryConsume(policy, 7, t(120))).toBe(false);
+      // Another policy and the next clock hour have their own counters.
+      expect(await p.actionLimit.tryConsume(`${policy}-b`, 7, t(0))).toBe(true);
+      expect(await p.actionLimit.tryConsume(policy, 7, t(3600))).toBe(true);
       // A raised limit applies at once.
-      expect(await p.budget.tryConsume(policy, 8, t(60))).toBe(true);
-      expect(await p.budget.tryConsume(policy, 0, t(7200))).toBe(false);
-      await expect(p.budget.tryConsume(policy, -1, t(0))).rejects.toBeInstanceOf(InputError);
+      expect(await p.actionLimit.tryConsume(policy, 8, t(60))).toBe(true);
+      expect(await p.actionLimit.tryConsume(policy, 0, t(7200))).toBe(false);
+      await expect(p.actionLimit.tryConsume(policy, -1, t(0))).rejects.toBeInstanceOf(InputError);
     });
 
     it("approvals: created pending without the caller's object ID, decided exactly once", async () => {

@@ -1,4 +1,4 @@
-import { InMemoryActionBudget } from "../../shared/fakes/action-budget.js";
+import { InMemoryActionLimit } from "../../shared/fakes/action-limit.js";
 import { InMemoryApprovalStore } from "../../shared/fakes/approval-store.js";
 import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
@@ -33,14 +33,14 @@ describePortsContract("in-memory", {
   async open() {
     const audit = new InMemoryAuditStore();
     const gate = new InMemoryResourceGate(audit);
-    const budget = new InMemoryActionBudget();
+    const actionLimit = new InMemoryActionLimit();
     const approvals = new InMemoryApprovalStore();
     return {
       gate,
       gate2: gate,
       audit,
-      budget,
-      budget2: budget,
+      actionLimit,
+      actionLimit2: actionLimit,
       approvals,
       approvals2: approvals,
       rawApprovals: async () =>

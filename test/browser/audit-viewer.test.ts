@@ -12,13 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArmResource, Seed } from "../../dev/azure-sim/index.js";
 import { DEFAULT_SEED_FILE, type LocalStack, startLocalStack } from "../../dev/stack.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
+import { LOCAL_STACK_PSEUDONYM_KEY } from "../../shared/config.js";
 import { pseudonymize } from "../../shared/redact.js";
 import { parseResourceId } from "../../shared/resource-id.js";
 
 const HOSTILE = "<img src=x onerror=alert(1)>";
 const DAY = 86_400_000;
 /** The approver as the approval page records them: a keyed hash of their object ID. */
-const APPROVER = pseudonymize("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "browser-test-pseudonym-key");
+const APPROVER_OID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+/** As the trail names the approver: the local stack's pseudonym of their object ID. */
+const APPROVER = pseudonymize(APPROVER_OID, LOCAL_STACK_PSEUDONYM_KEY);
 const SUB = "00000000-0000-0000-0000-000000000001";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-ml-prod/providers`;
 const IDS = {
@@ -204,9 +207,8 @@ beforeAll(async () => {
   offsetMs = -1 * DAY + 3_600_000;
   const pending = (await stack.runtime.stores.audit.query({ outcome: "pending-approval", limit: 10 })).items;
   expect(pending).toHaveLength(1);
-  const decided = await stack.runtime.pipeline.decideApproval(pending[0]!.approvalId!, "approved", {
-    id: APPROVER,
-    decidedAt: new Date(Date.now() + offsetMs).toISOString(),
+  const decided = await stack.runtime.approvalLifecycle.decide(pending[0]!.approvalId!, "approved", {
+    principal: { objectId: APPROVER_OID },
     via: "cli",
   });
   expect(decided.error).toBeUndefined();

@@ -7,7 +7,7 @@ import type { CosmosClient } from "@azure/cosmos";
 import { type EmbeddedCosmos, startEmbeddedCosmos } from "../../dev/cosmos.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import { recordId, resourceKey } from "../../shared/audit/chain.js";
-import { CosmosActionBudget } from "../../shared/cosmos/action-budget.js";
+import { CosmosActionLimit } from "../../shared/cosmos/action-limit.js";
 import { CosmosApprovalStore } from "../../shared/cosmos/approval-store.js";
 import { CosmosAuditStore } from "../../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../../shared/cosmos/client.js";
@@ -81,8 +81,8 @@ describePortsContract("Cosmos DB", {
       gate: new CosmosResourceGate(c1.audit, audit),
       gate2: new CosmosResourceGate(c2.audit, new CosmosAuditStore(c2.audit, { retentionDays: 0 })),
       audit,
-      budget: new CosmosActionBudget(c1.counters),
-      budget2: new CosmosActionBudget(c2.counters),
+      actionLimit: new CosmosActionLimit(c1.counters),
+      actionLimit2: new CosmosActionLimit(c2.counters),
       approvals: new CosmosApprovalStore(c1.approvals),
       approvals2: new CosmosApprovalStore(c2.approvals),
       rawApprovals: async () =>

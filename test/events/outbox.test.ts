@@ -80,7 +80,7 @@ async function commitOne(
   const entry = await gate.enter(resourceId, cause, { leaseMs: 60_000, now: NOW });
   if (entry.status !== "entered") throw new Error(`not entered: ${entry.status}`);
   return entry.session.commit(input({ resourceId, outcome, signal: { ...input().signal, id: cause } }), {
-    cause: "done",
+    causes: { [cause]: "done" },
   });
 }
 
@@ -119,7 +119,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
     if (entry.status !== "entered") throw new Error("not entered");
     const appended = await entry.session.append(input({ resourceId: STORAGE, outcome: "failed" }));
     const committed = await entry.session.commit(input({ resourceId: STORAGE, outcome: "reverted" }), {
-      cause: "done",
+      causes: { c2: "done" },
     });
     const direct = await s.audit.append(input({ resourceId: STORAGE, outcome: "compliant" }));
     const pending = await s.outbox.pending(10);

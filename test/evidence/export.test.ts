@@ -68,9 +68,8 @@ beforeAll(async () => {
   const pending = (await stack.audit({ outcome: "pending-approval" })).filter((r) => r.approvalId);
   expect(pending.map((r) => r.resourceId).sort()).toEqual([APPROVE, REJECT].sort());
   const decide = (r: AuditRecord, d: "approved" | "rejected") =>
-    stack.runtime.pipeline.decideApproval(r.approvalId!, d, {
-      id: "p-0123456789abcdef01234567",
-      decidedAt: new Date().toISOString(),
+    stack.runtime.approvalLifecycle.decide(r.approvalId!, d, {
+      principal: { objectId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" },
       via: "cli",
     });
   await decide(pending.find((r) => r.resourceId === APPROVE)!, "approved");

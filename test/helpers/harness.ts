@@ -6,20 +6,24 @@
 import { stringify } from "yaml";
 import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
+import type { ApprovalLifecycle } from "../../shared/approvals/lifecycle.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { AzureClients, staticTokenCredential } from "../../shared/azure/clients.js";
-import { InMemoryActionBudget } from "../../shared/fakes/action-budget.js";
+import { InMemoryActionLimit } from "../../shared/fakes/action-limit.js";
 import { InMemoryApprovalStore } from "../../shared/fakes/approval-store.js";
 import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { silentLogger } from "../../shared/log.js";
-import { type Decision, Pipeline, type RunOptions } from "../../shared/pipeline.js";
+import type { Decision, Pipeline, RunOptions } from "../../shared/pipeline.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
 import type { PolicyFile, PolicyMode } from "../../shared/policy/schema.js";
 import type { Approval } from "../../shared/ports/approval-store.js";
 import type { Clock } from "../../shared/ports/clock.js";
 import type { Notifier } from "../../shared/ports/notifier.js";
-import { builtinRegistry } from "../../shared/remediations/index.js";
+import type { ResourceGate } from "../../shared/ports/resource-gate.js";
+import { BUILTIN_KINDS, createRegistry } from "../../shared/remediations/index.js";
+import type { AnyRemediation } from "../../shared/remediations/types.js";
+import { createCore } from "../../shared/runtime.js";
 import type { Signal } from "../../shared/signals/types.js";
 
 export class RecordingNotifier implements Notifier {
@@ -58,6 +62,15 @@ export interface HarnessOptions {
   lro?: "sync" | "async";
   selfPrincipalIds?: string[];
   busyWaitMs?: number;
+  /** Kinds registered besides the shipped ones (test-only kinds). */
+  extraKinds?: AnyRemediation[];
+  /** `DRIFTGUARD_FLAP_LIMIT` (default 3). */
+  flapLimit?: number;
+  /** `APPROVER_OBJECT_IDS` (default none: locally, anyone may decide). */
+  approverObjectIds?: string[];
+  /** Wraps the in-memory gate (fault injection: a host that dies inside a session). */
+  wrapGate?: (gate: ResourceGate) => ResourceGate;
+  notifier?: Notifier;
 }
 
 export interface Harness {
@@ -65,6 +78,7 @@ export interface Harness {
   tls: LocalTls;
   clients: AzureClients;
   pipeline: Pipeline;
+  approvalLifecycle: ApprovalLifecycle;
   audit: InMemoryAuditStore;
   approvals: InMemoryApprovalStore;
   notifier: RecordingNotifier;
@@ -99,7 +113,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const ownSim = !opts.sim;
   const sim = opts.sim ?? (await startAzureSimulator({ port: 0, tls, seed: opts.seed, lro: opts.lro }));
   const text = typeof opts.policies === "string" ? opts.policies : stringify(opts.policies);
-  const registry = builtinRegistry();
+  const registry = createRegistry([...BUILTIN_KINDS, ...(opts.extraKinds ?? [])]);
   const { file, issues } = validatePolicyText(text, registry);
   if (!file)
     throw new Error(`invalid test policies: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`);
@@ -108,27 +122,40 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const audit = opts.audit ?? new InMemoryAuditStore();
   const approvals = new InMemoryApprovalStore();
   const notifier = new RecordingNotifier();
-  const pipeline = new Pipeline({
-    policies: file.policies,
-    registry,
-    globalMode: opts.mode ?? "enforce",
-    clients,
-    audit,
-    gate: new InMemoryResourceGate(audit),
-    budget: new InMemoryActionBudget(),
-    approvals,
-    notifier,
-    clock,
-    log: silentLogger,
-    selfPrincipalIds: opts.selfPrincipalIds ?? [],
-    pseudonymKey: TEST_PSEUDONYM_KEY,
-    busyWaitMs: opts.busyWaitMs ?? 5_000,
-  });
+  const { pipeline, approvalLifecycle } = createCore(
+    {
+      policies: file.policies,
+      registry,
+      globalMode: opts.mode ?? "enforce",
+      clients,
+      audit,
+      gate: (opts.wrapGate ?? ((g) => g))(new InMemoryResourceGate(audit)),
+      actionLimit: new InMemoryActionLimit(),
+      clock,
+      log: silentLogger,
+      selfPrincipalIds: opts.selfPrincipalIds ?? [],
+      pseudonymKey: TEST_PSEUDONYM_KEY,
+      busyWaitMs: opts.busyWaitMs ?? 5_000,
+      ...(opts.flapLimit !== undefined ? { flapLimit: opts.flapLimit } : {}),
+    },
+    {
+      approvals,
+      notifier: opts.notifier ?? notifier,
+      approvalTtlMs: 24 * 3600_000,
+      approvers: {
+        objectIds: opts.approverObjectIds ?? [],
+        requireSignIn: false,
+        localDeveloper: "test",
+        pseudonymKey: TEST_PSEUDONYM_KEY,
+      },
+    },
+  );
   return {
     sim,
     tls,
     clients,
     pipeline,
+    approvalLifecycle,
     audit,
     approvals,
     notifier,

@@ -45,4 +45,4 @@ export async function startTestStack(opts: {
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 export const TEST_SUB = SUB;
 
-export { armWriteEvent } from "../../dev/arm-event.js";
+export { armWriteEvent } from "../../dev/arm-event-builder.js";

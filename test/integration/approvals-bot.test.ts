@@ -229,14 +229,23 @@ describe("the bot's approval card", () => {
     expect((await cardMessage(approval.id)).history).toHaveLength(1);
   });
 
-  it("someone who is not an approver is refused: the card tells them, nothing changes", async () => {
+  it("someone who is not an approver is refused: the card tells them, nothing changes, the refusal is recorded once", async () => {
     const approval = await t.requestApproval(OUTSIDER);
     const { answer } = await press(approval.id, "approve", STRANGER_OID);
     expect(text(answer.value)).toContain("You are not one of the approvers");
     expect(answer.value.actions).toBeUndefined();
-    expect((await t.approval(approval.id))!.state).toBe("pending");
+    await press(approval.id, "reject", STRANGER_OID); // a second try: refused again, not recorded again
+    const stored = (await t.approval(approval.id))!;
+    expect(stored.state).toBe("pending");
+    expect(stored.refusals?.map((r) => r.reason)).toEqual([
+      "you are not an authorised approver",
+      "you are not an authorised approver",
+    ]);
     expect(t.writes(OUTSIDER)).toHaveLength(0);
-    expect((await t.records(OUTSIDER)).map((r) => r.outcome)).toEqual(["pending-approval"]);
+    const trail = await t.records(OUTSIDER);
+    expect(trail.map((r) => r.outcome)).toEqual(["pending-approval", "pending-approval"]);
+    expect(trail[0]!.reason).toBe("you are not an authorised approver");
+    expect(trail[0]!.actor).toMatch(/^approver:p-[0-9a-f]{24}$/);
   });
 
   it("the person whose change drifted cannot approve its fix: refused, recorded once, shown to them and on the card", async () => {

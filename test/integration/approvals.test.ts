@@ -153,7 +153,14 @@ describe("approval page", () => {
     });
     expect(decide.status).toBe(200);
     const trail = await records(id);
-    expect(trail.map((r) => r.outcome)).toEqual(["remediated", "approved", "pending-approval"]);
+    // The bot knows no conversation here: the card could not be posted, and the trail says so once.
+    expect(trail.map((r) => r.outcome)).toEqual([
+      "remediated",
+      "approved",
+      "pending-approval",
+      "pending-approval",
+    ]);
+    expect(trail[2]!.reason).toMatch(/^the approval card could not be posted to Teams/);
     expect(trail[0]!.approver?.id).toMatch(/^p-/);
     expect(JSON.stringify(trail)).not.toContain(APPROVER_OID);
     expect(stack.sim.getResource(id)!.properties!.publicNetworkAccess).toBe("Disabled");
@@ -168,7 +175,7 @@ describe("approval page", () => {
       body: new URLSearchParams({ token, decision: "approve" }).toString(),
     });
     expect(again.status).toBe(409);
-    expect(await records(id)).toHaveLength(3);
+    expect(await records(id)).toHaveLength(4);
   });
 
   it("a rejection is recorded and nothing is written", async () => {
@@ -184,7 +191,11 @@ describe("approval page", () => {
       body: new URLSearchParams({ token, decision: "reject" }).toString(),
     });
     expect(res.status).toBe(200);
-    expect((await records(id)).map((r) => r.outcome)).toEqual(["rejected", "pending-approval"]);
+    expect((await records(id)).map((r) => r.outcome)).toEqual([
+      "rejected",
+      "pending-approval",
+      "pending-approval",
+    ]);
     expect(stack.sim.writes({ pathIncludes: "streject001" })).toHaveLength(0);
   });
 
@@ -193,7 +204,11 @@ describe("approval page", () => {
     const approvalId = await deliverAndGetApproval(id);
     clock.advance(25 * 3600_000);
     await stack.host.runTimer("expireApprovals");
-    expect((await records(id)).map((r) => r.outcome)).toEqual(["expired", "pending-approval"]);
+    expect((await records(id)).map((r) => r.outcome)).toEqual([
+      "expired",
+      "pending-approval",
+      "pending-approval",
+    ]);
     const token = await signApprovalToken(
       approvalId,
       SIGNING_KEY,
@@ -270,7 +285,16 @@ describe("Teams bot Action.Execute", () => {
     };
     expect(body.type).toBe("application/vnd.microsoft.card.adaptive");
     expect(JSON.stringify(body.value)).toContain("approved");
-    expect((await records(id)).map((r) => r.outcome)).toEqual(["remediated", "approved", "pending-approval"]);
+    // Newest first: the change, the decision, the refused press (once), the unposted card, the request.
+    const trail = await records(id);
+    expect(trail.map((r) => r.outcome)).toEqual([
+      "remediated",
+      "approved",
+      "pending-approval",
+      "pending-approval",
+      "pending-approval",
+    ]);
+    expect(trail[2]!.reason).toBe("you are not an authorised approver");
     expect(stack.sim.getResource(id)!.properties!.publicNetworkAccess).toBe("Disabled");
   });
 });

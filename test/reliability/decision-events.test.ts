@@ -9,7 +9,7 @@
 
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { armWriteEvent } from "../../dev/arm-event.js";
+import { armWriteEvent } from "../../dev/arm-event-builder.js";
 import { DECISIONS_TOPIC } from "../../dev/event-grid/driftguard.js";
 import { DEFAULT_SEED_FILE } from "../../dev/stack.js";
 import type { AuditRecord } from "../../shared/audit/types.js";

@@ -362,9 +362,8 @@ ${extra}`;
       /Disable key authentication on Microsoft\.DocumentDB\/databaseAccounts 'cosmos-approve'/,
     );
     expect(approval.summary).toMatch(/primary\/secondary key.*refused/);
-    const result = await h.pipeline.decideApproval(approval.id, "approved", {
-      id: "p-aaaaaaaaaaaaaaaaaaaaaaaa",
-      decidedAt: new Date().toISOString(),
+    const result = await h.approvalLifecycle.decide(approval.id, "approved", {
+      principal: { objectId: "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa" },
       via: "approval-page",
     });
     expect(result.decisions.map((d) => d.outcome)).toEqual(["approved", "remediated"]);

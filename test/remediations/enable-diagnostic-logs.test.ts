@@ -9,7 +9,7 @@
  */
 import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { armWriteEvent } from "../../dev/arm-event.js";
+import { armWriteEvent } from "../../dev/arm-event-builder.js";
 import { type ArmResource, type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { AzureClients } from "../../shared/azure/clients.js";

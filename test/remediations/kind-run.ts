@@ -5,7 +5,7 @@
  */
 
 import type { Change } from "../../shared/audit/types.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { AZURE_SERVICES, type AzureClients } from "../../shared/azure/clients.js";
 import { type Logger, silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import type {
@@ -20,20 +20,6 @@ import type {
 } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
 
-const AZURE_SERVICES: readonly AzureService[] = [
-  "network",
-  "storage",
-  "containerService",
-  "machineLearning",
-  "keyVaultManagement",
-  "cognitiveServices",
-  "apiManagement",
-  "secrets",
-  "cosmosDb",
-  "appService",
-  "monitor",
-];
-
 /** A trail with nothing on it. */
 export const EMPTY_HISTORY: AuditHistory = { query: async () => ({ items: [], continuationToken: null }) };
 
@@ -46,7 +32,10 @@ export function declaredClients(remediation: AnyRemediation, clients?: AzureClie
     get(target, key) {
       if (!clients)
         throw new Error(`this test gave ${remediation.kind} no Azure clients (clients.${String(key)})`);
-      if (AZURE_SERVICES.includes(key as AzureService) && !remediation.services.includes(key as AzureService))
+      if (
+        (AZURE_SERVICES as readonly string[]).includes(key as string) &&
+        !remediation.services.includes(key as AzureService)
+      )
         throw new Error(`${remediation.kind} calls clients.${String(key)} but does not list it in services`);
       const value = Reflect.get(target, key, target);
       return typeof value === "function" ? value.bind(target) : value;

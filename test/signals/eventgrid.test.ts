@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { armWriteEvent } from "../../dev/arm-event.js";
+import { armWriteEvent } from "../../dev/arm-event-builder.js";
 import { parseEventGridDelivery } from "../../shared/signals/eventgrid.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { expectInputError, expectNoPersonalData, fixture, RG, SUB } from "./helpers.js";

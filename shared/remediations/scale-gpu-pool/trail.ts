@@ -23,7 +23,7 @@ function isApplyRecord(r: AuditRecord): boolean {
   return false;
 }
 
-/** This kind's records for the target, newest first (bounded: at most MAX_RECORDS are read). */
+/** A record of a Monitor alert's Fired or Resolved signal. */
 const isAlertRecord = (r: AuditRecord, condition: "fired" | "resolved") =>
   r.signal?.source === "monitor" && (r.signal.type ?? "").toLowerCase().endsWith(condition);
 
@@ -35,8 +35,6 @@ const sameAlert = (a: string | undefined, b: string | undefined) =>
 function alertIdOf(signal: Signal): string | undefined {
   return signal.source === "monitor" ? signal.id : undefined;
 }
-
-/** Apply side: a Fired delivered after its own Resolved (at-least-once, unordered) must not cap again. */
 
 /** Apply side: a Fired delivered after its own Resolved (at-least-once, unordered) must not cap again. */
 export async function resolvedInTrail(trail: AsyncIterable<AuditRecord>, signal: Signal): Promise<boolean> {

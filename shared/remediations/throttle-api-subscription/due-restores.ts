@@ -1,17 +1,16 @@
 /**
  * Cooldown restores of `throttle-api-subscription`: the audit trail is the schedule. A suspension's
- * `remediated` record carries `followUp.restoreAt`; a timer function (every minute) calls
- * `findDueRestorations` and feeds each `restoreSignal` into the pipeline, which runs the kind with
- * a `source: "timer"` signal (treated like a resolved alert). Nothing depends on a process staying
- * up: a missed tick is caught up by the next one, and the dedupe key `timer:restore:<record id>`
- * makes each due restoration happen once.
+ * `remediated` record carries `followUp.restoreAt`; the kind's follow-up `cooldownRestores` (run by
+ * the `runFollowUps` timer every minute) finds the due ones with `findDueRestorations` and hands each
+ * `restoreSignal` to the pipeline, which runs the kind with a `source: "timer"` signal (treated like
+ * a resolved alert). Nothing depends on a process staying up: a missed tick is caught up by the
+ * next one, and the dedupe key `timer:restore:<record id>` makes each due restoration happen once.
  */
 import type { AuditRecord } from "../../audit/types.js";
 import type { Signal } from "../../signals/types.js";
 import { allHistory } from "../history.js";
-import type { AuditHistory } from "../types.js";
-import { KIND } from "./kind.js";
-import { APIM_SERVICE_TYPE, MAX_COOLDOWN_MS, RESTORE_TRIGGER } from "./plan.js";
+import type { AuditHistory, FollowUp } from "../types.js";
+import { APIM_SERVICE_TYPE, KIND, MAX_COOLDOWN_MS, RESTORE_TRIGGER } from "./plan.js";
 
 export interface DueRestoration {
   /** ID of the `remediated` record that suspended the subscription. */
@@ -34,6 +33,8 @@ export interface FindDueOptions {
   lookbackMs?: number;
   /** Page size of the audit queries (default 1000, the API's maximum). */
   pageSize?: number;
+  /** The kind whose records schedule restores (default this kind's name). */
+  kind?: string;
 }
 
 /** Outcomes of a later record that settle a suspension for good (a failed or deferred restore does not). */
@@ -64,7 +65,7 @@ export async function findDueRestorations(
   const lookbackMs = opts.lookbackMs ?? MAX_COOLDOWN_MS + 7 * 24 * 3600_000;
   const limit = opts.pageSize ?? 1000;
   const from = new Date(now.getTime() - lookbackMs).toISOString();
-  const records = await allHistory(history, { kind: KIND, from, limit });
+  const records = await allHistory(history, { kind: opts.kind ?? KIND, from, limit });
 
   // Latest suspension per (service, APIM subscription).
   const latest = new Map<string, AuditRecord>();
@@ -127,3 +128,13 @@ export function restoreSignal(due: DueRestoration, now: Date): Signal {
     ],
   };
 }
+
+/** The kind's follow-up: every due restoration, as the timer signal that restores it. */
+export const cooldownRestores: FollowUp = {
+  name: "cooldown-restore",
+  due: async ({ kind, history, now }) =>
+    (await findDueRestorations(history, now, { kind })).map((d) => ({
+      policy: d.policy,
+      signal: restoreSignal(d, now),
+    })),
+};

@@ -20,16 +20,17 @@ import { asRemediationError, httpStatusOf, RemediationError, withStep } from "..
 import { sameType } from "../../resource-id.js";
 import { parseTargetId } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
+import { cooldownRestores } from "./due-restores.js";
 import {
   APIM_SERVICE_TYPE,
   dimensionValue,
   intentOf,
+  KIND,
   MAX_COOLDOWN_MS,
   MIN_COOLDOWN_MS,
   parseIsoDuration,
   planThrottle,
   resolveApimSubscription,
-  THROTTLE_KIND,
   type ThrottleData,
   type ThrottleState,
 } from "./plan.js";
@@ -38,7 +39,7 @@ import { planRateLimit, planScopeRestore, scopeKey } from "./rate-limit.js";
 import { getSubscription, patchSubscription, serviceTags } from "./subscription.js";
 import { findThrottleRecord, latestThrottle, recordedThrottleOf } from "./trail.js";
 
-export const KIND = THROTTLE_KIND;
+export { KIND };
 
 export const example = `version: 1
 policies:
@@ -235,6 +236,7 @@ export const remediation: Remediation<Params, ThrottleState, ThrottleData> = {
     "Suspends (action suspend) or rate-limits (action rate-limit: moved to a throttling product, it keeps working slowly) the APIM subscription an alert names; undoes it when the alert resolves or the cooldown ends",
   example,
   services: ["apiManagement"],
+  followUps: [cooldownRestores],
   permissions: {
     actions: [
       "Microsoft.ApiManagement/service/read",

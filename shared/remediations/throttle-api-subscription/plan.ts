@@ -9,8 +9,9 @@ import { RemediationError } from "../../errors.js";
 import { parseResourceId, type ResourceId, ResourceIdError, sameType } from "../../resource-id.js";
 import type { Plan, RemediationContext } from "../types.js";
 
-/** The kind's name (also `KIND` in `kind.ts`), here so that the trail readers need not import the kind. */
-export const THROTTLE_KIND = "throttle-api-subscription";
+/** The kind's stable name (kind.ts exports it; here so that due-restores.ts needs no import of kind.ts). */
+export const KIND = "throttle-api-subscription";
+
 export const APIM_SERVICE_TYPE = "Microsoft.ApiManagement/service";
 export const APIM_SUBSCRIPTION_TYPE = "Microsoft.ApiManagement/service/subscriptions";
 /** Every stateComment we write starts with this; a restore only touches subscriptions carrying it. */

@@ -7,7 +7,7 @@ import type { AuditRecord } from "../../audit/types.js";
 import { withStep } from "../../errors.js";
 import { findInHistory } from "../history.js";
 import type { RemediationContext } from "../types.js";
-import { type RecordedThrottle, THROTTLE_KIND } from "./plan.js";
+import { KIND, type RecordedThrottle } from "./plan.js";
 
 /** How many of the service's throttle records a restore looks through. */
 export const MAX_RECORDS_SCANNED = 100_000;
@@ -40,7 +40,7 @@ export function findThrottleRecord(
   return withStep({ step: "read", resourceId: serviceId }, () =>
     findInHistory(
       ctx.history,
-      { resourceId: serviceId, kind: THROTTLE_KIND, outcome: "remediated", limit: 1000 },
+      { resourceId: serviceId, kind: KIND, outcome: "remediated", limit: 1000 },
       (r) => r.id === recordId,
       MAX_RECORDS_SCANNED,
     ),
@@ -57,7 +57,7 @@ export async function latestThrottle(
   const r = await withStep({ step: "read", resourceId: serviceId }, () =>
     findInHistory(
       ctx.history,
-      { resourceId: serviceId, kind: THROTTLE_KIND, outcome: "remediated", limit: 1000 },
+      { resourceId: serviceId, kind: KIND, outcome: "remediated", limit: 1000 },
       (x) => str(x.followUp?.apimSubscriptionId)?.toLowerCase() === wanted,
       MAX_RECORDS_SCANNED,
     ),

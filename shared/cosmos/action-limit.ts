@@ -1,19 +1,19 @@
 /**
- * Blast-radius limit in Cosmos DB (container `counters`): one counter document per policy and UTC
- * clock hour, incremented with a conditional patch (`incr` only while `count < max`), which is
+ * The action limit (a policy's blast-radius limit) in Cosmos DB (container `counters`): one
+ * counter document per policy and UTC clock hour, incremented with a conditional patch (`incr` only while `count < max`), which is
  * atomic on the server — concurrent callers can never push it past `max`.
  */
 import type { Container } from "@azure/cosmos";
 import { sha256Hex } from "../audit/chain.js";
-import { type ActionBudget, hourBucket, validateBudgetArgs } from "../ports/action-budget.js";
+import { type ActionLimit, hourBucket, validateActionLimitArgs } from "../ports/action-limit.js";
 import { COUNTER_TTL_SECONDS } from "./client.js";
 import { ContentionError, isConflict, isNotFound, isPreconditionFailed } from "./errors.js";
 
-export class CosmosActionBudget implements ActionBudget {
+export class CosmosActionLimit implements ActionLimit {
   constructor(private readonly container: Container) {}
 
   async tryConsume(policy: string, max: number, now: Date): Promise<boolean> {
-    validateBudgetArgs(policy, max);
+    validateActionLimitArgs(policy, max);
     if (max === 0) return false;
     const hour = hourBucket(now);
     const id = `${hour}-${sha256Hex(policy).slice(0, 32)}`;
@@ -39,6 +39,6 @@ export class CosmosActionBudget implements ActionBudget {
         if (!isConflict(err)) throw err; // created concurrently: go back to patching
       }
     }
-    throw new ContentionError("action budget kept racing; retry later");
+    throw new ContentionError("action limit counter kept racing; retry later");
   }
 }

@@ -1,5 +1,6 @@
 /**
- * ARM events (`Microsoft.Resources.Resource{Write,Delete,Action}{Success,Failure,Cancel}`) → Signal.
+ * The ARM event parser: ARM events (`Microsoft.Resources.Resource{Write,Delete,Action}{Success,
+ * Failure,Cancel}`) → Signal. (Tests build such events with dev/arm-event-builder.ts.)
  * The target is `data.resourceUri`, parsed strictly. Of the claims only the caller's object ID and
  * app ID are kept (for self-loop detection); names, UPNs and IP addresses never enter the Signal.
  */

@@ -1,4 +1,7 @@
 /**
+ * Builds ARM events for the tests, the bench and the demo (the parser that reads them in production
+ * is shared/signals/arm-event-parser.ts).
+ *
  * A ResourceWriteSuccess event for `resourceId`, shaped as Event Grid delivers ARM events: the full
  * authorization block, the caller's token claims (names, UPN and IP address included — personal data
  * driftguard must never keep) and the HTTP request. Used by the tests, the bench and the demo.
