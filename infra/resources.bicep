@@ -245,6 +245,7 @@ var auditIndexedFields = [
   'outcome'
   'policy'
   'actor'
+  'signal/source'
   'sk'
   'seq'
   // the resource gate's sweep: chain heads with an intent whose lease expired

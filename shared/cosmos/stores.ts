@@ -7,6 +7,7 @@ import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";
 import { createCosmosClient, ensureContainers } from "./client.js";
 import { CosmosResourceGate } from "./resource-gate.js";
+import { CosmosSweepStore } from "./sweep-store.js";
 import { CosmosTeamsConversationStore } from "./teams-store.js";
 
 export async function createCosmosStores(
@@ -30,6 +31,7 @@ export async function createCosmosStores(
     budget: new CosmosActionBudget(containers.counters),
     approvals: new CosmosApprovalStore(containers.approvals),
     teams: new CosmosTeamsConversationStore(containers.approvals),
+    sweeps: new CosmosSweepStore(containers.sweeps, { retentionDays: config.cosmos.auditRetentionDays }),
     ping: async () => {
       await containers.database.read();
     },

@@ -8,6 +8,7 @@ import type { ActionBudget } from "./action-budget.js";
 import type { ApprovalStore } from "./approval-store.js";
 import type { AuditStore } from "./audit-store.js";
 import type { ResourceGate } from "./resource-gate.js";
+import type { SweepStore } from "./sweep-store.js";
 import type { TeamsConversationStore } from "./teams-conversations.js";
 
 export interface Stores {
@@ -18,6 +19,8 @@ export interface Stores {
   approvals: ApprovalStore;
   /** The Teams bot's captured conversation and card messages. */
   teams?: TeamsConversationStore;
+  /** The sweep lease and the posture runs (absent: this process cannot sweep). */
+  sweeps?: SweepStore;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }

@@ -35,6 +35,7 @@ import {
   sameDefinition,
   sameName,
 } from "./rules.js";
+import { inboundRuleSweep } from "./sweep.js";
 
 export const KIND = "close-internet-inbound-rule";
 
@@ -198,6 +199,7 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
     ],
   },
   paramsSchema,
+  sweep: inboundRuleSweep,
 
   supports(resourceType: string): boolean {
     const t = resourceType.toLowerCase();
