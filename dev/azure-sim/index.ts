@@ -29,6 +29,7 @@ import {
   sleep,
 } from "./common.js";
 import { PermissionTable, permissionSetSchema } from "./permissions.js";
+import { GRAPH_PATH, ResourceGraphHandler } from "./resource-graph.js";
 import type { Seed, SeedSecret } from "./seed.js";
 import { SeedError, validateSeed } from "./seed.js";
 import { lower, nameOfId, ResourceStore, typeOfId } from "./store.js";
@@ -126,6 +127,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   let armUrl = "";
   const permissions = new PermissionTable();
   const arm = new ArmHandler(store, { baseUrl: () => armUrl, lro: opts.lro ?? "async", permissions });
+  const graph = new ResourceGraphHandler(store);
 
   for (const r of seed.resources ?? []) store.put(structuredClone(r));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
@@ -240,6 +242,8 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     }
     entry.handled = true;
     const pr: ParsedRequest = { method, path, rawPath, query, rawBody: raw };
+    if (origin === "arm" && lower(path.replace(/\/+$/, "")) === GRAPH_PATH)
+      return graph.handle(req, method, body, res);
     if (origin === "arm") return arm.handle(req, pr, body, res);
     const vault = vaults.get(lower(origin.slice("vault:".length)));
     if (!vault) return sendJson(res, 404, armError("NotFound", "Unknown vault."));
