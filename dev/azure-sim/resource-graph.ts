@@ -27,7 +27,12 @@ interface Snapshot {
   key: string;
 }
 
-function badRequest(res: ServerResponse, code: string, message: string, extra: Record<string, unknown> = {}) {
+function badRequest(
+  res: ServerResponse,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
   sendJson(res, 400, {
     error: {
       code: "BadRequest",
@@ -118,7 +123,7 @@ export class ResourceGraphHandler {
     };
   }
 
-  handle(req: IncomingMessage, method: string, body: unknown, res: ServerResponse): void {
+  handle(req: IncomingMessage, method: string, body: unknown, res: ServerResponse) {
     if (method !== "POST")
       return sendJson(res, 405, {
         error: { code: "MethodNotAllowed", message: "Use POST to query resources." },

@@ -153,8 +153,8 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
   };
   const counts = new Map(cursor.counts.map((c) => [c.policy, c]));
   const countsOf = (p: Policy) => {
-    let c = counts.get(p.name);
-    if (!c) counts.set(p.name, (c = emptyCounts(p.name, p.kind)));
+    const c = counts.get(p.name) ?? emptyCounts(p.name, p.kind);
+    counts.set(p.name, c);
     return c;
   };
   const nonCompliant = new Map<string, string[]>(); // this page's, by policy
