@@ -16,6 +16,8 @@ const handleTeamsMessage = lazyHandler(() => import("./teams-messages.js"), "han
 const expirePendingApprovals = lazyHandler(() => import("./timers.js"), "expirePendingApprovals");
 const resumePendingWork = lazyHandler(() => import("./timers.js"), "resumePendingWork");
 const runDueRestorations = lazyHandler(() => import("./timers.js"), "runDueRestorations");
+const handlePostureQuery = lazyHandler(() => import("./posture.js"), "handlePostureQuery");
+const runSweepTimer = lazyHandler(() => import("./sweep.js"), "runSweepTimer");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -114,6 +116,24 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
     handler: resumePendingWork,
+  },
+  // The sweeps' run summaries: same function key (+ Audit.Read in Azure) as the audit query.
+  {
+    name: "posture",
+    trigger: "http",
+    route: "posture",
+    methods: ["GET"],
+    authLevel: "function",
+    handler: handlePostureQuery,
+  },
+  // The resync of the whole estate. Its schedule is an app setting, which must never be empty (the
+  // host cannot index an empty schedule); the local host runs it once a day.
+  {
+    name: "sweep",
+    trigger: "timer",
+    schedule: "%DRIFTGUARD_SWEEP_SCHEDULE%",
+    everyMs: 24 * 3600_000,
+    handler: runSweepTimer,
   },
   {
     name: "expireApprovals",

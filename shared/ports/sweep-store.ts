@@ -65,7 +65,7 @@ export interface PosturePage {
 }
 
 /** The progress a sweep keeps with the lease (its shape belongs to the sweep). */
-export type SweepCursor = Record<string, unknown>;
+export type SweepCursor = object;
 
 export class SweepLeaseLostError extends Error {
   override readonly name = "SweepLeaseLostError";

@@ -54,7 +54,8 @@ export interface SweepOptions {
   resume?: SweepCursor;
   /** Saves the cursor after each page (the timer keeps it with the lease). */
   checkpoint?(cursor: SweepCursor): Promise<void>;
-  onProgress?(p: { rows: number; candidates: number; changes: number }): void;
+  /** After each candidate and page: rows read, rows Resource Graph announced so far, candidates, changes. */
+  onProgress?(p: { rows: number; total: number; candidates: number; changes: number }): void;
   onCandidate?(c: CandidateResult): void;
 }
 
@@ -171,6 +172,7 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
   };
   let rowsSeen = cursor.graph.rows;
   let candidatesSeen = 0;
+  let totalRows = rowsSeen;
 
   const note = (n: ExemptionNote) => {
     if (cursor.exemptions.length < MAX_EXEMPTION_NOTES) cursor.exemptions.push(n);
@@ -180,7 +182,12 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
     if (cursor.errors.length < MAX_ERRORS) cursor.errors.push({ resourceId, message: message.slice(0, 500) });
   };
   const progress = () =>
-    opts.onProgress?.({ rows: rowsSeen, candidates: candidatesSeen, changes: cursor.changes });
+    opts.onProgress?.({
+      rows: rowsSeen,
+      total: Math.max(totalRows, rowsSeen),
+      candidates: candidatesSeen,
+      changes: cursor.changes,
+    });
 
   /** Rows → subjects with their policy (per kind); remembers rows' tags for inheriting subjects. */
   async function subjectsOf(rows: SweepRow[]): Promise<Found[]> {
@@ -350,6 +357,7 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
         ...(cursor.skipToken ? { skipToken: cursor.skipToken } : {}),
       });
       cursor.graph.pages++;
+      if (!cursor.skipToken && page.totalRecords !== undefined) totalRows += page.totalRecords;
       const rows = page.rows.map(toRow);
       for (const [i, r] of rows.entries())
         if (!r)
