@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { loadConfig, ncrontabProblem } from "../../shared/config.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
-import { armWriteEvent } from "../helpers/stack.js";
-import { ManualClock, startHarness } from "../helpers/harness.js";
 import { parseEventGridDelivery } from "../../shared/signals/eventgrid.js";
+import { ManualClock, startHarness } from "../helpers/harness.js";
+import { armWriteEvent } from "../helpers/stack.js";
 import { IDS, SWEEP_POLICIES, sweepEstate } from "./estate.js";
 
 const base = { DRIFTGUARD_LOCAL_STACK: "1" };
@@ -40,7 +40,8 @@ describe("sweep settings", () => {
         DRIFTGUARD_SWEEP_SCHEDULE: "0 30 */6 * * Mon-Fri",
         DRIFTGUARD_SWEEP_MODE: "dry-run",
         DRIFTGUARD_SWEEP_MAX_CHANGES: "0",
-        DRIFTGUARD_SWEEP_SUBSCRIPTIONS: "00000000-0000-0000-0000-0000000000A1, 00000000-0000-0000-0000-0000000000b2",
+        DRIFTGUARD_SWEEP_SUBSCRIPTIONS:
+          "00000000-0000-0000-0000-0000000000A1, 00000000-0000-0000-0000-0000000000b2",
       }).sweep,
     ).toEqual({
       schedule: "0 30 */6 * * Mon-Fri",
@@ -64,23 +65,31 @@ ${kind === "scale-gpu-pool" ? "    params: { maxNodes: 2 }\n" : ""}${extra}
 
   it("is optional, true or false on a kind that sweeps", () => {
     for (const extra of ["", "    sweep: true", "    sweep: false"])
-      expect(validatePolicyText(policy("disable-public-network-access", extra), builtinRegistry()).issues).toEqual([]);
+      expect(
+        validatePolicyText(policy("disable-public-network-access", extra), builtinRegistry()).issues,
+      ).toEqual([]);
   });
 
   it("true on a kind that cannot sweep is an error naming the path", () => {
     const { issues } = validatePolicyText(policy("scale-gpu-pool", "    sweep: true"), builtinRegistry());
     expect(issues).toEqual([{ path: "policies[0].sweep", message: expect.stringContaining("cannot sweep") }]);
-    expect(validatePolicyText(policy("scale-gpu-pool", "    sweep: false"), builtinRegistry()).issues).toEqual([]);
-    expect(validatePolicyText(policy("scale-gpu-pool", "    sweep: yes"), builtinRegistry()).issues[0]?.path).toBe(
-      "policies[0].sweep",
-    );
+    expect(
+      validatePolicyText(policy("scale-gpu-pool", "    sweep: false"), builtinRegistry()).issues,
+    ).toEqual([]);
+    expect(
+      validatePolicyText(policy("scale-gpu-pool", "    sweep: yes"), builtinRegistry()).issues[0]?.path,
+    ).toBe("policies[0].sweep");
   });
 
   it("is known to exactly the kinds that can sweep", () => {
     const sweeping = builtinRegistry()
       .all.filter((k) => k.sweep)
       .map((k) => k.kind);
-    expect(sweeping).toEqual(["close-internet-inbound-rule", "disable-public-network-access", "rotate-secret"]);
+    expect(sweeping).toEqual([
+      "close-internet-inbound-rule",
+      "disable-public-network-access",
+      "rotate-secret",
+    ]);
   });
 });
 
@@ -90,7 +99,9 @@ describe("events and driftguard:exclude-until", () => {
     const h = await startHarness({ seed: sweepEstate(), policies: SWEEP_POLICIES, clock });
     try {
       const event = () => {
-        const d = parseEventGridDelivery([armWriteEvent(IDS.exemptStorage)], { "content-type": "application/json" });
+        const d = parseEventGridDelivery([armWriteEvent(IDS.exemptStorage)], {
+          "content-type": "application/json",
+        });
         if (d.kind !== "signals") throw new Error("signals expected");
         return h.pipeline.handleAll(d.signals);
       };
