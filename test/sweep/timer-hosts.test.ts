@@ -22,10 +22,16 @@ describe("two sweep timers on two hosts", () => {
     const done = await Promise.all(stack.hosts.map((h) => h.runTimer("sweep")));
     expect(done.map((d) => d.ok)).toEqual([true, true]);
 
-    const res = await fetch(`${stack.functionsUrl}/api/posture`, { headers: { "x-functions-key": stack.functionKey } });
+    const res = await fetch(`${stack.functionsUrl}/api/posture`, {
+      headers: { "x-functions-key": stack.functionKey },
+    });
     expect(res.status).toBe(200);
     const posture = (await res.json()) as {
-      items: { runId: string; trigger: string; policies: { nonCompliantResourceIds: string[]; remediated: number }[] }[];
+      items: {
+        runId: string;
+        trigger: string;
+        policies: { nonCompliantResourceIds: string[]; remediated: number }[];
+      }[];
     };
     expect(posture.items).toHaveLength(1);
     expect(posture.items[0]!.trigger).toBe("timer");
