@@ -3,8 +3,8 @@
  * api-version) over the simulator's resources, as Resource Graph answers it (README.md):
  * the KQL subset of `kql.ts`; body `{subscriptions?, query, options: {$top, $skip, $skipToken,
  * resultFormat}}` → `{totalRecords, count, resultTruncated, $skipToken?, data}`. Pages come from a
- * snapshot taken by the first page, so a query's pages agree with each other while resources
- * change. Throttling like Resource Graph's per-user quota: 15 queries per 5 s per caller (the
+ * row list taken by the first page (each page renders its rows as they are then), so a query's pages
+ * neither skip nor repeat a resource while resources change. Throttling like Resource Graph's per-user quota: 15 queries per 5 s per caller (the
  * token's `oid`), announced on every answer (`x-ms-user-quota-remaining`,
  * `x-ms-user-quota-resets-after`); past it, 429 with `Retry-After`.
  */
@@ -22,6 +22,7 @@ const TENANT_ID = "00000000-0000-0000-0000-0000000000f0";
 
 interface Snapshot {
   id: string;
+  /** The matching rows as filtered (unrendered): each page renders its own rows when it is sent. */
   rows: Row[];
   /** Query text + subscriptions: a token is only good for the query that made it. */
   key: string;
@@ -221,7 +222,7 @@ export class ResourceGraphHandler {
       resultTruncated: more && !token ? "true" : "false",
       ...(token ? { $skipToken: token } : {}),
       facets: [],
-      data: data.map((r) => project(r, query.project)),
+      data: data.map((r) => project(this.rendered(r), query.project)),
     });
   }
 
@@ -237,15 +238,19 @@ export class ResourceGraphHandler {
     }
   }
 
+  /** The row as ARM shows the resource now (inline children, etags), or as filtered if it is gone. */
+  private rendered(row: Row): Row {
+    const r = this.store.get(String(row.id));
+    return r ? toRow(r as unknown as Record<string, unknown>) : row;
+  }
+
   private evaluate(q: KqlQuery, subscriptions: Set<string> | undefined): Row[] {
     const rows: Row[] = [];
     for (const raw of this.store.allRaw()) {
       const row = toRow(raw as unknown as Record<string, unknown>);
       if (subscriptions && !subscriptions.has(lower(String(row.subscriptionId)))) continue;
       if (!q.where.every((w) => w(row))) continue;
-      // Rendered (inline children, etags) only once it is part of the answer.
-      const rendered = this.store.get(String(row.id));
-      rows.push(rendered ? toRow(rendered as unknown as Record<string, unknown>) : row);
+      rows.push(row);
     }
     if (q.order) {
       const { column, desc } = q.order;

@@ -199,7 +199,9 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
         if (!kind.rowTypes.has(row.type.toLowerCase()) || !mayGovern(kind, row.id)) continue;
         let subjects: SweepSubject[];
         try {
-          subjects = await kind.sweep.subjects(row, { ...ctxBase, covers: kind.covers });
+          // Kinds that read nothing answer synchronously: no await per row.
+          const answer = kind.sweep.subjects(row, { ...ctxBase, covers: kind.covers });
+          subjects = Array.isArray(answer) ? answer : await answer;
         } catch (err) {
           const e = err instanceof RemediationError ? `${err.code}: ${err.message}` : String(err);
           fail(row.id, `${kind.remediation.kind}: ${e}`);
@@ -241,7 +243,8 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
     }
   }
 
-  async function decide(f: Found): Promise<void> {
+  /** Counts a subject; a candidate to run comes back as a function (the only async part). */
+  function decide(f: Found): (() => Promise<void>) | undefined {
     const { subject, policy, kind } = f;
     const c = countsOf(policy);
     c.scanned++;
@@ -261,7 +264,7 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
         value: exemption.value,
         ...(exemption.until ? { until: exemption.until } : {}),
       });
-      return;
+      return undefined;
     }
     if (exemption.ended)
       note({ resourceId: subject.resourceId, policy: policy.name, status: "ended", ...exemption.ended });
@@ -270,7 +273,7 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
     const finding = kind.sweep.finding(subject, policy.params, now);
     if (finding === undefined) {
       c.compliant++;
-      return;
+      return undefined;
     }
     c.nonCompliant++;
     candidatesSeen++;
@@ -297,8 +300,17 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
         outcome: "over-limit",
         reason: `past this sweep's limit of ${cursor.maxChanges} changes; left for the next run`,
       });
-      return;
+      return undefined;
     }
+    return () => dispatched(c, ids, base, f);
+  }
+
+  async function dispatched(
+    c: PolicyPosture,
+    ids: string[],
+    base: Omit<CandidateResult, "outcome">,
+    { subject, policy }: Found,
+  ): Promise<void> {
     const d = await dispatchCandidate(pipeline, run, subject, policy);
     if (d.isChange) cursor.changes++;
     switch (d.outcome) {
@@ -349,13 +361,21 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
   if (!resume && batches.length > 0) await opts.checkpoint?.(structuredClone(cursor));
   for (; cursor.batch < batches.length; cursor.batch++, cursor.skipToken = undefined) {
     const batch = batches[cursor.batch];
-    do {
-      const page = await deps.graph.queryPage({
+    const fetchPage = (skipToken: string | undefined) => {
+      const p = deps.graph.queryPage({
         query,
         subscriptions: batch,
         top: opts.pageSize ?? 1000,
-        ...(cursor.skipToken ? { skipToken: cursor.skipToken } : {}),
+        ...(skipToken ? { skipToken } : {}),
       });
+      p.catch(() => undefined); // awaited below; a prefetch that fails is reported there
+      return p;
+    };
+    let next = fetchPage(cursor.skipToken);
+    do {
+      const page = await next;
+      // The next page is fetched while this one is evaluated.
+      if (page.skipToken) next = fetchPage(page.skipToken);
       cursor.graph.pages++;
       if (!cursor.skipToken && page.totalRecords !== undefined) totalRows += page.totalRecords;
       const rows = page.rows.map(toRow);
@@ -368,8 +388,11 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
       const found = await subjectsOf(valid);
       await resolveParents(found, batch);
       for (const f of found) {
-        await decide(f);
-        progress();
+        const candidate = decide(f);
+        if (candidate) {
+          await candidate();
+          progress();
+        }
       }
       await flushParts();
       cursor.skipToken = page.skipToken;
