@@ -34,6 +34,21 @@ param deadLetterEnabled bool
 param maximumInstanceCount int
 param instanceMemoryMB int
 
+@description('NCRONTAB of the sweep timer (never empty: the host cannot index an empty schedule).')
+param sweepSchedule string
+
+@allowed([
+  'policy'
+  'dry-run'
+  'off'
+])
+param sweepMode string
+
+param sweepMaxChanges int
+
+@description('Comma-separated subscription IDs the sweep covers when a policy has no scope.')
+param sweepSubscriptions string
+
 // driftguard's own Storage account and Key Vault are exactly the kind of resource its default policy
 // closes to the Internet; this Flex app reaches them over public endpoints (no VNet), so they carry
 // the opt-out tag. Everything driftguard owns carries it.
@@ -305,6 +320,37 @@ var cosmosContainers = [
     }
   }
   {
+    // The sweep lease (point-read) and the posture runs (by sort key and policy) and parts (by run).
+    name: 'sweeps'
+    defaultTtl: -1
+    indexingPolicy: {
+      indexingMode: 'consistent'
+      automatic: true
+      includedPaths: [
+        {
+          path: '/docType/?'
+        }
+        {
+          path: '/sk/?'
+        }
+        {
+          path: '/runId/?'
+        }
+        {
+          path: '/policyNames/[]/?'
+        }
+      ]
+      excludedPaths: [
+        {
+          path: '/*'
+        }
+        {
+          path: '/"_etag"/?'
+        }
+      ]
+    }
+  }
+  {
     name: 'counters'
     defaultTtl: 172800
     indexingPolicy: {
@@ -506,6 +552,11 @@ var appSettings = {
   TEAMS_BOT_APP_ID: teamsBotAppId
   TEAMS_SERVICE_URL: teamsServiceUrl
   TEAMS_CONVERSATION_ID: teamsConversationId
+  // Sweeps of the estate (docs/settings.md#sweep).
+  DRIFTGUARD_SWEEP_SCHEDULE: sweepSchedule
+  DRIFTGUARD_SWEEP_MODE: sweepMode
+  DRIFTGUARD_SWEEP_MAX_CHANGES: string(sweepMaxChanges)
+  DRIFTGUARD_SWEEP_SUBSCRIPTIONS: sweepSubscriptions
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.
