@@ -41,8 +41,12 @@ export async function checkSweepSubscriptions(
       });
     }
     if (!opts.checkTopics) continue;
-    const topics = await arm.get(`/subscriptions/${sub}/providers/Microsoft.EventGrid/systemTopics`, EVENT_GRID_API);
-    const list = (topics.body as { value?: { properties?: { topicType?: string; source?: string } }[] })?.value;
+    const topics = await arm.get(
+      `/subscriptions/${sub}/providers/Microsoft.EventGrid/systemTopics`,
+      EVENT_GRID_API,
+    );
+    const list = (topics.body as { value?: { properties?: { topicType?: string; source?: string } }[] })
+      ?.value;
     const has = list?.some(
       (t) =>
         t.properties?.topicType?.toLowerCase() === "microsoft.resources.subscriptions" &&
@@ -57,11 +61,16 @@ export async function checkSweepSubscriptions(
             fix: `grant Reader on /subscriptions/${sub}`,
           }
         : has
-          ? { status: "ok", check: `events ${sub}`, detail: "the subscription's Event Grid system topic exists" }
+          ? {
+              status: "ok",
+              check: `events ${sub}`,
+              detail: "the subscription's Event Grid system topic exists",
+            }
           : {
               status: "warn",
               check: `events ${sub}`,
-              detail: "no Event Grid system topic for the subscription's resource events: only sweeps find drift there",
+              detail:
+                "no Event Grid system topic for the subscription's resource events: only sweeps find drift there",
               fix: "add the subscription to infra targetSubscriptionIds and run azd provision",
             },
     );

@@ -15,8 +15,8 @@ import { loadPolicyFile, PolicyValidationError } from "../shared/policy/load.js"
 import type { Policy } from "../shared/policy/schema.js";
 import type { RemediationRegistry } from "../shared/remediations/registry.js";
 import { checkPolicyScopes } from "./doctor-arm.js";
-import { checkSweepSubscriptions } from "./doctor-sweep.js";
 import type { CheckResult, CheckStatus } from "./doctor-result.js";
+import { checkSweepSubscriptions } from "./doctor-sweep.js";
 
 export type { CheckResult, CheckStatus } from "./doctor-result.js";
 
@@ -86,7 +86,11 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   // Each governed subscription: Resource Graph (sweeps) and, in Azure, its Event Grid system topic.
   const governed = [
     ...new Set(
-      [...config.sweep.subscriptions, ...subscriptions, ...policies.flatMap((p) => p.scope.map((s) => s.split("/")[2] ?? ""))]
+      [
+        ...config.sweep.subscriptions,
+        ...subscriptions,
+        ...policies.flatMap((p) => p.scope.map((s) => s.split("/")[2] ?? "")),
+      ]
         .filter(Boolean)
         .map((s) => s.toLowerCase()),
     ),

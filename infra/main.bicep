@@ -292,6 +292,8 @@ var keyRotationActions = [
 var secretRotationDataActions = [
   'Microsoft.KeyVault/vaults/secrets/getSecret/action'
   'Microsoft.KeyVault/vaults/secrets/setSecret/action'
+  // sweeps list a vault's secret properties (no values) to find those near expiry
+  'Microsoft.KeyVault/vaults/secrets/readMetadata/action'
 ]
 
 var roleSuffix = '(${environmentName}, ${take(subscription().subscriptionId, 8)})'

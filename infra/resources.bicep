@@ -552,7 +552,7 @@ var appSettings = {
   TEAMS_BOT_APP_ID: teamsBotAppId
   TEAMS_SERVICE_URL: teamsServiceUrl
   TEAMS_CONVERSATION_ID: teamsConversationId
-  // Sweeps of the estate (docs/settings.md#sweep).
+  // Sweeps of the estate (docs/settings.md#driftguard-settings).
   DRIFTGUARD_SWEEP_SCHEDULE: sweepSchedule
   DRIFTGUARD_SWEEP_MODE: sweepMode
   DRIFTGUARD_SWEEP_MAX_CHANGES: string(sweepMaxChanges)

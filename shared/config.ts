@@ -55,7 +55,7 @@ export interface DriftguardConfig {
   telemetry: TelemetrySettings;
   /** True when running inside Azure (App Service sets WEBSITE_SITE_NAME). */
   inAzure: boolean;
-  /** Sweeps of the estate (docs/settings.md#sweep). */
+  /** Sweeps of the estate (docs/settings.md#driftguard-settings). */
   sweep: SweepSettings;
   /** True for the local stack (`DRIFTGUARD_LOCAL_STACK=1`, set by dev/stack.ts, never in Azure):
    *  only there may the public default keys be used. */

@@ -203,21 +203,33 @@ describe("least privilege", () => {
   it("governed subscriptions: Reader for Resource Graph in each, remediator and events in the others", () => {
     expect(main).toMatch(/param targetSubscriptionIds string\[\] = \[subscription\(\)\.subscriptionId\]/);
     const loop = main.slice(main.search(/^module targetSubscriptions /m));
-    expect(loop).toMatch(/^module targetSubscriptions 'modules\/target-subscription\.bicep' = \[\s*for \(sub, i\) in targetSubscriptionIds:/);
+    expect(loop).toMatch(
+      /^module targetSubscriptions 'modules\/target-subscription\.bicep' = \[\s*for \(sub, i\) in targetSubscriptionIds:/,
+    );
     expect(loop).toMatch(/scope:\s*subscription\(sub\)/);
-    expect(loop).toMatch(/isDeploymentSubscription:\s*toLower\(sub\) == toLower\(subscription\(\)\.subscriptionId\)/);
+    expect(loop).toMatch(
+      /isDeploymentSubscription:\s*toLower\(sub\) == toLower\(subscription\(\)\.subscriptionId\)/,
+    );
     const target = read("infra/modules/target-subscription.bicep");
     expect(target).toMatch(/targetScope = 'subscription'/);
-    expect(resourceBody(target, "reader")).toMatch(/roleDefinitionId:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', readerRoleId\)/);
+    expect(resourceBody(target, "reader")).toMatch(
+      /roleDefinitionId:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', readerRoleId\)/,
+    );
     expect(target).toMatch(/var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'/);
     expect(target).toMatch(/resource remediator '[^']+' = if \(!isDeploymentSubscription\)/);
-    expect(target).toMatch(/module events 'event-subscription\.bicep' = if \(!isDeploymentSubscription && connectSignals\)/);
-    expect(read("infra/modules/subscription-topic.bicep")).toMatch(/topicType:\s*'Microsoft\.Resources\.Subscriptions'/);
+    expect(target).toMatch(
+      /module events 'event-subscription\.bicep' = if \(!isDeploymentSubscription && connectSignals\)/,
+    );
+    expect(read("infra/modules/subscription-topic.bicep")).toMatch(
+      /topicType:\s*'Microsoft\.Resources\.Subscriptions'/,
+    );
     // The sweep covers the governed subscriptions, and its timer schedule is never empty.
     expect(main).toMatch(/sweepSubscriptions:\s*join\(targetSubscriptionIds, ','\)/);
     expect(main).toMatch(/@minLength\(11\)\s*param sweepSchedule string = '0 0 3 \* \* \*'/);
     expect(res).toMatch(/DRIFTGUARD_SWEEP_SCHEDULE:\s*sweepSchedule/);
-    expect(functionsTable.find((f) => f.name === "sweep")).toMatchObject({ schedule: "%DRIFTGUARD_SWEEP_SCHEDULE%" });
+    expect(functionsTable.find((f) => f.name === "sweep")).toMatchObject({
+      schedule: "%DRIFTGUARD_SWEEP_SCHEDULE%",
+    });
   });
 
   it("only the remediator role is assigned at subscription scope; key rotation per listed resource group", () => {
@@ -235,8 +247,10 @@ describe("least privilege", () => {
   });
 
   it("secret values: read and write only, per target vault unless explicitly widened (not Secrets Officer)", () => {
+    // readMetadata: a sweep lists secret properties (never values) to find those near expiry.
     expect(stringItems(blockAfter(main, /^var secretRotationDataActions\s*=/m)).sort()).toEqual([
       "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
     ]);
     const officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";

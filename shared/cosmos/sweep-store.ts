@@ -134,7 +134,7 @@ export class CosmosSweepStore implements SweepStore {
 
   async queryRuns(q: PostureQuery): Promise<PosturePage> {
     const nq = normalizePostureQuery(q);
-    const where = ["c.docType = 'posture-run'"];
+    const where = [`c.pk = '${POSTURE_PK}'`, "c.docType = 'posture-run'"];
     const parameters: SqlParameter[] = [{ name: "@top", value: nq.limit + 1 }];
     const add = (clause: string, name: string, value: string) => {
       where.push(clause);
@@ -157,7 +157,7 @@ export class CosmosSweepStore implements SweepStore {
     if (runs.length > 0) {
       const names = runs.map((_, i) => `@r${i}`);
       const partQuery = {
-        query: `SELECT * FROM c WHERE c.docType = 'posture-part' AND c.runId IN (${names.join(", ")})`,
+        query: `SELECT * FROM c WHERE c.pk = '${POSTURE_PK}' AND c.docType = 'posture-part' AND c.runId IN (${names.join(", ")})`,
         parameters: runs.map((r, i) => ({ name: names[i]!, value: r.runId })),
       };
       for await (const page of this.container.items

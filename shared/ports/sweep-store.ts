@@ -1,5 +1,5 @@
 /**
- * The sweep store port (docs/audit.md#sweeps-and-posture): one lease so that one sweep runs at a
+ * The sweep store port (docs/sweep.md#posture-over-time): one lease so that one sweep runs at a
  * time across instances, the cursor of a timer run cut short (kept with the lease, so the next
  * tick resumes it), and the posture: one summary document per run, with its non-compliant
  * resource IDs in parts (a long list never reaches Cosmos DB's 2 MB document limit).

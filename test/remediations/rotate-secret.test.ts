@@ -139,7 +139,12 @@ describe("rotate-secret: registration, params, IDs", () => {
       rotateWithinDays: 30,
     });
     expect(
-      rotateSecretParamsSchema.parse({ validityDays: 3650, length: 256, minAgeMinutes: 60, rotateWithinDays: 7 }),
+      rotateSecretParamsSchema.parse({
+        validityDays: 3650,
+        length: 256,
+        minAgeMinutes: 60,
+        rotateWithinDays: 7,
+      }),
     ).toEqual({
       validityDays: 3650,
       length: 256,

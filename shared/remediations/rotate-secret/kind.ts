@@ -180,6 +180,8 @@ export const remediation: Remediation<Params, SecretState, RotateSecretData> = {
     dataActions: [
       "Microsoft.KeyVault/vaults/secrets/getSecret/action",
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+      // A sweep lists the vault's secret properties (no values): sweep.ts.
+      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
     ],
     conditionalActions: [
       "Microsoft.Storage/storageAccounts/listKeys/action",
