@@ -9,8 +9,9 @@ import type { ResourceGraphOptions } from "../azure/resource-graph.js";
 import { ConfigError, InputError, RemediationError } from "../errors.js";
 import type { SweepLease } from "../ports/sweep-store.js";
 import type { Runtime } from "../runtime.js";
+import { isSweepCursor, type SweepCursor } from "./cursor.js";
 import type { SweepReport } from "./report.js";
-import { isSweepCursor, runSweep, type SweepCursor, type SweepOptions } from "./run.js";
+import { runSweep, type SweepOptions } from "./run.js";
 import { selectSweep } from "./select.js";
 
 /** How long a holder keeps the lease without renewing it (renewed every page and every minute). */

@@ -15,7 +15,7 @@ import type { Pipeline } from "../pipeline.js";
 import { mostRestrictive, type Policy } from "../policy/schema.js";
 import { POSTURE_PART_SIZE, type PolicyPosture, type SweepStore } from "../ports/sweep-store.js";
 import type { SweepRow, SweepSubject } from "../remediations/types.js";
-import { isPlainObject } from "../signals/common.js";
+import { MAX_ERRORS, MAX_EXEMPTION_NOTES, type SweepCursor, toRow } from "./cursor.js";
 import { dispatchCandidate } from "./dispatch.js";
 import { type CandidateResult, type ExemptionNote, emptyCounts, type SweepReport } from "./report.js";
 import {
@@ -57,58 +57,6 @@ export interface SweepOptions {
   /** After each candidate and page: rows read, rows Resource Graph announced so far, candidates, changes. */
   onProgress?(p: { rows: number; total: number; candidates: number; changes: number }): void;
   onCandidate?(c: CandidateResult): void;
-}
-
-/** Progress kept with the lease: enough to continue the run from its next page. */
-export interface SweepCursor {
-  v: 1;
-  runId: string;
-  startedAt: string;
-  trigger: "timer" | "cli";
-  dryRun: boolean;
-  policyNames: string[];
-  subscriptions: string[] | null;
-  maxChanges: number;
-  batch: number;
-  skipToken?: string;
-  partSeq: number;
-  changes: number;
-  counts: PolicyPosture[];
-  exemptions: ExemptionNote[];
-  exemptionsNotListed: number;
-  errors: { resourceId: string; message: string }[];
-  graph: SweepReport["graph"];
-}
-
-const MAX_EXEMPTION_NOTES = 1000;
-const MAX_ERRORS = 100;
-
-export function isSweepCursor(v: unknown): v is SweepCursor {
-  return (
-    isPlainObject(v) &&
-    v.v === 1 &&
-    typeof v.runId === "string" &&
-    typeof v.startedAt === "string" &&
-    typeof v.batch === "number" &&
-    Array.isArray(v.counts)
-  );
-}
-
-function toRow(raw: Record<string, unknown>): SweepRow | undefined {
-  const { id, name, type } = raw;
-  if (typeof id !== "string" || typeof type !== "string" || typeof name !== "string") return undefined;
-  const tags: Record<string, string> = {};
-  if (isPlainObject(raw.tags)) for (const [k, v] of Object.entries(raw.tags)) tags[k] = String(v ?? "");
-  return {
-    id,
-    name,
-    type,
-    subscriptionId: typeof raw.subscriptionId === "string" ? raw.subscriptionId : (id.split("/")[2] ?? ""),
-    resourceGroup: typeof raw.resourceGroup === "string" ? raw.resourceGroup : "",
-    ...(typeof raw.location === "string" ? { location: raw.location } : {}),
-    tags,
-    properties: isPlainObject(raw.properties) ? raw.properties : {},
-  };
 }
 
 interface Found {
