@@ -22,7 +22,9 @@ afterAll(async () => {
 });
 
 async function posture(): Promise<{ mode: string; trigger: string }[]> {
-  const res = await fetch(`${stack.functionsUrl}/api/posture`, { headers: { "x-functions-key": stack.functionKey } });
+  const res = await fetch(`${stack.functionsUrl}/api/posture`, {
+    headers: { "x-functions-key": stack.functionKey },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { items: { mode: string; trigger: string }[] }).items;
 }
