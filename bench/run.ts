@@ -32,6 +32,7 @@ import {
   warmUp,
 } from "./stack.js";
 import { storeCeiling } from "./store-ceiling.js";
+import { sweepBench } from "./sweep.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -529,6 +530,16 @@ try {
     client.dispose();
     await stack.close();
   }
+
+  // ── Sweep (bench/sweep.ts): the seed:large estate, two timer runs ──────────────────────────────
+  await phase("sweep of the seed:large estate", () =>
+    sweepBench(results, {
+      resources: 10_000,
+      subscriptions: 20,
+      drift: 0.02,
+      log: (m) => process.stderr.write(`bench: ${m}\n`),
+    }),
+  );
 } finally {
   const durationS = round((Date.now() - started) / 1000, 1);
   process.stderr.write(`bench: finished in ${durationS} s\n`);

@@ -31,6 +31,7 @@ interface AuditOptions {
   outcome?: string;
   policy?: string;
   actor?: string;
+  source?: string;
   since?: number;
   limit: number;
   format: "table" | "json" | "csv";
@@ -106,6 +107,7 @@ export function auditCommand(
     .option("--outcome <outcome>", "only this outcome (remediated, failed, dry-run, …)")
     .option("--policy <name>", "only this policy")
     .option("--actor <actor>", "only this actor (driftguard, driftguard:approval, cli:…)")
+    .option("--source <source>", "only this signal source (eventgrid, monitor, budget, manual, timer, sweep)")
     .option("--since <duration>", "only records newer than this (24h, 7d, PT1H)", parseDuration)
     .option("--limit <n>", "at most this many records", parseCliLimit, 50)
     .addOption(
@@ -200,6 +202,7 @@ export function buildQuery(opts: Omit<AuditOptions, "limit" | "format">, now: Da
     ["outcome", "outcome", "--outcome"],
     ["policy", "policy", "--policy"],
     ["actor", "actor", "--actor"],
+    ["source", "source", "--source"],
   ];
   for (const [opt, param] of map) {
     const v = opts[opt];

@@ -19,6 +19,7 @@ import type { RemediationRegistry } from "../shared/remediations/registry.js";
 import { checkApprovalCards } from "./doctor-approvals.js";
 import { checkPolicyScopes } from "./doctor-arm.js";
 import type { CheckResult, CheckStatus } from "./doctor-result.js";
+import { checkSweepSubscriptions } from "./doctor-sweep.js";
 
 export type { CheckResult, CheckStatus } from "./doctor-result.js";
 
@@ -85,6 +86,26 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
       ? [opts.env.AZURE_SUBSCRIPTION_ID]
       : [];
   out.push(...(await checkPolicyScopes(clients.arm(), policies, opts.registry, subscriptions)));
+  // Each governed subscription: Resource Graph (sweeps) and, in Azure, its Event Grid system topic.
+  const governed = [
+    ...new Set(
+      [
+        ...config.sweep.subscriptions,
+        ...subscriptions,
+        ...policies.flatMap((p) => p.scope.map((s) => s.split("/")[2] ?? "")),
+      ]
+        .filter(Boolean)
+        .map((s) => s.toLowerCase()),
+    ),
+  ];
+  out.push(
+    ...(await checkSweepSubscriptions(
+      clients.resourceGraph({ maxRetries: 1, maxThrottleWaits: 2, maxWaitMs: 5_000 }),
+      clients.arm(),
+      governed,
+      { checkTopics: !config.localStack },
+    )),
+  );
   out.push(...checkApprovals(config, policies));
   out.push(...(await checkTeams(config, opts.timeoutMs ?? 10_000)));
   out.push(...checkOperations(config));

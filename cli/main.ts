@@ -1,5 +1,5 @@
 /**
- * `driftguard` CLI (docs/cli.md#the-driftguard-cli): replay, audit, audit verify, policy validate, policy schema, rotate.
+ * `driftguard` CLI (docs/cli.md#the-driftguard-cli): replay, audit, audit verify, policy validate, policy schema, rotate, sweep, doctor.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -16,6 +16,7 @@ import { cliEnvironment, openContext } from "./context.js";
 import { formatDecision } from "./format.js";
 import { policySchemaCommand } from "./policy-schema.js";
 import { rotateCommand } from "./rotate.js";
+import { sweepCommand } from "./sweep.js";
 
 async function listPayloadFiles(target: string): Promise<string[]> {
   const s = await stat(target).catch(() => undefined);
@@ -192,6 +193,31 @@ export function buildProgram(): Command {
         await ctx.close();
       }
     }),
+  );
+  program.addCommand(
+    sweepCommand(
+      async (opts, hooks) => {
+        const { sweepWithLease } = await import("../shared/sweep/leased.js");
+        const ctx = await openContext();
+        try {
+          return await sweepWithLease(ctx.runtime, {
+            trigger: "cli",
+            dryRun: opts.dryRun,
+            policyNames: opts.policy,
+            subscriptions: opts.subscription,
+            ...(opts.maxChanges !== undefined ? { maxChanges: opts.maxChanges } : {}),
+            ...hooks,
+          });
+        } finally {
+          await ctx.close();
+        }
+      },
+      {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        isTty: process.stderr.isTTY === true,
+      },
+    ),
   );
   program
     .command("doctor")

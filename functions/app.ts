@@ -19,6 +19,8 @@ const expireApprovals = lazyHandler(() => import("./timers.js"), "expireApproval
 const anchorDigests = lazyHandler(() => import("./anchors.js"), "anchorDigests");
 const handleAuditStatus = lazyHandler(() => import("./anchors.js"), "handleAuditStatus");
 const publishEvents = lazyHandler(() => import("./timers.js"), "publishEvents");
+const handlePostureQuery = lazyHandler(() => import("./posture.js"), "handlePostureQuery");
+const runSweepTimer = lazyHandler(() => import("./sweep.js"), "runSweepTimer");
 
 export type AuthLevel = "anonymous" | "function" | "admin";
 
@@ -126,6 +128,24 @@ export const functionsTable: FunctionDefinition[] = [
     schedule: "30 */1 * * * *",
     everyMs: 60_000,
     handler: resumeWork,
+  },
+  // The sweeps' run summaries: same function key (+ Audit.Read in Azure) as the audit query.
+  {
+    name: "posture",
+    trigger: "http",
+    route: "posture",
+    methods: ["GET"],
+    authLevel: "function",
+    handler: handlePostureQuery,
+  },
+  // The resync of the whole estate. Its schedule is an app setting, which must never be empty (the
+  // host cannot index an empty schedule); the local host runs it once a day.
+  {
+    name: "sweep",
+    trigger: "timer",
+    schedule: "%DRIFTGUARD_SWEEP_SCHEDULE%",
+    everyMs: 24 * 3600_000,
+    handler: runSweepTimer,
   },
   {
     name: "expireApprovals",

@@ -125,6 +125,27 @@ param grantSecretRotationAtSubscription bool = false
 @description('Resource groups (same subscription) of the Storage and Cognitive Services accounts whose keys rotate-secret alternates (the ProviderAddress tags of the rotated secrets). Listing and regenerating account keys is granted in these resource groups only; empty: nowhere.')
 param keyRotationResourceGroups string[] = []
 
+// ─── Sweeps of the estate ───────────────────────────────────────────────────────────────────────────
+@description('Subscriptions driftguard governs: each gets Reader (Resource Graph); the others also the remediator role and their own Event Grid system topic and subscription. The sweep covers them. Default: this deployment\'s subscription.')
+param targetSubscriptionIds string[] = [subscription().subscriptionId]
+
+@description('NCRONTAB of the sweep timer (six fields). Never empty: the Functions host cannot index an empty schedule.')
+@minLength(11)
+param sweepSchedule string = '0 0 3 * * *'
+
+@description('What the sweep timer does: each policy\'s own mode (policy), report only (dry-run), or nothing (off).')
+@allowed([
+  'policy'
+  'dry-run'
+  'off'
+])
+param sweepMode string = 'policy'
+
+@minValue(0)
+@maxValue(100000)
+@description('Changes one sweep may make; past it, candidates are reported over-limit and left for the next run.')
+param sweepMaxChanges int = 50
+
 @minValue(1)
 @maxValue(1000)
 @description('Flex Consumption scale-out limit (bounds concurrent remediations and Cosmos DB load).')
@@ -235,6 +256,10 @@ module app 'resources.bicep' = {
     anchorRetentionDays: anchorRetentionDays
     publishDecisionEvents: publishDecisionEvents
     decisionEventOutcomes: decisionEventOutcomes
+    sweepSchedule: sweepSchedule
+    sweepMode: sweepMode
+    sweepMaxChanges: sweepMaxChanges
+    sweepSubscriptions: join(targetSubscriptionIds, ',')
   }
 }
 
@@ -359,6 +384,8 @@ var keyRotationActions = [
 var secretRotationDataActions = [
   'Microsoft.KeyVault/vaults/secrets/getSecret/action'
   'Microsoft.KeyVault/vaults/secrets/setSecret/action'
+  // sweeps list a vault's secret properties (no values) to find those near expiry
+  'Microsoft.KeyVault/vaults/secrets/readMetadata/action'
 ]
 
 var roleSuffix = '(${environmentName}, ${take(subscription().subscriptionId, 8)})'
@@ -377,9 +404,8 @@ resource remediatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
         notDataActions: []
       }
     ]
-    assignableScopes: [
-      subscription().id
-    ]
+    // Every governed subscription may hold the assignment (modules/target-subscription.bicep).
+    assignableScopes: union([subscription().id], map(targetSubscriptionIds, s => '/subscriptions/${s}'))
   }
 }
 
@@ -540,6 +566,29 @@ module secretEvents 'modules/event-subscription.bicep' = [
       preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
       deadLetterStorageAccountId: deadLetterEnabled && empty(kv.?existingSystemTopicName ?? '') ? app.outputs.storageAccountId : ''
       deadLetterContainerName: app.outputs.deadLetterContainerName
+    }
+  }
+]
+
+// ─── Governed subscriptions: Reader (Resource Graph) in each; in the others also the remediator role
+// and their own Event Grid system topic and subscription (this subscription has them above) ──────────
+
+module targetSubscriptions 'modules/target-subscription.bicep' = [
+  for (sub, i) in targetSubscriptionIds: {
+    name: 'driftguard-target-${i}-${resourceToken}'
+    scope: subscription(sub)
+    params: {
+      environmentName: environmentName
+      location: location
+      tags: tags
+      principalId: app.outputs.identityPrincipalId
+      remediatorRoleId: remediatorRole.id
+      isDeploymentSubscription: toLower(sub) == toLower(subscription().subscriptionId)
+      connectSignals: connectSignals
+      functionResourceId: '${app.outputs.functionAppId}/functions/${eventFunctionName}'
+      eventProviders: eventProviders
+      maxEventsPerBatch: maxEventsPerBatch
+      preferredBatchSizeInKilobytes: preferredBatchSizeInKilobytes
     }
   }
 ]

@@ -41,6 +41,21 @@ param anchorRetentionDays int
 param publishDecisionEvents bool
 param decisionEventOutcomes string
 
+@description('NCRONTAB of the sweep timer (never empty: the host cannot index an empty schedule).')
+param sweepSchedule string
+
+@allowed([
+  'policy'
+  'dry-run'
+  'off'
+])
+param sweepMode string
+
+param sweepMaxChanges int
+
+@description('Comma-separated subscription IDs the sweep covers when a policy has no scope.')
+param sweepSubscriptions string
+
 // driftguard's own Storage account and Key Vault are exactly the kind of resource its default policy
 // closes to the Internet; this Flex app reaches them over public endpoints (no VNet), so they carry
 // the opt-out tag. Everything driftguard owns carries it.
@@ -252,6 +267,7 @@ var auditIndexedFields = [
   'outcome'
   'policy'
   'actor'
+  'signal/source'
   'sk'
   'seq'
   // the resource gate's sweep: chain heads with an intent whose lease expired
@@ -298,6 +314,37 @@ var cosmosContainers = [
         }
         {
           path: '/runDueAtMs/?'
+        }
+      ]
+      excludedPaths: [
+        {
+          path: '/*'
+        }
+        {
+          path: '/"_etag"/?'
+        }
+      ]
+    }
+  }
+  {
+    // The sweep lease (point-read) and the posture runs (by sort key and policy) and parts (by run).
+    name: 'sweeps'
+    defaultTtl: -1
+    indexingPolicy: {
+      indexingMode: 'consistent'
+      automatic: true
+      includedPaths: [
+        {
+          path: '/docType/?'
+        }
+        {
+          path: '/sk/?'
+        }
+        {
+          path: '/runId/?'
+        }
+        {
+          path: '/policyNames/[]/?'
         }
       ]
       excludedPaths: [
@@ -532,6 +579,11 @@ var appSettings = {
   DRIFTGUARD_EVENTS_ENDPOINT: decisionEvents.outputs.endpoint
   DRIFTGUARD_EVENTS_OUTCOMES: decisionEventOutcomes
   DRIFTGUARD_INSTANCE_NAME: functionApp.name
+  // Sweeps of the estate (docs/settings.md#driftguard-settings).
+  DRIFTGUARD_SWEEP_SCHEDULE: sweepSchedule
+  DRIFTGUARD_SWEEP_MODE: sweepMode
+  DRIFTGUARD_SWEEP_MAX_CHANGES: string(sweepMaxChanges)
+  DRIFTGUARD_SWEEP_SUBSCRIPTIONS: sweepSubscriptions
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.

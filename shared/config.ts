@@ -66,6 +66,8 @@ export interface DriftguardConfig {
   inAzure: boolean;
   /** Anchors of the audit trail in write-once storage (docs/audit.md#anchors). */
   anchors: AnchorSettings;
+  /** Sweeps of the estate (docs/settings.md#driftguard-settings). */
+  sweep: SweepSettings;
   /** True for the local stack (`DRIFTGUARD_LOCAL_STACK=1`, set by dev/stack.ts, never in Azure):
    *  only there may the public default keys be used. */
   localStack: boolean;
@@ -180,6 +182,82 @@ function secretSetting(
 }
 
 type Env = Record<string, string | undefined>;
+
+export const SWEEP_MODES = ["policy", "dry-run", "off"] as const;
+export type SweepMode = (typeof SWEEP_MODES)[number];
+export const DEFAULT_SWEEP_SCHEDULE = "0 0 3 * * *";
+
+export interface SweepSettings {
+  /** NCRONTAB (six fields) of the `sweep` timer. */
+  schedule: string;
+  /** What the timer does: each policy's own mode, report only, or nothing. Not the CLI. */
+  mode: SweepMode;
+  /** Changes one sweep may make; past it candidates are reported `over-limit`. */
+  maxChanges: number;
+  /** Subscriptions to sweep when a policy's scope is wider than one subscription (empty: tenant). */
+  subscriptions: string[];
+}
+
+/** One NCRONTAB field: `*`, a number, a range, a list, a step, or (months, weekdays) a name. */
+const CRON_FIELD =
+  /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+const CRON_RANGES: [number, number][] = [
+  [0, 59],
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 6],
+];
+
+/** Why a six-field NCRONTAB expression is invalid, or undefined when it is valid. */
+export function ncrontabProblem(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (expr.trim() === "") return "must not be empty (the Functions host cannot index an empty schedule)";
+  if (fields.length !== 6)
+    return `must be an NCRONTAB expression of six fields ({second} {minute} {hour} {day} {month} {day-of-week}), got ${fields.length}`;
+  for (const [i, f] of fields.entries()) {
+    if (!CRON_FIELD.test(f)) return `field ${i + 1} ('${f}') is not a cron field`;
+    const [lo, hi] = CRON_RANGES[i]!;
+    for (const n of f.match(/\d+/g) ?? []) {
+      const isStep = new RegExp(`/${n}(,|$)`).test(f);
+      if (!isStep && (Number(n) < lo || Number(n) > hi))
+        return `field ${i + 1} ('${f}'): ${n} is outside ${lo}-${hi}`;
+    }
+  }
+  return undefined;
+}
+
+function sweepSettings(env: Env): SweepSettings {
+  const schedule = env.DRIFTGUARD_SWEEP_SCHEDULE ?? DEFAULT_SWEEP_SCHEDULE;
+  const problem = ncrontabProblem(schedule);
+  if (problem) throw new ConfigError("DRIFTGUARD_SWEEP_SCHEDULE", problem);
+  const mode = (env.DRIFTGUARD_SWEEP_MODE ?? "policy").trim() as SweepMode;
+  if (!SWEEP_MODES.includes(mode))
+    throw new ConfigError(
+      "DRIFTGUARD_SWEEP_MODE",
+      `must be one of ${SWEEP_MODES.join(" | ")}, got '${env.DRIFTGUARD_SWEEP_MODE}'`,
+    );
+  const rawMax = (env.DRIFTGUARD_SWEEP_MAX_CHANGES ?? "50").trim();
+  const maxChanges = /^\d{1,6}$/.test(rawMax) ? Number(rawMax) : Number.NaN;
+  if (!Number.isInteger(maxChanges) || maxChanges > 100_000)
+    throw new ConfigError("DRIFTGUARD_SWEEP_MAX_CHANGES", "must be an integer from 0 to 100000");
+  const subscriptions = env.DRIFTGUARD_SWEEP_SUBSCRIPTIONS?.trim()
+    ? env.DRIFTGUARD_SWEEP_SUBSCRIPTIONS.split(",").map((s) => s.trim())
+    : [];
+  const bad = subscriptions.find((s) => !GUID.test(s));
+  if (bad !== undefined)
+    throw new ConfigError(
+      "DRIFTGUARD_SWEEP_SUBSCRIPTIONS",
+      `'${bad.slice(0, 64)}' is not a subscription ID (comma-separated GUIDs expected)`,
+    );
+  return {
+    schedule: schedule.trim(),
+    mode,
+    maxChanges,
+    subscriptions: [...new Set(subscriptions.map((s) => s.toLowerCase()))],
+  };
+}
 
 function httpsUrl(env: Env, name: string, fallback?: string): string {
   const raw = env[name] ?? fallback;
@@ -353,6 +431,7 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     telemetry: telemetrySettings(env),
     anchors: anchorSettings(env),
     events,
+    sweep: sweepSettings(env),
     inAzure,
     localStack,
   };

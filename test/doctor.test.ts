@@ -177,6 +177,24 @@ describe("driftguard doctor", () => {
     }
   });
 
+  it("checks each governed subscription in Azure Resource Graph, naming the one it cannot read", async () => {
+    const other = "00000000-0000-0000-0000-0000000000d4";
+    const green = await doctor({ DRIFTGUARD_SWEEP_SUBSCRIPTIONS: other });
+    expect(green.filter((r) => r.check.startsWith("sweep subscription"))).toEqual([
+      expect.objectContaining({ status: "ok", check: `sweep subscription ${other}` }),
+      expect.objectContaining({ status: "ok", check: `sweep subscription ${TEST_SUB}` }),
+    ]);
+    await admin.addFault({ path: "/providers/Microsoft.ResourceGraph/resources", status: 403, count: 1 });
+    try {
+      const results = await doctor({ DRIFTGUARD_SWEEP_SUBSCRIPTIONS: other });
+      const f = failed(results);
+      expect(f.map((r) => r.check)).toEqual([`sweep subscription ${other}`]);
+      expect(f[0]!.fix).toContain(`Reader on /subscriptions/${other}`);
+    } finally {
+      await admin.clearFaults();
+    }
+  });
+
   it("names unreachable Teams signing keys", async () => {
     const results = await doctor({
       TEAMS_WORKFLOW_URL: undefined,

@@ -215,8 +215,45 @@ describe("least privilege", () => {
       const role = resourceBody(main, symbol);
       expect(role, symbol).toMatch(new RegExp(`\\bactions:\\s*${actions}`));
       expect(role, symbol).toMatch(new RegExp(`dataActions:\\s*${dataActions}`));
-      expect(role, symbol).toMatch(/assignableScopes:\s*\[\s*subscription\(\)\.id\s*\]/);
+      // The remediator may be assigned in every governed subscription; the others in this one only.
+      expect(role, symbol).toMatch(
+        symbol === "remediatorRole"
+          ? /assignableScopes:\s*union\(\[subscription\(\)\.id\], map\(targetSubscriptionIds, s => '\/subscriptions\/\$\{s\}'\)\)/
+          : /assignableScopes:\s*\[\s*subscription\(\)\.id\s*\]/,
+      );
     }
+  });
+
+  it("governed subscriptions: Reader for Resource Graph in each, remediator and events in the others", () => {
+    expect(main).toMatch(/param targetSubscriptionIds string\[\] = \[subscription\(\)\.subscriptionId\]/);
+    const loop = main.slice(main.search(/^module targetSubscriptions /m));
+    expect(loop).toMatch(
+      /^module targetSubscriptions 'modules\/target-subscription\.bicep' = \[\s*for \(sub, i\) in targetSubscriptionIds:/,
+    );
+    expect(loop).toMatch(/scope:\s*subscription\(sub\)/);
+    expect(loop).toMatch(
+      /isDeploymentSubscription:\s*toLower\(sub\) == toLower\(subscription\(\)\.subscriptionId\)/,
+    );
+    const target = read("infra/modules/target-subscription.bicep");
+    expect(target).toMatch(/targetScope = 'subscription'/);
+    expect(resourceBody(target, "reader")).toMatch(
+      /roleDefinitionId:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', readerRoleId\)/,
+    );
+    expect(target).toMatch(/var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'/);
+    expect(target).toMatch(/resource remediator '[^']+' = if \(!isDeploymentSubscription\)/);
+    expect(target).toMatch(
+      /module events 'event-subscription\.bicep' = if \(!isDeploymentSubscription && connectSignals\)/,
+    );
+    expect(read("infra/modules/subscription-topic.bicep")).toMatch(
+      /topicType:\s*'Microsoft\.Resources\.Subscriptions'/,
+    );
+    // The sweep covers the governed subscriptions, and its timer schedule is never empty.
+    expect(main).toMatch(/sweepSubscriptions:\s*join\(targetSubscriptionIds, ','\)/);
+    expect(main).toMatch(/@minLength\(11\)\s*param sweepSchedule string = '0 0 3 \* \* \*'/);
+    expect(res).toMatch(/DRIFTGUARD_SWEEP_SCHEDULE:\s*sweepSchedule/);
+    expect(functionsTable.find((f) => f.name === "sweep")).toMatchObject({
+      schedule: "%DRIFTGUARD_SWEEP_SCHEDULE%",
+    });
   });
 
   it("only the remediator role is assigned at subscription scope; key rotation per listed resource group", () => {
@@ -234,8 +271,10 @@ describe("least privilege", () => {
   });
 
   it("secret values: read and write only, per target vault unless explicitly widened (not Secrets Officer)", () => {
+    // readMetadata: a sweep lists secret properties (never values) to find those near expiry.
     expect(stringItems(blockAfter(main, /^var secretRotationDataActions\s*=/m)).sort()).toEqual([
       "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
     ]);
     const officer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
@@ -373,7 +412,9 @@ describe("function app", () => {
         /functionResourceId:\s*'\$\{app\.outputs\.functionAppId\}\/functions\/\$\{eventFunctionName\}'/g,
       ),
     ];
-    expect(calls).toHaveLength(3); // ARM events, diagnostic setting writes/deletes and Key Vault events
+    // ARM events and diagnostic setting writes/deletes here and in the other governed subscriptions
+    // (through modules/target-subscription.bicep), Key Vault events.
+    expect(calls).toHaveLength(4);
     const sub = resourceBody(eventSub, "eventSubscription");
     expect(sub).toMatch(/endpointType:\s*'AzureFunction'/);
     expect(sub).toMatch(/resourceId:\s*functionResourceId/);
@@ -441,7 +482,7 @@ describe("function app", () => {
     const excluded = stringItems(blockAfter(res, /^var authExcludedPaths\s*=/m));
     // Called by machines with their own authentication vs. used by signed-in people.
     const MACHINE = new Set(["alerts", "teamsMessages", "health"]);
-    const PEOPLE = new Set(["auditQuery", "auditViewer", "auditStatus", "approvalPage"]);
+    const PEOPLE = new Set(["auditQuery", "auditViewer", "auditStatus", "approvalPage", "posture"]);
     const http = functionsTable.filter(
       (f): f is Extract<FunctionDefinition, { trigger: "http" }> => f.trigger === "http",
     );

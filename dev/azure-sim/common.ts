@@ -141,6 +141,8 @@ export class RequestLog {
         (e) =>
           e.handled &&
           ["PUT", "PATCH", "POST", "DELETE"].includes(e.method) &&
+          // A Resource Graph query is a POST that reads.
+          e.path.toLowerCase().replace(/\/+$/, "") !== "/providers/microsoft.resourcegraph/resources" &&
           (!p || e.path.toLowerCase().includes(p)),
       )
       .map(publicEntry);

@@ -32,6 +32,7 @@ import {
 } from "./common.js";
 import type { EventForwarderOptions } from "./events.js";
 import { PermissionTable, permissionSetSchema } from "./permissions.js";
+import { GRAPH_PATH, ResourceGraphHandler } from "./resource-graph.js";
 import type { Seed, SeedSecret } from "./seed.js";
 import { SeedError, validateSeed } from "./seed.js";
 import { lower, nameOfId, ResourceStore, typeOfId } from "./store.js";
@@ -139,6 +140,7 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     permissions,
     onOperationSucceeded: (id) => events?.operationSucceeded(id),
   });
+  const graph = new ResourceGraphHandler(store);
 
   for (const r of seed.resources ?? []) store.put(withFullApimScope(structuredClone(r)));
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
@@ -253,6 +255,8 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
     }
     entry.handled = true;
     const pr: ParsedRequest = { method, path, rawPath, query, rawBody: raw };
+    if (origin === "arm" && lower(path.replace(/\/+$/, "")) === GRAPH_PATH)
+      return graph.handle(req, method, body, res);
     if (origin === "arm") {
       events?.watch(req, res, pr);
       return arm.handle(req, pr, body, res);

@@ -364,6 +364,11 @@ export class ResourceStore {
     return true;
   }
 
+  /** All stored (non-inline) resources as stored, not rendered (read-only: do not change them). */
+  *allRaw(): Iterable<ArmResource> {
+    for (const e of this.map.values()) yield e.resource;
+  }
+
   /** All stored (non-inline) resources, rendered. */
   all(): ArmResource[] {
     return [...this.map.values()].map((e) => this.render(e.resource, e.etag));

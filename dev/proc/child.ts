@@ -31,9 +31,15 @@ function readOptions<T>(): T {
  */
 export function runChild<O extends ChildBaseOptions>(
   name: string,
-  start: (opts: O) => Promise<{ ready: { type: "ready" }; close: () => Promise<void> }>,
+  start: (opts: O) => Promise<{
+    ready: { type: "ready" };
+    close: () => Promise<void>;
+    /** Other requests from the supervisor (one JSON line each), e.g. a host's `run-timer`. */
+    onRequest?: (request: { type?: unknown } & Record<string, unknown>) => void;
+  }>,
 ): void {
   let close: (() => Promise<void>) | undefined;
+  let onRequest: ((request: { type?: unknown } & Record<string, unknown>) => void) | undefined;
   let stopping = false;
   const stop = (code: number) => {
     if (stopping) return;
@@ -57,13 +63,13 @@ export function runChild<O extends ChildBaseOptions>(
       process.stdin.on("error", () => stop(0));
       // Requests from the supervisor, one JSON line each.
       createInterface({ input: process.stdin }).on("line", (line) => {
-        let request: { type?: unknown } = {};
+        let request: { type?: unknown } & Record<string, unknown> = {};
         try {
-          request = JSON.parse(line) as { type?: unknown };
+          request = JSON.parse(line) as { type?: unknown } & Record<string, unknown>;
         } catch {
           return;
         }
-        if (request.type !== "usage") return;
+        if (request.type !== "usage") return onRequest?.(request);
         const cpu = process.cpuUsage();
         sendMessage<UsageMessage>({
           type: "usage",
@@ -75,6 +81,7 @@ export function runChild<O extends ChildBaseOptions>(
     }
     const started = await start(opts);
     close = started.close;
+    onRequest = started.onRequest;
     if (stopping) await close().catch(() => undefined);
     else sendMessage(started.ready);
   };

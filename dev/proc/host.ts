@@ -22,6 +22,7 @@ import {
   HOST_PID_HEADER,
   type HostProcessOptions,
   type HostReady,
+  type TimerDoneMessage,
 } from "./protocol.js";
 
 runChild<HostProcessOptions>("functions host", async (opts) => {
@@ -81,6 +82,20 @@ runChild<HostProcessOptions>("functions host", async (opts) => {
     close: async () => {
       await host.close();
       setRuntime(undefined);
+    },
+    onRequest: (request) => {
+      if (request.type !== "run-timer" || typeof request.name !== "string") return;
+      const name = request.name;
+      host.runTimer(name).then(
+        () => sendMessage<TimerDoneMessage>({ type: "timer-done", name, ok: true }),
+        (err: unknown) =>
+          sendMessage<TimerDoneMessage>({
+            type: "timer-done",
+            name,
+            ok: false,
+            error: String((err as Error)?.message ?? err),
+          }),
+      );
     },
   };
 });

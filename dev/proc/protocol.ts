@@ -145,6 +145,20 @@ export interface UsageMessage {
   rssBytes: number;
 }
 
+/** Sent by the supervisor to a host: run one timer function now (tests: two timers firing at once). */
+export interface RunTimerRequest {
+  type: "run-timer";
+  name: string;
+}
+
+/** A host's answer to a RunTimerRequest, once the timer function has returned or thrown. */
+export interface TimerDoneMessage {
+  type: "timer-done";
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
 /** Response headers each host process adds, so a caller can see which process answered. */
 export const HOST_PID_HEADER = "x-driftguard-host-pid";
 export const HOST_INDEX_HEADER = "x-driftguard-host-index";

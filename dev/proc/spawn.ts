@@ -68,6 +68,12 @@ export interface ManagedProcess<R> {
   usage(timeoutMs?: number): Promise<UsageMessage>;
   /** The last few KB of its stderr, for error messages. */
   stderrTail(): string;
+  /** Writes `message` on its stdin and resolves with its next message of type `answer`. */
+  request<A>(
+    message: { type: string } & Record<string, unknown>,
+    answer: string,
+    timeoutMs?: number,
+  ): Promise<A>;
 }
 
 export async function spawnProcess<R extends { type: "ready" }>(
@@ -92,6 +98,7 @@ export async function spawnProcess<R extends { type: "ready" }>(
   child.stdin?.on("error", () => undefined); // EPIPE once the child is gone
 
   const usageWaiters: ((usage: UsageMessage) => void)[] = [];
+  const answerWaiters: { type: string; resolve: (m: unknown) => void }[] = [];
   let tail = "";
   createInterface({ input: child.stderr! }).on("line", (line) => {
     tail = `${tail}${line}\n`.slice(-STDERR_TAIL_BYTES);
@@ -127,7 +134,11 @@ export async function spawnProcess<R extends { type: "ready" }>(
         clearTimeout(timer);
         resolve(message as unknown as R);
       } else if (message.type === "usage") usageWaiters.shift()?.(message as unknown as UsageMessage);
-      else opts.onMessage?.(message);
+      else {
+        const waiter = answerWaiters.findIndex((w) => w.type === message.type);
+        if (waiter >= 0) answerWaiters.splice(waiter, 1)[0]!.resolve(message);
+        else opts.onMessage?.(message);
+      }
     });
   });
 
@@ -172,5 +183,23 @@ export async function spawnProcess<R extends { type: "ready" }>(
         child.stdin?.write(`${JSON.stringify({ type: "usage" } satisfies UsageRequest)}\n`);
       }),
     stderrTail: () => tail,
+    request: <A>(message: { type: string } & Record<string, unknown>, answer: string, timeoutMs = 120_000) =>
+      new Promise<A>((resolve, reject) => {
+        if (exit !== undefined) return reject(new ChildProcessError(opts.name, "has exited"));
+        const waiter = {
+          type: answer,
+          resolve: (m: unknown) => {
+            clearTimeout(timer);
+            resolve(m as A);
+          },
+        };
+        const timer = setTimeout(() => {
+          const i = answerWaiters.indexOf(waiter);
+          if (i >= 0) answerWaiters.splice(i, 1);
+          reject(new ChildProcessError(opts.name, `did not answer ${message.type} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        answerWaiters.push(waiter);
+        child.stdin?.write(`${JSON.stringify(message)}\n`);
+      }),
   };
 }

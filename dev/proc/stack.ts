@@ -32,6 +32,7 @@ import type {
   HostReady,
   SimProcessOptions,
   SimReady,
+  TimerDoneMessage,
   UsageMessage,
 } from "./protocol.js";
 import { type ManagedProcess, spawnProcess } from "./spawn.js";
@@ -111,6 +112,8 @@ export interface ProcessHost {
   restart(): Promise<void>;
   /** The current process's own CPU time and RSS so far (benchmarks: driftguard's own cost). */
   usage(timeoutMs?: number): Promise<UsageMessage>;
+  /** Runs one of its timer functions now (whatever `timers` says) and resolves when it returns. */
+  runTimer(name: string, timeoutMs?: number): Promise<TimerDoneMessage>;
 }
 
 export interface ProcessStack {
@@ -339,6 +342,12 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
             watch(current);
           },
           usage: (timeoutMs) => current.usage(timeoutMs),
+          runTimer: (timerName, timeoutMs) =>
+            current.request<TimerDoneMessage>(
+              { type: "run-timer", name: timerName },
+              "timer-done",
+              timeoutMs,
+            ),
         };
         return handle;
       }),

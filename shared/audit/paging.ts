@@ -90,6 +90,7 @@ export interface NormalizedQuery {
   outcome?: string;
   policy?: string;
   actor?: string;
+  source?: string;
   from?: string;
   to?: string;
   limit: number;
@@ -104,6 +105,7 @@ export function normalizeQuery(q: AuditQuery): NormalizedQuery {
     outcome: q.outcome,
     policy: q.policy,
     actor: q.actor,
+    source: q.source,
     from: q.from === undefined ? undefined : canonicalTime(q.from, "from"),
     to: q.to === undefined ? undefined : canonicalTime(q.to, "to"),
     limit: normalizeLimit(q.limit),
@@ -120,6 +122,7 @@ export function matchesQuery(record: AuditRecord, key: string, q: NormalizedQuer
   if (q.outcome !== undefined && record.outcome !== q.outcome) return false;
   if (q.policy !== undefined && record.policy !== q.policy) return false;
   if (q.actor !== undefined && record.actor !== q.actor) return false;
+  if (q.source !== undefined && record.signal?.source !== q.source) return false;
   // key = "<iso>|<id>": key >= from  ⇔ time >= from;  key < to ⇔ time < to (the "|" suffix sorts after).
   if (q.from !== undefined && key < q.from) return false;
   if (q.to !== undefined && key >= q.to) return false;

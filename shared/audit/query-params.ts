@@ -5,6 +5,7 @@
  */
 import { InputError } from "../errors.js";
 import { parseResourceId } from "../resource-id.js";
+import { SIGNAL_SOURCES, type SignalSource } from "../signals/types.js";
 import { canonicalTime, DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN_LENGTH } from "./paging.js";
 import { type AuditQuery, type AuditRecord, OUTCOMES, type Outcome } from "./types.js";
 
@@ -17,6 +18,7 @@ const KNOWN = new Set([
   "outcome",
   "policy",
   "actor",
+  "source",
   "from",
   "to",
   "limit",
@@ -105,6 +107,12 @@ export function parseAuditQueryParams(params: URLSearchParams): AuditQuery & { f
         "actor",
       );
     out.actor = actor;
+  }
+  const source = get("source");
+  if (source !== undefined) {
+    if (!(SIGNAL_SOURCES as readonly string[]).includes(source))
+      throw new InputError("InvalidSource", `source must be one of ${SIGNAL_SOURCES.join(", ")}`, "source");
+    out.source = source as SignalSource;
   }
   const from = get("from");
   if (from !== undefined) {

@@ -89,6 +89,8 @@ export interface AuditQuery {
   outcome?: Outcome;
   policy?: string;
   actor?: string;
+  /** The record's `signal.source` (e.g. `sweep`). */
+  source?: SignalSource;
   /** ISO 8601 inclusive lower bound on `time`. */
   from?: string;
   /** ISO 8601 exclusive upper bound on `time`. */

@@ -2,10 +2,9 @@
 import { InputError } from "../errors.js";
 import { MODES } from "../policy/schema.js";
 import { isResourceId } from "../resource-id.js";
+import { SIGNAL_SOURCES } from "../signals/types.js";
 import { canonicalTime } from "./paging.js";
 import { type AuditRecordInput, OUTCOMES } from "./types.js";
-
-const SOURCES = ["eventgrid", "monitor", "budget", "manual", "timer"];
 
 export function validateRecordInput(input: AuditRecordInput): void {
   const bad = (path: string, message: string): never => {
@@ -26,8 +25,8 @@ export function validateRecordInput(input: AuditRecordInput): void {
   if (!(OUTCOMES as readonly string[]).includes(input.outcome))
     bad("outcome", `outcome must be one of ${OUTCOMES.join(", ")}`);
   if (!input.signal || typeof input.signal !== "object") bad("signal", "signal must be an object");
-  if (!SOURCES.includes(input.signal.source))
-    bad("signal.source", `signal.source must be one of ${SOURCES.join(", ")}`);
+  if (!SIGNAL_SOURCES.includes(input.signal.source))
+    bad("signal.source", `signal.source must be one of ${SIGNAL_SOURCES.join(", ")}`);
   if (typeof input.signal.type !== "string") bad("signal.type", "signal.type must be a string");
   if (typeof input.signal.id !== "string") bad("signal.id", "signal.id must be a string");
   if (!Array.isArray(input.changes)) bad("changes", "changes must be an array");

@@ -25,6 +25,12 @@ import type { ContainerClient, StoragePipelineOptions } from "@azure/storage-blo
 import { recordArmThrottled } from "../telemetry/api.js";
 import { deferredClient } from "./deferred-client.js";
 import type { DiagnosticSettingsClient } from "./diagnostic-settings.js";
+import {
+  type GraphSender,
+  RESOURCE_GRAPH_API_VERSION,
+  ResourceGraphClient,
+  type ResourceGraphOptions,
+} from "./resource-graph.js";
 
 /**
  * The Azure services remediation kinds use: the one list (kinds declare theirs in `services`, the
@@ -336,6 +342,45 @@ export class AzureClients {
         return { status: res.status, body };
       },
     };
+  }
+
+  /**
+   * Azure Resource Graph (sweeps), over REST with the same endpoint, identity and trust as the
+   * typed clients; retries and throttling are handled by the Resource Graph client itself.
+   */
+  resourceGraph(opts: ResourceGraphOptions = {}): ResourceGraphClient {
+    let client: Promise<(path: string, body: unknown) => ReturnType<GraphSender>> | undefined;
+    const load = async () => {
+      const [{ ServiceClient }, { createPipelineRequest, createHttpHeaders }] = await Promise.all([
+        import("@azure/core-client"),
+        import("@azure/core-rest-pipeline"),
+      ]);
+      const c = new ServiceClient({
+        ...this.classicOptions(),
+        retryOptions: { maxRetries: 0 },
+        credential: this.settings.credential,
+      });
+      const base = this.settings.armEndpoint.replace(/\/+$/, "");
+      return async (path: string, body: unknown) => {
+        const res = await c.sendRequest(
+          createPipelineRequest({
+            url: `${base}${path}?api-version=${RESOURCE_GRAPH_API_VERSION}`,
+            method: "POST",
+            body: JSON.stringify(body),
+            headers: createHttpHeaders({ "content-type": "application/json" }),
+          }),
+        );
+        return { status: res.status, headers: res.headers.toJSON(), bodyText: res.bodyAsText ?? "" };
+      };
+    };
+    const retry = this.settings.retry ?? DEFAULT_RETRY;
+    return new ResourceGraphClient(
+      async (path, body) => {
+        client ??= load();
+        return (await client)(path, body);
+      },
+      { maxRetries: retry.maxRetries, retryDelayInMs: retry.retryDelayInMs, ...opts },
+    );
   }
 
   /** Key Vault data-plane client for one vault (by name; the URL comes from configuration). */

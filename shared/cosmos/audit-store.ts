@@ -152,6 +152,7 @@ export class CosmosAuditStore implements AuditStore {
     if (nq.outcome !== undefined) add("c.outcome = @outcome", "@outcome", nq.outcome);
     if (nq.policy !== undefined) add("c.policy = @policy", "@policy", nq.policy);
     if (nq.actor !== undefined) add("c.actor = @actor", "@actor", nq.actor);
+    if (nq.source !== undefined) add("c.signal.source = @source", "@source", nq.source);
     if (nq.from !== undefined) add("c.sk >= @from", "@from", nq.from);
     if (nq.to !== undefined) add("c.sk < @to", "@to", nq.to);
     if (nq.after !== undefined) add("c.sk < @after", "@after", nq.after);

@@ -50,6 +50,7 @@ export const CONTAINERS = {
   audit: "audit",
   approvals: "approvals",
   counters: "counters",
+  sweeps: "sweeps",
 } as const;
 
 /** Hourly counters are useless after the hour; keep two days for inspection. */
@@ -69,6 +70,7 @@ export const AUDIT_INDEXING_POLICY: IndexingPolicy = {
     { path: "/outcome/?" },
     { path: "/policy/?" },
     { path: "/actor/?" },
+    { path: "/signal/source/?" },
     { path: "/sk/?" },
     { path: "/seq/?" },
     // The resumeWork timer's query: heads with an intent whose lease expired.
@@ -93,11 +95,25 @@ export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };
 
+/** Sweeps: the lease is point-read; posture runs are queried by sort key and policy, parts by run. */
+export const SWEEPS_INDEXING_POLICY: IndexingPolicy = {
+  indexingMode: "consistent",
+  automatic: true,
+  includedPaths: [
+    { path: "/docType/?" },
+    { path: "/sk/?" },
+    { path: "/runId/?" },
+    { path: "/policyNames/[]/?" },
+  ],
+  excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
+};
+
 export interface DriftguardContainers {
   database: Database;
   audit: Container;
   approvals: Container;
   counters: Container;
+  sweeps: Container;
 }
 
 /**
@@ -125,14 +141,16 @@ export async function ensureContainers(
         }),
       `container '${databaseName}/${id}'`,
     ).then((r) => r.container);
-  const [audit, approvals, counters] = await Promise.all([
+  const [audit, approvals, counters, sweeps] = await Promise.all([
     // defaultTtl -1 = TTL on, but an item expires only when it carries its own `ttl`: audit records
     // carry the retention, chain heads never expire (see CosmosAuditStore).
     make(CONTAINERS.audit, -1, AUDIT_INDEXING_POLICY),
     make(CONTAINERS.approvals, -1, APPROVALS_INDEXING_POLICY),
     make(CONTAINERS.counters, COUNTER_TTL_SECONDS, POINT_READ_ONLY),
+    // Posture documents carry the audit retention as their own `ttl`; the lease never expires.
+    make(CONTAINERS.sweeps, -1, SWEEPS_INDEXING_POLICY),
   ]);
-  return { database, audit, approvals, counters };
+  return { database, audit, approvals, counters, sweeps };
 }
 
 /** createIfNotExists is read-then-create: two processes starting together can race into a 409.

@@ -8,6 +8,7 @@ import { CosmosAuditStore } from "./audit-store.js";
 import { createCosmosClient, ensureContainers } from "./client.js";
 import { CosmosEvidenceStore } from "./evidence-store.js";
 import { CosmosResourceGate } from "./resource-gate.js";
+import { CosmosSweepStore } from "./sweep-store.js";
 import { CosmosTeamsConversationStore } from "./teams-store.js";
 
 export async function createCosmosStores(
@@ -37,6 +38,7 @@ export async function createCosmosStores(
     teams: new CosmosTeamsConversationStore(containers.approvals),
     evidence: new CosmosEvidenceStore(containers.audit, audit),
     ...(audit.outbox ? { outbox: audit.outbox } : {}),
+    sweeps: new CosmosSweepStore(containers.sweeps, { retentionDays: config.cosmos.auditRetentionDays }),
     ping: async () => {
       await containers.database.read();
     },

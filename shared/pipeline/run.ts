@@ -8,7 +8,7 @@ import { BrokenCircuitError, type CircuitBreakerPolicy } from "cockatiel";
 import type { AuditRecord, AuditRecordInput, Change, RecordApprover } from "../audit/types.js";
 import { asRemediationError, RemediationError, type Step } from "../errors.js";
 import type { Logger } from "../log.js";
-import { EXCLUDE_TAG, isOptedOut } from "../opt-out.js";
+import { describeExemption, exemptionOf } from "../opt-out.js";
 import type { Policy, PolicyMode } from "../policy/schema.js";
 import type { ActionLimit } from "../ports/action-limit.js";
 import type { Approval, ApprovalContextEntry, ApprovalReason } from "../ports/approval-store.js";
@@ -143,8 +143,10 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
     if (err instanceof BrokenCircuitError) return deferred(breakerOpen);
     return failed(err, "read");
   }
-  if (isOptedOut(current.tags)) {
-    const reason = `resource carries the opt-out tag ${EXCLUDE_TAG}=true`;
+  // The record names the exemption and, for `driftguard:exclude-until`, its end.
+  const exemption = exemptionOf(current.tags, env.clock.now());
+  if (exemption.exempt) {
+    const reason = describeExemption(exemption);
     return {
       decision: { ...base, outcome: "excluded", reason, retry: false },
       record: record({ outcome: "excluded", reason }),

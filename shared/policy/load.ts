@@ -104,6 +104,11 @@ function checkKinds(
       });
       return;
     }
+    if (p.sweep === true && !remediation.sweep)
+      issues.push({
+        path: `policies[${i}].sweep`,
+        message: `kind '${p.kind}' cannot sweep (it acts on alerts only); leave sweep out or set it to false`,
+      });
     const parsed = remediation.paramsSchema.safeParse(p.params ?? {});
     if (parsed.success) params[i] = parsed.data as Record<string, unknown>;
     else issues.push(...zodIssues(parsed.error, ["policies", i, "params"]));

@@ -106,6 +106,9 @@ export const policySchema = z.strictObject({
     )
     .default([]),
   maxActionsPerHour: z.number().int().min(1).max(100_000).default(20),
+  /** `false`: a sweep of the estate leaves this policy's resources alone for its kind (events still
+   *  apply). `true` on a kind that cannot sweep is an error (load.ts). Absent: the kind sweeps if it can. */
+  sweep: z.boolean().optional(),
 });
 
 export const policyFileSchema = z.strictObject({

@@ -10,6 +10,7 @@ import type { AuditStore } from "./audit-store.js";
 import type { EventOutbox } from "./event-outbox.js";
 import type { EvidenceStore } from "./evidence-store.js";
 import type { ResourceGate } from "./resource-gate.js";
+import type { SweepStore } from "./sweep-store.js";
 import type { TeamsConversationStore } from "./teams-conversations.js";
 
 export interface Stores {
@@ -25,6 +26,8 @@ export interface Stores {
   evidence?: EvidenceStore;
   /** Pending decision events, written with their records (present when decision events are on). */
   outbox?: EventOutbox;
+  /** The sweep lease and the posture runs (absent: this process cannot sweep). */
+  sweeps?: SweepStore;
   /** Readiness probe of the backing store (Cosmos reachable). */
   ping(): Promise<void>;
 }

@@ -134,6 +134,73 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
   apply(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<Change[]>;
   /** Reads back and checks the plan took effect; `plan.changes` are the ones `apply` returned. */
   verify(plan: ChangePlan<D>, ctx: RemediationContext<P>): Promise<VerifyResult>;
+  /** How the kind finds candidates in a sweep; absent: the kind does not sweep (alert-driven kinds). */
+  // biome-ignore lint/suspicious/noExplicitAny: a kind's sweep state is its own
+  readonly sweep?: SweepSupport<P, any>;
+}
+
+/**
+ * One row of Azure Resource Graph's `resources` table, as a sweep reads it (`project id, name, type,
+ * subscriptionId, resourceGroup, location, tags, properties`): `properties` as ARM returns them.
+ */
+export interface SweepRow {
+  id: string;
+  name: string;
+  /** Lower-case in Resource Graph (e.g. `microsoft.storage/storageaccounts`). */
+  type: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location?: string;
+  tags: Record<string, string>;
+  properties: Record<string, unknown>;
+}
+
+/**
+ * A resource a row stands for, as the pipeline would target it: the row itself, a child held inline
+ * in the row (an NSG's rule), or a child read per row (a vault's secrets).
+ */
+export interface SweepSubject<S = unknown> {
+  resourceId: string;
+  /** Full ARM type, children included: policies' `resourceTypes` and `scope` are matched on it. */
+  resourceType: string;
+  /** The tags `read` would report for it (the sweep decides exemptions from them, with no ARM call). */
+  tags: Record<string, string>;
+  /** A resource whose tags govern this one too, under its own (an online endpoint's workspace):
+   *  the sweep looks them up in Resource Graph. */
+  inheritTagsFrom?: string;
+  /** What `finding` decides on: from the row's `properties`, or read per row. Never secret values. */
+  state: S;
+}
+
+export interface SweepContext {
+  /** Whether some sweeping policy of this kind names `resourceType` (e.g. NSG rules, or only NSGs). */
+  covers(resourceType: string): boolean;
+  /** Per-row reads (kinds whose state is not in Resource Graph's `resources` table). */
+  clients: AzureClients;
+  now: Date;
+  log: Logger;
+}
+
+/**
+ * How a kind takes part in a sweep of the estate (docs/policies.md#sweep). A sweep reads Resource
+ * Graph once for the union of `rowTypes` over the sweeping policies, turns each row into `subjects`,
+ * picks each subject's policy (first policy of the kind whose `resourceTypes` and `scope` match it)
+ * and asks `finding` whether it is non-compliant under that policy's params. Only non-compliant
+ * subjects reach the pipeline (which then reads the current state as for any signal); a compliant
+ * one costs no ARM request when `subjects` reads nothing (`reads: "none"`).
+ */
+export interface SweepSupport<P = unknown, S = unknown> {
+  /** Resource Graph `resources` types (lower-case) holding what policies naming these
+   *  `resourceTypes` govern: e.g. NSG rules live in their NSG's row, secrets are read per vault. */
+  rowTypes(policyResourceTypes: readonly string[]): readonly string[];
+  /** `none`: subjects and their state come from the row alone. `per-row`: `subjects` calls Azure
+   *  for each row (state outside the `resources` table); docs/performance.md lists the cost. */
+  readonly reads: "none" | "per-row";
+  /** The subjects a row stands for. With `reads: "none"` it must not call Azure. */
+  subjects(row: SweepRow, ctx: SweepContext): SweepSubject<S>[] | Promise<SweepSubject<S>[]>;
+  /** Why the subject is non-compliant under `params` (one line for the report), or undefined when
+   *  it is compliant. Pure: decided from `subject.state`, never from a read. */
+  finding(subject: SweepSubject<S>, params: P, now: Date): string | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry and the pipeline drive kinds of any param/state/data type

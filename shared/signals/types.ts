@@ -4,7 +4,17 @@
  * only long enough for self-loop detection and pseudonymisation by the record builder.
  */
 
-export type SignalSource = "eventgrid" | "monitor" | "budget" | "manual" | "timer";
+export type SignalSource = "eventgrid" | "monitor" | "budget" | "manual" | "timer" | "sweep";
+
+/** Every signal source, in the order the docs list them. */
+export const SIGNAL_SOURCES: readonly SignalSource[] = [
+  "eventgrid",
+  "monitor",
+  "budget",
+  "manual",
+  "timer",
+  "sweep",
+];
 
 /** What the policy `triggers` list is matched against. */
 export type Trigger =
@@ -20,7 +30,9 @@ export type Trigger =
    */
   | { budget: string; thresholdType?: BudgetThresholdType }
   /** On-demand runs (CLI `driftguard rotate`, approvals, timers). */
-  | { manual: string };
+  | { manual: string }
+  /** A sweep of the estate (its run ID): no policy trigger matches it; the sweep names the policy. */
+  | { sweep: string };
 
 /** A resource the signal is about: for `resourceTypes` and `scope` matching. */
 export interface SignalTarget {

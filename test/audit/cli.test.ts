@@ -172,3 +172,22 @@ describe("driftguard audit verify", () => {
     expect((await run(store, ["verify", "--resource", "nope"])).code).toBe(1);
   });
 });
+
+describe("driftguard audit --source", () => {
+  it("filters on the record's signal source and names a bad one", async () => {
+    const store = await seeded();
+    await store.append(
+      input({
+        time: "2025-07-10T11:45:00.000Z",
+        signal: { source: "sweep", type: "driftguard.sweep", id: "run-1", correlationId: "run-1" },
+      }),
+    );
+    const ok = await run(store, ["--source", "sweep", "--format", "json"]);
+    const items = (JSON.parse(ok.out) as { items: { signal: { source: string } }[] }).items;
+    expect(items).toHaveLength(1);
+    expect(items[0]!.signal.source).toBe("sweep");
+    const bad = await run(store, ["--source", "carrier-pigeon"]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("invalid --source");
+  });
+});

@@ -132,12 +132,26 @@ describe("rotate-secret: registration, params, IDs", () => {
   });
 
   it("validates params strictly with defaults 90 days / 32 characters", () => {
-    expect(rotateSecretParamsSchema.parse({})).toEqual({ validityDays: 90, length: 32, minAgeMinutes: 0 });
-    expect(rotateSecretParamsSchema.parse({ validityDays: 3650, length: 256, minAgeMinutes: 60 })).toEqual({
+    expect(rotateSecretParamsSchema.parse({})).toEqual({
+      validityDays: 90,
+      length: 32,
+      minAgeMinutes: 0,
+      rotateWithinDays: 30,
+    });
+    expect(
+      rotateSecretParamsSchema.parse({
+        validityDays: 3650,
+        length: 256,
+        minAgeMinutes: 60,
+        rotateWithinDays: 7,
+      }),
+    ).toEqual({
       validityDays: 3650,
       length: 256,
       minAgeMinutes: 60,
+      rotateWithinDays: 7,
     });
+    expect(() => rotateSecretParamsSchema.parse({ rotateWithinDays: 0 })).toThrow();
     for (const bad of [
       { validityDays: 0 },
       { validityDays: 3651 },

@@ -45,6 +45,8 @@ export type {
   PlannedNarrowing,
 } from "./plan.js";
 
+import { inboundRuleSweep } from "./sweep.js";
+
 export const KIND = "close-internet-inbound-rule";
 
 export const NSG_TYPE = "Microsoft.Network/networkSecurityGroups";
@@ -152,6 +154,7 @@ export const remediation: Remediation<Params, InboundRuleState, InboundRuleData>
     ],
   },
   paramsSchema,
+  sweep: inboundRuleSweep,
 
   supports(resourceType: string): boolean {
     const t = resourceType.toLowerCase();

@@ -29,6 +29,7 @@ import {
   tagsOf,
 } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
+import { publicNetworkAccessSweep } from "./sweep.js";
 
 export const KIND = "disable-public-network-access";
 
@@ -320,6 +321,7 @@ export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNe
     ],
   },
   paramsSchema,
+  sweep: publicNetworkAccessSweep({ canonicalType, changesFor }),
 
   supports(resourceType: string): boolean {
     return canonicalType(resourceType) !== undefined;

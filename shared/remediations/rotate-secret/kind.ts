@@ -36,6 +36,7 @@ import {
   SECRET_RESOURCE_TYPE,
   type SecretState,
 } from "./plan.js";
+import { secretSweep } from "./sweep.js";
 
 export const KIND = "rotate-secret";
 
@@ -80,6 +81,15 @@ export const paramsSchema = z.strictObject({
     .default(0)
     .describe(
       "A newest version younger than this is not rotated again by an event or alert (on-demand rotations are not held back); 0 = no minimum",
+    ),
+  rotateWithinDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(30)
+    .describe(
+      "A sweep rotates secrets whose current version expires within this many days, or has expired (Key Vault's own near-expiry notice is 30 days before)",
     ),
 });
 export type Params = z.infer<typeof paramsSchema>;
@@ -170,6 +180,8 @@ export const remediation: Remediation<Params, SecretState, RotateSecretData> = {
     dataActions: [
       "Microsoft.KeyVault/vaults/secrets/getSecret/action",
       "Microsoft.KeyVault/vaults/secrets/setSecret/action",
+      // A sweep lists the vault's secret properties (no values): sweep.ts.
+      "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
     ],
     conditionalActions: [
       "Microsoft.Storage/storageAccounts/listKeys/action",
@@ -181,6 +193,7 @@ export const remediation: Remediation<Params, SecretState, RotateSecretData> = {
   // The new expiry is now + validity: an approval binds that the expiry changes, not the second.
   volatileChangePaths: ["attributes.expires"],
   paramsSchema,
+  sweep: secretSweep,
 
   supports(resourceType: string): boolean {
     return sameType(resourceType, SECRET_RESOURCE_TYPE);

@@ -28,6 +28,8 @@ export interface RotationParams {
   validityDays: number;
   length: number;
   minAgeMinutes: number;
+  /** A sweep rotates versions expiring within this many days (or expired). */
+  rotateWithinDays: number;
 }
 
 /** Current state of the secret's latest version — metadata only, never the value. */
@@ -159,6 +161,17 @@ function rotationVerdict(state: SecretState, ctx: RemediationContext<RotationPar
     return {
       rotate: false,
       reason: `version ${state.version} was created at ${state.createdOn}, less than ${ctx.params.minAgeMinutes} minutes ago: not rotated again`,
+    };
+  }
+
+  if ("sweep" in trigger || signal.source === "sweep") {
+    // The sweep found the secret near expiry in its listing; decide again from the version read now.
+    const within = ctx.params.rotateWithinDays;
+    if (state.expiresOn && Date.parse(state.expiresOn) - now.getTime() <= within * DAY_MS)
+      return { rotate: true, why: `sweep: current version ${state.version} ${expiryText}` };
+    return {
+      rotate: false,
+      reason: `the current version ${state.version} ${expiryText}, not within ${within} days`,
     };
   }
 
