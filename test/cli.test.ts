@@ -105,12 +105,14 @@ describe("driftguard replay", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(1);
+    // Every kind whose first matching policy governs the workspace decides, one line each.
+    expect(lines.map((l) => l.kind)).toEqual(["disable-public-network-access", "enable-diagnostic-logs"]);
     expect(lines[0]).toMatchObject({
       outcome: "dry-run",
       kind: "disable-public-network-access",
       policy: "ai-services-private",
       changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
     });
+    expect(lines[1]).toMatchObject({ outcome: "compliant", policy: "audit-logs-on" });
   }, 90_000);
 });

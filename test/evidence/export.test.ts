@@ -107,9 +107,7 @@ describe("audit export", () => {
 
     const csv = files.get("approvals.csv")!.toString("utf8").trim().split("\r\n");
     expect(csv[0]).toBe("approvalId,resource,change,requested,decidedBy,decidedAt,outcome,result");
-    expect(csv.find((l) => l.includes(APPROVE))).toMatch(
-      /,p-0123456789abcdef01234567,[^,]+,approved,remediated$/,
-    );
+    expect(csv.find((l) => l.includes(APPROVE))).toMatch(/,p-[0-9a-f]{24},[^,]+,approved,remediated$/);
     expect(csv.find((l) => l.includes(REJECT))).toMatch(/,rejected,$/);
 
     const summary = files.get("summary.md")!.toString("utf8");
