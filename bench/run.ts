@@ -18,7 +18,7 @@ import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
 import { check, median, Results, round } from "./lib/report.js";
-import { cpuBetween, cpuSnapshot } from "./lib/stand-ins.js";
+import { armWritesByResource, cpuBetween, cpuSnapshot } from "./lib/stand-ins.js";
 import { armWriteEvent, BENCH_POLICY_YAML, seedOf, storageAccounts } from "./lib/workload.js";
 import { runPipelineBench } from "./pipeline.js";
 import {
@@ -64,6 +64,7 @@ const N = quick
       smallQueries: 100,
     };
 const DUPLICATE_SHARE = 0.3;
+const nameOf = (id: string) => id.split("/").pop()!.toLowerCase();
 
 const results = new Results();
 const started = Date.now();
@@ -235,16 +236,23 @@ try {
       const first = await phase("first decision", () =>
         firstDecisions(entry, env, firstEvents.slice(0, N.cold)),
       );
-      const firstMs = median(first.map((f) => f.importToDecisionMs));
+      // Only decisions that wrote their fix count: an invocation that failed, or ended without its
+      // ARM write, would make the figure look better than a real first decision.
+      const firstWrites = await armWritesByResource(stack, "stfirst");
+      const wroteFix = first.filter((f, i) => f.ok && firstWrites.get(nameOf(ids.first[i]!)) === 1);
+      const firstMs = median(wroteFix.map((f) => f.importToDecisionMs));
       const firstMetric = results.add({
         metric: "first_decision_ms",
         value: firstMs,
         unit: "ms",
-        ...check(firstMs, "<=", 600),
-        samples: first.length,
-        what: "fresh node process: import of the package + one remediation (ARM read, write, verify; Cosmos gate and record), median",
-        from_process_start_ms: round(median(first.map((f) => f.fromProcessStartMs))),
-        invocation_ms: round(median(first.map((f) => f.decisionMs))),
+        target: "<= 600, every decision wrote its fix",
+        met: wroteFix.length === first.length && firstMs <= 600,
+        samples: wroteFix.length,
+        without_fix: first.length - wroteFix.length,
+        errors: first.flatMap((f) => (f.error ? [f.error.slice(0, 200)] : [])),
+        what: "fresh node process: import of the package + one remediation (ARM read, write, verify; Cosmos gate and record), median of the decisions that wrote their fix",
+        from_process_start_ms: round(median(wroteFix.map((f) => f.fromProcessStartMs))),
+        invocation_ms: round(median(wroteFix.map((f) => f.decisionMs))),
       });
       if (!firstMetric.met) {
         const dir = path.join(profilesDir, "first-decision");
@@ -280,7 +288,14 @@ try {
       metric: "arm_writes_per_fix",
       value: counting.armWritesPerFix,
       unit: "writes",
-      ...check(counting.armWritesPerFix, "==", 1),
+      target: "== 1 (mean and per resource)",
+      met:
+        counting.armWritesPerFix === 1 &&
+        counting.armWritesPerFixMax === 1 &&
+        counting.resourcesNotWritten === 0,
+      mean: round(counting.armWritesPerFix, 3),
+      max_per_resource: counting.armWritesPerFixMax,
+      resources_not_written: counting.resourcesNotWritten,
       samples: counting.n,
     });
     results.add({
@@ -305,9 +320,11 @@ try {
     const e2e = await phase(`steady ${N.e2eRate}/s for ${N.e2eSeconds} s`, () =>
       steadyLatency(ctx, ids.e2e, N.e2eRate),
     );
+    // Over accepted deliveries only; a delivery that failed is counted apart and fails the metric.
     const e2eExtra = {
-      samples: e2e.n,
-      ok: e2e.ok,
+      samples: e2e.ok,
+      deliveries: e2e.n,
+      failed: e2e.failed,
       statuses: e2e.statuses,
       rate_per_s: N.e2eRate,
       p90: round(e2e.p90),
@@ -321,7 +338,8 @@ try {
       metric: "e2e_p99_ms",
       value: e2e.p99,
       unit: "ms",
-      ...check(e2e.p99, "<=", 60),
+      target: "<= 60, no failed delivery",
+      met: e2e.failed === 0 && e2e.p99 <= 60,
       ...e2eExtra,
     });
 
@@ -370,18 +388,15 @@ try {
       duplicateBurst(ctx, ids.speedup3, N.speedup, "front-end"),
     );
     const speedup = three.remediationsPerSecond / one.remediationsPerSecond;
-    // What this machine allows: every process's CPU per remediation against its cores, and one host
-    // process against one core (Node runs a host's JavaScript on one thread).
-    const cpuTotal3 = Object.values(three.cpuMsPerRemediation).reduce((a, b) => a + b, 0);
-    const hostCpu1 = one.cpuMsPerRemediation["host-0"] ?? Number.NaN;
-    const machineBound = (os.cpus().length * 1000) / cpuTotal3;
-    const oneHostBound = 1000 / hostCpu1;
+    // Reported as measured, with the machine's cores: no bound is derived from these runs to excuse
+    // the figure (docs/performance.md).
     results.add({
       metric: "scaleout_speedup_3_hosts",
       value: speedup,
       unit: "ratio",
       ...check(speedup, ">=", 1.8),
       events_per_burst: N.speedup,
+      machine_cores: os.cpus().length,
       one_host: {
         remediations_per_s: round(one.remediationsPerSecond),
         cpu_share_of_one_core: one.cpuShareOfOneCore,
@@ -391,17 +406,6 @@ try {
         remediations_per_s: round(three.remediationsPerSecond),
         cpu_share_of_one_core: three.cpuShareOfOneCore,
         cpu_ms_per_remediation: three.cpuMsPerRemediation,
-      },
-      machine_cores: os.cpus().length,
-      bounds: {
-        what: "remediations/s this machine allows: all processes' CPU per remediation against its cores; one host process against one core",
-        machine_per_s: round(machineBound),
-        one_host_per_s: round(oneHostBound),
-        store_ceiling_per_s: round(ceilingRemediations),
-        best_possible_speedup: round(
-          Math.min(3 * oneHostBound, machineBound, ceilingRemediations) /
-            Math.min(oneHostBound, machineBound, ceilingRemediations),
-        ),
       },
     });
 

@@ -123,17 +123,22 @@ export async function closedLoop<T>(
   };
 }
 
-/** Sends one item every `1000 / ratePerSecond` ms (on schedule, whatever is in flight). */
+/**
+ * Sends one item every `1000 / ratePerSecond` ms (on schedule, whatever is in flight). `latencies`
+ * holds the accepted (2xx) deliveries only; the others are counted in `failed` (and by status), so
+ * a failure can never make a latency look better.
+ */
 export async function openLoop<T>(
   items: readonly T[],
   ratePerSecond: number,
   send: (item: T) => Promise<Delivery>,
-): Promise<RunStats & { lateStarts: number }> {
+): Promise<RunStats & { lateStarts: number; failed: number }> {
   const interval = 1000 / ratePerSecond;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const inflight: Promise<void>[] = [];
   let lateStarts = 0;
+  let failed = 0;
   const started = performance.now();
   for (let i = 0; i < items.length; i++) {
     const due = started + i * interval;
@@ -142,8 +147,9 @@ export async function openLoop<T>(
     else if (wait < -interval) lateStarts++;
     inflight.push(
       send(items[i]!).then((d) => {
-        latencies.push(d.ms);
         statuses[d.status] = (statuses[d.status] ?? 0) + 1;
+        if (d.status >= 200 && d.status < 300) latencies.push(d.ms);
+        else failed++;
       }),
     );
   }
@@ -153,8 +159,9 @@ export async function openLoop<T>(
     latencies,
     deliveries: items.length,
     redeliveries: 0,
-    failedForGood: 0,
+    failedForGood: failed,
     statuses,
     lateStarts,
+    failed,
   };
 }
