@@ -153,9 +153,9 @@ function measuredNumbers(value: unknown, key = ""): string[] {
 
 /** Figures printed in `prose` as a number of their own (not part of a longer number). */
 function quoted(prose: string, numbers: string[]): string[] {
-  const escape = (n: string) => n.replace(/[.,]/g, (c) => `\\${c}`);
+  const escaped = (n: string) => n.replace(/[.,]/g, (c) => `\\${c}`);
   return [...new Set(numbers)].filter((n) =>
-    new RegExp(`(?<![\\d.,])${escape(n)}(?![\\d]|[.,]\\d)`).test(prose),
+    new RegExp(`(?<![\\d.,])${escaped(n)}(?![\\d]|[.,]\\d)`).test(prose),
   );
 }
 
