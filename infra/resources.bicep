@@ -525,6 +525,8 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
     appInsightsPublisher
     cosmosDataContributor
     containers
+    // Phase 2: the action group lists the alerts function's key before this rewrite restarts the app.
+    actionGroup
   ]
 }
 
@@ -613,7 +615,9 @@ resource subscriptionTopicDeadLetter 'Microsoft.Authorization/roleAssignments@20
 // ─── Azure Monitor action group → /api/alerts (phase 2) ──────────────────────────────────────────────
 // The webhook carries the `alerts` function's own key (function scope: it opens no other function,
 // unlike a host key). A function's keys exist once the deployed code has been indexed, hence
-// connectSignals (the postdeploy hook waits until the key can be listed).
+// connectSignals (the postdeploy hook waits until the key can be listed). The key is listed before
+// the app settings are rewritten (appSettingsConfig depends on the action group), never during the
+// restart that rewrite causes.
 
 // The alerts trigger's name and route in functions/app.ts (test/infra.test.ts checks they match).
 var alertsFunctionName = 'alerts'
@@ -639,9 +643,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (connectS
       }
     ]
   }
-  dependsOn: [
-    appSettingsConfig
-  ]
+  // No dependency on the app settings: rewriting them restarts the app, and a function key listed
+  // while the host restarts fails the provision. The settings are rewritten after this instead
+  // (appSettingsConfig depends on it), so the key is listed from the app as it is running.
 }
 
 // ─── Outputs ─────────────────────────────────────────────────────────────────────────────────────────
