@@ -382,7 +382,7 @@ describe("the app's Key Vault", () => {
     const storageName = /^\s*name:\s*'([^']*)'/m.exec(resourceBody(res, "storage"))![1]!;
     fc.assert(
       fc.property(fc.stringMatching(/^[a-z2-7]{13}$/), (unique) =>
-        /^[a-z0-9]{3,24}$/.test(storageName.replace("${resourceToken}", unique)),
+        /^[a-z0-9]{3,24}$/.test(storageName.replace(/\$\{resourceToken\}/, unique)),
       ),
     );
   });
