@@ -2,7 +2,9 @@
  * `npm run bench`: driftguard's performance, measured as a new user would. Prints one JSON line per
  * metric (`{"metric","value","unit",…}`) and writes bench/results.json. The method of each metric is
  * in docs/performance.md. `--quick` runs every phase with small samples (a smoke test of the bench,
- * not figures to quote). Never part of `npm test`.
+ * not figures to quote). `--time-limit <minutes>`: past it, the phase running stops and the rest are
+ * skipped; results.json then names what stopped (`stopped`) and the exit code is 1. Never part of
+ * `npm test`.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -15,6 +17,7 @@ import { CosmosAuditStore } from "../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../shared/cosmos/client.js";
 import { burstRecords, documentSizes, seedHistories } from "./audit.js";
 import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
+import { pastDeadline, setDeadline, TimeLimitReached } from "./lib/driver.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
 import { check, median, Results, round } from "./lib/report.js";
@@ -68,8 +71,16 @@ const nameOf = (id: string) => id.split("/").pop()!.toLowerCase();
 
 const results = new Results();
 const started = Date.now();
+const timeLimitArg = process.argv.indexOf("--time-limit");
+const timeLimitMinutes = timeLimitArg > 0 ? Number(process.argv[timeLimitArg + 1]) : undefined;
+if (timeLimitMinutes !== undefined) {
+  if (!(timeLimitMinutes > 0)) throw new Error("--time-limit: expected a number of minutes");
+  setDeadline(started + timeLimitMinutes * 60_000);
+}
+let stopped: string | undefined;
 const phases: Record<string, number> = {};
 async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (pastDeadline()) throw new TimeLimitReached(`${name} (not started)`);
   const t = performance.now();
   process.stderr.write(`bench: ${name}…\n`);
   try {
@@ -498,6 +509,13 @@ try {
     client.dispose();
     await stack.close();
   }
+} catch (err) {
+  // Stopped early: the metrics measured so far are kept, and results.json says what stopped.
+  stopped = err instanceof Error ? err.message : String(err);
+  process.exitCode = 1;
+  process.stderr.write(
+    `bench: stopped: ${err instanceof TimeLimitReached ? stopped : ((err as Error)?.stack ?? stopped)}\n`,
+  );
 } finally {
   const durationS = round((Date.now() - started) / 1000, 1);
   process.stderr.write(`bench: finished in ${durationS} s\n`);
@@ -512,6 +530,8 @@ try {
     load_average_at_end: os.loadavg().map((l) => round(l)),
     duration_s: durationS,
     phases_s: phases,
+    ...(timeLimitMinutes !== undefined ? { time_limit_minutes: timeLimitMinutes } : {}),
+    ...(stopped ? { stopped } : {}),
   });
   await rm(scratch, { recursive: true, force: true });
 }

@@ -4,7 +4,14 @@
  * taken by sending to host 0 directly; the 3-host burst goes through the round-robin front end.
  */
 import type { ProcessStack } from "../dev/proc/stack.js";
-import { closedLoop, type Delivery, EventGridSender, openLoop, type RunStats } from "./lib/driver.js";
+import {
+  closedLoop,
+  type Delivery,
+  EventGridSender,
+  openLoop,
+  type RunStats,
+  TimeLimitReached,
+} from "./lib/driver.js";
 import { percentile, round } from "./lib/report.js";
 import {
   armWritesByResource,
@@ -46,6 +53,7 @@ function summary(stats: RunStats) {
 
 /** Deliveries that must all end 2xx (after redeliveries), or the phase's figures mean nothing. */
 function assertDelivered(stats: RunStats, what: string): void {
+  if (stats.cut) throw new TimeLimitReached(what);
   if (stats.failedForGood > 0)
     throw new Error(
       `${what}: ${stats.failedForGood} deliveries never succeeded (${JSON.stringify(stats.statuses)})`,
@@ -117,6 +125,7 @@ export async function steadyLatency(ctx: StackContext, ids: readonly string[], r
   try {
     const cpu0 = await cpuSnapshot(ctx.stack);
     const stats = await openLoop(ids, rate, (id) => sender.send(armWriteEvent(id)));
+    if (stats.cut) throw new TimeLimitReached("steady arrivals");
     const cpu = cpuBetween(await cpuSnapshot(ctx.stack), cpu0);
     // Latencies of accepted deliveries only; failures are counted apart (and fail the metric).
     const ok = stats.latencies.length;

@@ -16,6 +16,7 @@ import type { Policy } from "../shared/policy/schema.js";
 import type { RemediationRegistry } from "../shared/remediations/registry.js";
 import { checkPolicyScopes } from "./doctor-arm.js";
 import type { CheckResult, CheckStatus } from "./doctor-result.js";
+import { checkCardDestination } from "./doctor-teams.js";
 
 export type { CheckResult, CheckStatus } from "./doctor-result.js";
 
@@ -84,6 +85,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   out.push(...(await checkPolicyScopes(clients.arm(), policies, opts.registry, subscriptions)));
   out.push(...checkApprovals(config, policies));
   out.push(...(await checkTeams(config, opts.timeoutMs ?? 10_000)));
+  out.push(...(await checkCardDestination(config, credential, ca, opts.timeoutMs ?? 10_000)));
   out.push(...checkOperations(config));
   return out;
 }

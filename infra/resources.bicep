@@ -505,6 +505,9 @@ var appSettings = {
   TEAMS_BOT_APP_ID: teamsBotAppId
   TEAMS_SERVICE_URL: teamsServiceUrl
   TEAMS_CONVERSATION_ID: teamsConversationId
+  // Only a Teams conversation of this tenant is captured; captures are recorded on the app itself.
+  AZURE_TENANT_ID: tenant().tenantId
+  DRIFTGUARD_APP_RESOURCE_ID: functionApp.id
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.

@@ -113,7 +113,7 @@ export const RELIABILITY_SCENARIOS: readonly Scenario[] = [
     test: "Cosmos frozen",
     cells: (f) => [
       `${fmt(f.causes)} causes, ${fmt(f.hosts)} host processes, ${fmt(f.writesInFlightAtFreeze)} writes in flight at the freeze`,
-      `Cosmos process SIGSTOPped for ${fmt(f.frozenSeconds)} s; ${fmt(f.firstDeliveriesFailed)} first deliveries answered non-2xx; redelivered until accepted (${fmt(f.deliveryAttemptsAfterFault)} deliveries)`,
+      `Cosmos process SIGSTOPped for ${fmt(f.frozenSeconds)} s, ${fmt(f.writesLandedDuringFreeze)} writes landing meanwhile; ${fmt(f.firstDeliveriesFailed)} first deliveries answered non-2xx; redelivered until accepted (${fmt(f.deliveryAttemptsAfterFault)} deliveries)`,
       bold(f.recordsLost),
       bold(f.doubleWrites),
       `${fmt(f.armWrites)} writes, ${fmt(f.remediatedRecords)} \`remediated\` (${fmt(f.settledFromIntent)} settled from their intent), ${fmt(f.doubleRecords)} resources with a second record`,
@@ -126,7 +126,7 @@ export const RELIABILITY_SCENARIOS: readonly Scenario[] = [
     test: "SIGKILL",
     cells: (f) => [
       `${fmt(f.causes)} causes, ${fmt(f.hostsKilled)} host processes`,
-      `both hosts SIGKILLed; at the kill (the simulator's log) ${fmt(f.killedBeforeWriteLanded)} writes had not landed, ${fmt(f.killedAfterWriteLanded)} had; hosts restarted; redelivered`,
+      `both hosts SIGKILLed; at the kill (the simulator's log and the store) ${fmt(f.killedBeforeWriteLanded)} writes had not landed, ${fmt(f.killedAfterWriteLanded)} had landed without their record, ${fmt(f.recordedBeforeKill)} were recorded; hosts restarted; redelivered`,
       bold(f.recordsLost),
       bold(f.doubleWrites),
       `${fmt(f.armWrites)} writes (${fmt(f.writesAfterKill)} after the kill), ${fmt(f.remediatedRecords)} \`remediated\`: ${fmt(f.completedFromIntent)} completed from their intent without a second write, ${fmt(f.resumedFromIntent)} resumed`,
@@ -336,7 +336,11 @@ export function renderBenchTable(figures: BenchFigures): string {
     const { measured, notes } = METRIC_ROWS[name]!(m);
     return [`\`${name}\``, m.target ?? "—", measured, met(m), notes];
   });
-  const load = `; load average ${figures.loadAverage.start[0]} at the start and ${figures.loadAverage.end[0]} at the end`;
+  const [start, end] = [figures.loadAverage.start[0], figures.loadAverage.end[0]];
+  const load =
+    start === undefined || end === undefined
+      ? "; load average not recorded"
+      : `; load average ${fmt(start)} at the start and ${fmt(end)} at the end`;
   return [
     runLine(figures, load),
     ...(figures.error ? ["", `The bench stopped early: ${figures.error}`] : []),

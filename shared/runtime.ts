@@ -16,6 +16,7 @@ import { type Clock, systemClock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Stores } from "./ports/stores.js";
 import { builtinRegistry } from "./remediations/index.js";
+import type { BotConnector } from "./teams/connector.js";
 import { recordDecision } from "./telemetry/api.js";
 import { initTelemetry } from "./telemetry/setup.js";
 import { traced } from "./telemetry/traced.js";
@@ -28,6 +29,9 @@ export interface Runtime {
   notifier: Notifier;
   clock: Clock;
   log: Logger;
+  /** A Bot Connector client with the app's identity (the bot's own messages outside approvals:
+   *  asking the captured conversation to confirm a move, shared/teams/installation.ts). */
+  teamsConnector?: (serviceUrl: string) => Promise<BotConnector>;
 }
 
 export interface RuntimeOverrides {
@@ -151,7 +155,9 @@ export async function createRuntime(
       overrides.onDecision?.(decision, signal);
     },
   });
-  return { config, pipeline, stores, clients, notifier, clock, log };
+  const teamsConnector = async (serviceUrl: string) =>
+    new (await import("./teams/connector.js")).BotConnectorClient({ serviceUrl, credential, ca });
+  return { config, pipeline, stores, clients, notifier, clock, log, teamsConnector };
 }
 
 let current: Promise<Runtime> | undefined;

@@ -5,6 +5,27 @@
  */
 import http from "node:http";
 
+/**
+ * The bench's time limit (epoch ms; `npm run bench -- --time-limit <minutes>`): a load loop past it
+ * sends nothing more, lets what is in flight finish, and reports itself `cut`, so a phase on a
+ * machine too loaded to finish in time ends instead of running for hours.
+ */
+let deadlineMs = Number.POSITIVE_INFINITY;
+export function setDeadline(epochMs: number): void {
+  deadlineMs = epochMs;
+}
+export function pastDeadline(): boolean {
+  return Date.now() > deadlineMs;
+}
+
+/** A phase stopped at the bench's time limit: its metrics are not measured. */
+export class TimeLimitReached extends Error {
+  override readonly name = "TimeLimitReached";
+  constructor(what: string) {
+    super(`${what}: stopped at the bench's time limit`);
+  }
+}
+
 export interface Target {
   /** `http://127.0.0.1:PORT` of a host or of the front end. */
   url: string;
@@ -67,6 +88,8 @@ export interface RunStats {
   redeliveries: number;
   failedForGood: number;
   statuses: Record<string, number>;
+  /** Stopped at the time limit before every item was sent. */
+  cut?: boolean;
 }
 
 /** Delivers every item with `concurrency` in flight; non-2xx answers are redelivered (up to 20 times). */
@@ -84,9 +107,14 @@ export async function closedLoop<T>(
   let deliveries = 0;
   let inFlight = 0;
   let waiting = 0; // redeliveries waiting for their pause to end
+  let cut = false;
   const started = performance.now();
   await new Promise<void>((done) => {
     const pump = () => {
+      if (queue.length > 0 && pastDeadline()) {
+        cut = true;
+        queue.length = 0;
+      }
       while (inFlight < concurrency && queue.length > 0) {
         const next = queue.shift()!;
         inFlight++;
@@ -101,7 +129,7 @@ export async function closedLoop<T>(
               waiting++;
               setTimeout(() => {
                 waiting--;
-                queue.push({ item: next.item, attempt: next.attempt + 1 });
+                if (!cut) queue.push({ item: next.item, attempt: next.attempt + 1 });
                 pump();
               }, opts.retryDelayMs ?? 200);
             } else failedForGood++;
@@ -120,6 +148,7 @@ export async function closedLoop<T>(
     redeliveries,
     failedForGood,
     statuses,
+    cut,
   };
 }
 
@@ -139,8 +168,13 @@ export async function openLoop<T>(
   const inflight: Promise<void>[] = [];
   let lateStarts = 0;
   let failed = 0;
+  let cut = false;
   const started = performance.now();
   for (let i = 0; i < items.length; i++) {
+    if (pastDeadline()) {
+      cut = true;
+      break;
+    }
     const due = started + i * interval;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -163,5 +197,6 @@ export async function openLoop<T>(
     statuses,
     lateStarts,
     failed,
+    cut,
   };
 }

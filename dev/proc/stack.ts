@@ -16,7 +16,7 @@ import type { PolicyMode } from "../../shared/policy/schema.js";
 import { SimAdminClient } from "../azure-sim/admin-client.js";
 import { loadSeedFile, type Seed, validateSeed } from "../azure-sim/index.js";
 import { generateFunctionKey } from "../host.js";
-import { DEFAULT_SEED_FILE } from "../stack.js";
+import { DEFAULT_SEED_FILE, LOCAL_APP_RESOURCE_ID } from "../stack.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../tls.js";
 import { type FrontEnd, type FrontEndTarget, startFrontEnd } from "./front-end.js";
 import type {
@@ -216,6 +216,10 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       DRIFTGUARD_VAULT_URLS: JSON.stringify(sim.vaults),
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? frontEnd.url,
+      DRIFTGUARD_APP_RESOURCE_ID:
+        opts.env?.DRIFTGUARD_APP_RESOURCE_ID ??
+        process.env.DRIFTGUARD_APP_RESOURCE_ID ??
+        LOCAL_APP_RESOURCE_ID,
       WEBSITE_SITE_NAME: undefined,
       DRIFTGUARD_LOCAL_STACK: "1",
     });
