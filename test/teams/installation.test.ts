@@ -9,10 +9,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runDoctor } from "../../cli/doctor.js";
 import { type LocalStack, startLocalStack } from "../../dev/stack.js";
 import { startTeamsSimulator, type TeamsSimulator } from "../../dev/teams-sim/index.js";
 import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import { runDoctor } from "../../cli/doctor.js";
 import { staticTokenCredential } from "../../shared/azure/clients.js";
 import { silentLogger } from "../../shared/log.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
@@ -94,10 +94,19 @@ async function install(conversationId: string, installer: string, extra: { tenan
 }
 
 /** Presses a button of the confirmation card posted to `conversationId`. */
-async function press(conversationId: string, verb: string, aadObjectId: string, inConversation = conversationId) {
-  const card = teams.activities(conversationId).findLast((a) => JSON.stringify(a.card).includes("capture-confirm"));
+async function press(
+  conversationId: string,
+  verb: string,
+  aadObjectId: string,
+  inConversation = conversationId,
+) {
+  const card = teams
+    .activities(conversationId)
+    .findLast((a) => JSON.stringify(a.card).includes("capture-confirm"));
   expect(card, "a confirmation card in the captured conversation").toBeDefined();
-  const action = (card!.card.actions as { verb: string; data: Record<string, unknown> }[]).find((a) => a.verb === verb)!;
+  const action = (card!.card.actions as { verb: string; data: Record<string, unknown> }[]).find(
+    (a) => a.verb === verb,
+  )!;
   const res = await teams.sendInvoke({
     messagesUrl,
     activityId: card!.id,
@@ -139,8 +148,16 @@ describe("capturing the conversation for approval cards", () => {
   it("an approver's installation in the app's tenant is captured and recorded; the removal too", async () => {
     const before = (await trail()).length;
     await install(APPROVERS_TEAM, APPROVER);
-    expect(await store().getConversation()).toMatchObject({ conversationId: APPROVERS_TEAM, tenantId: TENANT });
-    await teams.sendInstallation({ messagesUrl, conversationId: APPROVERS_TEAM, removed: true, installer: MEMBER });
+    expect(await store().getConversation()).toMatchObject({
+      conversationId: APPROVERS_TEAM,
+      tenantId: TENANT,
+    });
+    await teams.sendInstallation({
+      messagesUrl,
+      conversationId: APPROVERS_TEAM,
+      removed: true,
+      installer: MEMBER,
+    });
     expect(await store().getConversation()).toBeUndefined();
     expect((await trail()).slice(before).map((r) => r.outcome)).toEqual(["remediated", "reverted"]);
   });
@@ -153,7 +170,9 @@ describe("capturing the conversation for approval cards", () => {
     await install(OTHER_TEAM, SECOND_APPROVER);
     expect((await store().getConversation())!.conversationId).toBe(APPROVERS_TEAM);
     expect((await store().getPendingConversation())!.conversationId).toBe(OTHER_TEAM);
-    expect(teams.activities(APPROVERS_TEAM).some((a) => JSON.stringify(a.card).includes(OTHER_TEAM))).toBe(true);
+    expect(teams.activities(APPROVERS_TEAM).some((a) => JSON.stringify(a.card).includes(OTHER_TEAM))).toBe(
+      true,
+    );
 
     // Pressed by a member who is not an approver, or from the other team: nothing moves.
     expect(await press(APPROVERS_TEAM, "capture-confirm", MEMBER)).toContain("Only an approver");
@@ -163,7 +182,9 @@ describe("capturing the conversation for approval cards", () => {
     expect((await store().getConversation())!.conversationId).toBe(APPROVERS_TEAM);
 
     // An approver in the captured conversation confirms: the cards move, recorded with the approver.
-    expect(await press(APPROVERS_TEAM, "capture-confirm", APPROVER)).toContain("now go to the other conversation");
+    expect(await press(APPROVERS_TEAM, "capture-confirm", APPROVER)).toContain(
+      "now go to the other conversation",
+    );
     expect((await store().getConversation())!.conversationId).toBe(OTHER_TEAM);
     expect(await store().getPendingConversation()).toBeUndefined();
     const records = (await trail()).slice(before);
@@ -203,6 +224,8 @@ describe("capturing the conversation for approval cards", () => {
     });
     const cards = results.filter((r) => r.check === "teams cards");
     expect(cards.map((r) => r.detail).join("\n")).toContain(`conversation ${APPROVERS_TEAM}`);
-    expect(cards.find((r) => r.status === "warn")?.detail).toContain(`${OTHER_TEAM} waits for an approver's confirmation`);
+    expect(cards.find((r) => r.status === "warn")?.detail).toContain(
+      `${OTHER_TEAM} waits for an approver's confirmation`,
+    );
   });
 });
