@@ -98,15 +98,13 @@ export async function countingBurst(ctx: StackContext, ids: readonly string[], c
     const totalWrites = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
     const fixWrites = totalWrites(writesAfterFix);
     // Per resource, not only on average: one resource written twice and one not at all average 1.
-    const perResource = ids.map((id) => writesAfterFix.get(nameOf(id)) ?? 0);
+    const writesPerResource = ids.map((id) => writesAfterFix.get(nameOf(id)) ?? 0);
     return {
       n: ids.length,
       remediation: fix.cosmos,
       compliant: compliant.cosmos,
       knownRemediation: known.cosmos,
-      armWritesPerFix: fixWrites / ids.length,
-      armWritesPerFixMax: Math.max(0, ...perResource),
-      resourcesNotWritten: perResource.filter((w) => w === 0).length,
+      writesPerResource,
       armWritesPerCompliant: (totalWrites(writesAfterCompliant) - fixWrites) / ids.length,
       deliveries: {
         fix: summary(fix.stats),
@@ -133,6 +131,7 @@ export async function steadyLatency(ctx: StackContext, ids: readonly string[], r
     return {
       n: ids.length,
       ok,
+      accepted: stats.latencies,
       failed: stats.failed,
       statuses: stats.statuses,
       lateStarts: stats.lateStarts,
