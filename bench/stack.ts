@@ -64,7 +64,9 @@ function assertDelivered(stats: RunStats, what: string): void {
 export async function warmUp(ctx: StackContext, ids: readonly string[]): Promise<void> {
   const front = new EventGridSender({ url: ctx.stack.functionsUrl, functionKey: ctx.stack.functionKey });
   try {
-    const stats = await closedLoop(ids, 4, (id) => front.send(armWriteEvent(id)));
+    const stats = await closedLoop(ids, 4, (id) => front.send(armWriteEvent(id)), {
+      onDeadline: () => front.close(),
+    });
     assertDelivered(stats, "warm-up");
   } finally {
     front.close();
@@ -81,7 +83,9 @@ export async function countingBurst(ctx: StackContext, ids: readonly string[], c
   try {
     const run = async (label: string) => {
       const before = await cosmosCounts(ctx);
-      const stats = await closedLoop(ids, concurrency, (id) => sender.send(armWriteEvent(id)));
+      const stats = await closedLoop(ids, concurrency, (id) => sender.send(armWriteEvent(id)), {
+        onDeadline: () => sender.close(),
+      });
       assertDelivered(stats, label);
       const after = await cosmosCounts(ctx);
       return { stats, cosmos: diffCounts(after, before) };
@@ -122,7 +126,9 @@ export async function steadyLatency(ctx: StackContext, ids: readonly string[], r
   const sender = host0(ctx);
   try {
     const cpu0 = await cpuSnapshot(ctx.stack);
-    const stats = await openLoop(ids, rate, (id) => sender.send(armWriteEvent(id)));
+    const stats = await openLoop(ids, rate, (id) => sender.send(armWriteEvent(id)), {
+      onDeadline: () => sender.close(),
+    });
     if (stats.cut) throw new TimeLimitReached("steady arrivals");
     const cpu = cpuBetween(await cpuSnapshot(ctx.stack), cpu0);
     // Latencies of accepted deliveries only; failures are counted apart (and fail the metric).
@@ -156,7 +162,9 @@ export async function saturatedThroughput(ctx: StackContext, ids: readonly strin
   try {
     const cpu0 = await cpuSnapshot(ctx.stack);
     const before = await cosmosCounts(ctx);
-    const stats = await closedLoop(ids, concurrency, (id) => sender.send(armWriteEvent(id)));
+    const stats = await closedLoop(ids, concurrency, (id) => sender.send(armWriteEvent(id)), {
+      onDeadline: () => sender.close(),
+    });
     assertDelivered(stats, "throughput burst");
     const cosmos = diffCounts(await cosmosCounts(ctx), before);
     const cpu = cpuBetween(await cpuSnapshot(ctx.stack), cpu0);
@@ -193,6 +201,7 @@ export async function duplicateBurst(
     const cpu0 = await cpuSnapshot(ctx.stack);
     const stats = await closedLoop(items, concurrency, (it) => sender.send(it.event) as Promise<Delivery>, {
       retryDelayMs: 500,
+      onDeadline: () => sender.close(),
     });
     assertDelivered(stats, `${via} burst`);
     const cpu = cpuBetween(await cpuSnapshot(ctx.stack), cpu0);

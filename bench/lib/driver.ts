@@ -97,7 +97,12 @@ export async function closedLoop<T>(
   items: readonly T[],
   concurrency: number,
   send: (item: T) => Promise<Delivery>,
-  opts: { retryDelayMs?: number; maxAttempts?: number } = {},
+  opts: {
+    retryDelayMs?: number;
+    maxAttempts?: number;
+    /** Called once at the time limit: abort what is in flight (e.g. close the sender). */
+    onDeadline?: () => void;
+  } = {},
 ): Promise<RunStats> {
   const queue = items.map((item) => ({ item, attempt: 0 }));
   const latencies: number[] = [];
@@ -109,6 +114,14 @@ export async function closedLoop<T>(
   let waiting = 0; // redeliveries waiting for their pause to end
   let cut = false;
   const started = performance.now();
+  // Past the time limit nothing more is sent, and what is in flight is aborted (answers status 0).
+  const watch = setInterval(() => {
+    if (!pastDeadline()) return;
+    clearInterval(watch);
+    cut = true;
+    queue.length = 0;
+    opts.onDeadline?.();
+  }, 500);
   await new Promise<void>((done) => {
     const pump = () => {
       if (queue.length > 0 && pastDeadline()) {
@@ -141,6 +154,7 @@ export async function closedLoop<T>(
     };
     pump();
   });
+  clearInterval(watch);
   return {
     durationMs: performance.now() - started,
     latencies,
@@ -161,6 +175,7 @@ export async function openLoop<T>(
   items: readonly T[],
   ratePerSecond: number,
   send: (item: T) => Promise<Delivery>,
+  opts: { onDeadline?: () => void } = {},
 ): Promise<RunStats & { lateStarts: number; failed: number }> {
   const interval = 1000 / ratePerSecond;
   const latencies: number[] = [];
@@ -173,6 +188,7 @@ export async function openLoop<T>(
   for (let i = 0; i < items.length; i++) {
     if (pastDeadline()) {
       cut = true;
+      opts.onDeadline?.();
       break;
     }
     const due = started + i * interval;

@@ -3,7 +3,7 @@
  * and what fails a metric. Each rule with the defect it guards against.
  */
 import { describe, expect, it } from "vitest";
-import { openLoop } from "../../bench/lib/driver.js";
+import { closedLoop, openLoop, setDeadline } from "../../bench/lib/driver.js";
 import {
   armWritesPerFixMetric,
   e2eMetrics,
@@ -75,4 +75,25 @@ describe("scaleout_speedup_3_hosts", () => {
       machine_cores: 2,
     });
   });
+});
+
+describe("the bench's time limit", () => {
+  it("stops a load loop: nothing more is sent, what is in flight is aborted, the run says it was cut", async () => {
+    // Mutation: drop the watch in closedLoop → the hung deliveries are never aborted and this times out.
+    const pending: ((status: number) => void)[] = [];
+    setDeadline(Date.now() + 300);
+    try {
+      const stats = await closedLoop(
+        Array.from({ length: 100 }, (_, i) => i),
+        4,
+        () => new Promise((resolve) => pending.push((status) => resolve({ ms: 1, status }))),
+        { onDeadline: () => pending.splice(0).forEach((answer) => answer(0)) },
+      );
+      expect(stats.cut).toBe(true);
+      expect(stats.deliveries).toBe(4);
+      expect(stats.statuses).toEqual({ "0": 4 });
+    } finally {
+      setDeadline(Number.POSITIVE_INFINITY);
+    }
+  }, 10_000);
 });
