@@ -2,7 +2,9 @@
  * `npm run bench`: driftguard's performance, measured as a new user would. Prints one JSON line per
  * metric (`{"metric","value","unit",…}`) and writes bench/results.json. The method of each metric is
  * in docs/performance.md. `--quick` runs every phase with small samples (a smoke test of the bench,
- * not figures to quote). Never part of `npm test`.
+ * not figures to quote). `--time-limit <minutes>`: past it, the phase running stops and the rest are
+ * skipped; results.json then names what stopped (`stopped`) and the exit code is 1. Never part of
+ * `npm test`.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -16,10 +18,12 @@ import { createCosmosClient, ensureContainers } from "../shared/cosmos/client.js
 import { burstRecords, documentSizes, seedHistories } from "./audit.js";
 import { coldStarts, firstDecisions, probe, zippedSize } from "./cold.js";
 import { eventsBench } from "./events.js";
+import { pastDeadline, setDeadline, TimeLimitReached } from "./lib/driver.js";
 import { startManagedIdentityEndpoint } from "./lib/managed-identity.js";
+import { armWritesPerFixMetric, e2eMetrics, firstDecisionMetric, scaleoutMetric } from "./lib/metrics.js";
 import { profileInProcess, summarizeProfileDir, topSelfTime } from "./lib/profile.js";
 import { check, median, Results, round } from "./lib/report.js";
-import { cpuBetween, cpuSnapshot } from "./lib/stand-ins.js";
+import { armWritesByResource, cpuBetween, cpuSnapshot } from "./lib/stand-ins.js";
 import { armWriteEvent, BENCH_POLICY_YAML, seedOf, storageAccounts } from "./lib/workload.js";
 import { runPipelineBench } from "./pipeline.js";
 import {
@@ -66,11 +70,20 @@ const N = quick
       smallQueries: 100,
     };
 const DUPLICATE_SHARE = 0.3;
+const nameOf = (id: string) => id.split("/").pop()!.toLowerCase();
 
 const results = new Results();
 const started = Date.now();
+const timeLimitArg = process.argv.indexOf("--time-limit");
+const timeLimitMinutes = timeLimitArg > 0 ? Number(process.argv[timeLimitArg + 1]) : undefined;
+if (timeLimitMinutes !== undefined) {
+  if (!(timeLimitMinutes > 0)) throw new Error("--time-limit: expected a number of minutes");
+  setDeadline(started + timeLimitMinutes * 60_000);
+}
+let stopped: string | undefined;
 const phases: Record<string, number> = {};
 async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (pastDeadline()) throw new TimeLimitReached(`${name} (not started)`);
   const t = performance.now();
   process.stderr.write(`bench: ${name}…\n`);
   try {
@@ -237,16 +250,16 @@ try {
       const first = await phase("first decision", () =>
         firstDecisions(entry, env, firstEvents.slice(0, N.cold)),
       );
-      const firstMs = median(first.map((f) => f.importToDecisionMs));
+      // Only decisions that wrote their fix count: an invocation that failed, or ended without its
+      // ARM write, would make the figure look better than a real first decision.
+      const firstWrites = await armWritesByResource(stack, "stfirst");
+      const runs = first.map((f, i) => ({ ...f, wroteFix: firstWrites.get(nameOf(ids.first[i]!)) === 1 }));
+      const wroteFix = runs.filter((r) => r.ok && r.wroteFix);
       const firstMetric = results.add({
-        metric: "first_decision_ms",
-        value: firstMs,
-        unit: "ms",
-        ...check(firstMs, "<=", 600),
-        samples: first.length,
-        what: "fresh node process: import of the package + one remediation (ARM read, write, verify; Cosmos gate and record), median",
-        from_process_start_ms: round(median(first.map((f) => f.fromProcessStartMs))),
-        invocation_ms: round(median(first.map((f) => f.decisionMs))),
+        ...firstDecisionMetric(runs),
+        what: "fresh node process: import of the package + one remediation (ARM read, write, verify; Cosmos gate and record), median of the decisions that wrote their fix",
+        from_process_start_ms: round(median(wroteFix.map((f) => f.fromProcessStartMs))),
+        invocation_ms: round(median(wroteFix.map((f) => f.decisionMs))),
       });
       if (!firstMetric.met) {
         const dir = path.join(profilesDir, "first-decision");
@@ -278,13 +291,7 @@ try {
       samples: counting.n,
       by_request: counting.compliant.counts,
     });
-    results.add({
-      metric: "arm_writes_per_fix",
-      value: counting.armWritesPerFix,
-      unit: "writes",
-      ...check(counting.armWritesPerFix, "==", 1),
-      samples: counting.n,
-    });
+    results.add(armWritesPerFixMetric(counting.writesPerResource));
     results.add({
       metric: "arm_writes_per_compliant",
       value: counting.armWritesPerCompliant,
@@ -307,9 +314,8 @@ try {
     const e2e = await phase(`steady ${N.e2eRate}/s for ${N.e2eSeconds} s`, () =>
       steadyLatency(ctx, ids.e2e, N.e2eRate),
     );
+    // Over accepted deliveries only; a delivery that failed is counted apart and fails the metric.
     const e2eExtra = {
-      samples: e2e.n,
-      ok: e2e.ok,
       statuses: e2e.statuses,
       rate_per_s: N.e2eRate,
       p90: round(e2e.p90),
@@ -318,14 +324,9 @@ try {
       cpu_ms_per_decision: e2e.cpuMsPerDecision,
       cpu_share_of_one_core: e2e.cpuShareOfOneCore,
     };
-    results.add({ metric: "e2e_p50_ms", value: e2e.p50, unit: "ms", ...e2eExtra });
-    const e2eP99 = results.add({
-      metric: "e2e_p99_ms",
-      value: e2e.p99,
-      unit: "ms",
-      ...check(e2e.p99, "<=", 60),
-      ...e2eExtra,
-    });
+    const e2eDefined = e2eMetrics({ accepted: e2e.accepted, failed: e2e.failed, deliveries: e2e.n });
+    results.add({ ...e2eDefined.p50, ...e2eExtra });
+    const e2eP99 = results.add({ ...e2eDefined.p99, ...e2eExtra });
 
     // Decision events: the same workload on a one-host stack with events off and on.
     const ev = await phase("decision events off/on (two one-host stacks)", () =>
@@ -405,18 +406,10 @@ try {
     const three = await phase("burst on 3 hosts", () =>
       duplicateBurst(ctx, ids.speedup3, N.speedup, "front-end"),
     );
-    const speedup = three.remediationsPerSecond / one.remediationsPerSecond;
-    // What this machine allows: every process's CPU per remediation against its cores, and one host
-    // process against one core (Node runs a host's JavaScript on one thread).
-    const cpuTotal3 = Object.values(three.cpuMsPerRemediation).reduce((a, b) => a + b, 0);
-    const hostCpu1 = one.cpuMsPerRemediation["host-0"] ?? Number.NaN;
-    const machineBound = (os.cpus().length * 1000) / cpuTotal3;
-    const oneHostBound = 1000 / hostCpu1;
+    // Reported as measured, with the machine's cores: no bound is derived from these runs to excuse
+    // the figure (docs/performance.md).
     results.add({
-      metric: "scaleout_speedup_3_hosts",
-      value: speedup,
-      unit: "ratio",
-      ...check(speedup, ">=", 1.8),
+      ...scaleoutMetric(one.remediationsPerSecond, three.remediationsPerSecond, os.cpus().length),
       events_per_burst: N.speedup,
       one_host: {
         remediations_per_s: round(one.remediationsPerSecond),
@@ -427,17 +420,6 @@ try {
         remediations_per_s: round(three.remediationsPerSecond),
         cpu_share_of_one_core: three.cpuShareOfOneCore,
         cpu_ms_per_remediation: three.cpuMsPerRemediation,
-      },
-      machine_cores: os.cpus().length,
-      bounds: {
-        what: "remediations/s this machine allows: all processes' CPU per remediation against its cores; one host process against one core",
-        machine_per_s: round(machineBound),
-        one_host_per_s: round(oneHostBound),
-        store_ceiling_per_s: round(ceilingRemediations),
-        best_possible_speedup: round(
-          Math.min(3 * oneHostBound, machineBound, ceilingRemediations) /
-            Math.min(oneHostBound, machineBound, ceilingRemediations),
-        ),
       },
     });
 
@@ -540,6 +522,13 @@ try {
       log: (m) => process.stderr.write(`bench: ${m}\n`),
     }),
   );
+} catch (err) {
+  // Stopped early: the metrics measured so far are kept, and results.json says what stopped.
+  stopped = err instanceof Error ? err.message : String(err);
+  process.exitCode = 1;
+  process.stderr.write(
+    `bench: stopped: ${err instanceof TimeLimitReached ? stopped : ((err as Error)?.stack ?? stopped)}\n`,
+  );
 } finally {
   const durationS = round((Date.now() - started) / 1000, 1);
   process.stderr.write(`bench: finished in ${durationS} s\n`);
@@ -554,6 +543,8 @@ try {
     load_average_at_end: os.loadavg().map((l) => round(l)),
     duration_s: durationS,
     phases_s: phases,
+    ...(timeLimitMinutes !== undefined ? { time_limit_minutes: timeLimitMinutes } : {}),
+    ...(stopped ? { stopped } : {}),
   });
   await rm(scratch, { recursive: true, force: true });
 }

@@ -163,14 +163,34 @@ async function checkPermissions(
         : "assign the driftguard remediator role at this scope (infra/)",
     };
   const conditional = (needed.conditionalActions ?? []).filter((a) => !allowed(entries, a, false));
-  if (conditional.length)
+  if (conditional.length) {
+    const roles = [...new Set(conditional.map(conditionalRole))];
     return {
       status: "warn",
       check,
-      detail: `${scope}: granted, but not ${conditional.join(", ")} (two-credential rotation of provider keys)`,
-      fix: "assign the driftguard key rotation role in the provider accounts' resource groups (infra/ keyRotationResourceGroups)",
+      detail: `${scope}: granted, but not ${conditional.join(", ")} (needed only for ${roles.map((r) => r.what).join("; ")})`,
+      fix: roles.map((r) => r.fix).join("; "),
     };
+  }
   return { status: "ok", check, detail: `${scope}: every operation of ${policy.kind} is granted` };
+}
+
+/** Which of infra/'s per-resource-group roles grants an operation needed only for some targets. */
+function conditionalRole(action: string): { what: string; fix: string } {
+  if (/^Microsoft\.KeyVault\/vaults\/write$/i.test(action))
+    return {
+      what: "Key Vaults",
+      fix: "assign the driftguard vault network role in the vaults' resource groups (infra/ vaultWriteResourceGroups)",
+    };
+  if (/userAssignedIdentities\/assign\/action$/i.test(action))
+    return {
+      what: "ML online endpoints with a user-assigned identity",
+      fix: "assign the driftguard identity assign role in those identities' resource groups (infra/ identityAssignResourceGroups)",
+    };
+  return {
+    what: "two-credential rotation of provider keys",
+    fix: "assign the driftguard key rotation role in the provider accounts' resource groups (infra/ keyRotationResourceGroups)",
+  };
 }
 
 function reason(err: unknown): string {

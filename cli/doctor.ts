@@ -20,6 +20,7 @@ import { checkApprovalCards } from "./doctor-approvals.js";
 import { checkPolicyScopes } from "./doctor-arm.js";
 import type { CheckResult, CheckStatus } from "./doctor-result.js";
 import { checkSweepSubscriptions } from "./doctor-sweep.js";
+import { checkCardDestination } from "./doctor-teams.js";
 
 export type { CheckResult, CheckStatus } from "./doctor-result.js";
 
@@ -108,6 +109,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   );
   out.push(...checkApprovals(config, policies));
   out.push(...(await checkTeams(config, opts.timeoutMs ?? 10_000)));
+  out.push(...(await checkCardDestination(config, credential, ca, opts.timeoutMs ?? 10_000)));
   out.push(...checkOperations(config));
   return out;
 }

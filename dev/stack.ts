@@ -24,6 +24,9 @@ import { type LocalHost, startLocalHost } from "./host.js";
 import { type LocalTls, loadOrCreateLocalTls } from "./tls.js";
 
 export const DEFAULT_SEED_FILE = path.resolve("dev", "sample-seed.json");
+/** The local stack's stand-in for the function app's own resource ID (records of its own configuration). */
+export const LOCAL_APP_RESOURCE_ID =
+  "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/driftguard-local/providers/Microsoft.Web/sites/driftguard-local";
 
 export interface LocalStackOptions {
   port?: number;
@@ -173,6 +176,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? functionsUrl,
       ...(blob ? { DRIFTGUARD_ANCHOR_CONTAINER_URL: blob.anchorContainerUrl } : {}),
+      DRIFTGUARD_APP_RESOURCE_ID:
+        opts.env?.DRIFTGUARD_APP_RESOURCE_ID ??
+        process.env.DRIFTGUARD_APP_RESOURCE_ID ??
+        LOCAL_APP_RESOURCE_ID,
       WEBSITE_SITE_NAME: undefined,
       DRIFTGUARD_LOCAL_STACK: "1",
     });

@@ -13,6 +13,7 @@ import { formatDecision } from "../cli/format.js";
 import { createLogger } from "../shared/log.js";
 import type { Decision } from "../shared/pipeline.js";
 import type { Seed } from "./azure-sim/index.js";
+import { stopWhenAskedOrOrphaned } from "./lifetime.js";
 import { startProcessStack } from "./proc/stack.js";
 import { DEFAULT_SEED_FILE, startLocalStack } from "./stack.js";
 import {
@@ -173,7 +174,8 @@ async function main(): Promise<void> {
         : `${formatDecision(d)}\n`,
     );
   const separate = opts.separate || opts.hosts !== undefined;
-  // The bot's Teams: the stand-in, its cards printed here and written under .driftguard/cards/.
+  // The bot's Teams: the user's settings where set, else the stand-in (its cards printed here and
+  // written under .driftguard/cards/) for what is unset.
   const tls = await loadOrCreateLocalTls();
   const teams = await startTeamsDemo({
     tls,
@@ -261,7 +263,10 @@ async function main(): Promise<void> {
       `  function key: ${stack.functionKey}`,
       `  Event Grid webhook: ${stack.functionsUrl}/runtime/webhooks/eventgrid?functionName=resourceEvents&code=<key>`,
       `  audit viewer: ${stack.functionsUrl}/api/audit-viewer?code=<key>`,
-      `  Teams stand-in: ${teams.sim.url} (the bot's approval cards; rendered under .driftguard/cards/)`,
+      `  ${teams.line}`,
+      ...(teams.sim
+        ? [`  Teams stand-in: ${teams.sim.url} (the bot's approval cards; rendered under .driftguard/cards/)`]
+        : []),
       `  anchors: ${stack.anchorContainerUrl} (Azurite, in memory; npx driftguard audit anchor | verify | export)`,
       `  Event Grid: ${stack.eventGridUrl} (the simulator's ARM and Key Vault events are delivered to the host; decisions → ${eventsEndpoint})`,
       `  policies: ${stack.policyFile}   mode: ${stack.mode}`,
@@ -287,19 +292,23 @@ async function main(): Promise<void> {
   if (change) process.stdout.write(change);
   process.stdout.write("Serving until Ctrl-C.\n");
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write("\nStopping…\n");
+  onStop = async () => {
     await rm(LOCAL_STACK_FILE, { force: true });
     await stack.close();
     await teams.close();
-    process.exit(0);
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
 }
+
+/** What stopping closes; set once the stack is up (before that, exiting releases everything). */
+let onStop: (() => Promise<void>) | undefined;
+stopWhenAskedOrOrphaned((why) => {
+  process.stdout.write(`\nStopping (${why})…\n`);
+  // A stuck close must not keep the process, and its ports, alive.
+  setTimeout(() => process.exit(0), 10_000).unref();
+  void (onStop?.() ?? Promise.resolve())
+    .catch((err: unknown) => process.stderr.write(`stopping: ${(err as Error).message}\n`))
+    .finally(() => process.exit(0));
+});
 
 main().catch((err) => {
   process.stderr.write(`driftguard failed to start: ${err instanceof Error ? err.message : String(err)}\n`);

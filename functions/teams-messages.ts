@@ -11,7 +11,10 @@
  *   `refresh` answers the card's current state for the viewer. The answer is always a card that
  *   says what happened (or why nothing did); the bot also replaces the posted message for everyone.
  * - `conversationUpdate` / `installationUpdate`: the bot added to (removed from) a team or group
- *   chat captures (forgets) that conversation for its proactive cards (the settings win).
+ *   chat captures (forgets) that conversation for its proactive cards — only when an approver of the
+ *   app's tenant installed it, never replacing a captured one without an approver's confirmation
+ *   there (`capture-confirm` / `capture-keep` invokes), every change recorded; the settings win
+ *   (shared/teams/installation.ts).
  */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import {
@@ -31,6 +34,13 @@ import {
   ADAPTIVE_CARD_CONTENT_TYPE,
   verifyBotFrameworkToken,
 } from "../shared/teams/bot-framework.js";
+import {
+  CAPTURE_VERBS,
+  captureCardResponse,
+  handleCaptureDecision,
+  handleInstallation,
+  type InstallationDeps,
+} from "../shared/teams/installation.js";
 import { json, readBodyText } from "./http.js";
 
 /** An invoke activity is a few KB; Bot Framework caps activities far below 1 MB. */
@@ -52,7 +62,7 @@ interface Activity {
   conversation?: { id?: string; conversationType?: string; tenantId?: string };
   membersAdded?: Account[];
   membersRemoved?: Account[];
-  value?: { action?: { type?: string; verb?: string; data?: { approvalId?: unknown } } };
+  value?: { action?: { type?: string; verb?: string; data?: { approvalId?: unknown; captureId?: unknown } } };
 }
 
 const unauthorized = () =>
@@ -104,8 +114,14 @@ export async function handleTeamsMessage(req: HttpRequest): Promise<HttpResponse
   }
   rememberApprover(activity, runtime);
   try {
-    if (activity.type === "invoke" && activity.name === ADAPTIVE_CARD_ACTION_INVOKE)
+    if (activity.type === "invoke" && activity.name === ADAPTIVE_CARD_ACTION_INVOKE) {
+      if ((CAPTURE_VERBS as readonly unknown[]).includes(activity.value?.action?.verb)) {
+        const deps = installationDeps(runtime);
+        if (!deps) return errorResponse(404, "this request is no longer open");
+        return json(200, captureCardResponse(await handleCaptureDecision(activity, deps)));
+      }
       return await cardAction(activity, runtime);
+    }
     if (activity.type === "conversationUpdate" || activity.type === "installationUpdate")
       await installation(activity, runtime);
     return json(200, {});
@@ -171,39 +187,30 @@ async function cardAction(activity: Activity, runtime: Runtime): Promise<HttpRes
   return card(now, botCardStateOf(now, viewer));
 }
 
+/** What the installation path needs (undefined without a store for the captured conversation). */
+function installationDeps(runtime: Runtime): InstallationDeps | undefined {
+  const store = runtime.stores.teams;
+  if (!store) return undefined;
+  return {
+    store,
+    audit: runtime.stores.audit,
+    config: runtime.config,
+    clock: runtime.clock,
+    log: runtime.log,
+    ...(runtime.teamsConnector ? { connector: runtime.teamsConnector } : {}),
+  };
+}
+
 /**
- * The bot was added to or removed from a conversation. Team channels and group chats are captured;
- * a personal chat never is (approvals are not for one person's chat).
+ * The bot was added to or removed from a conversation. Team channels and group chats installed by an
+ * approver of the app's tenant are captured; a personal chat never is (shared/teams/installation.ts).
  */
 async function installation(activity: Activity, runtime: Runtime): Promise<void> {
-  const store = runtime.stores.teams;
-  const conversationId = activity.conversation?.id?.split(";")[0];
-  const botId = activity.recipient?.id;
-  if (!store || !conversationId || !botId) return;
-  const isBot = (m: Account) => m.id === botId;
-  const added =
-    activity.type === "installationUpdate"
-      ? activity.action === "add" || activity.action === "add-upgrade"
-      : (activity.membersAdded ?? []).some(isBot);
-  const removed =
-    activity.type === "installationUpdate"
-      ? activity.action === "remove"
-      : (activity.membersRemoved ?? []).some(isBot);
-  const kind = activity.conversation?.conversationType;
-  if (added && (kind === "channel" || kind === "groupChat") && activity.serviceUrl?.startsWith("https://")) {
-    await store.saveConversation({
-      serviceUrl: activity.serviceUrl,
-      conversationId,
-      ...(activity.conversation?.tenantId ? { tenantId: activity.conversation.tenantId } : {}),
-      capturedAt: runtime.clock.now().toISOString(),
-    });
-    const settings = runtime.config.teams;
-    runtime.log.warn(
-      { conversationType: kind, overriddenBySettings: !!(settings.serviceUrl && settings.conversationId) },
-      "teams: bot installed; approval cards go to this conversation",
-    );
-  } else if (removed) {
-    await store.forgetConversation(conversationId);
-    runtime.log.warn({ conversationType: kind }, "teams: bot removed from a conversation");
-  }
+  const deps = installationDeps(runtime);
+  if (!deps) return;
+  const result = await handleInstallation(activity, deps);
+  runtime.log.info(
+    { conversationType: activity.conversation?.conversationType, ...result },
+    "teams: installation activity",
+  );
 }

@@ -146,6 +146,12 @@ param sweepMode string = 'policy'
 @description('Changes one sweep may make; past it, candidates are reported over-limit and left for the next run.')
 param sweepMaxChanges int = 50
 
+@description('Resource groups (same subscription) of the Key Vaults a disable-public-network-access policy governs (its scopes). Writing a vault (Microsoft.KeyVault/vaults/write) is granted in these resource groups only: on an access-policy vault that write could add the identity to its access policies. Empty: driftguard cannot close any vault (doctor warns).')
+param vaultWriteResourceGroups string[] = []
+
+@description('Resource groups (same subscription) of the user-assigned identities that ML online endpoints in a disable-public-network-access policy\'s scope use. The endpoint\'s PUT names them again, and ARM checks assigning each one (Microsoft.ManagedIdentity/userAssignedIdentities/assign/action): granted in these resource groups only. Empty: endpoints with a user-assigned identity cannot be closed (doctor warns).')
+param identityAssignResourceGroups string[] = []
+
 @minValue(1)
 @maxValue(1000)
 @description('Flex Consumption scale-out limit (bounds concurrent remediations and Cosmos DB load).')
@@ -296,7 +302,7 @@ module anchors 'modules/anchor-storage.bicep' = if (anchorStorage) {
   ]
 }
 
-// ─── Least privilege: three custom roles ─────────────────────────────────────────────────────────────
+// ─── Least privilege: five custom roles ──────────────────────────────────────────────────────────────
 // Exactly the operations the remediation kinds perform (shared/remediations/*.ts), split by where they
 // are needed; test/infra/role-coverage.test.ts compares them with every request the simulator logs
 // while the remediation test suites run. No Owner, no Contributor, no Microsoft.Authorization/*.
@@ -309,8 +315,6 @@ var remediatorActions = [
   'Microsoft.MachineLearningServices/workspaces/write'
   'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read'
   'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write'
-  // ... whose PUT names the endpoint's user-assigned identities again: ARM checks this on each of them
-  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
   // scale-gpu-pool: AML compute clusters (GET/list + PATCH scaleSettings)
   'Microsoft.MachineLearningServices/workspaces/computes/read'
   'Microsoft.MachineLearningServices/workspaces/computes/write'
@@ -318,9 +322,8 @@ var remediatorActions = [
   // disable-public-network-access on Storage (PATCH)
   'Microsoft.Storage/storageAccounts/read'
   'Microsoft.Storage/storageAccounts/write'
-  // disable-public-network-access on Key Vault (management plane only; secrets need the data-plane role)
+  // disable-public-network-access on Key Vault: read here; the write only where vaults are governed (4.)
   'Microsoft.KeyVault/vaults/read'
-  'Microsoft.KeyVault/vaults/write'
   // disable-public-network-access on Cognitive Services / Azure OpenAI
   'Microsoft.CognitiveServices/accounts/read'
   'Microsoft.CognitiveServices/accounts/write'
@@ -388,6 +391,21 @@ var secretRotationDataActions = [
   'Microsoft.KeyVault/vaults/secrets/readMetadata/action'
 ]
 
+// 4. vault writes (only in vaultWriteResourceGroups): on a vault with access policies, the write that
+//    sets publicNetworkAccess could also add driftguard to the vault's access policies and so to its
+//    secrets, so it is granted only where a policy governs vaults. (ARM offers no ABAC condition on
+//    this action.)
+var vaultWriteActions = [
+  'Microsoft.KeyVault/vaults/write'
+]
+
+// 5. identity assignment (only in identityAssignResourceGroups): an online endpoint's PUT names its
+//    user-assigned identities again and ARM checks assigning each of them; anywhere else it would let
+//    driftguard attach any identity of the subscription to a resource it may write.
+var identityAssignActions = [
+  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
+]
+
 var roleSuffix = '(${environmentName}, ${take(subscription().subscriptionId, 8)})'
 
 resource remediatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
@@ -449,13 +467,54 @@ resource secretRotationRole 'Microsoft.Authorization/roleDefinitions@2022-04-01'
   }
 }
 
-resource remediatorAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(subscription().id, identityName, remediatorRole.id)
+resource vaultWriteRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'driftguard-vault-write', environmentName)
   properties: {
-    roleDefinitionId: remediatorRole.id
+    roleName: 'driftguard vault network ${roleSuffix}'
+    description: 'driftguard disable-public-network-access on Key Vaults: write the vault (assigned per resource group where a policy governs vaults).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: vaultWriteActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource identityAssignRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'driftguard-identity-assign', environmentName)
+  properties: {
+    roleName: 'driftguard identity assign ${roleSuffix}'
+    description: 'driftguard disable-public-network-access on ML online endpoints: name their user-assigned identities again (assigned per resource group of those identities).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: identityAssignActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+// Named from the identity's principal ID (in the module): a new identity after azd down gets a new
+// assignment instead of ARM refusing to re-point the old one.
+module remediatorAssignment 'modules/subscription-role-assignment.bicep' = {
+  name: 'driftguard-remediator-${resourceToken}'
+  params: {
     principalId: app.outputs.identityPrincipalId
-    principalType: 'ServicePrincipal'
-    description: 'driftguard remediations (subscription scope)'
+    roleDefinitionId: remediatorRole.id
+    purpose: 'driftguard remediations (subscription scope)'
   }
 }
 
@@ -470,14 +529,37 @@ module keyRotationAccess 'modules/key-rotation-access.bicep' = [
   }
 ]
 
+module vaultWriteAccess 'modules/resource-group-role-assignment.bicep' = [
+  for (rgName, i) in vaultWriteResourceGroups: {
+    name: 'driftguard-vault-write-${i}-${resourceToken}'
+    scope: resourceGroup(rgName)
+    params: {
+      principalId: app.outputs.identityPrincipalId
+      roleDefinitionId: vaultWriteRole.id
+      purpose: 'driftguard disable-public-network-access: Key Vaults in this resource group'
+    }
+  }
+]
+
+module identityAssignAccess 'modules/resource-group-role-assignment.bicep' = [
+  for (rgName, i) in identityAssignResourceGroups: {
+    name: 'driftguard-identity-assign-${i}-${resourceToken}'
+    scope: resourceGroup(rgName)
+    params: {
+      principalId: app.outputs.identityPrincipalId
+      roleDefinitionId: identityAssignRole.id
+      purpose: 'driftguard disable-public-network-access: user-assigned identities of ML online endpoints'
+    }
+  }
+]
+
 // Optional, broad: secret rotation on the whole subscription (see grantSecretRotationAtSubscription).
-resource secretRotationAtSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantSecretRotationAtSubscription) {
-  name: guid(subscription().id, identityName, secretRotationRole.id)
-  properties: {
-    roleDefinitionId: secretRotationRole.id
+module secretRotationAtSubscription 'modules/subscription-role-assignment.bicep' = if (grantSecretRotationAtSubscription) {
+  name: 'driftguard-secret-rotation-${resourceToken}'
+  params: {
     principalId: app.outputs.identityPrincipalId
-    principalType: 'ServicePrincipal'
-    description: 'driftguard rotate-secret on every vault of the subscription'
+    roleDefinitionId: secretRotationRole.id
+    purpose: 'driftguard rotate-secret on every vault of the subscription'
   }
 }
 
@@ -606,6 +688,8 @@ output DRIFTGUARD_AUTH_IDENTITY_PRINCIPAL_ID string = app.outputs.authIdentityPr
 output DRIFTGUARD_REMEDIATOR_ROLE_ID string = remediatorRole.id
 output DRIFTGUARD_KEY_ROTATION_ROLE_ID string = keyRotationRole.id
 output DRIFTGUARD_SECRET_ROTATION_ROLE_ID string = secretRotationRole.id
+output DRIFTGUARD_VAULT_WRITE_ROLE_ID string = vaultWriteRole.id
+output DRIFTGUARD_IDENTITY_ASSIGN_ROLE_ID string = identityAssignRole.id
 output DRIFTGUARD_SUBSCRIPTION_TOPIC string = '${subscriptionTopicResourceGroup}/${subscriptionTopicName}'
 output DRIFTGUARD_ACTION_GROUP_ID string = app.outputs.actionGroupId
 output DRIFTGUARD_EVENTS_ENDPOINT string = app.outputs.decisionEventsEndpoint

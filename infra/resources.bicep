@@ -584,6 +584,9 @@ var appSettings = {
   DRIFTGUARD_SWEEP_MODE: sweepMode
   DRIFTGUARD_SWEEP_MAX_CHANGES: string(sweepMaxChanges)
   DRIFTGUARD_SWEEP_SUBSCRIPTIONS: sweepSubscriptions
+  // Only a Teams conversation of this tenant is captured; captures are recorded on the app itself.
+  AZURE_TENANT_ID: tenant().tenantId
+  DRIFTGUARD_APP_RESOURCE_ID: functionApp.id
 }
 
 // App Service Authentication: the federated-credential client assertion comes from the auth identity.
@@ -604,6 +607,8 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
     appInsightsPublisher
     cosmosDataContributor
     containers
+    // Phase 2: the action group lists the alerts function's key before this rewrite restarts the app.
+    actionGroup
   ]
 }
 
@@ -692,7 +697,9 @@ resource subscriptionTopicDeadLetter 'Microsoft.Authorization/roleAssignments@20
 // ─── Azure Monitor action group → /api/alerts (phase 2) ──────────────────────────────────────────────
 // The webhook carries the `alerts` function's own key (function scope: it opens no other function,
 // unlike a host key). A function's keys exist once the deployed code has been indexed, hence
-// connectSignals (the postdeploy hook waits until the key can be listed).
+// connectSignals (the postdeploy hook waits until the key can be listed). The key is listed before
+// the app settings are rewritten (appSettingsConfig depends on the action group), never during the
+// restart that rewrite causes.
 
 // The alerts trigger's name and route in functions/app.ts (test/infra.test.ts checks they match).
 var alertsFunctionName = 'alerts'
@@ -718,9 +725,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (connectS
       }
     ]
   }
-  dependsOn: [
-    appSettingsConfig
-  ]
+  // No dependency on the app settings: rewriting them restarts the app, and a function key listed
+  // while the host restarts fails the provision. The settings are rewritten after this instead
+  // (appSettingsConfig depends on it), so the key is listed from the app as it is running.
 }
 
 // ─── Outputs ─────────────────────────────────────────────────────────────────────────────────────────

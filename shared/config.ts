@@ -48,6 +48,11 @@ export interface DriftguardConfig {
     /** Conversation (team channel) the bot posts approval cards to (else the captured one). */
     conversationId?: string;
   };
+  /** The app's Entra tenant (AZURE_TENANT_ID): only a Teams conversation of this tenant is captured. */
+  tenantId?: string;
+  /** The function app's own ARM resource ID (DRIFTGUARD_APP_RESOURCE_ID): the resource the records of
+   *  driftguard's own configuration changes (a captured Teams conversation) are chained on. */
+  appResourceId?: string;
   approvers: {
     /** Entra object IDs allowed to approve. */
     objectIds: string[];
@@ -402,6 +407,20 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
     );
 
   const events = eventSettings(env, inAzure, localStack);
+  const tenantId = env.AZURE_TENANT_ID?.trim() || undefined;
+  if (tenantId && !GUID.test(tenantId))
+    throw new ConfigError("AZURE_TENANT_ID", "must be the Entra tenant ID (GUID) of the app's tenant");
+  const appResourceId = env.DRIFTGUARD_APP_RESOURCE_ID?.trim() || undefined;
+  if (
+    appResourceId &&
+    !/^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/i.test(
+      appResourceId,
+    )
+  )
+    throw new ConfigError(
+      "DRIFTGUARD_APP_RESOURCE_ID",
+      "must be the function app's resource ID (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Web/sites/<name>)",
+    );
 
   return {
     mode,
@@ -427,6 +446,8 @@ export function loadConfig(env: Env = process.env): DriftguardConfig {
       ...(conversationId ? { conversationId } : {}),
     },
     approvers: { objectIds: guidList(env, "APPROVER_OBJECT_IDS"), signingKey, ttlMinutes: ttl },
+    ...(tenantId ? { tenantId } : {}),
+    ...(appResourceId ? { appResourceId } : {}),
     publicUrl: env.DRIFTGUARD_PUBLIC_URL ? env.DRIFTGUARD_PUBLIC_URL.replace(/\/+$/, "") : undefined,
     telemetry: telemetrySettings(env),
     anchors: anchorSettings(env),

@@ -26,6 +26,7 @@ import { type Clock, systemClock } from "./ports/clock.js";
 import type { Notifier } from "./ports/notifier.js";
 import type { Stores } from "./ports/stores.js";
 import { builtinRegistry, type RemediationRegistry } from "./remediations/index.js";
+import type { BotConnector } from "./teams/connector.js";
 import { recordDecision } from "./telemetry/api.js";
 import { initTelemetry } from "./telemetry/setup.js";
 import { traced } from "./telemetry/traced.js";
@@ -48,6 +49,9 @@ export interface Runtime {
   policyFileHash: string;
   /** Publishes decisions as CloudEvents (present when DRIFTGUARD_EVENTS_ENDPOINT is set). */
   events?: DecisionPublisher;
+  /** A Bot Connector client with the app's identity (the bot's own messages outside approvals:
+   *  asking the captured conversation to confirm a move, shared/teams/installation.ts). */
+  teamsConnector?: (serviceUrl: string) => Promise<BotConnector>;
 }
 
 export interface RuntimeOverrides {
@@ -196,6 +200,8 @@ export async function createRuntime(
           clients.blobContainer(config.anchors.containerUrl!),
         )
       : undefined);
+  const teamsConnector = async (serviceUrl: string) =>
+    new (await import("./teams/connector.js")).BotConnectorClient({ serviceUrl, credential, ca });
   return {
     config,
     pipeline,
@@ -206,6 +212,7 @@ export async function createRuntime(
     notifier,
     clock,
     log,
+    teamsConnector,
     policyFileHash: policies.sha256,
     ...(anchors ? { anchors } : {}),
     ...(events ? { events } : {}),

@@ -1,6 +1,7 @@
 /**
  * The docs stay true to the code: docs/policies.md holds exactly what `npm run docs` generates from
- * the kinds, every link between the repository's pages (and every `docs/<page>.md#<anchor>` a
+ * the kinds, the figure tables of docs/reliability.md and docs/performance.md exactly what it
+ * generates from docs/figures/*.json (and the prose around them repeats no figure), every link between the repository's pages (and every `docs/<page>.md#<anchor>` a
  * comment points at) lands on a heading that exists, and nothing cites a document that is not in
  * the repository.
  */
@@ -9,6 +10,15 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import {
+  type BenchFigures,
+  fmt,
+  proseOf,
+  RELIABILITY_SCENARIOS,
+  type ReliabilityFigures,
+  renderPerformanceDoc,
+  renderReliabilityDoc,
+} from "../scripts/figures-doc.js";
 import { renderPoliciesDoc } from "../scripts/kinds-doc.js";
 import { BUILTIN_KINDS, builtinRegistry, createRegistry } from "../shared/remediations/index.js";
 import type { AnyRemediation } from "../shared/remediations/types.js";
@@ -119,6 +129,111 @@ describe("docs/policies.md", () => {
     expect(() => renderPoliciesDoc(withSection, builtinRegistry())).toThrow(
       "docs/policies.md documents kind 'rotate-credential', which is not in the registry",
     );
+  });
+});
+
+const RELIABILITY_DOC = readFileSync(join(ROOT, "docs/reliability.md"), "utf8");
+const PERFORMANCE_DOC = readFileSync(join(ROOT, "docs/performance.md"), "utf8");
+const readFigures = <T>(name: string): T =>
+  JSON.parse(readFileSync(join(ROOT, "docs/figures", name), "utf8")) as T;
+
+/** The measured numbers of a figures file as the tables print them (not counts a test chose). */
+function measuredNumbers(value: unknown, key = ""): string[] {
+  if (typeof value === "number") {
+    const printed = fmt(value);
+    // Round inputs (60 causes, 3,000 deliveries) are the scenario's parameters, not its measurements.
+    const measured = !Number.isInteger(value) || (Math.abs(value) >= 100 && value % 10 !== 0);
+    return measured && !/^(?:durationS|commit|cpus)$/.test(key) ? [printed] : [];
+  }
+  if (Array.isArray(value)) return value.flatMap((v) => measuredNumbers(v, key));
+  if (value && typeof value === "object")
+    return Object.entries(value).flatMap(([k, v]) => (k === "loadAverage" ? [] : measuredNumbers(v, k)));
+  return [];
+}
+
+/** Figures printed in `prose` as a number of their own (not part of a longer number). */
+function quoted(prose: string, numbers: string[]): string[] {
+  const escaped = (n: string) => n.replace(/[.,]/g, (c) => `\\${c}`);
+  return [...new Set(numbers)].filter((n) =>
+    new RegExp(`(?<![\\d.,])${escaped(n)}(?![\\d]|[.,]\\d)`).test(prose),
+  );
+}
+
+describe("the figure tables", () => {
+  const reliability = readFigures<ReliabilityFigures>("reliability.json");
+  const bench = readFigures<BenchFigures>("bench.json");
+
+  it("hold what `npm run docs` generates from docs/figures/*.json", () => {
+    // Out of date? Run `npm run docs` (from the files as they are) or `npm run figures` (a new run).
+    expect(renderReliabilityDoc(RELIABILITY_DOC, reliability)).toBe(RELIABILITY_DOC);
+    expect(renderPerformanceDoc(PERFORMANCE_DOC, bench)).toBe(PERFORMANCE_DOC);
+  });
+
+  it("come from a run: commit, date, machine and every scenario and metric", () => {
+    for (const run of [reliability, bench]) {
+      expect(run.commit).toMatch(/^[0-9a-f]{12}/);
+      expect(Number.isNaN(Date.parse(run.date))).toBe(false);
+      expect(run.machine.cpus).toBeGreaterThan(0);
+      expect(run.machine.cpuModel.length).toBeGreaterThan(0);
+      expect(run.machine.node).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+    expect(Object.keys(reliability.scenarios).sort()).toEqual(
+      RELIABILITY_SCENARIOS.map((s) => s.name).sort(),
+    );
+    expect(bench.metrics.length).toBeGreaterThan(10);
+  });
+
+  it("change with their file: a changed figure, a missed target, a failed scenario show in the table", () => {
+    const e2e = bench.metrics.find((m) => m.metric === "e2e_p99_ms")!;
+    const slower = {
+      ...bench,
+      metrics: bench.metrics.map((m) => (m === e2e ? { ...m, value: 987.6, met: false } : m)),
+    };
+    const rendered = renderPerformanceDoc(PERFORMANCE_DOC, slower);
+    expect(rendered).toMatch(/\| `e2e_p99_ms` \| [^|]+ \| \*\*988\*\* ms \| \*\*no\*\* \|/);
+    const failed = {
+      ...reliability,
+      scenarios: {
+        ...reliability.scenarios,
+        "open-breaker": { ...reliability.scenarios["open-breaker"]!, result: "failed" as const },
+      },
+    };
+    expect(renderReliabilityDoc(RELIABILITY_DOC, failed)).toMatch(/\| Open breaker \|.*\| \*\*failed\*\* \|/);
+    // A metric the run did not reach is "not measured", never left out.
+    const stopped = {
+      ...bench,
+      error: "stopped",
+      metrics: bench.metrics.filter((m) => m.metric !== "audit_query_p95_ms"),
+    };
+    expect(renderPerformanceDoc(PERFORMANCE_DOC, stopped)).toMatch(
+      /\| `audit_query_p95_ms` \| — \| not measured \| \*\*no\*\* \|/,
+    );
+  });
+
+  it("a missed target says no, and the scale-out is reported as measured with its cores, never explained", () => {
+    for (const m of bench.metrics.filter((x) => x.met === false))
+      expect(PERFORMANCE_DOC, m.metric).toMatch(
+        new RegExp(`\\| \`${m.metric}\` \\|[^\\n]*\\| \\*\\*no\\*\\* \\|`),
+      );
+    const scale = bench.metrics.find((m) => m.metric === "scaleout_speedup_3_hosts");
+    if (scale) {
+      expect(scale.target).toBe(">= 1.8");
+      expect(scale.met).toBe(scale.value !== null && scale.value >= 1.8);
+      expect(scale).not.toHaveProperty("bounds");
+      expect(PERFORMANCE_DOC).toContain(`measured on ${scale.machine_cores} cores`);
+    }
+    expect(`${PERFORMANCE_DOC}\n${RELIABILITY_DOC}`).not.toMatch(/\bexplained\b/i);
+  });
+
+  it("the prose around them repeats no measured figure", () => {
+    // Guards the check: the tables themselves do print the figures.
+    const reliabilityNumbers = measuredNumbers(reliability.scenarios);
+    const benchNumbers = measuredNumbers(bench.metrics);
+    expect(
+      quoted(RELIABILITY_DOC, reliabilityNumbers).length + quoted(PERFORMANCE_DOC, benchNumbers).length,
+    ).toBeGreaterThan(0);
+    expect(quoted(proseOf(RELIABILITY_DOC), reliabilityNumbers)).toEqual([]);
+    expect(quoted(proseOf(PERFORMANCE_DOC), benchNumbers)).toEqual([]);
   });
 });
 

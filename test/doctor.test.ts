@@ -195,6 +195,33 @@ describe("driftguard doctor", () => {
     }
   });
 
+  it("warns where vault writes or identity assignment are not granted, naming the role and its parameter", async () => {
+    await admin.setPermissions([
+      {
+        actions: ["*"],
+        notActions: [
+          "Microsoft.KeyVault/vaults/write",
+          "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+        ],
+        dataActions: ["*"],
+        notDataActions: [],
+      },
+    ]);
+    try {
+      const storage = (await doctor()).find((r) => r.check === "permissions storage-private")!;
+      expect(storage.status).toBe("warn");
+      expect(storage.detail).toContain(
+        "not Microsoft.KeyVault/vaults/write, Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+      );
+      expect(storage.fix).toContain(
+        "vault network role in the vaults' resource groups (infra/ vaultWriteResourceGroups)",
+      );
+      expect(storage.fix).toContain("(infra/ identityAssignResourceGroups)");
+    } finally {
+      await admin.setPermissions([]);
+    }
+  });
+
   it("names unreachable Teams signing keys", async () => {
     const results = await doctor({
       TEAMS_WORKFLOW_URL: undefined,

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { loadEventSubscriptionsFile } from "../dev/event-grid/driftguard.js";
@@ -162,8 +163,10 @@ describe("least privilege", () => {
   it("the custom roles list explicit actions: no bare wildcard, no authorization, no broad write/delete", () => {
     const remediator = stringItems(blockAfter(main, /^var remediatorActions\s*=/m));
     const keyRotation = stringItems(blockAfter(main, /^var keyRotationActions\s*=/m));
+    const vaultWrite = stringItems(blockAfter(main, /^var vaultWriteActions\s*=/m));
+    const identityAssign = stringItems(blockAfter(main, /^var identityAssignActions\s*=/m));
     expect(remediator.length).toBeGreaterThan(20);
-    for (const a of [...remediator, ...keyRotation]) {
+    for (const a of [...remediator, ...keyRotation, ...vaultWrite, ...identityAssign]) {
       expect(a).toMatch(/^Microsoft\.[A-Za-z]+\//);
       expect(a.startsWith("Microsoft.Authorization/")).toBe(false);
       // Wildcards only for reads of long-running-operation status under locations/.
@@ -182,7 +185,6 @@ describe("least privilege", () => {
         "Microsoft.ApiManagement/service/products/apis/write",
         "Microsoft.CognitiveServices/accounts/write",
         "Microsoft.ContainerService/managedClusters/agentPools/write",
-        "Microsoft.KeyVault/vaults/write",
         "Microsoft.MachineLearningServices/workspaces/computes/write",
         "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
         "Microsoft.MachineLearningServices/workspaces/write",
@@ -207,9 +209,16 @@ describe("least privilege", () => {
         "Microsoft.Storage/storageAccounts/regenerateKey/action",
       ].sort(),
     );
+    // Vault writes and identity assignment: only in their own roles, assigned where they are needed.
+    expect(vaultWrite).toEqual(["Microsoft.KeyVault/vaults/write"]);
+    expect(identityAssign).toEqual(["Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"]);
+    expect(remediator).not.toContain("Microsoft.KeyVault/vaults/write");
+    expect(remediator.filter((a) => a.includes("assign/action"))).toEqual([]);
     for (const [symbol, actions, dataActions] of [
       ["remediatorRole", "remediatorActions", "\\[\\]"],
       ["keyRotationRole", "keyRotationActions", "\\[\\]"],
+      ["vaultWriteRole", "vaultWriteActions", "\\[\\]"],
+      ["identityAssignRole", "identityAssignActions", "\\[\\]"],
       ["secretRotationRole", "\\[\\]", "secretRotationDataActions"],
     ] as const) {
       const role = resourceBody(main, symbol);
@@ -256,18 +265,69 @@ describe("least privilege", () => {
     });
   });
 
-  it("only the remediator role is assigned at subscription scope; key rotation per listed resource group", () => {
-    expect(resourceBody(main, "remediatorAssignment")).toMatch(/roleDefinitionId:\s*remediatorRole\.id/);
-    expect(main).toMatch(/param keyRotationResourceGroups string\[\] = \[\]/);
-    const access = main.slice(main.search(/^module keyRotationAccess /m));
-    expect(access).toMatch(
-      /^module keyRotationAccess '[^']+' = \[\s*for \(rgName, i\) in keyRotationResourceGroups:/,
+  it("only the remediator role is assigned at subscription scope; the narrower roles per listed resource group", () => {
+    const remediator = main.slice(main.search(/^module remediatorAssignment /m));
+    expect(remediator).toMatch(
+      /^module remediatorAssignment 'modules\/subscription-role-assignment\.bicep' = \{/,
     );
-    expect(access).toMatch(/scope:\s*resourceGroup\(rgName\)/);
-    expect(access).toMatch(/roleDefinitionId:\s*keyRotationRole\.id/);
-    const assignments = [...main.matchAll(/roleDefinitionId:\s*(\w+)\.id/g)].map((m) => m[1]);
-    expect(assignments.filter((r) => r === "keyRotationRole")).toHaveLength(1);
+    expect(remediator).toMatch(/roleDefinitionId:\s*remediatorRole\.id/);
+    for (const [module, list, role, file] of [
+      ["keyRotationAccess", "keyRotationResourceGroups", "keyRotationRole", "key-rotation-access"],
+      ["vaultWriteAccess", "vaultWriteResourceGroups", "vaultWriteRole", "resource-group-role-assignment"],
+      [
+        "identityAssignAccess",
+        "identityAssignResourceGroups",
+        "identityAssignRole",
+        "resource-group-role-assignment",
+      ],
+    ] as const) {
+      expect(main).toMatch(new RegExp(`param ${list} string\\[\\] = \\[\\]`));
+      const access = main.slice(main.search(new RegExp(`^module ${module} `, "m")));
+      expect(access).toMatch(
+        new RegExp(`^module ${module} 'modules/${file}\\.bicep' = \\[\\s*for \\(rgName, i\\) in ${list}:`),
+      );
+      expect(access).toMatch(/scope:\s*resourceGroup\(rgName\)/);
+      expect(access).toMatch(new RegExp(`roleDefinitionId:\\s*${role}\\.id`));
+      const assignments = [...main.matchAll(/roleDefinitionId:\s*(\w+)\.id/g)].map((m) => m[1]);
+      expect(
+        assignments.filter((r) => r === role),
+        role,
+      ).toHaveLength(1);
+    }
     expect(read("infra/modules/key-rotation-access.bicep")).toMatch(/targetScope = 'resourceGroup'/);
+    expect(read("infra/modules/resource-group-role-assignment.bicep")).toMatch(
+      /targetScope = 'resourceGroup'/,
+    );
+  });
+
+  it("every role assignment is named from the identity's principal ID, so a second azd up after azd down works", () => {
+    // After azd down + azd up the identity is new: an assignment name without its principal ID is
+    // the old assignment's name, and ARM refuses to re-point it (RoleAssignmentUpdateNotPermitted).
+    // Mutation: name the subscription module's assignment guid(subscription().id, roleDefinitionId)
+    // → this fails.
+    const assignments = bicepFiles.flatMap((f) =>
+      resources(read(f))
+        .filter((r) => r.type === "Microsoft.Authorization/roleAssignments")
+        .map((r) => ({ file: f, where: `${f} ${r.symbol}`, body: r.body })),
+    );
+    expect(assignments.length).toBeGreaterThanOrEqual(10);
+    const ownResources = new Set(resources(res).map((r) => r.symbol));
+    for (const { file, where, body } of assignments) {
+      const name = /^\s*name:\s*(guid\(.*\))\s*$/m.exec(body)?.[1];
+      expect(name, where).toBeDefined();
+      if (file === "infra/resources.bicep") {
+        // Scoped to a resource of driftguard's own resource group: deleted with it by azd down.
+        expect(ownResources.has(/^\s*scope:\s*(\w+)/m.exec(body)?.[1] ?? ""), where).toBe(true);
+      } else expect(name, where).toMatch(/\b(?:principalId|identityPrincipalId)\b/);
+    }
+    // main.bicep assigns no role itself: the principal ID is known only after the app module, and a
+    // resource's name must be known when the deployment starts — hence the modules.
+    expect(
+      resources(main).filter((r) => r.type.startsWith("Microsoft.Authorization/roleAssignments@")),
+    ).toEqual([]);
+    const sub = read("infra/modules/subscription-role-assignment.bicep");
+    expect(sub).toMatch(/targetScope = 'subscription'/);
+    expect(sub).toMatch(/name:\s*guid\(subscription\(\)\.id, principalId, roleDefinitionId\)/);
   });
 
   it("secret values: read and write only, per target vault unless explicitly widened (not Secrets Officer)", () => {
@@ -284,7 +344,7 @@ describe("least privilege", () => {
     expect(perVault).toMatch(/roleDefinitionId:\s*secretRotationRoleId/);
     expect(main).toMatch(/secretRotationRoleId:\s*secretRotationRole\.id/);
     expect(main).toMatch(
-      /resource secretRotationAtSubscription [^=]+= if \(grantSecretRotationAtSubscription\)/,
+      /module secretRotationAtSubscription 'modules\/subscription-role-assignment\.bicep' = if \(grantSecretRotationAtSubscription\)/,
     );
     expect(main).toMatch(/param grantSecretRotationAtSubscription bool = false/);
   });
@@ -360,8 +420,34 @@ describe("the app's Key Vault", () => {
     expect(vault).toMatch(/enablePurgeProtection:\s*true/);
     const call = entries(blockAfter(res, /^module appVault\s[^=]+=/m)).find((e) => e.key === "params")!.value;
     expect(call).toMatch(/identityPrincipalId:\s*identity\.properties\.principalId/);
-    // 'kv' + 13 characters of uniqueString: within Key Vault's 3–24.
-    expect("kv".length + 13).toBeLessThanOrEqual(24);
+  });
+
+  it("its generated name is a valid Key Vault name for whatever uniqueString returns", () => {
+    // The name as the template writes it, evaluated for uniqueString's documented output (13
+    // characters of lower-case base32), against Key Vault's rules: 3–24 characters, letters, digits
+    // and hyphens, starting with a letter, not ending with a hyphen, no two hyphens in a row.
+    // Mutation: name the vault 'kv-driftguard-${uniqueString(…)}' (27 characters) → this fails.
+    const template = /^\s*name:\s*'([^']*)'/m.exec(resourceBody(appVaultSrc, "vault"))![1]!;
+    const evaluate = (tpl: string, unique: string) =>
+      tpl.replace(/\$\{uniqueString\((?:[^()]|\([^()]*\))*\)\}/g, unique).replace(/\$\{[^}]*\}/g, () => {
+        throw new Error(`cannot evaluate ${tpl}: only uniqueString() is expected in the name`);
+      });
+    const validVaultName = (n: string) =>
+      /^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/.test(n) && !n.includes("--");
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z2-7]{13}$/), (unique) =>
+        validVaultName(evaluate(template, unique)),
+      ),
+    );
+    // The storage account beside it (3–24 lower-case letters and digits), from the deployment's token.
+    const token = /var resourceToken = toLower\(uniqueString\((?:[^()]|\([^()]*\))*\)\)/.exec(main);
+    expect(token, "resourceToken is a lower-cased uniqueString").not.toBeNull();
+    const storageName = /^\s*name:\s*'([^']*)'/m.exec(resourceBody(res, "storage"))![1]!;
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z2-7]{13}$/), (unique) =>
+        /^[a-z0-9]{3,24}$/.test(storageName.replace(/\$\{resourceToken\}/, unique)),
+      ),
+    );
   });
 
   it("writes a generated key only when the vault lacks it, or on a deliberate rotation", () => {
@@ -529,6 +615,18 @@ describe("function app", () => {
     expect(ag).toContain(`/api/$\{alertsRoute}?code=$\{listKeys(alertsFunctionId, '2024-04-01').default}`);
     expect(allBicep).not.toMatch(/Microsoft\.Web\/sites\/host/);
     expect(allBicep).not.toMatch(/functionKeys\.default|masterKey/);
+  });
+
+  it("phase 2 lists the alerts key before the app settings are rewritten, not during the restart that follows", () => {
+    // Rewriting app settings restarts the app; a key listed right after it fails the provision.
+    // Mutation: put `dependsOn: [ appSettingsConfig ]` back on actionGroup → this fails.
+    const dependsOn = (symbol: string) =>
+      /dependsOn:\s*\[([^\]]*)\]/.exec(resourceBody(res, symbol))?.[1]?.match(/\w+/g) ?? [];
+    expect(dependsOn("actionGroup")).not.toContain("appSettingsConfig");
+    expect(dependsOn("actionGroup")).not.toContain("authConfig");
+    expect(dependsOn("appSettingsConfig")).toContain("actionGroup");
+    const code = resourceBody(res, "actionGroup").replace(/\/\/.*$/gm, "");
+    expect(code).not.toMatch(/appSettingsConfig|authConfig/);
   });
 });
 

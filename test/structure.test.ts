@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { INTEGRATION_MARKERS, testSuites } from "../scripts/test-suites.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCE_DIRS = ["shared", "functions", "cli", "dev", "bench", "scripts", "test"];
@@ -198,5 +199,31 @@ describe("module structure", () => {
       return kindFolderOf(file!) !== kindFolderOf(dep!);
     });
     expect(crossKind).toEqual([]);
+  });
+});
+
+describe("the test suites", () => {
+  const { unit, integration } = testSuites(ROOT);
+
+  it("npm run test:unit runs no test that starts the local stack, a child process or a browser", () => {
+    // Guards the split: the suites cover every test file, once.
+    expect([...unit, ...integration].sort()).toEqual(
+      [...graph.keys()].filter((f) => f.startsWith("test/") && f.endsWith(".test.ts")).sort(),
+    );
+    expect(unit.filter((f) => integration.includes(f))).toEqual([]);
+    for (const f of unit) expect(readFileSync(join(ROOT, f), "utf8"), f).not.toMatch(INTEGRATION_MARKERS);
+    // What a unit test is: no stack, no browser (these folders hold only the others).
+    expect(unit.filter((f) => /^test\/(?:integration|browser)\//.test(f))).toEqual([]);
+    expect(unit).toEqual(
+      expect.arrayContaining(["test/structure.test.ts", "test/signals/eventgrid.test.ts"]),
+    );
+    expect(integration).toEqual(
+      expect.arrayContaining([
+        "test/integration/npm-start.test.ts",
+        "test/browser/approval-page.test.ts",
+        "test/reliability/faults.test.ts",
+        "test/cosmos/stores.test.ts",
+      ]),
+    );
   });
 });

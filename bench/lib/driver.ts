@@ -5,6 +5,27 @@
  */
 import http from "node:http";
 
+/**
+ * The bench's time limit (epoch ms; `npm run bench -- --time-limit <minutes>`): a load loop past it
+ * sends nothing more, lets what is in flight finish, and reports itself `cut`, so a phase on a
+ * machine too loaded to finish in time ends instead of running for hours.
+ */
+let deadlineMs = Number.POSITIVE_INFINITY;
+export function setDeadline(epochMs: number): void {
+  deadlineMs = epochMs;
+}
+export function pastDeadline(): boolean {
+  return Date.now() > deadlineMs;
+}
+
+/** A phase stopped at the bench's time limit: its metrics are not measured. */
+export class TimeLimitReached extends Error {
+  override readonly name = "TimeLimitReached";
+  constructor(what: string) {
+    super(`${what}: stopped at the bench's time limit`);
+  }
+}
+
 export interface Target {
   /** `http://127.0.0.1:PORT` of a host or of the front end. */
   url: string;
@@ -67,6 +88,8 @@ export interface RunStats {
   redeliveries: number;
   failedForGood: number;
   statuses: Record<string, number>;
+  /** Stopped at the time limit before every item was sent. */
+  cut?: boolean;
 }
 
 /** Delivers every item with `concurrency` in flight; non-2xx answers are redelivered (up to 20 times). */
@@ -74,7 +97,12 @@ export async function closedLoop<T>(
   items: readonly T[],
   concurrency: number,
   send: (item: T) => Promise<Delivery>,
-  opts: { retryDelayMs?: number; maxAttempts?: number } = {},
+  opts: {
+    retryDelayMs?: number;
+    maxAttempts?: number;
+    /** Called once at the time limit: abort what is in flight (e.g. close the sender). */
+    onDeadline?: () => void;
+  } = {},
 ): Promise<RunStats> {
   const queue = items.map((item) => ({ item, attempt: 0 }));
   const latencies: number[] = [];
@@ -84,9 +112,22 @@ export async function closedLoop<T>(
   let deliveries = 0;
   let inFlight = 0;
   let waiting = 0; // redeliveries waiting for their pause to end
+  let cut = false;
   const started = performance.now();
+  // Past the time limit nothing more is sent, and what is in flight is aborted (answers status 0).
+  const watch = setInterval(() => {
+    if (!pastDeadline()) return;
+    clearInterval(watch);
+    cut = true;
+    queue.length = 0;
+    opts.onDeadline?.();
+  }, 500);
   await new Promise<void>((done) => {
     const pump = () => {
+      if (queue.length > 0 && pastDeadline()) {
+        cut = true;
+        queue.length = 0;
+      }
       while (inFlight < concurrency && queue.length > 0) {
         const next = queue.shift()!;
         inFlight++;
@@ -101,7 +142,7 @@ export async function closedLoop<T>(
               waiting++;
               setTimeout(() => {
                 waiting--;
-                queue.push({ item: next.item, attempt: next.attempt + 1 });
+                if (!cut) queue.push({ item: next.item, attempt: next.attempt + 1 });
                 pump();
               }, opts.retryDelayMs ?? 200);
             } else failedForGood++;
@@ -113,6 +154,7 @@ export async function closedLoop<T>(
     };
     pump();
   });
+  clearInterval(watch);
   return {
     durationMs: performance.now() - started,
     latencies,
@@ -120,30 +162,44 @@ export async function closedLoop<T>(
     redeliveries,
     failedForGood,
     statuses,
+    cut,
   };
 }
 
-/** Sends one item every `1000 / ratePerSecond` ms (on schedule, whatever is in flight). */
+/**
+ * Sends one item every `1000 / ratePerSecond` ms (on schedule, whatever is in flight). `latencies`
+ * holds the accepted (2xx) deliveries only; the others are counted in `failed` (and by status), so
+ * a failure can never make a latency look better.
+ */
 export async function openLoop<T>(
   items: readonly T[],
   ratePerSecond: number,
   send: (item: T) => Promise<Delivery>,
-): Promise<RunStats & { lateStarts: number }> {
+  opts: { onDeadline?: () => void } = {},
+): Promise<RunStats & { lateStarts: number; failed: number }> {
   const interval = 1000 / ratePerSecond;
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const inflight: Promise<void>[] = [];
   let lateStarts = 0;
+  let failed = 0;
+  let cut = false;
   const started = performance.now();
   for (let i = 0; i < items.length; i++) {
+    if (pastDeadline()) {
+      cut = true;
+      opts.onDeadline?.();
+      break;
+    }
     const due = started + i * interval;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     else if (wait < -interval) lateStarts++;
     inflight.push(
       send(items[i]!).then((d) => {
-        latencies.push(d.ms);
         statuses[d.status] = (statuses[d.status] ?? 0) + 1;
+        if (d.status >= 200 && d.status < 300) latencies.push(d.ms);
+        else failed++;
       }),
     );
   }
@@ -153,8 +209,10 @@ export async function openLoop<T>(
     latencies,
     deliveries: items.length,
     redeliveries: 0,
-    failedForGood: 0,
+    failedForGood: failed,
     statuses,
     lateStarts,
+    failed,
+    cut,
   };
 }

@@ -19,7 +19,12 @@ import { startLocalBlob } from "../blob.js";
 import { EventGridAdminClient } from "../event-grid/admin-client.js";
 import { driftguardSubscriptions, webhookUrl } from "../event-grid/driftguard.js";
 import { generateFunctionKey } from "../host.js";
-import { DEFAULT_SEED_FILE, type LocalEventsOptions, localStackEventSettings } from "../stack.js";
+import {
+  DEFAULT_SEED_FILE,
+  LOCAL_APP_RESOURCE_ID,
+  type LocalEventsOptions,
+  localStackEventSettings,
+} from "../stack.js";
 import { type LocalTls, loadOrCreateLocalTls } from "../tls.js";
 import { type FrontEnd, type FrontEndTarget, startFrontEnd } from "./front-end.js";
 import type {
@@ -268,6 +273,10 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       DRIFTGUARD_CA_FILE: tls.caCertFile,
       DRIFTGUARD_PUBLIC_URL: opts.env?.DRIFTGUARD_PUBLIC_URL ?? frontEnd.url,
       ...(blob ? { DRIFTGUARD_ANCHOR_CONTAINER_URL: blob.anchorContainerUrl } : {}),
+      DRIFTGUARD_APP_RESOURCE_ID:
+        opts.env?.DRIFTGUARD_APP_RESOURCE_ID ??
+        process.env.DRIFTGUARD_APP_RESOURCE_ID ??
+        LOCAL_APP_RESOURCE_ID,
       WEBSITE_SITE_NAME: undefined,
       DRIFTGUARD_LOCAL_STACK: "1",
     });

@@ -72,6 +72,8 @@ export interface InstallationRequest {
   /** `removed`: the bot was taken out of the team. */
   removed?: boolean;
   tenantId?: string;
+  /** Entra object ID of the person who added (or removed) the bot; default: the first member. */
+  installer?: string;
   token?: BadTokenVariant | null;
 }
 
@@ -277,7 +279,10 @@ export async function startTeamsSimulator(opts: TeamsSimulatorOptions): Promise<
         timestamp: clock().toISOString(),
         channelId: "msteams",
         serviceUrl,
-        from: { id: teamsUserIdOf(members[0]?.aadObjectId ?? randomUUID()) },
+        from: {
+          id: teamsUserIdOf(req.installer ?? members[0]?.aadObjectId ?? randomUUID()),
+          aadObjectId: req.installer ?? members[0]?.aadObjectId,
+        },
         recipient: bot,
         conversation: {
           id: conversationId,

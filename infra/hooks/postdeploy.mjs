@@ -32,6 +32,8 @@ const [subscription, resourceGroup, app, ...roleIds] = requireEnv(
     "DRIFTGUARD_REMEDIATOR_ROLE_ID",
     "DRIFTGUARD_KEY_ROTATION_ROLE_ID",
     "DRIFTGUARD_SECRET_ROTATION_ROLE_ID",
+    "DRIFTGUARD_VAULT_WRITE_ROLE_ID",
+    "DRIFTGUARD_IDENTITY_ASSIGN_ROLE_ID",
   ],
   "they are outputs of the templates: run azd provision, then azd deploy",
 );

@@ -1,10 +1,29 @@
-// azd preprovision: tell the templates which generated keys the app's Key Vault already holds, so a
-// provision never overwrites one — also from a new azd environment (another machine, CI), where no
-// local flag remembers the first provision. Reads the vault through ARM (secret names only, never a
-// value). When it cannot tell, it stops: writing blind could replace the keys in use.
-import { arm, armList, azdEnvSet, describe, fail, GENERATED_SECRETS, log, requireEnv } from "./lib.mjs";
+// azd preprovision, two checks before the templates run:
+// 1. Phase 2 left on for a deployment that is gone. DRIFTGUARD_CONNECT_SIGNALS=true makes the
+//    templates create the Event Grid subscriptions and the action group, which need the deployed
+//    code; if the resource group (or the function app) was deleted outside `azd down`, the next
+//    `azd up` would start there and fail. Seen from ARM, it turns phase 2 off, so that `azd up`
+//    runs phase 1, deploys, and the postdeploy hook connects the signals again.
+// 2. Tell the templates which generated keys the app's Key Vault already holds, so a provision
+//    never overwrites one — also from a new azd environment (another machine, CI), where no local
+//    flag remembers the first provision. Reads the vault through ARM (secret names only, never a
+//    value). When it cannot tell, it stops: writing blind could replace the keys in use.
+import {
+  arm,
+  armList,
+  azdEnvSet,
+  describe,
+  fail,
+  GENERATED_SECRETS,
+  log,
+  requireEnv,
+  WEB_API_VERSION,
+} from "./lib.mjs";
 
-if (process.env.DRIFTGUARD_WRITE_SECRETS === "false" && process.env.DRIFTGUARD_ROTATE_SECRETS !== "true") {
+const writeSecrets =
+  process.env.DRIFTGUARD_WRITE_SECRETS !== "false" || process.env.DRIFTGUARD_ROTATE_SECRETS === "true";
+const connectSignals = process.env.DRIFTGUARD_CONNECT_SIGNALS === "true";
+if (!writeSecrets && !connectSignals) {
   log("DRIFTGUARD_WRITE_SECRETS=false: the generated keys are not written");
   process.exit(0);
 }
@@ -14,13 +33,38 @@ const [subscription, envName] = requireEnv(
 );
 const resourceGroup = process.env.AZURE_RESOURCE_GROUP || `rg-${envName}`;
 const rgPath = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}`;
+const rg = await arm("GET", `${rgPath}?api-version=2024-03-01`);
+
+if (connectSignals) {
+  const app = process.env.AZURE_FUNCTION_APP_NAME;
+  const site =
+    rg.status === 200 && app
+      ? await arm("GET", `${rgPath}/providers/Microsoft.Web/sites/${app}?api-version=${WEB_API_VERSION}`)
+      : undefined;
+  const gone =
+    rg.status === 404 ? `resource group ${resourceGroup}` : site?.status === 404 ? `function app ${app}` : "";
+  if (gone) {
+    log(
+      `${gone} does not exist, but DRIFTGUARD_CONNECT_SIGNALS=true was left from an earlier deployment: turning phase 2 off, so this azd up deploys the app first and the postdeploy hook connects the signals again`,
+    );
+    azdEnvSet("DRIFTGUARD_CONNECT_SIGNALS", "false");
+  } else if (rg.status !== 200 || (site && site.status !== 200)) {
+    fail(
+      `cannot tell whether the deployment still exists (GET ${site ? `function app ${app}` : `resource group ${resourceGroup}`} answered ${describe(site ?? rg)}); DRIFTGUARD_CONNECT_SIGNALS=true needs the deployed app. Check your access (azd auth login), or run azd env set DRIFTGUARD_CONNECT_SIGNALS false to start from phase 1.`,
+    );
+  }
+}
+if (!writeSecrets) {
+  log("DRIFTGUARD_WRITE_SECRETS=false: the generated keys are not written");
+  process.exit(0);
+}
+
 const refuse = (why) =>
   fail(
     `cannot tell which generated keys the app's Key Vault holds (${why}); not provisioning, as that could replace the keys in use. Check your access (azd auth login), or set DRIFTGUARD_WRITE_SECRETS=false if you manage the secrets yourself.`,
   );
 
 let present = [];
-const rg = await arm("GET", `${rgPath}?api-version=2024-03-01`);
 if (rg.status === 404) {
   log(`resource group ${resourceGroup} does not exist yet: the generated keys will be created`);
 } else if (rg.status !== 200) {

@@ -77,7 +77,8 @@ export interface KindPermissions {
   actions: readonly string[];
   /** Data-plane operations at the same scope (Key Vault secret values). */
   dataActions?: readonly string[];
-  /** Operations needed only for some targets (two-credential rotation: the provider accounts' keys). */
+  /** Operations needed only for some targets, granted only where those targets live (two-credential
+   *  rotation: the provider accounts' keys; closing a vault; an endpoint's user-assigned identities). */
   conditionalActions?: readonly string[];
 }
 

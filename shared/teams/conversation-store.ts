@@ -2,17 +2,20 @@
 import type {
   CardMessage,
   ConversationReference,
+  PendingConversation,
   TeamsConversationStore,
 } from "../ports/teams-conversations.js";
 
 export type {
   CardMessage,
   ConversationReference,
+  PendingConversation,
   TeamsConversationStore,
 } from "../ports/teams-conversations.js";
 
 export class InMemoryTeamsConversationStore implements TeamsConversationStore {
   private conversation?: ConversationReference;
+  private pending?: PendingConversation;
   private readonly cards = new Map<string, CardMessage>();
 
   async getConversation(): Promise<ConversationReference | undefined> {
@@ -23,8 +26,24 @@ export class InMemoryTeamsConversationStore implements TeamsConversationStore {
     this.conversation = { ...ref };
   }
 
-  async forgetConversation(conversationId: string): Promise<void> {
-    if (this.conversation?.conversationId === conversationId) this.conversation = undefined;
+  async forgetConversation(conversationId: string): Promise<boolean> {
+    if (this.conversation?.conversationId !== conversationId) return false;
+    this.conversation = undefined;
+    return true;
+  }
+
+  async getPendingConversation(): Promise<PendingConversation | undefined> {
+    return this.pending ? structuredClone(this.pending) : undefined;
+  }
+
+  async savePendingConversation(pending: PendingConversation): Promise<void> {
+    this.pending = structuredClone(pending);
+  }
+
+  async clearPendingConversation(id: string): Promise<boolean> {
+    if (this.pending?.id !== id) return false;
+    this.pending = undefined;
+    return true;
   }
 
   async saveCardMessage(message: CardMessage): Promise<void> {

@@ -50,7 +50,7 @@ beforeAll(async () => {
     // validateSeed fills each resource's name and type from its ID.
     seed: validateSeed({
       resources: [
-        ...[1, 2, 3].map((n) => ({ id: roleId(n), properties: { roleName: `driftguard role ${n}` } })),
+        ...[1, 2, 3, 4, 5].map((n) => ({ id: roleId(n), properties: { roleName: `driftguard role ${n}` } })),
         { id: SITE, location: "westeurope", properties: {} },
         { id: `${SITE}/functions/alerts`, properties: {} },
         { id: `${SITE}/functions/resourceEvents`, properties: {} },
@@ -305,6 +305,65 @@ describe("preprovision: create only the generated keys that are missing", () => 
   });
 });
 
+describe("preprovision: phase 2 left on for a deployment that is gone", () => {
+  const env = {
+    AZURE_SUBSCRIPTION_ID: SUB,
+    AZURE_ENV_NAME: "hooks",
+    AZURE_RESOURCE_GROUP: RG,
+    AZURE_FUNCTION_APP_NAME: APP,
+    DRIFTGUARD_CONNECT_SIGNALS: "true",
+  };
+
+  it("a deleted resource group: phase 2 is turned off, so azd up deploys the app first", async () => {
+    // Mutation: drop the `connectSignals` block of infra/hooks/preprovision.mjs → the flag stays
+    // true (the next provision would create Event Grid subscriptions for a function that does not exist).
+    const r = await runHook("infra/hooks/preprovision.sh", { ...env, AZURE_RESOURCE_GROUP: "rg-deleted" });
+    expect(r.status).toBe(0);
+    expect(r.calls).toEqual([
+      "env set DRIFTGUARD_CONNECT_SIGNALS false",
+      "env set DRIFTGUARD_EXISTING_SECRETS ",
+    ]);
+    expect(r.stdout).toContain(
+      "resource group rg-deleted does not exist, but DRIFTGUARD_CONNECT_SIGNALS=true",
+    );
+  });
+
+  it("a deleted function app in a resource group that is still there: the same", async () => {
+    const r = await runHook("infra/hooks/preprovision.sh", {
+      ...env,
+      AZURE_FUNCTION_APP_NAME: "func-deleted",
+    });
+    expect(r.status).toBe(0);
+    expect(r.calls[0]).toBe("env set DRIFTGUARD_CONNECT_SIGNALS false");
+    expect(r.stdout).toContain("function app func-deleted does not exist");
+  });
+
+  it("the deployment is there: phase 2 stays on", async () => {
+    const r = await runHook("infra/hooks/preprovision.sh", env);
+    expect(r.status).toBe(0);
+    expect(r.calls).toEqual([
+      "env set DRIFTGUARD_EXISTING_SECRETS driftguard-pseudonym-key,approver-signing-key",
+    ]);
+  });
+
+  it("checked even when the generated keys are not written; refuses when it cannot tell", async () => {
+    const off = await runHook("infra/hooks/preprovision.sh", {
+      ...env,
+      AZURE_RESOURCE_GROUP: "rg-deleted",
+      DRIFTGUARD_WRITE_SECRETS: "false",
+    });
+    expect(off).toMatchObject({ status: 0, calls: ["env set DRIFTGUARD_CONNECT_SIGNALS false"] });
+    sim.addFault({
+      method: "GET",
+      path: `/resourceGroups/${RG}/providers/Microsoft.Web/sites/${APP}`,
+      status: 403,
+    });
+    const denied = await runHook("infra/hooks/preprovision.sh", env);
+    expect(denied).toMatchObject({ status: 1, calls: [] });
+    expect(denied.stderr).toMatch(/cannot tell whether the deployment still exists .*403/);
+  });
+});
+
 describe("postdeploy: phase 2 waits for propagation, then provisions with retries", () => {
   const env = {
     AZURE_SUBSCRIPTION_ID: SUB,
@@ -313,6 +372,8 @@ describe("postdeploy: phase 2 waits for propagation, then provisions with retrie
     DRIFTGUARD_REMEDIATOR_ROLE_ID: roleId(1),
     DRIFTGUARD_KEY_ROTATION_ROLE_ID: roleId(2),
     DRIFTGUARD_SECRET_ROTATION_ROLE_ID: roleId(3),
+    DRIFTGUARD_VAULT_WRITE_ROLE_ID: roleId(4),
+    DRIFTGUARD_IDENTITY_ASSIGN_ROLE_ID: roleId(5),
   };
   const listKeysPath = `${SITE}/functions/alerts/listkeys`;
 

@@ -13,6 +13,8 @@ const roles = {
   remediator: stringItems(blockAfter(main, /^var remediatorActions\s*=/m)),
   keyRotation: stringItems(blockAfter(main, /^var keyRotationActions\s*=/m)),
   secretRotation: stringItems(blockAfter(main, /^var secretRotationDataActions\s*=/m)),
+  vaultWrite: stringItems(blockAfter(main, /^var vaultWriteActions\s*=/m)),
+  identityAssign: stringItems(blockAfter(main, /^var identityAssignActions\s*=/m)),
 };
 const kinds = builtinRegistry().all;
 const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
@@ -21,10 +23,15 @@ it("the remediator role grants exactly the kinds' ARM operations", () => {
   expect(sorted(roles.remediator)).toEqual(sorted(kinds.flatMap((k) => k.permissions.actions)));
 });
 
-it("the key rotation role grants exactly the operations rotation needs on provider accounts", () => {
-  expect(sorted(roles.keyRotation)).toEqual(
+it("the roles assigned per resource group grant exactly the kinds' operations needed only for some targets", () => {
+  // Key rotation (provider accounts), vault network (Key Vaults), identity assign (endpoints'
+  // user-assigned identities): each granted only where its targets live.
+  expect(sorted([...roles.keyRotation, ...roles.vaultWrite, ...roles.identityAssign])).toEqual(
     sorted(kinds.flatMap((k) => k.permissions.conditionalActions ?? [])),
   );
+  // None of them is also in the subscription-wide role.
+  for (const a of [...roles.keyRotation, ...roles.vaultWrite, ...roles.identityAssign])
+    expect(roles.remediator, a).not.toContain(a);
 });
 
 it("the secret rotation role grants exactly the kinds' data-plane operations", () => {

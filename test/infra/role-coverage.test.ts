@@ -25,7 +25,16 @@ const granted = {
   remediator: stringItems(blockAfter(main, /^var remediatorActions\s*=/m)),
   keyRotation: stringItems(blockAfter(main, /^var keyRotationActions\s*=/m)),
   secretRotation: stringItems(blockAfter(main, /^var secretRotationDataActions\s*=/m)),
+  vaultWrite: stringItems(blockAfter(main, /^var vaultWriteActions\s*=/m)),
+  identityAssign: stringItems(blockAfter(main, /^var identityAssignActions\s*=/m)),
 };
+/** Every ARM action any role grants (subscription-wide or per resource group). */
+const grantedActions = [
+  ...granted.remediator,
+  ...granted.keyRotation,
+  ...granted.vaultWrite,
+  ...granted.identityAssign,
+];
 
 /** Granted though no recorded request needs it, each with the reason. Keep empty unless unavoidable. */
 const GRANTED_WITHOUT_A_REQUEST: Record<string, string> = {};
@@ -84,7 +93,7 @@ describe("the roles cover exactly the operations driftguard performs", () => {
   });
 
   it("every operation in the request log is granted", () => {
-    const actions = [...granted.remediator, ...granted.keyRotation];
+    const actions = grantedActions;
     const refused = [
       ...unique(needed.filter((o) => o.plane === "action" && !actions.some((a) => permits(a, o.name)))),
       ...unique(
@@ -100,10 +109,10 @@ describe("the roles cover exactly the operations driftguard performs", () => {
         (p) =>
           !(p in GRANTED_WITHOUT_A_REQUEST) && !needed.some((o) => o.plane === plane && permits(p, o.name)),
       );
-    expect(unused([...granted.remediator, ...granted.keyRotation], "action"), "actions").toEqual([]);
+    expect(unused(grantedActions, "action"), "actions").toEqual([]);
     expect(unused(granted.secretRotation, "data"), "data actions").toEqual([]);
     for (const p of Object.keys(GRANTED_WITHOUT_A_REQUEST))
-      expect([...granted.remediator, ...granted.keyRotation, ...granted.secretRotation]).toContain(p);
+      expect([...grantedActions, ...granted.secretRotation]).toContain(p);
   });
 
   it("account keys are listed and regenerated only through the key-rotation role", () => {
@@ -129,7 +138,9 @@ describe("the roles cover exactly the operations driftguard performs", () => {
     // Diagnostic settings are extension resources on the named types, written by enable-diagnostic-logs.
     if (file.policies.some((p) => p.kind === "enable-diagnostic-logs"))
       named.add("microsoft.insights/diagnosticsettings");
-    const changing = granted.remediator.filter((a) => /\/(write|delete)$/.test(a));
+    const changing = [...granted.remediator, ...granted.vaultWrite].filter((a) =>
+      /\/(write|delete)$/.test(a),
+    );
     expect(changing.length).toBeGreaterThan(0);
     for (const action of changing) {
       // The type itself, or one below a named type (an APIM service's products and their policies,

@@ -8,6 +8,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signApprovalToken } from "../../shared/approvals/tokens.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
+import { saveFigures } from "../reliability/figures.js";
 import {
   APPROVER_OID,
   type ApprovalsStack,
@@ -293,5 +294,14 @@ describe("the approval page (Teams Workflows card)", () => {
     expect(again.status).toBe(409);
     expect(t.writes(FLAKY)).toHaveLength(1);
     expect(await t.records(FLAKY)).toHaveLength(4);
+    await saveFigures("approval-during-503", {
+      clicks: 1,
+      writesRefusedWith503: t.stack.sim
+        .requests({ method: "PATCH", pathIncludes: "stpageflaky" })
+        .filter((r) => r.faulted).length,
+      armWrites: t.writes(FLAKY).length,
+      records: (await t.records(FLAKY)).map((r) => r.outcome).reverse(),
+      secondClickStatus: again.status,
+    });
   });
 });

@@ -1,27 +1,38 @@
 /**
  * `npm start` as a user (and the acceptance run) drives it: a child process with the flags of
- * docs/cli.md#npm-start, a ready file, and the demo's printed decisions.
+ * docs/cli.md#npm-start, a ready file, and the demo's printed decisions; stopped the way docker,
+ * systemd and `timeout` stop it (SIGTERM to npm), it releases its ports; the user's Teams settings
+ * are kept.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
 const children: ChildProcess[] = [];
 
-function start(args: string[]): {
+function start(
+  args: string[],
+  opts: { viaNpm?: boolean; env?: Record<string, string | undefined>; stackFile?: string } = {},
+): {
   child: ChildProcess;
   output: () => string;
   waitFor: (re: RegExp, ms: number) => Promise<string>;
 } {
-  const child = spawn(process.execPath, ["--import", "tsx", "dev/start.ts", ...args], {
+  const [command, argv] = opts.viaNpm
+    ? ["npm", ["start", "--", ...args]]
+    : [process.execPath, ["--import", "tsx", "dev/start.ts", ...args]];
+  const child = spawn(command, argv, {
     cwd: process.cwd(),
     env: {
       ...process.env,
       DRIFTGUARD_POLICY_FILE: "",
-      DRIFTGUARD_STACK_FILE: path.join(tmpdir(), `driftguard-stack-${process.pid}-${Date.now()}.json`),
+      DRIFTGUARD_STACK_FILE:
+        opts.stackFile ?? path.join(tmpdir(), `driftguard-stack-${process.pid}-${Date.now()}.json`),
+      ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -49,9 +60,39 @@ function start(args: string[]): {
   return { child, output: () => out, waitFor };
 }
 
+/** True when something accepts connections on the URL's port. */
+function listening(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 afterEach(async () => {
   for (const c of children.splice(0)) {
-    if (c.exitCode === null) {
+    if (c.exitCode === null && c.signalCode === null) {
       c.kill("SIGTERM");
       await new Promise((r) => c.once("exit", r));
     }
@@ -215,4 +256,69 @@ describe("npm start", () => {
     expect(run.child.exitCode).toBe(0);
     if (onLinux) expect(supervisedBy(run.child.pid!)).toEqual([]);
   }, 150_000);
+  it("stops and releases its ports when npm gets SIGTERM (docker stop, systemd, timeout)", async () => {
+    // npm runs the script through `sh -c`, which does not pass the signal on: the stack notices its
+    // parent is gone. Mutation: drop the parent watch in dev/lifetime.ts → the ports stay open, this fails.
+    const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
+    const readyFile = path.join(dir, "ready.json");
+    const stackFile = path.join(dir, "stack.json");
+    const run = start(
+      ["--no-demo", "--port", "0", "--cosmos-port", "0", "--azure-port", "0", "--ready-file", readyFile],
+      { viaNpm: true, stackFile },
+    );
+    await run.waitFor(/^driftguard ready/m, 60_000);
+    const ready = JSON.parse(await readFile(readyFile, "utf8")) as Record<string, string>;
+    const stackPid = (JSON.parse(await readFile(stackFile, "utf8")) as { pid: number }).pid;
+    expect(stackPid).not.toBe(run.child.pid);
+    for (const url of [ready.functions!, ready.cosmos!, ready.azure!])
+      expect(await listening(url), url).toBe(true);
+
+    run.child.kill("SIGTERM"); // to npm, as `docker stop` and `timeout` do
+    await until("the stack process is gone", () => !alive(stackPid));
+    for (const url of [ready.functions!, ready.cosmos!, ready.azure!])
+      expect(await listening(url), `${url} after SIGTERM`).toBe(false);
+    expect(existsSync(stackFile)).toBe(false);
+  }, 90_000);
+
+  it("stops on SIGHUP (a closed terminal) too", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
+    const readyFile = path.join(dir, "ready.json");
+    const run = start([
+      "--no-demo",
+      "--port",
+      "0",
+      "--cosmos-port",
+      "0",
+      "--azure-port",
+      "0",
+      "--ready-file",
+      readyFile,
+    ]);
+    await run.waitFor(/^driftguard ready/m, 60_000);
+    const ready = JSON.parse(await readFile(readyFile, "utf8")) as Record<string, string>;
+    run.child.kill("SIGHUP");
+    await new Promise((r) => run.child.once("exit", r));
+    expect(run.child.exitCode).toBe(0);
+    expect(await listening(ready.functions!)).toBe(false);
+  }, 90_000);
+
+  it("keeps the Teams settings the user set and says so; the stand-in only fills what is unset", async () => {
+    const userBot = "7e0c2f1a-3b4d-4c5e-8f90-a1b2c3d4e5f6";
+    const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
+    const readyFile = path.join(dir, "ready.json");
+    const run = start(
+      ["--no-demo", "--port", "0", "--cosmos-port", "0", "--azure-port", "0", "--ready-file", readyFile],
+      { env: { TEAMS_BOT_APP_ID: userBot, TEAMS_CONVERSATION_ID: "19:my-team@thread.tacv2" } },
+    );
+    const out = await run.waitFor(/^driftguard ready/m, 60_000);
+    expect(out).toContain(
+      "Teams settings — yours: TEAMS_BOT_APP_ID, TEAMS_CONVERSATION_ID; the Teams stand-in is not started",
+    );
+    expect(out).not.toContain("Teams stand-in: https://");
+    // The bot the app answers for is the user's: an activity for it is checked against Bot
+    // Framework's keys (401 without a token), not refused as "no bot configured" (404).
+    const ready = JSON.parse(await readFile(readyFile, "utf8")) as Record<string, string>;
+    const res = await fetch(`${ready.functions}/api/teams/messages`, { method: "POST", body: "{}" });
+    expect(res.status).toBe(401);
+  }, 90_000);
 });

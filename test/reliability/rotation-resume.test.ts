@@ -8,6 +8,7 @@ import type { Seed } from "../../dev/azure-sim/index.js";
 import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, startHarness } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
+import { saveFigures } from "./figures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000b7";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-resume/providers`;
@@ -89,10 +90,21 @@ it("a vault write that fails after the key was regenerated is resumed without a 
 
   h.sim.clearFaults();
   const [second] = await h.handle(signal); // Event Grid's redelivery of the same event
-  expect(second).toMatchObject({ outcome: "remediated", retry: false });
-  expect(h.sim.writes({ pathIncludes: "stresume001/regenerateKey" })).toHaveLength(1);
+  const regenerations = h.sim.writes({ pathIncludes: "stresume001/regenerateKey" }).length;
   const latest = h.sim.getSecret("kv-resume", "data-key")!;
+  const outcomes = (await h.records()).map((r) => r.outcome);
+  await saveFigures("rotation-resume", {
+    vaultWritesRefused: h.sim
+      .requests({ method: "PUT", pathIncludes: "/secrets/data-key" })
+      .filter((r) => r.faulted).length,
+    keyRegenerations: regenerations,
+    storedValueIsTheRegeneratedKey: latest.value === regenerated,
+    records: outcomes,
+  });
+
+  expect(second).toMatchObject({ outcome: "remediated", retry: false });
+  expect(regenerations).toBe(1);
   expect(latest.value).toBe(regenerated);
   expect(latest.tags.CredentialId).toBe("key2");
-  expect((await h.records()).map((r) => r.outcome)).toEqual(["failed", "remediated"]);
+  expect(outcomes).toEqual(["failed", "remediated"]);
 });

@@ -308,16 +308,21 @@ export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNe
       "Microsoft.MachineLearningServices/workspaces/write",
       "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",
       "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write",
-      // The endpoint's PUT names its user-assigned identities again: ARM checks assign on each.
-      "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
       "Microsoft.MachineLearningServices/locations/*/read",
       "Microsoft.Storage/storageAccounts/read",
       "Microsoft.Storage/storageAccounts/write",
       "Microsoft.KeyVault/vaults/read",
-      "Microsoft.KeyVault/vaults/write",
       "Microsoft.CognitiveServices/accounts/read",
       "Microsoft.CognitiveServices/accounts/write",
       "Microsoft.CognitiveServices/locations/*/read",
+    ],
+    // Granted only where the resources they act on are governed (infra/: vaultWriteResourceGroups,
+    // identityAssignResourceGroups): a vault write could add driftguard to an access-policy vault's
+    // policies; an endpoint's PUT names its user-assigned identities again, and ARM checks assigning
+    // each of them.
+    conditionalActions: [
+      "Microsoft.KeyVault/vaults/write",
+      "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
     ],
   },
   paramsSchema,
