@@ -250,10 +250,10 @@ describe("README: adding a remediation kind", () => {
     expect(scaffolded.permissions.actions.filter((a) => !granted.includes(a))).toEqual([]);
     const wider = {
       ...scaffolded.permissions,
-      actions: [...scaffolded.permissions.actions, "Microsoft.Storage/storageAccounts/blobServices/write"],
+      actions: [...scaffolded.permissions.actions, "Microsoft.Storage/storageAccounts/fileServices/write"],
     };
     expect(wider.actions.filter((a) => !granted.includes(a))).toEqual([
-      "Microsoft.Storage/storageAccounts/blobServices/write",
+      "Microsoft.Storage/storageAccounts/fileServices/write",
     ]);
   });
 });
