@@ -77,7 +77,8 @@ const CASES: Case[] = [
   {
     kind: "protect-model-storage",
     event: "19-model-storage-versioning-off.json",
-    target: `${ACCOUNT}/blobServices/default`,
+    // The event names the blob service; its kinds decide and record as the account.
+    target: ACCOUNT,
     tagged: ACCOUNT,
   },
   {
@@ -120,7 +121,7 @@ function signalsOf(c: Case): Signal[] {
     .map((s) => ({
       ...s,
       dedupeKey: `${s.dedupeKey}|${crypto.randomUUID()}`,
-      targets: s.targets.filter((t) => t.resourceId.toLowerCase() === c.target.toLowerCase()),
+      targets: s.targets.filter((t) => t.resourceId.toLowerCase().startsWith(c.target.toLowerCase())),
     }))
     .filter((s) => s.targets.length > 0);
   expect(signals, c.event).toHaveLength(1);

@@ -193,6 +193,44 @@ describe("several real kinds on one storage account, each keeping to its own fie
   });
 });
 
+describe("a storage account and its blob service are one resource for writers", () => {
+  it("an event about the account and one about its blob service at once, with slow writes: each blob service fix is written once and recorded once", async () => {
+    const acct = id.account("stmodelsrace");
+    h = await startHarness({ seed: seedOf(driftedStorage(acct)), policies: allEnforce(), lro: "async" });
+    // ARM takes its time with the blob service and its settings: both deliveries plan before either
+    // write lands, unless they queue behind one lease.
+    h.sim.addFault({ method: "PUT", path: "^.*/blobServices/default$", status: 0, delayMs: 400, count: -1 });
+    h.sim.addFault({ method: "PUT", path: "/diagnosticSettings/", status: 0, delayMs: 400, count: -1 });
+    const deliver = async (s: ReturnType<typeof writeEvent>) => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const ds = await h!.handle(s);
+        if (!ds.some((d) => d.retry)) return ds;
+      }
+      throw new Error("never accepted");
+    };
+    const [onAccount, onBlob] = await Promise.all([
+      deliver(writeEvent(acct, ACCOUNT, SUB)),
+      deliver(writeEvent(id.blob("stmodelsrace"), "Microsoft.Storage/storageAccounts/blobServices", SUB)),
+    ]);
+    expect(onAccount.map((d) => d.kind)).toEqual([...STORAGE_KINDS]);
+    expect(onBlob.map((d) => d.kind)).toEqual([KINDS.logs, KINDS.models]);
+    expect(h.sim.writes().map(kindOfWrite).sort()).toEqual([...STORAGE_KINDS].sort());
+    // Both decide as the account: one gate, one chain.
+    expect(new Set([...onAccount, ...onBlob].map((d) => d.target.resourceId))).toEqual(new Set([acct]));
+    const records = await recordsOf(acct);
+    for (const k of [KINDS.logs, KINDS.models])
+      expect(
+        records
+          .filter((r) => r.kind === k)
+          .map((r) => r.outcome)
+          .sort(),
+        k,
+      ).toEqual(["compliant", "remediated"]);
+    expect(records).toHaveLength(7);
+    expect((await h.audit.verify()).breaks).toEqual([]);
+  });
+});
+
 describe("several real kinds on one Cosmos DB account", () => {
   it("key auth and TLS 1.0 in one write: two fixes, one PATCH and one record each; audit logs already on stay untouched", async () => {
     const acct = id.cosmos("cosmos-chat-all");
