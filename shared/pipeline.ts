@@ -18,7 +18,7 @@ import type { RecordApprover } from "./audit/types.js";
 import type { AzureClients } from "./azure/clients.js";
 import { asRemediationError } from "./errors.js";
 import type { Logger } from "./log.js";
-import { causeKey, GateRunner, resumeCause } from "./pipeline/gate-runner.js";
+import { causeKey, GateRunner, gatedTarget, resumeCause } from "./pipeline/gate-runner.js";
 import { settleInterrupted } from "./pipeline/interrupted.js";
 import type { RecordContext } from "./pipeline/records.js";
 import { type ApprovalRequests, type RunEnv, runRemediation } from "./pipeline/run.js";
@@ -207,17 +207,20 @@ export class Pipeline {
     return b;
   }
 
-  private async handleTarget(signal: Signal, target: SignalTarget, opts: RunOptions): Promise<Decision[]> {
+  private async handleTarget(signal: Signal, named: SignalTarget, opts: RunOptions): Promise<Decision[]> {
     const { log } = this.deps;
+    // Policies match the target as the signal names it; the kinds run in (and record as) the
+    // resource that owns its gate (a blob service's account).
+    const target = gatedTarget(named);
     if (this.isSelfEcho(signal)) {
-      log.debug({ signalId: signal.id, resourceId: target.resourceId }, "own change echoed back; ignored");
-      return [{ target, outcome: "ignored", reason: "caused by driftguard itself", retry: false }];
+      log.debug({ signalId: signal.id, resourceId: named.resourceId }, "own change echoed back; ignored");
+      return [{ target: named, outcome: "ignored", reason: "caused by driftguard itself", retry: false }];
     }
-    const selected = this.selectPolicies(signal, target, opts);
+    const selected = this.selectPolicies(signal, named, opts);
     if (selected.length === 0) {
-      const reason = explainNoMatch(this.deps.policies, signal, target);
-      log.debug({ signalId: signal.id, resourceId: target.resourceId, type: signal.type, reason }, "ignored");
-      return [{ target, outcome: "ignored", reason, retry: false }];
+      const reason = explainNoMatch(this.deps.policies, signal, named);
+      log.debug({ signalId: signal.id, resourceId: named.resourceId, type: signal.type, reason }, "ignored");
+      return [{ target: named, outcome: "ignored", reason, retry: false }];
     }
     // Per policy: a decision without the gate (off, unknown kind), or a kind to run in the session.
     const slots: (Decision | KindRun)[] = selected.map((s) => this.kindRun(signal, target, s, opts));

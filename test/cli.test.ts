@@ -115,4 +115,44 @@ describe("driftguard replay", () => {
     });
     expect(lines[1]).toMatchObject({ outcome: "compliant", policy: "audit-logs-on" });
   }, 90_000);
+
+  it("replay --dry-run of a storage account write prints every kind that governs the account, each with its own plan", () => {
+    const account =
+      "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml-prod/providers/Microsoft.Storage/storageAccounts/stmlprod001";
+    const file = "dev/sample-events/03-storage-and-vault-opened.json";
+    const r = cli(["replay", file, "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.resourceId === account);
+    // Policy order; the approval-mode kind is a dry-run too; the kinds with nothing to do say so.
+    expect(lines.map((l) => [l.kind, l.policy, l.outcome])).toEqual([
+      ["disable-public-network-access", "ai-services-private", "dry-run"],
+      ["disable-local-auth", "no-local-auth", "dry-run"],
+      ["require-secure-transport", "secure-transport", "compliant"],
+      ["enable-diagnostic-logs", "audit-logs-on", "compliant"],
+      ["protect-model-storage", "model-storage-recoverable", "dry-run"],
+    ]);
+    const paths = (i: number) => lines[i].changes.map((c: { path: string }) => c.path);
+    expect(paths(0)).toEqual(["properties.publicNetworkAccess", "properties.allowBlobPublicAccess"]);
+    expect(lines[1].changes).toEqual([{ path: "properties.allowSharedKeyAccess", from: true, to: false }]);
+    expect(lines[2].reason).toBe("HTTPS only and TLS 1.2 or newer already required");
+    expect(lines[3].reason).toMatch(/already sends audit logs to the workspace/);
+    expect(paths(4)).toContain("properties.isVersioningEnabled");
+
+    // The same as a person reads it: one line per kind.
+    const text = cli(["replay", file, "--dry-run"]);
+    expect(text.code).toBe(0);
+    const forAccount = text.stdout.split("\n").filter((l) => l.includes("storageAccounts/stmlprod001"));
+    expect(forAccount.map((l) => l.trim().split(/\s+/).slice(1, 3))).toEqual([
+      ["dry-run", "disable-public-network-access"],
+      ["dry-run", "disable-local-auth"],
+      ["compliant", "require-secure-transport"],
+      ["compliant", "enable-diagnostic-logs"],
+      ["dry-run", "protect-model-storage"],
+    ]);
+    expect(forAccount[1]).toContain("properties.allowSharedKeyAccess: true → false");
+  }, 120_000);
 });

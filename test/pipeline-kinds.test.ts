@@ -2,8 +2,9 @@
  * Several kinds per resource: for one signal, the first matching policy of each kind runs (file
  * order), one after another inside the resource's gate, each with its own decision, write and
  * record (cause `<dedupeKey>|<resourceId>|<kind>`). Over the simulator with the real Storage SDK; the
- * second kind is a test-only one (test/helpers/test-kind.ts) because no two shipped kinds share a
- * resource type yet.
+ * second kind is a test-only one (test/helpers/test-kind.ts), one small PATCH, so the gate's behaviour
+ * between kinds (crashes, approvals, named policies) is seen on its own. The shipped kinds on one
+ * resource: test/integration/storage-kinds*.test.ts.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { formatDecision } from "../cli/format.js";

@@ -19,6 +19,8 @@ const READ_ONLY_KEPT: Record<string, readonly string[]> = {
     "properties.swaggerUri",
   ],
   "microsoft.containerservice/managedclusters/agentpools": ["properties.currentOrchestratorVersion"],
+  // protect-model-storage PUTs the blob service: its sku is the account's, read-only.
+  "microsoft.storage/storageaccounts/blobservices": ["sku"],
 };
 
 /** Removes what a client cannot set (identity of the resource, ETags, provisioning states) from a body. */

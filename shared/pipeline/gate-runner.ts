@@ -7,6 +7,23 @@
 import type { Logger } from "../log.js";
 import type { Clock } from "../ports/clock.js";
 import type { GateSession, ResourceGate } from "../ports/resource-gate.js";
+import type { SignalTarget } from "../signals/types.js";
+
+/** `…/storageAccounts/{account}/blobServices/default`: one resource with its account for writers. */
+const BLOB_SERVICE =
+  /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/default\/?$/i;
+
+/**
+ * The resource whose gate a target's kinds run in, and which they decide and record as. A storage
+ * account's blob service is its account's: the kinds that write the blob service (protect-model-storage,
+ * enable-diagnostic-logs) reach it from an event about the account and from one about the blob
+ * service, and it has no ETag, so both must queue behind one lease or the same fix is written twice.
+ * Policies still match the target as the signal names it.
+ */
+export function gatedTarget(target: SignalTarget): SignalTarget {
+  const m = BLOB_SERVICE.exec(target.resourceId);
+  return m ? { ...target, resourceId: m[1]!, resourceType: "Microsoft.Storage/storageAccounts" } : target;
+}
 
 /** The cause one kind decides for one resource and one signal: `<dedupeKey>|<resourceId>|<kind>`. */
 export function causeKey(dedupeKey: string, resourceId: string, kind: string): string {

@@ -96,7 +96,14 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
     kind: run.policy.kind,
     mode: run.mode,
   };
-  const record = (d: RecordDetails) => buildRecord(run.records, env.clock.now(), d);
+  /** Appended to every record's reason once read: an exemption tag that is none (it does not parse). */
+  let exemptionNote = "";
+  const record = (d: RecordDetails) =>
+    buildRecord(
+      run.records,
+      env.clock.now(),
+      exemptionNote ? { ...d, reason: `${d.reason ?? ""}${exemptionNote}`.trim() } : d,
+    );
   let intent: Intent | undefined = run.resume;
   const checkpoint = async (progress: Record<string, unknown>) => {
     if (!intent) return;
@@ -145,6 +152,12 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
   }
   // The record names the exemption and, for `driftguard:exclude-until`, its end.
   const exemption = exemptionOf(current.tags, env.clock.now());
+  if (!exemption.exempt && exemption.invalid) {
+    // Not an exemption: the resource is treated normally, and its record and the log say why.
+    const { tag, value, problem } = exemption.invalid;
+    exemptionNote = ` (tag ${tag}=${redactText(value)} is not an exemption: ${problem})`;
+    ctx.log.warn({ tag, problem }, "exemption tag does not parse: the resource is treated normally");
+  }
   if (exemption.exempt) {
     const reason = describeExemption(exemption);
     return {

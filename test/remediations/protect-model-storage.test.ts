@@ -380,7 +380,8 @@ describe("protect-model-storage through the pipeline", () => {
     const [d] = await hh.handle(writeSignal(blobId("stmodels")));
     expect(d?.outcome).toBe("remediated");
     const [rec] = await hh.records();
-    expect(rec).toMatchObject({ outcome: "remediated", kind: KIND, resourceId: blobId("stmodels") });
+    // The event named the blob service; the kind decides and records as its account (one gate).
+    expect(rec).toMatchObject({ outcome: "remediated", kind: KIND, resourceId: accountId("stmodels") });
     expect(rec!.changes.map((c) => c.path)).toEqual([
       "properties.isVersioningEnabled",
       "properties.deleteRetentionPolicy.days",

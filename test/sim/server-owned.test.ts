@@ -65,4 +65,14 @@ describe("keepServerOwned", () => {
       systemData: { createdBy: "someone" },
     });
   });
+
+  it("a blob service PUT keeps its read-only sku (the account's)", () => {
+    const id =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st/blobServices/default";
+    const type = "Microsoft.Storage/storageAccounts/blobServices";
+    const next: ArmResource = { id, name: "default", type, properties: { isVersioningEnabled: true } };
+    keepServerOwned(next, { ...next, sku: { name: "Standard_LRS", tier: "Standard" }, properties: {} });
+    expect(next.sku).toEqual({ name: "Standard_LRS", tier: "Standard" });
+    expect(next.properties).toEqual({ isVersioningEnabled: true });
+  });
 });
