@@ -162,10 +162,25 @@ export class ExtensionHandler {
   }
 }
 
-/** As ARM shows a diagnostic setting: no ETag, no provisioning state. */
+/** ARM's retention policy of a log or metric entry written without one (retention is retired). */
+const NO_RETENTION = { enabled: false, days: 0 };
+
+/**
+ * As ARM shows a diagnostic setting: no ETag, no provisioning state; every `logs[]`/`metrics[]`
+ * entry with a `retentionPolicy`.
+ */
 function render(r: ArmResource): ArmResource {
   const { etag: _e, ...rest } = r;
   const { provisioningState: _p, ...properties } = (rest.properties ?? {}) as Record<string, unknown>;
+  for (const key of ["logs", "metrics"]) {
+    const entries = properties[key];
+    if (!Array.isArray(entries)) continue;
+    properties[key] = entries.map((e) =>
+      isPlainObject(e) && e.retentionPolicy === undefined
+        ? { ...e, retentionPolicy: { ...NO_RETENTION } }
+        : e,
+    );
+  }
   return { ...rest, type: DIAGNOSTIC_SETTINGS_TYPE, properties };
 }
 
@@ -182,8 +197,10 @@ function invalidSetting(body: unknown): string | undefined {
   ];
   if (!destinations.some((d) => typeof p[d] === "string" && p[d] !== ""))
     return "At least one destination (workspaceId, storageAccountId, eventHubAuthorizationRuleId or marketplacePartnerId) is required.";
+  // An empty workspaceId is no workspace (ARM's own examples send one beside other destinations).
   if (
     typeof p.workspaceId === "string" &&
+    p.workspaceId !== "" &&
     !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.OperationalInsights\/workspaces\/[^/]+$/i.test(
       p.workspaceId,
     )

@@ -19,6 +19,8 @@ const READ_ONLY_KEPT: Record<string, readonly string[]> = {
     "properties.swaggerUri",
   ],
   "microsoft.containerservice/managedclusters/agentpools": ["properties.currentOrchestratorVersion"],
+  // The account's sku, shown on its blob service; the SDK never sends it back.
+  "microsoft.storage/storageaccounts/blobservices": ["sku"],
 };
 
 /** Removes what a client cannot set (identity of the resource, ETags, provisioning states) from a body. */
