@@ -20,6 +20,12 @@ export const QUOTA = { queries: 15, windowMs: 5_000 };
 const MAX_TOP = 1000;
 const SNAPSHOTS_KEPT = 16;
 const TENANT_ID = "00000000-0000-0000-0000-0000000000f0";
+/**
+ * Types Resource Graph keeps out of the `resources` table (docs/azure.md#resource-graph): a site's
+ * configuration is in `appserviceresources`, Key Vault secrets nowhere. Extension resources
+ * (diagnostic settings, …) are not in it either.
+ */
+const NOT_IN_RESOURCES_TABLE = new Set(["microsoft.web/sites/config", "microsoft.keyvault/vaults/secrets"]);
 
 interface Snapshot {
   id: string;
@@ -262,8 +268,7 @@ export class ResourceGraphHandler {
   private evaluate(q: KqlQuery, subscriptions: Set<string> | undefined): Row[] {
     const rows: Row[] = [];
     for (const raw of this.store.allRaw()) {
-      // Extension resources (diagnostic settings, …) are not rows of the resources table.
-      if (extensionOfId(raw.id)) continue;
+      if (extensionOfId(raw.id) || NOT_IN_RESOURCES_TABLE.has(lower(raw.type))) continue;
       const row = toRow(raw as unknown as Record<string, unknown>);
       if (subscriptions && !subscriptions.has(lower(String(row.subscriptionId)))) continue;
       if (!q.where.every((w) => w(row))) continue;

@@ -24,6 +24,8 @@ const workspace = expectedBody(loadShapeFixture("ml-workspace"), "get");
 const endpoint = expectedBody(loadShapeFixture("ml-online-endpoint"), "get");
 const cosmos = expectedBody(loadShapeFixture("cosmos-account"), "get");
 const setting = expectedBody(loadShapeFixture("diagnostic-setting"), "get");
+const site = expectedBody(loadShapeFixture("web-site"), "getSite");
+const siteConfig = expectedBody(loadShapeFixture("web-site"), "getConfig");
 
 let sim: AzureSimulator;
 let localTls: LocalTls;
@@ -34,7 +36,18 @@ beforeAll(async () => {
   localTls = await tls();
   sim = await startAzureSimulator({ tls: localTls });
   const elsewhere = JSON.parse(JSON.stringify(account).replaceAll(SUB, OTHER_SUB));
-  for (const body of [cognitive, vault, account, workspace, endpoint, cosmos, setting, elsewhere])
+  for (const body of [
+    cognitive,
+    vault,
+    account,
+    workspace,
+    endpoint,
+    cosmos,
+    setting,
+    site,
+    siteConfig,
+    elsewhere,
+  ])
     sim.putResource(seedResource(body));
   clients = simulatorClients(sim, localTls);
 });
@@ -54,7 +67,7 @@ function query(body: unknown) {
 }
 
 const PAGED =
-  "Resources | where type !~ 'microsoft.documentdb/databaseaccounts' | project id, name, type, location";
+  "Resources | where type !in~ ('microsoft.documentdb/databaseaccounts', 'microsoft.web/sites') | project id, name, type, location";
 
 describe("Resource Graph answers (the Resources operation at 2022-10-01)", () => {
   it("a basic query with limit answers the example's shape: numbers, a string resultTruncated, no $skipToken", async () => {
@@ -106,14 +119,16 @@ describe("Resource Graph answers (the Resources operation at 2022-10-01)", () =>
     expect(skipped.body).toMatchObject({ count: 2, totalRecords: 5 });
   });
 
-  it("holds resources, not extension resources: no diagnostic settings in the resources table", async () => {
+  it("holds resources, not extension resources or a site's config: no diagnostic settings, no config/web", async () => {
     const settings = await query({
       query: "resources | where type =~ 'microsoft.insights/diagnosticsettings' | project id",
     });
     expect(settings.body).toMatchObject({ totalRecords: 0, count: 0, data: [] });
     const everything = await query({ query: "resources | project id" });
-    expect(everything.body.data.map((r: { id: string }) => r.id)).not.toContain(setting.id);
-    expect(everything.body.data.map((r: { id: string }) => r.id)).toContain(vault.id);
+    const ids = everything.body.data.map((r: { id: string }) => r.id);
+    expect(ids).not.toContain(setting.id);
+    expect(ids).not.toContain(siteConfig.id);
+    expect(ids).toEqual(expect.arrayContaining([vault.id, site.id]));
   });
 });
 
