@@ -128,6 +128,11 @@ describe("Cosmos DB account (DatabaseAccounts_Get / DatabaseAccounts_Update, lon
     const after = await raw("GET", body.id, f.sdk.apiVersion);
     expect(shapeProblems(body, after.body)).toEqual([]);
     expect(after.body.identity.principalId).toBe(body.identity.principalId);
+    // The long-running answer as the wire shows it: 200, the account, and where to poll.
+    const wire = await raw("PATCH", body.id, f.sdk.apiVersion, { tags: body.tags });
+    expect(wire.status).toBe(200);
+    expect(shapeProblems(expectedBody(f, "update"), wire.body)).toEqual([]);
+    expect(wire.headers["azure-asyncoperation"]).toMatch(/^https:\/\/.+\?api-version=/);
   });
 
   it("disable-local-auth and require-secure-transport each end compliant from the example's state", async () => {
