@@ -118,7 +118,8 @@ export function apimRefusesWrite(
 /**
  * Routes APIM requests the generic store cannot serve; returns false to let it handle the request.
  * `PUT …/products/{p}/apis/{a}` (no body) links an existing API to an existing product and answers
- * the API's contract; GET/DELETE/HEAD of the link and the product's API list are generic.
+ * the API's contract (as `GET …/apis/{a}` shows it); GET/DELETE/HEAD of the link and the product's
+ * API list are generic.
  */
 export function apimRoute(
   store: ResourceStore,
@@ -148,6 +149,8 @@ export function apimRoute(
     properties: structuredClone(api.properties ?? {}),
   };
   store.put(link);
-  sendJson(res, existed ? 200 : 201, { ...store.get(link.id)!, id: link.id });
+  // APIM answers with the API's own contract (its ID under the service, type `…/service/apis`),
+  // not the link's path; the product's API list shows the links.
+  sendJson(res, existed ? 200 : 201, store.get(api.id)!);
   return true;
 }

@@ -12,6 +12,7 @@
 import type { ServerResponse } from "node:http";
 import { type ArmResource, armError, isPlainObject, sendJson } from "./common.js";
 import { stripReadOnly } from "./server-owned.js";
+import { defaultBlobService } from "./storage-services.js";
 import { lower, nameOfId, type ResourceStore } from "./store.js";
 
 export const DIAGNOSTIC_SETTINGS_TYPE = "Microsoft.Insights/diagnosticSettings";
@@ -22,27 +23,31 @@ const DIAGNOSTIC_SETTINGS =
 /** Category groups resource logs offer (api-version 2021-05-01-preview and later). */
 const CATEGORY_GROUPS = new Set(["audit", "alllogs"]);
 
-/** Child resources ARM always has, with the defaults a new resource of that type shows. */
-const IMPLICIT_CHILDREN: { parent: RegExp; type: string; properties: () => Record<string, unknown> }[] = [
+/**
+ * Child resources ARM always has, as a new resource of that type shows them: a blob service carries
+ * its account's `sku` (storage-services.ts), a site's web configuration its site's `kind`.
+ */
+const IMPLICIT_CHILDREN: { parent: RegExp; create: (parent: ArmResource, id: string) => ArmResource }[] = [
   {
     parent:
       /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)\/blobServices\/default$/i,
-    type: "Microsoft.Storage/storageAccounts/blobServices",
-    properties: () => ({
-      cors: { corsRules: [] },
-      deleteRetentionPolicy: { allowPermanentDelete: false, enabled: false },
-    }),
+    create: (account) => defaultBlobService(account),
   },
   {
     parent:
       /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+)\/config\/web$/i,
-    type: "Microsoft.Web/sites/config",
-    properties: () => ({
-      numberOfWorkers: 1,
-      http20Enabled: true,
-      minTlsVersion: "1.2",
-      scmMinTlsVersion: "1.2",
-      ftpsState: "FtpsOnly",
+    create: (site, id) => ({
+      id,
+      name: nameOfId(id),
+      type: "Microsoft.Web/sites/config",
+      ...(typeof site.kind === "string" ? { kind: site.kind } : {}),
+      properties: {
+        numberOfWorkers: 1,
+        http20Enabled: true,
+        minTlsVersion: "1.2",
+        scmMinTlsVersion: "1.2",
+        ftpsState: "FtpsOnly",
+      },
     }),
   },
 ];
@@ -57,8 +62,9 @@ export class ExtensionHandler {
   materialise(id: string): void {
     for (const child of IMPLICIT_CHILDREN) {
       const m = child.parent.exec(id);
-      if (!m || this.store.has(id) || !this.store.has(m[1]!)) continue;
-      this.store.put({ id, name: nameOfId(id), type: child.type, properties: child.properties() });
+      if (!m || this.store.has(id)) continue;
+      const parent = this.store.get(m[1]!);
+      if (parent) this.store.put(child.create(parent, id));
     }
   }
 
@@ -156,10 +162,25 @@ export class ExtensionHandler {
   }
 }
 
-/** As ARM shows a diagnostic setting: no ETag, no provisioning state. */
+/** ARM's retention policy of a log or metric entry written without one (retention is retired). */
+const NO_RETENTION = { enabled: false, days: 0 };
+
+/**
+ * As ARM shows a diagnostic setting: no ETag, no provisioning state; every `logs[]`/`metrics[]`
+ * entry with a `retentionPolicy`.
+ */
 function render(r: ArmResource): ArmResource {
   const { etag: _e, ...rest } = r;
   const { provisioningState: _p, ...properties } = (rest.properties ?? {}) as Record<string, unknown>;
+  for (const key of ["logs", "metrics"]) {
+    const entries = properties[key];
+    if (!Array.isArray(entries)) continue;
+    properties[key] = entries.map((e) =>
+      isPlainObject(e) && e.retentionPolicy === undefined
+        ? { ...e, retentionPolicy: { ...NO_RETENTION } }
+        : e,
+    );
+  }
   return { ...rest, type: DIAGNOSTIC_SETTINGS_TYPE, properties };
 }
 
@@ -176,8 +197,10 @@ function invalidSetting(body: unknown): string | undefined {
   ];
   if (!destinations.some((d) => typeof p[d] === "string" && p[d] !== ""))
     return "At least one destination (workspaceId, storageAccountId, eventHubAuthorizationRuleId or marketplacePartnerId) is required.";
+  // An empty workspaceId is no workspace (ARM's own examples send one beside other destinations).
   if (
     typeof p.workspaceId === "string" &&
+    p.workspaceId !== "" &&
     !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.OperationalInsights\/workspaces\/[^/]+$/i.test(
       p.workspaceId,
     )

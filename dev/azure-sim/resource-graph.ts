@@ -2,7 +2,8 @@
  * Azure Resource Graph stand-in: `POST /providers/Microsoft.ResourceGraph/resources` (any
  * api-version) over the simulator's resources, as Resource Graph answers it (README.md):
  * the KQL subset of `kql.ts`; body `{subscriptions?, query, options: {$top, $skip, $skipToken,
- * resultFormat}}` → `{totalRecords, count, resultTruncated, $skipToken?, data}`. Pages come from a
+ * resultFormat}}` → `{totalRecords, count, resultTruncated, $skipToken?, data}`; a `$skipToken`
+ * carries the next page's offset and size, `$skip`/`$top` beside it override them. Pages come from a
  * row list taken by the first page (each page renders its rows as they are then), so a query's pages
  * neither skip nor repeat a resource while resources change. Throttling like Resource Graph's per-user quota: 15 queries per 5 s per caller (the
  * token's `oid`), announced on every answer (`x-ms-user-quota-remaining`,
@@ -12,13 +13,19 @@ import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isPlainObject, sendJson } from "./common.js";
 import { KqlError, type KqlQuery, parseKql, type Row } from "./kql.js";
-import { lower, parseArmPath, type ResourceStore } from "./store.js";
+import { extensionOfId, lower, parseArmPath, type ResourceStore } from "./store.js";
 
 export const GRAPH_PATH = "/providers/microsoft.resourcegraph/resources";
 export const QUOTA = { queries: 15, windowMs: 5_000 };
 const MAX_TOP = 1000;
 const SNAPSHOTS_KEPT = 16;
 const TENANT_ID = "00000000-0000-0000-0000-0000000000f0";
+/**
+ * Types Resource Graph keeps out of the `resources` table (docs/azure.md#resource-graph): a site's
+ * configuration is in `appserviceresources`, Key Vault secrets nowhere. Extension resources
+ * (diagnostic settings, …) are not in it either.
+ */
+const NOT_IN_RESOURCES_TABLE = new Set(["microsoft.web/sites/config", "microsoft.keyvault/vaults/secrets"]);
 
 interface Snapshot {
   id: string;
@@ -170,11 +177,11 @@ export class ResourceGraphHandler {
       subscriptions = new Set((body.subscriptions as string[]).map(lower));
     }
     const options = isPlainObject(body.options) ? body.options : {};
-    const top = options.$top ?? MAX_TOP;
-    if (!Number.isInteger(top) || (top as number) < 1 || (top as number) > MAX_TOP)
+    const top = options.$top;
+    if (top !== undefined && (!Number.isInteger(top) || (top as number) < 1 || (top as number) > MAX_TOP))
       return badRequest(res, "InvalidTop", `$top must be an integer from 1 to ${MAX_TOP}.`);
-    const skip = options.$skip ?? 0;
-    if (!Number.isInteger(skip) || (skip as number) < 0)
+    const skip = options.$skip;
+    if (skip !== undefined && (!Number.isInteger(skip) || (skip as number) < 0))
       return badRequest(res, "InvalidSkip", "$skip must be a non-negative integer.");
     if (options.resultFormat !== undefined && options.resultFormat !== "objectArray")
       return badRequest(
@@ -196,24 +203,29 @@ export class ResourceGraphHandler {
     }
     const key = `${body.query}\u0000${[...(subscriptions ?? [])].sort().join(",")}`;
     let snapshot: Snapshot;
-    let offset = skip as number;
+    // A token carries the next page's offset and size; $skip and $top, when given, override them.
+    let offset = (skip as number | undefined) ?? 0;
+    let pageSize = (top as number | undefined) ?? MAX_TOP;
     if (options.$skipToken !== undefined) {
       const found = this.fromToken(options.$skipToken, key);
       if (!found) return badRequest(res, "InvalidSkipToken", "The $skipToken is not valid for this query.");
       snapshot = found.snapshot;
-      offset = found.offset;
+      offset = (skip as number | undefined) ?? found.offset;
+      pageSize = (top as number | undefined) ?? found.pageSize;
     } else {
       snapshot = { id: randomUUID(), rows: this.evaluate(query, subscriptions), key };
       this.snapshots.push(snapshot);
       if (this.snapshots.length > SNAPSHOTS_KEPT) this.snapshots.shift();
     }
     const limited = query.take !== undefined ? snapshot.rows.slice(0, query.take) : snapshot.rows;
-    const data = limited.slice(offset, offset + (top as number));
+    const data = limited.slice(offset, offset + pageSize);
     const more = offset + data.length < limited.length;
     // No $skipToken when the query limits its rows itself (take/limit), as in Resource Graph.
     const token =
       more && query.take === undefined
-        ? Buffer.from(JSON.stringify({ s: snapshot.id, o: offset + data.length })).toString("base64url")
+        ? Buffer.from(JSON.stringify({ s: snapshot.id, o: offset + data.length, n: pageSize })).toString(
+            "base64url",
+          )
         : undefined;
     this.answered++;
     sendJson(res, 200, {
@@ -226,13 +238,22 @@ export class ResourceGraphHandler {
     });
   }
 
-  private fromToken(raw: unknown, key: string): { snapshot: Snapshot; offset: number } | undefined {
+  private fromToken(
+    raw: unknown,
+    key: string,
+  ): { snapshot: Snapshot; offset: number; pageSize: number } | undefined {
     if (typeof raw !== "string" || raw.length > 1000) return undefined;
     try {
-      const t = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as { s?: unknown; o?: unknown };
+      const t = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as {
+        s?: unknown;
+        o?: unknown;
+        n?: unknown;
+      };
       const snapshot = this.snapshots.find((s) => s.id === t.s && s.key === key);
       if (!snapshot || !Number.isInteger(t.o)) return undefined;
-      return { snapshot, offset: t.o as number };
+      const pageSize =
+        Number.isInteger(t.n) && (t.n as number) >= 1 ? Math.min(t.n as number, MAX_TOP) : MAX_TOP;
+      return { snapshot, offset: t.o as number, pageSize };
     } catch {
       return undefined;
     }
@@ -247,6 +268,7 @@ export class ResourceGraphHandler {
   private evaluate(q: KqlQuery, subscriptions: Set<string> | undefined): Row[] {
     const rows: Row[] = [];
     for (const raw of this.store.allRaw()) {
+      if (extensionOfId(raw.id) || NOT_IN_RESOURCES_TABLE.has(lower(raw.type))) continue;
       const row = toRow(raw as unknown as Record<string, unknown>);
       if (subscriptions && !subscriptions.has(lower(String(row.subscriptionId)))) continue;
       if (!q.where.every((w) => w(row))) continue;

@@ -19,7 +19,7 @@ const READ_ONLY_KEPT: Record<string, readonly string[]> = {
     "properties.swaggerUri",
   ],
   "microsoft.containerservice/managedclusters/agentpools": ["properties.currentOrchestratorVersion"],
-  // protect-model-storage PUTs the blob service: its sku is the account's, read-only.
+  // The account's sku, shown on its blob service; the SDK never sends it back.
   "microsoft.storage/storageaccounts/blobservices": ["sku"],
 };
 

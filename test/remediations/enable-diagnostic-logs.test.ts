@@ -192,13 +192,15 @@ describe("existing settings", () => {
       { path: "diagnosticSettings[driftguard].properties.logs[audit].enabled", from: false, to: true },
     ]);
     expect(run.verified).toEqual({ ok: true });
+    // Written back as read: each entry with the retention policy ARM shows (off).
+    const noRetention = { retentionPolicy: { enabled: false, days: 0 } };
     expect(sim.getResource(setting(rid))!.properties).toEqual({
       workspaceId: LAW,
       logs: [
-        { categoryGroup: "audit", enabled: true },
-        { categoryGroup: "allLogs", enabled: false },
+        { categoryGroup: "audit", enabled: true, ...noRetention },
+        { categoryGroup: "allLogs", enabled: false, ...noRetention },
       ],
-      metrics: [{ category: "AllMetrics", enabled: true }],
+      metrics: [{ category: "AllMetrics", enabled: true, ...noRetention }],
       provisioningState: "Succeeded",
     });
     // allLogs wanted too: the group is enabled on the next run, nothing else changes.

@@ -21,6 +21,8 @@ export interface ShapeResponse {
   notInExample?: string[];
   /** the response is the same model as another response of this fixture */
   shapeOf?: string;
+  /** why a version, a status or a field differs from the example (documentation only) */
+  note?: string;
   // biome-ignore lint/suspicious/noExplicitAny: JSON of many shapes, navigated by the tests
   body?: any;
 }
