@@ -148,7 +148,11 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
         let subjects: SweepSubject[];
         try {
           // Kinds that read nothing answer synchronously: no await per row.
-          const answer = kind.sweep.subjects(row, { ...ctxBase, covers: kind.covers });
+          const answer = kind.sweep.subjects(row, {
+            ...ctxBase,
+            covers: kind.covers,
+            governing: kind.governing,
+          });
           subjects = Array.isArray(answer) ? answer : await answer;
         } catch (err) {
           const e = err instanceof RemediationError ? `${err.code}: ${err.message}` : String(err);
