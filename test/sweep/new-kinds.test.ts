@@ -266,10 +266,17 @@ describe("require-api-subscription (one API list per APIM service in scope)", ()
   afterAll(() => h?.close());
 
   it("closes the open API, keeps the allowed one open, and lists each in-scope service's APIs once", async () => {
+    let run = 0;
     await expectDriftFixed(h, APIS.drifted, {
       writePath: APIS.drifted,
       eachRun: (s) => {
+        run++;
         expect(gets(s.requests, `${APIS.service}/apis`)).toHaveLength(1);
+        // Nothing drifts in the last run: the list is the service's only request.
+        if (run === 3)
+          expect(under(s.requests, APIS.service).map((r) => `${r.method} ${r.path}`)).toEqual([
+            `GET ${APIS.service}/apis`,
+          ]);
         for (const id of APIS.compliant)
           expect(
             s.requests.filter((r) => r.path.toLowerCase() === id.toLowerCase()),

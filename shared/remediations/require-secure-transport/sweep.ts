@@ -3,7 +3,7 @@
  * and Cosmos DB (`minimalTlsVersion`) keep their fields in Resource Graph's `resources` table: their
  * rows decide on their own, with no ARM request. A site's `httpsOnly` is in its row too, but its TLS
  * floor (`minTlsVersion`) lives in its web configuration `…/config/web`, which Resource Graph keeps
- * in another table (`appserviceresources`), not in `resources`; a site row's `siteConfig` does not
+ * in another table (`appserviceresources`), not in `resources`; a site row's `siteConfig` need not
  * carry it. So each site row a sweeping policy governs costs one ARM read, `GET …/config/web`
  * (the one `read` makes too); other rows none. Decisions use the same rules as `read` and `verify`
  * (`compliance.ts`): raised, never lowered.
