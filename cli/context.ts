@@ -73,7 +73,8 @@ export async function cliEnvironment(policyFile?: string): Promise<CliEnvironmen
   return {
     env: {
       ...process.env,
-      DRIFTGUARD_POLICY_FILE: policyFile ?? process.env.DRIFTGUARD_POLICY_FILE ?? info.policyFile,
+      // An empty DRIFTGUARD_POLICY_FILE is unset (as shared/config.ts reads it): the stack's file applies.
+      DRIFTGUARD_POLICY_FILE: policyFile || process.env.DRIFTGUARD_POLICY_FILE || info.policyFile,
       COSMOS_ENDPOINT: info.cosmos,
       COSMOS_KEY: info.cosmosKey,
       ARM_ENDPOINT: info.azure,

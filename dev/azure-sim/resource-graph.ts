@@ -27,6 +27,19 @@ const TENANT_ID = "00000000-0000-0000-0000-0000000000f0";
  */
 const NOT_IN_RESOURCES_TABLE = new Set(["microsoft.web/sites/config", "microsoft.keyvault/vaults/secrets"]);
 
+/**
+ * Types the simulator stores but Azure Resource Graph's `resources` table does not hold: diagnostic
+ * settings (extension resources, in no table), a site's `config/web` (table `appserviceresources`),
+ * a storage account's blob service and API Management APIs. Left out, so that a sweep against the
+ * simulator sees only what it would see in Azure (kinds read those per row).
+ */
+const NOT_IN_RESOURCES = new Set([
+  "microsoft.insights/diagnosticsettings",
+  "microsoft.web/sites/config",
+  "microsoft.storage/storageaccounts/blobservices",
+  "microsoft.apimanagement/service/apis",
+]);
+
 interface Snapshot {
   id: string;
   /** The matching rows as filtered (unrendered): each page renders its own rows when it is sent. */
@@ -270,6 +283,7 @@ export class ResourceGraphHandler {
     for (const raw of this.store.allRaw()) {
       if (extensionOfId(raw.id) || NOT_IN_RESOURCES_TABLE.has(lower(raw.type))) continue;
       const row = toRow(raw as unknown as Record<string, unknown>);
+      if (NOT_IN_RESOURCES.has(String(row.type))) continue;
       if (subscriptions && !subscriptions.has(lower(String(row.subscriptionId)))) continue;
       if (!q.where.every((w) => w(row))) continue;
       rows.push(row);

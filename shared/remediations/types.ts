@@ -142,13 +142,15 @@ export interface Remediation<P = unknown, S = unknown, D = unknown> {
 
 /**
  * One row of Azure Resource Graph's `resources` table, as a sweep reads it (`project id, name, type,
- * subscriptionId, resourceGroup, location, tags, properties`): `properties` as ARM returns them.
+ * kind, subscriptionId, resourceGroup, location, tags, properties`): `properties` as ARM returns them.
  */
 export interface SweepRow {
   id: string;
   name: string;
   /** Lower-case in Resource Graph (e.g. `microsoft.storage/storageaccounts`). */
   type: string;
+  /** The resource's `kind` (e.g. `StorageV2`, `FileStorage`, `OpenAI`), when it has one. */
+  kind?: string;
   subscriptionId: string;
   resourceGroup: string;
   location?: string;
@@ -173,9 +175,16 @@ export interface SweepSubject<S = unknown> {
   state: S;
 }
 
-export interface SweepContext {
+export interface SweepContext<P = unknown> {
   /** Whether some sweeping policy of this kind names `resourceType` (e.g. NSG rules, or only NSGs). */
   covers(resourceType: string): boolean;
+  /**
+   * The policy that governs a subject at `resourceId` of `resourceType` in this run (the first policy
+   * of the kind matching type and scope) with its parsed params, or undefined when that policy does
+   * not sweep: a per-row kind asks before it reads, so that only rows a sweeping policy governs cost
+   * a read, and may filter on the params with no read (e.g. a required tag).
+   */
+  governing(resourceId: string, resourceType: string): { policy: string; params: P } | undefined;
   /** Per-row reads (kinds whose state is not in Resource Graph's `resources` table). */
   clients: AzureClients;
   now: Date;
@@ -198,7 +207,7 @@ export interface SweepSupport<P = unknown, S = unknown> {
    *  for each row (state outside the `resources` table); docs/performance.md lists the cost. */
   readonly reads: "none" | "per-row";
   /** The subjects a row stands for. With `reads: "none"` it must not call Azure. */
-  subjects(row: SweepRow, ctx: SweepContext): SweepSubject<S>[] | Promise<SweepSubject<S>[]>;
+  subjects(row: SweepRow, ctx: SweepContext<P>): SweepSubject<S>[] | Promise<SweepSubject<S>[]>;
   /** Why the subject is non-compliant under `params` (one line for the report), or undefined when
    *  it is compliant. Pure: decided from `subject.state`, never from a read. */
   finding(subject: SweepSubject<S>, params: P, now: Date): string | undefined;

@@ -48,6 +48,7 @@ export function toRow(raw: Record<string, unknown>): SweepRow | undefined {
     id,
     name,
     type,
+    ...(typeof raw.kind === "string" && raw.kind !== "" ? { kind: raw.kind } : {}),
     subscriptionId: typeof raw.subscriptionId === "string" ? raw.subscriptionId : (id.split("/")[2] ?? ""),
     resourceGroup: typeof raw.resourceGroup === "string" ? raw.resourceGroup : "",
     ...(typeof raw.location === "string" ? { location: raw.location } : {}),

@@ -14,7 +14,7 @@ import { exemptionOf } from "../opt-out.js";
 import type { Pipeline } from "../pipeline.js";
 import { mostRestrictive, type Policy } from "../policy/schema.js";
 import { POSTURE_PART_SIZE, type PolicyPosture, type SweepStore } from "../ports/sweep-store.js";
-import type { SweepRow, SweepSubject } from "../remediations/types.js";
+import type { SweepRow } from "../remediations/types.js";
 import { MAX_ERRORS, MAX_EXEMPTION_NOTES, type SweepCursor, toRow } from "./cursor.js";
 import { dispatchCandidate } from "./dispatch.js";
 import { type CandidateResult, type ExemptionNote, emptyCounts, type SweepReport } from "./report.js";
@@ -22,12 +22,11 @@ import {
   buildQuery,
   buildTagsQuery,
   mayGovern,
-  policyFor,
-  type SweepingKind,
   selectSweep,
   subscriptionBatches,
   sweepSubscriptions,
 } from "./select.js";
+import { type Found, findSubjects } from "./subjects.js";
 
 export interface SweepDeps {
   pipeline: Pipeline;
@@ -57,12 +56,6 @@ export interface SweepOptions {
   /** After each candidate and page: rows read, rows Resource Graph announced so far, candidates, changes. */
   onProgress?(p: { rows: number; total: number; candidates: number; changes: number }): void;
   onCandidate?(c: CandidateResult): void;
-}
-
-interface Found {
-  kind: SweepingKind;
-  subject: SweepSubject;
-  policy: Policy;
 }
 
 export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<SweepReport> {
@@ -138,32 +131,14 @@ export async function runSweep(deps: SweepDeps, opts: SweepOptions): Promise<Swe
     });
 
   /** Rows → subjects with their policy (per kind); remembers rows' tags for inheriting subjects. */
-  async function subjectsOf(rows: SweepRow[]): Promise<Found[]> {
-    const found: Found[] = [];
-    const ctxBase = { clients, now: clock.now(), log };
-    for (const row of rows) {
-      parentTags.set(row.id.toLowerCase(), row.tags);
-      for (const kind of selection.kinds) {
-        if (!kind.rowTypes.has(row.type.toLowerCase()) || !mayGovern(kind, row.id)) continue;
-        let subjects: SweepSubject[];
-        try {
-          // Kinds that read nothing answer synchronously: no await per row.
-          const answer = kind.sweep.subjects(row, { ...ctxBase, covers: kind.covers });
-          subjects = Array.isArray(answer) ? answer : await answer;
-        } catch (err) {
-          const e = err instanceof RemediationError ? `${err.code}: ${err.message}` : String(err);
-          fail(row.id, `${kind.remediation.kind}: ${e}`);
-          const first = kind.sweeping.find((p) => mayGovern({ ...kind, sweeping: [p] }, row.id));
-          if (first) countsOf(first).failed++;
-          continue;
-        }
-        for (const subject of subjects) {
-          const policy = policyFor(kind, subject);
-          if (policy) found.push({ kind, subject, policy });
-        }
-      }
-    }
-    return found;
+  function subjectsOf(rows: SweepRow[]): Promise<Found[]> {
+    for (const row of rows) parentTags.set(row.id.toLowerCase(), row.tags);
+    return findSubjects(rows, selection.kinds, { clients, now: clock.now(), log }, (kind, row, err) => {
+      const e = err instanceof RemediationError ? `${err.code}: ${err.message}` : String(err);
+      fail(row.id, `${kind.remediation.kind}: ${e}`);
+      const first = kind.sweeping.find((p) => mayGovern({ ...kind, sweeping: [p] }, row.id));
+      if (first) countsOf(first).failed++;
+    });
   }
 
   /** Looks up in Resource Graph the tags of parents not seen yet (one query per page at most). */

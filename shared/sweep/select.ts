@@ -25,6 +25,8 @@ export interface SweepingKind {
   rowTypes: Set<string>;
   /** Whether some sweeping policy of the kind names the type. */
   covers(resourceType: string): boolean;
+  /** The policy (and its params) governing a subject of the kind, if it sweeps in this run. */
+  governing(resourceId: string, resourceType: string): { policy: string; params: unknown } | undefined;
 }
 
 export interface SweepSelection {
@@ -70,14 +72,19 @@ export function selectSweep(
     const sweeping = ofKind.filter((p) => sweeps(p, remediation) && wanted(p));
     if (sweeping.length === 0) continue;
     const types = [...new Set(sweeping.flatMap((p) => p.resourceTypes))];
-    kinds.push({
+    const kind: SweepingKind = {
       remediation,
       sweep: remediation.sweep,
       policies: ofKind,
       sweeping,
       rowTypes: new Set(remediation.sweep.rowTypes(types).map((t) => t.toLowerCase())),
       covers: (type) => types.some((t) => sameType(t, type)),
-    });
+      governing: (resourceId, resourceType) => {
+        const p = policyFor(kind, { resourceId, resourceType });
+        return p ? { policy: p.name, params: p.params } : undefined;
+      },
+    };
+    kinds.push(kind);
   }
   const names = new Set(kinds.flatMap((k) => k.sweeping.map((p) => p.name)));
   return {
@@ -88,7 +95,10 @@ export function selectSweep(
 }
 
 /** The policy that governs `subject` for its kind, if it sweeps in this run. */
-export function policyFor(kind: SweepingKind, subject: SweepSubject): Policy | undefined {
+export function policyFor(
+  kind: SweepingKind,
+  subject: Pick<SweepSubject, "resourceId" | "resourceType">,
+): Policy | undefined {
   const target = { resourceId: subject.resourceId, resourceType: subject.resourceType, subscriptionId: "" };
   const first = kind.policies.find(
     (p) => p.resourceTypes.some((t) => sameType(t, subject.resourceType)) && inScope(p, target),
@@ -140,7 +150,7 @@ export function buildQuery(rowTypes: readonly string[]): string {
   return [
     "resources",
     `| where type in~ (${rowTypes.map((t) => `'${t}'`).join(", ")})`,
-    "| project id, name, type, subscriptionId, resourceGroup, location, tags, properties",
+    "| project id, name, type, kind, subscriptionId, resourceGroup, location, tags, properties",
     "| order by id asc",
   ].join(" ");
 }

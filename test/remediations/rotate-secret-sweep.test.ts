@@ -58,6 +58,7 @@ describe("rotate-secret in a sweep", () => {
     h.sim.clearRequests();
     const subjects = await secretSweep.subjects(row(), {
       covers: () => true,
+      governing: () => ({ policy: "rotate-expiring-secrets", params: { rotateWithinDays: 10 } }),
       clients: h.clients,
       now: new Date(),
       log: silentLogger,

@@ -145,3 +145,50 @@ describe("simulated Resource Graph", () => {
     expect(sim.writes()).toEqual([]);
   });
 });
+
+describe("simulated Resource Graph's resources table", () => {
+  it("holds top-level resources with their kind, not what Azure keeps elsewhere (settings, config/web, blob services, APIM APIs)", async () => {
+    const rg = `/subscriptions/${S1}/resourceGroups/rg-tables/providers`;
+    const account = `${rg}/Microsoft.Storage/storageAccounts/sttables`;
+    const site = `${rg}/Microsoft.Web/sites/func-tables`;
+    const apim = `${rg}/Microsoft.ApiManagement/service/apim-tables`;
+    const t = await tls();
+    const own = await startAzureSimulator({
+      port: 0,
+      tls: t,
+      seed: {
+        resources: [
+          armResource(account, { kind: "StorageV2", properties: {} }),
+          armResource(`${account}/blobServices/default`, { properties: { isVersioningEnabled: true } }),
+          {
+            id: `${account}/blobServices/default/providers/Microsoft.Insights/diagnosticSettings/ds`,
+            name: "ds",
+            type: "Microsoft.Insights/diagnosticSettings",
+            properties: { workspaceId: "x", logs: [] },
+          },
+          armResource(site, { kind: "functionapp", properties: { httpsOnly: true } }),
+          armResource(`${site}/config/web`, { properties: { minTlsVersion: "1.2" } }),
+          armResource(apim, { properties: {} }),
+          armResource(`${apim}/apis/chat`, { properties: { subscriptionRequired: false } }),
+        ],
+      },
+    });
+    try {
+      const r = await call(
+        `${own.url}/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01`,
+        t.cert,
+        "POST",
+        { query: "resources | project id, type, kind | order by id asc" },
+        { authorization: "Bearer tables" },
+      );
+      expect(r.status).toBe(200);
+      expect(r.body.data).toEqual([
+        { id: apim, type: "microsoft.apimanagement/service", kind: "" },
+        { id: account, type: "microsoft.storage/storageaccounts", kind: "StorageV2" },
+        { id: site, type: "microsoft.web/sites", kind: "functionapp" },
+      ]);
+    } finally {
+      await own.close();
+    }
+  });
+});

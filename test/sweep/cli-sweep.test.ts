@@ -95,6 +95,12 @@ describe("driftguard sweep over an estate with drift in three subscriptions", ()
     expect(candidates.map((c) => c.resourceId).sort()).toEqual(DRIFTED);
     expect(candidates.every((c) => c.outcome === "dry-run")).toBe(true);
     expect(out.at(-1)?.type).toBe("summary");
+    // The stack's policy file (an empty DRIFTGUARD_POLICY_FILE is unset), not the shipped one.
+    expect(out.at(-1)?.policies?.map((p) => p.policy)).toEqual([
+      "ai-services-private",
+      "no-internet-inbound",
+      "rotate-expiring-secrets",
+    ]);
     // Nothing compliant, excluded or exempt-until-future is listed; they are counted.
     for (const id of [IDS.compliantStorage, IDS.excludedStorage, IDS.exemptStorage, IDS.cognitive])
       expect(candidates.map((c) => c.resourceId)).not.toContain(id);

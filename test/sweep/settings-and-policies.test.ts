@@ -87,7 +87,12 @@ ${kind === "scale-gpu-pool" ? "    params: { maxNodes: 2 }\n" : ""}${extra}
       .map((k) => k.kind);
     expect(sweeping).toEqual([
       "close-internet-inbound-rule",
+      "disable-local-auth",
       "disable-public-network-access",
+      "enable-diagnostic-logs",
+      "protect-model-storage",
+      "require-api-subscription",
+      "require-secure-transport",
       "rotate-secret",
     ]);
   });

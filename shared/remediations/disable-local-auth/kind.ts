@@ -30,6 +30,7 @@ import {
 } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { canonicalType, LOCAL_AUTH_PROPERTY, localAuthChanges, type SupportedType } from "./compliance.js";
+import { localAuthSweep } from "./sweep.js";
 
 export const KIND = "disable-local-auth";
 export { SUPPORTED_TYPES } from "./compliance.js";
@@ -213,6 +214,7 @@ export const remediation: Remediation<Params, LocalAuthState, LocalAuthData> = {
     ],
   },
   paramsSchema,
+  sweep: localAuthSweep,
 
   supports(resourceType: string): boolean {
     return canonicalType(resourceType) !== undefined;

@@ -36,6 +36,7 @@ import {
   type SupportedType,
   settingView,
 } from "./compliance.js";
+import { logsSweep } from "./sweep.js";
 
 export const KIND = "enable-diagnostic-logs";
 export { SUPPORTED_TYPES } from "./compliance.js";
@@ -221,6 +222,7 @@ export const remediation: Remediation<Params, DiagnosticLogsState, DiagnosticLog
     ],
   },
   paramsSchema,
+  sweep: logsSweep,
 
   supports(resourceType: string): boolean {
     return canonicalType(resourceType) !== undefined;

@@ -31,6 +31,7 @@ import {
   sameProtection,
   valueAt,
 } from "./protection.js";
+import { modelStorageSweep } from "./sweep.js";
 
 export const KIND = "protect-model-storage";
 
@@ -162,6 +163,7 @@ export const remediation: Remediation<Params, ModelStorageState, ModelStorageDat
     ],
   },
   paramsSchema,
+  sweep: modelStorageSweep,
 
   supports(resourceType: string): boolean {
     return sameType(resourceType, ACCOUNT_TYPE) || sameType(resourceType, BLOB_SERVICE_TYPE);

@@ -16,9 +16,11 @@ import { asRemediationError, httpStatusOf, RemediationError, type Step, withStep
 import { sameType } from "../../resource-id.js";
 import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
+import { API_TYPE, isAllowedOpen, requiresSubscription } from "./rules.js";
+import { apiSubscriptionSweep } from "./sweep.js";
 
 export const KIND = "require-api-subscription";
-export const API_TYPE = "Microsoft.ApiManagement/service/apis";
+export { API_TYPE, isAllowedOpen, isCompliantApi, requiresSubscription } from "./rules.js";
 
 export const example = `version: 1
 policies:
@@ -110,27 +112,6 @@ function resolveTarget(resourceId: string, step: Step): Target {
   };
 }
 
-/** True when the API demands a subscription key (absent = APIM's default, required). */
-export function requiresSubscription(subscriptionRequired: unknown): boolean {
-  return subscriptionRequired !== false;
-}
-
-/** True when `apiName` is one of the allowed open APIs (case-insensitive). */
-export function isAllowedOpen(apiName: string, allowApis: readonly string[]): boolean {
-  return allowApis.some((a) => a.toLowerCase() === apiName.toLowerCase());
-}
-
-/**
- * True when an API is as this kind wants it, from its name and ARM `properties` (as a GET or a list
- * of the service's APIs returns them): it requires a subscription key, or may stay open.
- */
-export function isCompliantApi(apiName: string, properties: unknown, allowApis: readonly string[]): boolean {
-  const p = (properties && typeof properties === "object" ? properties : {}) as {
-    subscriptionRequired?: unknown;
-  };
-  return isAllowedOpen(apiName, allowApis) || requiresSubscription(p.subscriptionRequired);
-}
-
 async function readApi(t: Target, ctx: Ctx): Promise<(ApiContract & { eTag?: string }) | undefined> {
   return orNotFound(() =>
     ctx.clients.apiManagement(t.subscriptionId).api.get(t.resourceGroup, t.serviceName, t.apiName),
@@ -178,6 +159,7 @@ export const remediation: Remediation<Params, ApiState, ApiData> = {
     ],
   },
   paramsSchema,
+  sweep: apiSubscriptionSweep,
 
   supports(resourceType: string): boolean {
     return sameType(resourceType, API_TYPE);

@@ -28,6 +28,7 @@ import {
 } from "../arm-helpers.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { canonicalType, type SupportedType, type TlsFloor, transportChanges } from "./compliance.js";
+import { transportSweep } from "./sweep.js";
 
 export const KIND = "require-secure-transport";
 export { SUPPORTED_TYPES } from "./compliance.js";
@@ -235,6 +236,7 @@ export const remediation: Remediation<Params, TransportState, TransportData> = {
     ],
   },
   paramsSchema,
+  sweep: transportSweep,
 
   supports(resourceType: string): boolean {
     return canonicalType(resourceType) !== undefined;
