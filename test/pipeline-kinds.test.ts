@@ -4,7 +4,7 @@
  * record (cause `<dedupeKey>|<resourceId>|<kind>`). Over the simulator with the real Storage SDK; the
  * second kind is a test-only one (test/helpers/test-kind.ts), one small PATCH, so the gate's behaviour
  * between kinds (crashes, approvals, named policies) is seen on its own. The shipped kinds on one
- * resource: test/integration/storage-kinds*.test.ts.
+ * resource: test/kinds/storage-kinds*.test.ts.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { formatDecision } from "../cli/format.js";

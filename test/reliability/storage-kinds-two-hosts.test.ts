@@ -32,7 +32,7 @@ import {
   seedOf,
   storageIds,
   writeEvent,
-} from "../integration/storage-kinds-setup.js";
+} from "../kinds/storage-kinds-setup.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c8";
 const id = storageIds(SUB);
