@@ -197,7 +197,64 @@ export const RELIABILITY_SCENARIOS: readonly Scenario[] = [
       `${fmt(f.records)} records for ${fmt(f.causes)} causes (${fmt(f.failedRecords)} \`failed\` before the breaker opened, ${fmt(f.deferredRecords)} \`deferred\`), at most ${fmt(f.maxRecordsPerCause)} per cause`,
     ],
   },
+  severalKinds(
+    "kinds-two-hosts",
+    "Two kinds per resource, two hosts",
+    "test/reliability/kinds-two-hosts.test.ts",
+    "12 accounts",
+    "storage accounts",
+  ),
+  severalKinds(
+    "storage-kinds-two-hosts",
+    "Five storage kinds per account, two hosts",
+    "test/reliability/storage-kinds-two-hosts.test.ts",
+    "8 accounts",
+    "storage accounts drifted on every storage kind",
+  ),
+  {
+    name: "sweep-two-timers",
+    title: "Two sweep timers at once",
+    file: "test/sweep/timer-hosts.test.ts",
+    test: "run one sweep",
+    cells: (f) => [
+      `${fmt(f.driftedResources)} drifted resources, ${fmt(f.hosts)} host processes`,
+      `the \`sweep\` timer fired on both hosts at the same moment (${fmt(f.timersFired)} runs)`,
+      `${bold(f.driftedWithoutRecord)} drifted resources without their record`,
+      `${bold(f.pathsWrittenTwice)} resources written twice`,
+      `${fmt(f.postureRuns)} posture run, ${fmt(f.armWrites)} writes, ${fmt(f.records)} \`sweep\` records`,
+    ],
+  },
+  {
+    name: "decision-events",
+    title: "Decision events across a host kill and a topic outage",
+    file: "test/reliability/decision-events.test.ts",
+    test: "publishes every record exactly once",
+    cells: (f) => [
+      `${fmt(f.records)} decisions on ${fmt(f.resources)} resources, published to the local Event Grid topic`,
+      `the topic answers 503 for ${fmt(f.outageSeconds)} s (a two-minute outage, compressed); the topic frozen mid-send and the host SIGKILLed between commit and publish`,
+      `${bold(f.recordsNeverPublished)} records never published`,
+      `${bold(f.eventsUnderFreshId)} events under a fresh ID`,
+      `${fmt(f.eventsReceived)} events received (${fmt(f.repeatsOfSameEvent)} repeats of the same event), ${fmt(f.eventsDifferingFromRecord)} differing from their record, ${fmt(f.resourcesOutOfOrder)} resources out of chain order`,
+    ],
+  },
 ];
+
+/** The row of a several-kinds-per-resource scenario over two hosts. */
+function severalKinds(name: string, title: string, file: string, test: string, what: string): Scenario {
+  return {
+    name,
+    title,
+    file,
+    test,
+    cells: (f) => [
+      `${fmt(f.resources)} ${what} × ${fmt(f.kinds)} kinds, ${fmt(f.causes)} causes each delivered twice over ${fmt(f.hosts)} hosts at once, shuffled`,
+      `concurrent causes and redeliveries on both gates (${fmt(f.redeliveries)} deliveries answered \`busy\` and redelivered)`,
+      `${bold(f.causeKindsWithoutRecord)} causes without their record of a kind`,
+      `${bold(f.doubleWrites)} writes beyond one per kind`,
+      `${fmt(f.armWrites)} writes; ${fmt(f.records)} records: ${fmt(f.remediatedRecords)} \`remediated\`, ${fmt(f.compliantRecords)} \`compliant\`, ${fmt(f.causeKindsWithSeveralRecords)} causes with a second record of a kind`,
+    ],
+  };
+}
 
 export function rerunCommand(s: Pick<Scenario, "file" | "test">): string {
   return `\`npx vitest run ${s.file} -t "${s.test}"\``;

@@ -8,6 +8,7 @@
  */
 
 import { readFile } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { armWriteEvent } from "../../dev/arm-event-builder.js";
@@ -15,6 +16,7 @@ import { DECISIONS_TOPIC } from "../../dev/event-grid/driftguard.js";
 import { DEFAULT_SEED_FILE } from "../../dev/stack.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { startTestProcessStack, type TestProcessStack } from "../helpers/process-stack.js";
+import { saveFigures } from "./figures.js";
 
 const RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml-prod/providers";
 const RESOURCES = [
@@ -102,8 +104,30 @@ describe("decision events across a host crash and a topic outage", () => {
     const final = await stack.eventGrid.events(DECISIONS_TOPIC);
     expect(final.length).toBeGreaterThanOrEqual(events.length);
 
-    // Exactly the records' IDs: none lost, none under a fresh ID.
     const byId = new Map<string, AuditRecord>(records.map((r) => [r.id, r]));
+    const publishedIds = new Set(final.map((e) => String(e.id)));
+    const inOrder = (id: string) => {
+      const seen = new Set<string>();
+      const seqs = final
+        .filter((e) => e.subject === id && !seen.has(String(e.id)) && seen.add(String(e.id)))
+        .map((e) => (e.data as AuditRecord).seq);
+      return seqs.every((s, i) => i === 0 || s > seqs[i - 1]!);
+    };
+    await saveFigures("decision-events", {
+      resources: RESOURCES.length,
+      records: records.length,
+      outageSeconds: 2,
+      hostsKilled: 1,
+      eventsReceived: final.length,
+      repeatsOfSameEvent: final.length - publishedIds.size,
+      recordsNeverPublished: [...byId.keys()].filter((id) => !publishedIds.has(id)).length,
+      eventsUnderFreshId: [...publishedIds].filter((id) => !byId.has(id)).length,
+      eventsDifferingFromRecord: final.filter((e) => !isDeepStrictEqual(e.data, byId.get(String(e.id))))
+        .length,
+      resourcesOutOfOrder: RESOURCES.filter((id) => !inOrder(id)).length,
+    });
+
+    // Exactly the records' IDs: none lost, none under a fresh ID.
     expect([...new Set(final.map((e) => String(e.id)))].sort()).toEqual([...byId.keys()].sort());
     // A repeat (a send whose answer was lost) is the same event, never a different one.
     for (const e of final) expect(e.data).toEqual(byId.get(String(e.id)));

@@ -8,22 +8,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Seed } from "../../dev/azure-sim/index.js";
-import type { AuditRecord } from "../../shared/audit/types.js";
-import { staticTokenCredential } from "../../shared/azure/clients.js";
-import { loadConfig } from "../../shared/config.js";
-import { createCosmosStores } from "../../shared/cosmos/stores.js";
-import { silentLogger } from "../../shared/log.js";
-import type { Decision, Pipeline } from "../../shared/pipeline.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
-import type { Notifier } from "../../shared/ports/notifier.js";
-import type { Stores } from "../../shared/ports/stores.js";
 import { BUILTIN_KINDS, createRegistry } from "../../shared/remediations/index.js";
-import { createCore } from "../../shared/runtime.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { simulatorClients, TEST_PSEUDONYM_KEY } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
+import { recordsInStore } from "../helpers/store-records.js";
 import { noSharedKey, TEST_KIND } from "../helpers/test-kind.js";
+import { saveFigures } from "./figures.js";
+import { startTwoHosts, type TwoHosts } from "./two-hosts.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c7";
 const ACCOUNTS = Array.from(
@@ -69,7 +62,7 @@ function event(resourceId: string, eventId: string): Signal {
 
 describe("several kinds per resource, two hosts at once (Cosmos gate)", () => {
   let stack: TestStack;
-  const hosts: { pipeline: Pipeline; stores: Stores }[] = [];
+  let two: TwoHosts;
 
   beforeAll(async () => {
     // The stack's own host (shipped kinds only) serves the Cosmos stand-in and the simulator here.
@@ -80,91 +73,53 @@ describe("several kinds per resource, two hosts at once (Cosmos gate)", () => {
     });
     const registry = createRegistry([...BUILTIN_KINDS, noSharedKey]);
     const { file } = validatePolicyText(POLICIES, registry);
-    const config = loadConfig({
-      DRIFTGUARD_LOCAL_STACK: "1",
-      COSMOS_ENDPOINT: stack.cosmosUrl,
-      COSMOS_KEY: stack.cosmosKey,
-      DRIFTGUARD_CA_FILE: stack.caCertFile,
-    });
-    const notifier: Notifier = { requestApproval: async () => {} };
-    for (let i = 0; i < 2; i++) {
-      const stores = await createCosmosStores(config, staticTokenCredential(), stack.tls.cert);
-      const { pipeline } = createCore(
-        {
-          policies: file!.policies,
-          registry,
-          globalMode: "enforce",
-          clients: simulatorClients(stack.sim, stack.tls),
-          audit: stores.audit,
-          gate: stores.gate,
-          actionLimit: stores.actionLimit,
-          clock: { now: () => new Date() },
-          log: silentLogger,
-          selfPrincipalIds: [],
-          pseudonymKey: TEST_PSEUDONYM_KEY,
-          busyWaitMs: 200,
-        },
-        {
-          approvals: stores.approvals,
-          notifier,
-          approvalTtlMs: 3600_000,
-          approvers: {
-            objectIds: [],
-            requireSignIn: false,
-            localDeveloper: "test",
-            pseudonymKey: TEST_PSEUDONYM_KEY,
-          },
-        },
-      );
-      hosts.push({ pipeline, stores });
-    }
+    two = await startTwoHosts(stack, registry, file!.policies);
   }, 60_000);
 
   afterAll(async () => {
     await stack?.close();
   });
 
-  /** Delivers to host `i` until no decision asks for a redelivery (as Event Grid retries non-2xx). */
-  async function deliver(i: number, signal: Signal): Promise<Decision[]> {
-    for (let attempt = 1; attempt <= 40; attempt++) {
-      const decisions = await hosts[i % 2]!.pipeline.handle(signal);
-      if (!decisions.some((d) => d.retry)) return decisions;
-      await new Promise((r) => setTimeout(r, 50 * Math.min(attempt, 6)));
-    }
-    throw new Error("never accepted");
-  }
-
   it("12 accounts × 3 causes, each delivered twice, spread over two hosts: one write per kind, one record per cause and kind", async () => {
     const causes = ACCOUNTS.flatMap((id) => Array.from({ length: 3 }, () => event(id, crypto.randomUUID())));
     const deliveries = [...causes, ...causes].map((s, i) => ({ s, host: i })).sort(() => Math.random() - 0.5);
     // At most 24 in flight (both hosts share this process and the stand-ins with the test runner).
-    const answers: Decision[][] = [];
-    const queue = [...deliveries];
-    await Promise.all(
-      Array.from({ length: 24 }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift())
-          answers.push(await deliver(next.host, next.s));
-      }),
-    );
-    expect(
-      answers.flat().every((d) => d.kind === "disable-public-network-access" || d.kind === TEST_KIND),
-    ).toBe(true);
+    const { decisions, attempts } = await two.deliverAll(deliveries, 24);
+    const KINDS_HERE = ["disable-public-network-access", TEST_KIND];
+    expect(decisions.flat().every((d) => KINDS_HERE.includes(d.kind ?? ""))).toBe(true);
 
-    const all: AuditRecord[] = [];
-    let token: string | null = null;
-    do {
-      const page = await hosts[0]!.stores.audit.query({
-        subscriptionId: SUB,
-        limit: 1000,
-        continuationToken: token,
-      });
-      all.push(...page.items);
-      token = page.continuationToken;
-    } while (token);
+    // Counted from the store with @azure/cosmos and from the simulator's request log.
+    const isOurs = (id: string) => ACCOUNTS.some((a) => a.toLowerCase() === id.toLowerCase());
+    const all = (await recordsInStore(stack)).filter((r) => isOurs(r.resourceId));
+    const patchesTo = (id: string) =>
+      stack.sim.writes({ pathIncludes: id.split("/").pop()! }).filter((w) => w.method === "PATCH");
+    const perCauseAndKind = new Map<string, number>();
+    for (const r of all) {
+      const key = `${r.signal.id}|${r.resourceId.toLowerCase()}|${r.kind}`;
+      perCauseAndKind.set(key, (perCauseAndKind.get(key) ?? 0) + 1);
+    }
+    const expectedKeys = causes.flatMap((c) =>
+      KINDS_HERE.map((k) => `${c.id}|${c.targets[0]!.resourceId.toLowerCase()}|${k}`),
+    );
+    const outcomes = (o: string) => all.filter((r) => r.outcome === o).length;
+    await saveFigures("kinds-two-hosts", {
+      resources: ACCOUNTS.length,
+      kinds: KINDS_HERE.length,
+      hosts: two.hosts.length,
+      causes: causes.length,
+      deliveries: deliveries.length,
+      redeliveries: attempts - deliveries.length,
+      armWrites: ACCOUNTS.reduce((n, id) => n + patchesTo(id).length, 0),
+      records: all.length,
+      remediatedRecords: outcomes("remediated"),
+      compliantRecords: outcomes("compliant"),
+      causeKindsWithoutRecord: expectedKeys.filter((k) => !perCauseAndKind.has(k)).length,
+      causeKindsWithSeveralRecords: [...perCauseAndKind.values()].filter((n) => n > 1).length,
+      doubleWrites: ACCOUNTS.reduce((n, id) => n + Math.max(0, patchesTo(id).length - KINDS_HERE.length), 0),
+    });
+
     for (const id of ACCOUNTS) {
-      const name = id.split("/").pop()!;
-      const patches = stack.sim.writes({ pathIncludes: name }).filter((w) => w.method === "PATCH");
-      const bodies = patches.map((w) =>
+      const bodies = patchesTo(id).map((w) =>
         Object.keys((w.body as { properties: object }).properties)
           .sort()
           .join(","),
@@ -177,7 +132,7 @@ describe("several kinds per resource, two hosts at once (Cosmos gate)", () => {
       // 3 causes × 2 kinds: each exactly once; one `remediated` per kind, the rest `compliant`.
       expect(mine, id).toHaveLength(6);
       expect(new Set(mine.map((r) => `${r.signal.id}|${r.kind}`)).size, id).toBe(6);
-      for (const kind of ["disable-public-network-access", TEST_KIND]) {
+      for (const kind of KINDS_HERE) {
         const ofKind = mine.filter((r) => r.kind === kind);
         expect(
           ofKind.filter((r) => r.outcome === "remediated"),
@@ -193,6 +148,6 @@ describe("several kinds per resource, two hosts at once (Cosmos gate)", () => {
         allowSharedKeyAccess: false,
       });
     }
-    expect((await hosts[1]!.stores.audit.verify()).breaks).toEqual([]);
+    expect((await two.hosts[1]!.stores.audit.verify()).breaks).toEqual([]);
   }, 180_000);
 });

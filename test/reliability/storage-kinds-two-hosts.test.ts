@@ -8,20 +8,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import type { AuditRecord } from "../../shared/audit/types.js";
-import { staticTokenCredential } from "../../shared/azure/clients.js";
-import { loadConfig } from "../../shared/config.js";
-import { createCosmosStores } from "../../shared/cosmos/stores.js";
-import { silentLogger } from "../../shared/log.js";
-import type { Decision, Pipeline } from "../../shared/pipeline.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
-import type { Notifier } from "../../shared/ports/notifier.js";
-import type { Stores } from "../../shared/ports/stores.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
-import { createCore } from "../../shared/runtime.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { simulatorClients, TEST_PSEUDONYM_KEY } from "../helpers/harness.js";
 import { startTestStack, type TestStack } from "../helpers/stack.js";
+import { recordsInStore } from "../helpers/store-records.js";
 import {
   allEnforce,
   driftedStorage,
@@ -33,6 +23,8 @@ import {
   storageIds,
   writeEvent,
 } from "../kinds/storage-kinds-setup.js";
+import { saveFigures } from "./figures.js";
+import { startTwoHosts, type TwoHosts } from "./two-hosts.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c8";
 const id = storageIds(SUB);
@@ -42,7 +34,7 @@ const POLICIES = stringify(allEnforce());
 
 describe("several real kinds per storage account, two hosts at once (Cosmos gate)", () => {
   let stack: TestStack;
-  const hosts: { pipeline: Pipeline; stores: Stores }[] = [];
+  let two: TwoHosts;
 
   beforeAll(async () => {
     stack = await startTestStack({
@@ -52,59 +44,12 @@ describe("several real kinds per storage account, two hosts at once (Cosmos gate
     });
     const registry = builtinRegistry();
     const { file } = validatePolicyText(POLICIES, registry);
-    const config = loadConfig({
-      DRIFTGUARD_LOCAL_STACK: "1",
-      COSMOS_ENDPOINT: stack.cosmosUrl,
-      COSMOS_KEY: stack.cosmosKey,
-      DRIFTGUARD_CA_FILE: stack.caCertFile,
-    });
-    const notifier: Notifier = { requestApproval: async () => {} };
-    for (let i = 0; i < 2; i++) {
-      const stores = await createCosmosStores(config, staticTokenCredential(), stack.tls.cert);
-      const { pipeline } = createCore(
-        {
-          policies: file!.policies,
-          registry,
-          globalMode: "enforce",
-          clients: simulatorClients(stack.sim, stack.tls),
-          audit: stores.audit,
-          gate: stores.gate,
-          actionLimit: stores.actionLimit,
-          clock: { now: () => new Date() },
-          log: silentLogger,
-          selfPrincipalIds: [],
-          pseudonymKey: TEST_PSEUDONYM_KEY,
-          busyWaitMs: 200,
-        },
-        {
-          approvals: stores.approvals,
-          notifier,
-          approvalTtlMs: 3600_000,
-          approvers: {
-            objectIds: [],
-            requireSignIn: false,
-            localDeveloper: "test",
-            pseudonymKey: TEST_PSEUDONYM_KEY,
-          },
-        },
-      );
-      hosts.push({ pipeline, stores });
-    }
+    two = await startTwoHosts(stack, registry, file!.policies);
   }, 60_000);
 
   afterAll(async () => {
     await stack?.close();
   });
-
-  /** Delivers to host `i` until no decision asks for a redelivery (as Event Grid retries non-2xx). */
-  async function deliver(i: number, signal: Signal): Promise<Decision[]> {
-    for (let attempt = 1; attempt <= 60; attempt++) {
-      const decisions = await hosts[i % 2]!.pipeline.handle(signal);
-      if (!decisions.some((d) => d.retry)) return decisions;
-      await new Promise((r) => setTimeout(r, 50 * Math.min(attempt, 6)));
-    }
-    throw new Error("never accepted");
-  }
 
   it("8 accounts × 3 causes, each delivered twice, spread over two hosts: one write per kind and account, one record per cause and kind", async () => {
     const causes = ACCOUNTS.flatMap((a) =>
@@ -112,30 +57,41 @@ describe("several real kinds per storage account, two hosts at once (Cosmos gate
     );
     const deliveries = [...causes, ...causes].map((s, i) => ({ s, host: i })).sort(() => Math.random() - 0.5);
     // At most 16 in flight (both hosts share this process and the stand-ins with the test runner).
-    const answers: Decision[][] = [];
-    const queue = [...deliveries];
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        for (let next = queue.shift(); next; next = queue.shift())
-          answers.push(await deliver(next.host, next.s));
-      }),
-    );
-    for (const a of answers) expect(a.map((d) => d.kind)).toEqual([...STORAGE_KINDS]);
+    const { decisions, attempts } = await two.deliverAll(deliveries, 16);
+    for (const a of decisions) expect(a.map((d) => d.kind)).toEqual([...STORAGE_KINDS]);
 
-    const all: AuditRecord[] = [];
-    let token: string | null = null;
-    do {
-      const page = await hosts[0]!.stores.audit.query({
-        subscriptionId: SUB,
-        limit: 1000,
-        continuationToken: token,
-      });
-      all.push(...page.items);
-      token = page.continuationToken;
-    } while (token);
+    // Counted from the store with @azure/cosmos and from the simulator's request log.
+    const isOurs = (id: string) => ACCOUNTS.some((a) => a.toLowerCase() === id.toLowerCase());
+    const all = (await recordsInStore(stack)).filter((r) => isOurs(r.resourceId));
+    const writesTo = (i: number) => stack.sim.writes({ pathIncludes: `/storageAccounts/${NAMES[i]}` });
+    const perCauseAndKind = new Map<string, number>();
+    for (const r of all) {
+      const key = `${r.signal.id}|${r.resourceId.toLowerCase()}|${r.kind}`;
+      perCauseAndKind.set(key, (perCauseAndKind.get(key) ?? 0) + 1);
+    }
+    const expectedKeys = causes.flatMap((c) =>
+      STORAGE_KINDS.map((k) => `${c.id}|${c.targets[0]!.resourceId.toLowerCase()}|${k}`),
+    );
+    const outcomes = (o: string) => all.filter((r) => r.outcome === o).length;
+    const writesPerAccount = ACCOUNTS.map((_, i) => writesTo(i).length);
+    await saveFigures("storage-kinds-two-hosts", {
+      resources: ACCOUNTS.length,
+      kinds: STORAGE_KINDS.length,
+      hosts: two.hosts.length,
+      causes: causes.length,
+      deliveries: deliveries.length,
+      redeliveries: attempts - deliveries.length,
+      armWrites: writesPerAccount.reduce((a, b) => a + b, 0),
+      records: all.length,
+      remediatedRecords: outcomes("remediated"),
+      compliantRecords: outcomes("compliant"),
+      causeKindsWithoutRecord: expectedKeys.filter((k) => !perCauseAndKind.has(k)).length,
+      causeKindsWithSeveralRecords: [...perCauseAndKind.values()].filter((n) => n > 1).length,
+      doubleWrites: writesPerAccount.reduce((n, w) => n + Math.max(0, w - STORAGE_KINDS.length), 0),
+    });
 
     for (const [i, acct] of ACCOUNTS.entries()) {
-      const writes = stack.sim.writes({ pathIncludes: `/storageAccounts/${NAMES[i]}` });
+      const writes = writesTo(i);
       // One write per kind, each with only its own fields.
       expect(writes.map(kindOfWrite).sort(), acct).toEqual([...STORAGE_KINDS].sort());
       const accountPatch = (k: string) => fieldsOf(writes.find((w) => kindOfWrite(w) === k)!);
@@ -167,6 +123,6 @@ describe("several real kinds per storage account, two hosts at once (Cosmos gate
         containerDeleteRetentionPolicy: { enabled: true, days: 30 },
       });
     }
-    expect((await hosts[1]!.stores.audit.verify()).breaks).toEqual([]);
+    expect((await two.hosts[1]!.stores.audit.verify()).breaks).toEqual([]);
   }, 240_000);
 });

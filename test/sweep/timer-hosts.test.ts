@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestProcessStack, type TestProcessStack } from "../helpers/process-stack.js";
+import { saveFigures } from "../reliability/figures.js";
 import { DRIFTED, SWEEP_POLICIES, sweepEstate } from "./estate.js";
 
 let stack: TestProcessStack;
@@ -33,14 +34,27 @@ describe("two sweep timers on two hosts", () => {
         policies: { nonCompliantResourceIds: string[]; remediated: number }[];
       }[];
     };
+    const writes = await stack.sim.admin.writes();
+    const records = await stack.audit({ source: "sweep" });
+    const writesPerPath = new Map<string, number>();
+    for (const w of writes)
+      writesPerPath.set(w.path.toLowerCase(), (writesPerPath.get(w.path.toLowerCase()) ?? 0) + 1);
+    await saveFigures("sweep-two-timers", {
+      hosts: stack.hosts.length,
+      timersFired: done.length,
+      driftedResources: DRIFTED.length,
+      postureRuns: posture.items.length,
+      armWrites: writes.length,
+      records: records.length,
+      pathsWrittenTwice: [...writesPerPath.values()].filter((n) => n > 1).length,
+      driftedWithoutRecord: DRIFTED.filter((id) => !records.some((r) => r.resourceId === id)).length,
+    });
     expect(posture.items).toHaveLength(1);
     expect(posture.items[0]!.trigger).toBe("timer");
     expect(posture.items[0]!.policies.flatMap((p) => p.nonCompliantResourceIds).sort()).toEqual(DRIFTED);
     expect(posture.items[0]!.policies.reduce((n, p) => n + p.remediated, 0)).toBe(DRIFTED.length);
 
-    const writes = await stack.sim.admin.writes();
     expect(writes).toHaveLength(DRIFTED.length);
-    const records = await stack.audit({ source: "sweep" });
     expect(records.map((r) => r.resourceId).sort()).toEqual(DRIFTED);
     expect(new Set(records.map((r) => r.signal.id))).toEqual(new Set([posture.items[0]!.runId]));
   }, 180_000);
