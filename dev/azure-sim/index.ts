@@ -142,7 +142,13 @@ export async function startAzureSimulator(opts: SimulatorOptions): Promise<Azure
   });
   const graph = new ResourceGraphHandler(store);
 
-  for (const r of seed.resources ?? []) store.put(withFullApimScope(structuredClone(r)));
+  // A resource seeded twice would silently keep the last copy: refuse it, naming the ID.
+  const seededIds = new Set<string>();
+  for (const r of seed.resources ?? []) {
+    if (seededIds.has(lower(r.id))) throw new Error(`seed: resource ${r.id} is listed twice`);
+    seededIds.add(lower(r.id));
+    store.put(withFullApimScope(structuredClone(r)));
+  }
   for (const [id, keys] of Object.entries(seed.storageKeys ?? {})) {
     const now = new Date().toISOString();
     arm.keys.set(

@@ -55,3 +55,16 @@ describe("azure simulator smoke", () => {
     expect(gets[0]?.faulted).toBe(true);
   });
 });
+
+describe("azure simulator seed", () => {
+  it("refuses a resource listed twice, naming it (the last copy would win silently)", async () => {
+    const seed = await loadSeedFile("dev/sample-seed.json");
+    const twice = seed.resources![0]!;
+    await expect(
+      startAzureSimulator({
+        tls: await tls(),
+        seed: { ...seed, resources: [...seed.resources!, { ...twice }] },
+      }),
+    ).rejects.toThrow(`resource ${twice.id} is listed twice`);
+  });
+});
