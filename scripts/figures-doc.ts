@@ -209,7 +209,7 @@ export const RELIABILITY_SCENARIOS: readonly Scenario[] = [
     "Five storage kinds per account, two hosts",
     "test/reliability/storage-kinds-two-hosts.test.ts",
     "8 accounts",
-    "storage accounts drifted on every storage kind",
+    "storage accounts, drifted on every storage kind",
   ),
   {
     name: "sweep-two-timers",
@@ -247,7 +247,7 @@ function severalKinds(name: string, title: string, file: string, test: string, w
     file,
     test,
     cells: (f) => [
-      `${fmt(f.resources)} ${what} × ${fmt(f.kinds)} kinds, ${fmt(f.causes)} causes each delivered twice over ${fmt(f.hosts)} hosts at once, shuffled`,
+      `${fmt(f.resources)} ${what} (${fmt(f.kinds)} kinds each), ${fmt(f.causes)} causes each delivered twice over ${fmt(f.hosts)} hosts at once, shuffled`,
       `concurrent causes and redeliveries on both gates (${fmt(f.redeliveries)} deliveries answered \`busy\` and redelivered)`,
       `${bold(f.causeKindsWithoutRecord)} causes without their record of a kind`,
       `${bold(f.doubleWrites)} writes beyond one per kind`,
