@@ -10,6 +10,7 @@ import type { LeasedSweepResult } from "../shared/sweep/leased.js";
 import {
   type CandidateResult,
   candidateLine,
+  type ExemptionNote,
   type SweepReport,
   summaryLine,
   sweepFailed,
@@ -85,15 +86,30 @@ export function formatSweepTable(r: SweepReport): string {
     ...lines,
   ];
   if (r.policies.length === 0) out.push("(no policy sweeps: check `sweep: false`, modes, and --policy)");
-  const notes = r.exemptions.filter((e) => e.status !== "exempt");
-  for (const e of notes)
+  // One line per resource and tag, naming the policies it applied to (the JSON keeps one note per policy).
+  const byResource = new Map<string, { note: ExemptionNote; policies: string[] }>();
+  for (const e of r.exemptions) {
+    const key = `${e.status}|${e.resourceId.toLowerCase()}|${e.tag}|${e.value}`;
+    const seen = byResource.get(key);
+    if (seen) seen.policies.push(e.policy);
+    else byResource.set(key, { note: e, policies: [e.policy] });
+  }
+  const groups = [...byResource.values()];
+  const policiesOf = (g: { policies: string[] }) => ` — ${g.policies.join(", ")}`;
+  for (const g of groups.filter((x) => x.note.status !== "exempt")) {
+    const e = g.note;
     out.push(
       e.status === "ended"
-        ? `exemption ended ${e.until}: ${e.resourceId} (${e.tag}=${e.value}) — swept normally`
-        : `not an exemption: ${e.resourceId} (${e.tag}=${e.value}: ${e.problem})`,
+        ? `exemption ended ${e.until}: ${e.resourceId} (${e.tag}=${e.value}) — swept normally${policiesOf(g)}`
+        : `not an exemption: ${e.resourceId} (${e.tag}=${e.value}: ${e.problem})${policiesOf(g)}`,
     );
-  for (const e of r.exemptions.filter((x) => x.status === "exempt"))
-    out.push(`exempt${e.until ? ` until ${e.until}` : ""}: ${e.resourceId} (${e.tag}=${e.value})`);
+  }
+  for (const g of groups.filter((x) => x.note.status === "exempt")) {
+    const e = g.note;
+    out.push(
+      `exempt${e.until ? ` until ${e.until}` : ""}: ${e.resourceId} (${e.tag}=${e.value})${policiesOf(g)}`,
+    );
+  }
   if (r.exemptionsNotListed) out.push(`… and ${r.exemptionsNotListed} more exemption notes`);
   for (const e of r.errors) out.push(`error: ${e.resourceId}: ${e.message}`);
   const over = r.policies.reduce((n, p) => n + p.overLimit, 0);
