@@ -15,7 +15,14 @@ import type { GateSession, ResourceGate } from "../../shared/ports/resource-gate
 import { dispatchCandidate } from "../../shared/sweep/dispatch.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
 import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
-import { writeEvent } from "../kinds/storage-kinds-setup.js";
+import {
+  driftedStorage,
+  KINDS,
+  seedOf,
+  shippedPolicies,
+  storageIds,
+  writeEvent,
+} from "../kinds/storage-kinds-setup.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d7";
 const ACCOUNT = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stdedupe`;
@@ -367,5 +374,80 @@ describe("one open approval per resource and kind", () => {
     }
     expect(localAuthWrites(harness)).toEqual([]);
     expect((await harness.approvals.get(old.id))?.state).toBe("expired");
+  });
+
+  it("the shipped policies, several kinds in one session: the approval kind supersedes between the other kinds' records, each cause keeps one record, the chain holds", async () => {
+    cards = new CardLog();
+    const acct = storageIds(SUB).account("stdedupemix");
+    h = await startHarness({
+      seed: seedOf(driftedStorage(acct)),
+      policies: shippedPolicies(),
+      notifier: cards,
+    });
+    const harness = h;
+    const event = () => writeEvent(acct, ACCOUNT_TYPE, SUB);
+    const first = await harness.handle(event());
+    expect(first.map((d) => d.outcome)).toEqual([
+      "remediated",
+      "pending-approval",
+      "remediated",
+      "remediated",
+      "remediated",
+    ]);
+    const oldId = first[1]!.record!.approvalId!;
+
+    // Same plan again: every kind compliant but local auth, which names the open approval.
+    const again = await harness.handle(event());
+    expect(again.map((d) => [d.outcome, d.record?.approvalId])).toEqual([
+      ["compliant", undefined],
+      ["pending-approval", oldId],
+      ["compliant", undefined],
+      ["compliant", undefined],
+      ["compliant", undefined],
+    ]);
+
+    // Someone opens the account again and drops the key setting: a fix for the first kind, a new
+    // plan (and approval) for local auth, which closes the old one in the middle of the session.
+    const current = harness.sim.getResource(acct)!;
+    const { allowSharedKeyAccess: _keys, ...props } = current.properties as Record<string, unknown>;
+    harness.sim.putResource({ ...current, properties: { ...props, publicNetworkAccess: "Enabled" } });
+    const s = event();
+    const third = await harness.handle(s);
+    expect(third.map((d) => d.outcome)).toEqual([
+      "remediated",
+      "pending-approval",
+      "compliant",
+      "compliant",
+      "compliant",
+    ]);
+    const newId = third[1]!.record!.approvalId!;
+    expect(newId).not.toBe(oldId);
+    expect(cards.posted.map((a) => a.id)).toEqual([oldId, newId]);
+    expect((await harness.approvals.get(oldId))?.supersededBy).toBe(newId);
+
+    // The session's records, in chain order: the old approval's `expired` (it carries that
+    // approval's own signal, as every record of an approval step does) before the new request.
+    const before = first.length + again.length;
+    const records = (await harness.records()).filter((r) => r.resourceId === acct).slice(before);
+    expect(records.map((r) => [r.signal.id === s.id, r.kind, r.outcome])).toEqual([
+      [true, KINDS.publicAccess, "remediated"],
+      [false, KINDS.localAuth, "expired"],
+      [true, KINDS.localAuth, "pending-approval"],
+      [true, KINDS.transport, "compliant"],
+      [true, KINDS.logs, "compliant"],
+      [true, KINDS.models, "compliant"],
+    ]);
+    expect(records.map((r) => [r.kind, r.outcome, r.approvalId ?? null])).toEqual([
+      [KINDS.publicAccess, "remediated", null],
+      [KINDS.localAuth, "expired", oldId],
+      [KINDS.localAuth, "pending-approval", newId],
+      [KINDS.transport, "compliant", null],
+      [KINDS.logs, "compliant", null],
+      [KINDS.models, "compliant", null],
+    ]);
+    // A duplicate delivery of that event: nothing more.
+    expect((await harness.handle(s)).map((d) => d.outcome)).toEqual(Array(5).fill("duplicate"));
+    expect((await harness.records()).filter((r) => r.resourceId === acct)).toHaveLength(before + 6);
+    expect((await harness.audit.verify()).breaks).toEqual([]);
   });
 });
