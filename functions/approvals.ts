@@ -97,6 +97,8 @@ function cardPost(a: Approval): string {
 
 /** Who decided and where (pseudonymous, as in the trail), or when it expired. */
 function decided(a: Approval): string {
+  if (a.state === "expired" && a.supersededBy)
+    return `<p><strong>Closed</strong> ${esc(a.decidedAt ?? a.expiresAt)}: superseded by approval <code>${esc(a.supersededBy)}</code>, a newer request for this resource and kind; nothing was changed.</p>`;
   if (a.state === "expired")
     return `<p><strong>Expired</strong> ${esc(a.expiresAt)} without a decision: nothing was changed.</p>`;
   if (a.state === "pending" || !a.decidedAt) return "";

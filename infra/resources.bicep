@@ -315,6 +315,9 @@ var cosmosContainers = [
         {
           path: '/runDueAtMs/?'
         }
+        {
+          path: '/openFor/?'
+        }
       ]
       excludedPaths: [
         {

@@ -166,7 +166,8 @@ export type BotCardState =
   | { state: "pending"; canDecide?: boolean; notes?: string[] }
   | { state: "approved"; by: string; at: string; run?: RunOutcome }
   | { state: "rejected"; by: string; at: string }
-  | { state: "expired"; at: string }
+  /** `supersededBy`: closed early because a newer approval for the same resource and kind replaced it. */
+  | { state: "expired"; at: string; supersededBy?: string }
   /** Shown to the person whose press was refused; the request stays pending for the others. */
   | { state: "refused"; reason: Refusal };
 
@@ -234,7 +235,11 @@ function statusBlock(s: BotCardState): { title: string; style: string; lines: st
       return {
         title: "expired",
         style: "warning",
-        lines: [`Expired at ${s.at} without a decision. Nothing was changed.`],
+        lines: [
+          s.supersededBy
+            ? `Closed at ${s.at}: superseded by approval ${s.supersededBy}, a newer request for this resource and kind. Nothing was changed.`
+            : `Expired at ${s.at} without a decision. Nothing was changed.`,
+        ],
       };
     case "refused":
       return {
@@ -378,6 +383,8 @@ export function botCardStateOf(a: Approval, viewer?: CardViewer): BotCardState {
     case "rejected":
       return { state: "rejected", by: deciderLabel(a, viewer?.id), at: a.decidedAt ?? a.createdAt };
     case "expired":
-      return { state: "expired", at: a.expiresAt };
+      return a.supersededBy
+        ? { state: "expired", at: a.decidedAt ?? a.expiresAt, supersededBy: a.supersededBy }
+        : { state: "expired", at: a.expiresAt };
   }
 }

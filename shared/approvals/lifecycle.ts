@@ -22,6 +22,7 @@ import {
   type DecidingPrincipal,
   type Refusal,
 } from "./authorize.js";
+import { alreadyOpenReason, reusableApproval, type SupersedeDeps, supersede } from "./open-approval.js";
 import { reasonLine } from "./reasons.js";
 import { ApprovalTrail, BUSY } from "./trail.js";
 
@@ -64,25 +65,29 @@ export interface DecisionBy {
 
 export class ApprovalLifecycle implements ApprovalRequests {
   private readonly trail: ApprovalTrail;
+  /** What closing superseded approvals needs. */
+  private readonly closing: SupersedeDeps;
 
   constructor(private readonly deps: ApprovalLifecycleDeps) {
     this.trail = new ApprovalTrail(deps);
+    this.closing = { approvals: deps.approvals, clock: deps.clock, trail: this.trail };
   }
 
   get(id: string): Promise<Approval | undefined> {
     return this.deps.approvals.get(id);
   }
 
-  /** Creates the approval for a plan; the run records `pending-approval`, then `notify` posts the card. */
+  /**
+   * The approval for a plan: the one already open for this resource, kind and plan, or a new one
+   * (then `notify` posts its card, after closing the open ones it replaces). The run records
+   * `pending-approval` naming it. Called from inside the resource's gate (see ./open-approval.ts).
+   */
   readonly request: ApprovalRequester = async ({ run, plan, why, flapping }) => {
     const { approvals, clock, pseudonymKey } = this.deps;
     const now = clock.now();
     const earlier =
       run.approved?.approval ??
       (run.resume?.approvalId ? await approvals.get(run.resume.approvalId) : undefined);
-    const callerObjectId = run.signal.caller?.objectId;
-    const causedBy =
-      earlier?.causedBy ?? (callerObjectId ? pseudonymize(callerObjectId, pseudonymKey) : undefined);
     const reason = reasonLine(why, {
       policy: run.policy.name,
       kind: run.policy.kind,
@@ -90,6 +95,21 @@ export class ApprovalLifecycle implements ApprovalRequests {
       ...(earlier ? { earlierApprovalId: earlier.id } : {}),
       ...(flapping ? { flapping } : {}),
     });
+    const hash = changesHash(plan.changes, run.remediation.volatileChangePaths);
+    const open = await approvals.listPendingFor(run.target.resourceId, run.policy.kind, now);
+    const same = reusableApproval(open, hash, run.session);
+    if (same) {
+      // Older duplicates (stored before one open approval per resource and kind) close too.
+      const closed = await supersede(this.closing, run.session, open, same);
+      return {
+        approvalId: same.id,
+        reason: alreadyOpenReason(reason, same),
+        notify: () => this.closedCards(closed),
+      };
+    }
+    const callerObjectId = run.signal.caller?.objectId;
+    const causedBy =
+      earlier?.causedBy ?? (callerObjectId ? pseudonymize(callerObjectId, pseudonymKey) : undefined);
     const approval = await approvals.create({
       id: crypto.randomUUID(),
       state: "pending",
@@ -101,12 +121,16 @@ export class ApprovalLifecycle implements ApprovalRequests {
       signal: withoutCallerObjectId(run.signal),
       ...(causedBy ? { causedBy } : {}),
       changes: plan.changes,
-      changesHash: changesHash(plan.changes, run.remediation.volatileChangePaths),
+      changesHash: hash,
       summary: plan.summary,
       reason: why,
       reasonDetail: reason,
+      requestCause: run.cause,
     });
+    const closed = await supersede(this.closing, run.session, open, approval);
     const notify: ApprovalNotify = async (context) => {
+      // The replaced approvals' cards say so before the new card arrives.
+      await this.closedCards(closed);
       const shown = context.length > 0 ? await this.annotate(approval, { context: [...context] }) : approval;
       try {
         await this.deps.notifier.requestApproval(shown);
@@ -116,6 +140,11 @@ export class ApprovalLifecycle implements ApprovalRequests {
     };
     return { approvalId: approval.id, reason, notify };
   };
+
+  /** Updates the cards of superseded approvals (after the session, like every card). */
+  private async closedCards(closed: readonly Approval[]): Promise<void> {
+    for (const a of closed) await this.changed(a, "expired");
+  }
 
   /** Whether `principal` may decide approval `a` (or decide at all, without one). */
   authorize(a: Pick<Approval, "causedBy"> | undefined, principal: DecidingPrincipal): Authorization {
@@ -135,7 +164,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
     const auth = this.authorize(existing, by.principal);
     if (!auth.allowed && auth.refusal !== "self-approval") return this.refuse(existing, auth, by);
     if (existing.state !== "pending")
-      return { approval: existing, decisions: [], error: `approval already ${existing.state}` };
+      return { approval: existing, decisions: [], error: closedError(existing) };
     if (Date.parse(existing.expiresAt) <= clock.now().getTime()) {
       const expired = await this.expireOne(existing);
       if (expired === BUSY) return { approval: existing, decisions: [], busy: true };
@@ -151,7 +180,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
     const decided = await approvals.closePending(id, decision, approver.id, clock.now(), approver.via);
     if (!decided) {
       const now = (await approvals.get(id)) ?? existing;
-      return { approval: now, decisions: [], error: `approval already ${now.state} (decided concurrently)` };
+      return { approval: now, decisions: [], error: `${closedError(now)} (decided concurrently)` };
     }
     const first = await this.recordDecision(decided, decision, approver);
     // Recorded later: the `resumeWork` timer writes a missing `approved` record before it runs the change.
@@ -360,4 +389,11 @@ export class ApprovalLifecycle implements ApprovalRequests {
       );
     }
   }
+}
+
+/** Why a closed approval cannot be decided (a superseded one names its successor). */
+function closedError(a: Approval): string {
+  return a.supersededBy
+    ? `approval already ${a.state}: superseded by approval ${a.supersededBy}`
+    : `approval already ${a.state}`;
 }

@@ -2,7 +2,8 @@
  * Approvals in Cosmos DB (container `approvals`, `id` = `pk` = approval ID). A decision is a
  * replace with If-Match from `pending` only; after `expiresAt` a decision turns the approval into
  * `expired` instead (time is compared, TTL is never relied on). The stored signal keeps no raw
- * caller object ID.
+ * caller object ID. Queries other than by ID cross partitions; each filters on indexed fields only
+ * (see APPROVALS_INDEXING_POLICY).
  */
 import type { Container } from "@azure/cosmos";
 import {
@@ -15,10 +16,12 @@ import {
   type ApprovedRun,
   annotateTransition,
   byExpiry,
+  byNewest,
   byRunDue,
   closePendingTransition,
   isApprovalId,
   refusalTransition,
+  resourceKindKey,
   runDueAt,
   runTransition,
   storableApproval,
@@ -34,17 +37,23 @@ import {
   stripFields,
 } from "./errors.js";
 
-/** `expiresAtMs` and `runDueAtMs` are indexed copies for the timers' queries. */
+/**
+ * `expiresAtMs` and `runDueAtMs` are indexed copies for the timers' queries; `openFor` (resource
+ * ID lower-cased `|` kind, only while pending) for the pipeline's "open approval of this resource
+ * and kind" — one equality on an indexed path.
+ */
 type ApprovalDoc = Approval & {
   pk: string;
   expiresAtMs: number;
   runDueAtMs?: number;
+  openFor?: string;
   ttl?: number;
   _etag?: string;
 };
 
 function toDoc(a: Approval, ttl?: number): ApprovalDoc {
   const doc: ApprovalDoc = { ...storableApproval(a), pk: a.id, expiresAtMs: Date.parse(a.expiresAt) };
+  if (a.state === "pending") doc.openFor = resourceKindKey(a.target.resourceId, a.kind);
   const due = runDueAt(a);
   if (due !== undefined) doc.runDueAtMs = Date.parse(due);
   if (ttl !== undefined) doc.ttl = ttl;
@@ -148,6 +157,21 @@ export class CosmosApprovalStore implements ApprovalStore {
     return (await this.listByTime("pending", "expiresAtMs", now)).sort(byExpiry);
   }
 
+  async listPendingFor(resourceId: string, kind: string, now: Date): Promise<Approval[]> {
+    const { resources } = await this.container.items
+      .query<ApprovalDoc>({
+        query: "SELECT * FROM c WHERE c.openFor = @key AND c.state = @state AND c.expiresAtMs > @now",
+        parameters: [
+          { name: "@key", value: resourceKindKey(resourceId, kind) },
+          { name: "@state", value: "pending" },
+          { name: "@now", value: now.getTime() },
+        ],
+      })
+      .fetchAll();
+    // At most a handful: ordered here rather than by an index on `createdAt`.
+    return resources.map(toApproval).sort(byNewest);
+  }
+
   async countPending(): Promise<number> {
     const { resources } = await this.container.items
       .query<number>({
@@ -187,6 +211,7 @@ function toApproval(doc: ApprovalDoc): Approval {
   const out = stripFields(doc as unknown as Record<string, unknown>, [
     "expiresAtMs",
     "runDueAtMs",
+    "openFor",
   ]) as unknown as Approval;
   if (etag) out.etag = etag;
   return out;

@@ -88,10 +88,16 @@ const POINT_READ_ONLY: IndexingPolicy = {
   excludedPaths: [{ path: "/*" }],
 };
 
+/** Approvals: the timers' fields, and `openFor` (the open approval of a resource and kind). */
 export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: "consistent",
   automatic: true,
-  includedPaths: [{ path: "/state/?" }, { path: "/expiresAtMs/?" }, { path: "/runDueAtMs/?" }],
+  includedPaths: [
+    { path: "/state/?" },
+    { path: "/expiresAtMs/?" },
+    { path: "/runDueAtMs/?" },
+    { path: "/openFor/?" },
+  ],
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };
 

@@ -17,6 +17,7 @@ import {
   closePendingTransition,
   isDueRun,
   isExpiredPending,
+  isOpenFor,
   isUnposted,
   refusalTransition,
   runTransition,
@@ -102,6 +103,13 @@ export class InMemoryApprovalStore implements ApprovalStore {
 
   async countPending(): Promise<number> {
     return [...this.items.values()].filter((e) => e.approval.state === "pending").length;
+  }
+
+  async listPendingFor(resourceId: string, kind: string, now: Date): Promise<Approval[]> {
+    return [...this.items.values()]
+      .filter((e) => isOpenFor(e.approval, resourceId, kind, now))
+      .map(withEtag)
+      .sort(byNewest);
   }
 
   async listExpired(now: Date): Promise<Approval[]> {

@@ -103,6 +103,13 @@ export interface Approval {
   decidedVia?: RecordApprover["via"];
   run?: ApprovedRun;
   refusals?: ApprovalRefusal[];
+  /**
+   * The cause whose `pending-approval` record requested it: the resource's gate remembers whether
+   * that record was written (an approval whose record never was is not reused for later causes).
+   */
+  requestCause?: string;
+  /** Closed (`expired`) before its deadline because this newer approval replaced it. */
+  supersededBy?: string;
   etag?: string;
 }
 
@@ -131,6 +138,11 @@ export interface ApprovalStore {
   listCardPostFailures(limit: number): Promise<Approval[]>;
   /** Pending approvals whose `expiresAt` ≤ now. */
   listExpired(now: Date): Promise<Approval[]>;
+  /**
+   * The open approvals of one resource and kind: pending and `expiresAt` > now, the resource ID
+   * compared case-insensitively (ARM IDs are), newest first. Normally at most one.
+   */
+  listPendingFor(resourceId: string, kind: string, now: Date): Promise<Approval[]>;
   /** Approved approvals whose run is `due` and whose `nextAttemptAt` ≤ now. */
   listDueRuns(now: Date): Promise<Approval[]>;
   /** How many approvals wait for a decision (the `driftguard.approvals.pending` metric). */
@@ -207,14 +219,29 @@ export function runTransition(current: Approval, run: ApprovedRun): Approval | u
 }
 
 /** What `annotate` may set. */
-export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed">>;
+export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed" | "supersededBy">>;
 
 export function annotateTransition(current: Approval, note: ApprovalNote): Approval {
   return {
     ...current,
     ...(note.context ? { context: note.context.slice(0, 20) } : {}),
     ...(note.cardPostFailed ? { cardPostFailed: note.cardPostFailed } : {}),
+    ...(note.supersededBy ? { supersededBy: note.supersededBy } : {}),
   };
+}
+
+/** The key of one resource and kind: the resource ID lower-cased (ARM IDs are case-insensitive). */
+export function resourceKindKey(resourceId: string, kind: string): string {
+  return `${resourceId.toLowerCase()}|${kind}`;
+}
+
+/** What `listPendingFor` returns: pending approvals of this resource and kind not yet past `expiresAt`. */
+export function isOpenFor(a: Approval, resourceId: string, kind: string, now: Date): boolean {
+  return (
+    a.state === "pending" &&
+    Date.parse(a.expiresAt) > now.getTime() &&
+    resourceKindKey(a.target.resourceId, a.kind) === resourceKindKey(resourceId, kind)
+  );
 }
 
 /** What `listCardPostFailures` returns: pending approvals whose card was not posted. */
