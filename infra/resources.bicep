@@ -318,6 +318,12 @@ var cosmosContainers = [
         {
           path: '/openFor/?'
         }
+        {
+          path: '/createdAt/?'
+        }
+        {
+          path: '/cardPostFailed/*'
+        }
       ]
       excludedPaths: [
         {

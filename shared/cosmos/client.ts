@@ -88,7 +88,9 @@ const POINT_READ_ONLY: IndexingPolicy = {
   excludedPaths: [{ path: "/*" }],
 };
 
-/** Approvals: the timers' fields, and `openFor` (the open approval of a resource and kind). */
+/** Approvals: the timers' fields, `openFor` (the open approval of a resource and kind), and what
+ *  `doctor` filters and orders unposted cards by (Cosmos DB refuses a filter or ORDER BY on a path
+ *  excluded from the index). */
 export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: "consistent",
   automatic: true,
@@ -97,6 +99,8 @@ export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
     { path: "/expiresAtMs/?" },
     { path: "/runDueAtMs/?" },
     { path: "/openFor/?" },
+    { path: "/createdAt/?" },
+    { path: "/cardPostFailed/*" },
   ],
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };
