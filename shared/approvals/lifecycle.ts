@@ -105,6 +105,7 @@ export class ApprovalLifecycle implements ApprovalRequests {
         approvalId: same.id,
         reason: alreadyOpenReason(reason, same),
         notify: () => this.closedCards(closed),
+        reused: true,
       };
     }
     const callerObjectId = run.signal.caller?.objectId;

@@ -35,7 +35,7 @@ export type ApprovalRequester = (req: {
   why: ApprovalWhy;
   /** For `flapping`: the fixes that were undone, and by whom. */
   flapping?: Flapping;
-}) => Promise<{ approvalId: string; reason: string; notify: ApprovalNotify }>;
+}) => Promise<{ approvalId: string; reason: string; notify: ApprovalNotify; reused?: boolean }>;
 
 /** What the pipeline needs of the approval lifecycle (built beside it; see shared/runtime.ts). */
 export interface ApprovalRequests {
@@ -213,6 +213,7 @@ export async function runRemediation(env: RunEnv, run: RunInput): Promise<RunRes
         changes: change.changes,
         reason: req.reason,
         retry: false,
+        ...(req.reused ? { reusedApproval: true } : {}),
       },
       record: record({
         outcome: "pending-approval",

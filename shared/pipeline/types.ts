@@ -19,4 +19,7 @@ export interface Decision {
   record?: AuditRecord;
   /** The delivery should be retried (answer non-2xx so Event Grid redelivers). */
   retry: boolean;
+  /** `pending-approval` only: the record names an approval already open for the same plan (no new
+   *  approval, no new card) — a sweep does not count it as a change of this run. */
+  reusedApproval?: boolean;
 }

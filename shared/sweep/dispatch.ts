@@ -57,7 +57,7 @@ function fromDecision(d: Decision): Dispatched {
     const isChange =
       outcome === "remediated" ||
       outcome === "reverted" ||
-      outcome === "pending-approval" ||
+      (outcome === "pending-approval" && !d.reusedApproval) ||
       ((outcome === "failed" || outcome === "deferred") && (d.changes?.length ?? 0) > 0);
     return { outcome, ...withReason, ...recordId, isChange };
   }

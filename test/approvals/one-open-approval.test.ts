@@ -162,6 +162,11 @@ describe("one open approval per resource and kind", () => {
     expect(second.map((d) => d.outcome)).toEqual(["pending-approval"]);
     expect(third.map((d) => d.outcome)).toEqual(["pending-approval"]);
     expect(swept.outcome).toBe("pending-approval");
+    // Naming an open approval again changes nothing: a sweep does not count it against its limit.
+    // Mutation: drop `reused: true` in shared/approvals/lifecycle.ts → isChange true, this fails.
+    expect(swept.isChange).toBe(false);
+    expect(first[0]!.reusedApproval).toBeUndefined();
+    expect(second[0]!.reusedApproval).toBe(true);
     expect(second[0]!.reason).toMatch(new RegExp(`approval ${approvalId} already waits for this change`));
 
     // One card, one approval.
