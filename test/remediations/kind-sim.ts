@@ -21,9 +21,11 @@ export interface KindSimulator {
   readonly sim: AzureSimulator;
   readonly clients: AzureClients;
   readonly tls: LocalTls;
-  /** Requests and writes the simulator logged since the current test began (with `resetEachTest`). */
+  /** Requests and writes the simulator logged since the current test began (with `resetEachTest`) or since `mark()`. */
   since(): LoggedRequest[];
   writes(): LoggedRequest[];
+  /** From now on `since()` and `writes()` show only what comes after this. */
+  mark(): void;
 }
 
 /**
@@ -47,12 +49,15 @@ export function useKindSimulator(seed: () => Seed, opts: { resetEachTest?: boole
   afterAll(async () => {
     await sim?.close();
   });
+  const mark = () => {
+    baseSeq = started(sim).requests().at(-1)?.seq ?? 0;
+  };
   if (opts.resetEachTest)
     beforeEach(() => {
       const s = started(sim);
       s.clearFaults();
       for (const r of seed().resources ?? []) s.putResource(structuredClone(r));
-      baseSeq = s.requests().at(-1)?.seq ?? 0;
+      mark();
     });
   return {
     get sim() {
@@ -72,6 +77,7 @@ export function useKindSimulator(seed: () => Seed, opts: { resetEachTest?: boole
       started(sim)
         .writes()
         .filter((w) => w.seq > baseSeq),
+    mark,
   };
 }
 
