@@ -1,7 +1,7 @@
 /**
  * The simulator scaffolding of the kinds' tests: one HTTPS Azure simulator per file (or describe
- * block) with the real SDK clients, write-event signals naming a test's resources, and a pipeline
- * harness started afresh per test.
+ * block) with the real SDK clients, write-event and alert signals naming a test's resources, and a
+ * pipeline harness started afresh per test.
  */
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import {
@@ -106,6 +106,34 @@ export function writeSignals(opts: {
       trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
       targets: [{ resourceId, resourceType, subscriptionId: opts.subscriptionId }],
       operationName: `${resourceType}/write`,
+    };
+  };
+}
+
+/**
+ * Azure Monitor alert signals of one alert rule, as the alert parser makes them: each with a new ID,
+ * naming `target` (of `resourceType`) and the alert's `dimensions`.
+ */
+export function alertSignals(opts: {
+  rule: string;
+  subscriptionId: string;
+  resourceType: string;
+  now: Date;
+  firedAt: string;
+}): (condition: "Fired" | "Resolved", target: string, dimensions: Record<string, string>) => Signal {
+  return (condition, target, dimensions) => {
+    const id = `alert-${Math.random().toString(36).slice(2)}`;
+    return {
+      source: "monitor",
+      type: `alert.${condition}`,
+      id,
+      dedupeKey: `${id}|${condition}`,
+      correlationId: id,
+      time: opts.now.toISOString(),
+      subscriptionId: opts.subscriptionId,
+      trigger: { alert: opts.rule, condition },
+      targets: [{ resourceId: target, resourceType: opts.resourceType, subscriptionId: opts.subscriptionId }],
+      alert: { alertId: id, ruleName: opts.rule, condition, firedAt: opts.firedAt, dimensions },
     };
   };
 }

@@ -19,7 +19,7 @@ import type { Signal } from "../../shared/signals/types.js";
 import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
 import { kindContext, runKind } from "./kind-run.js";
-import { useKindSimulator } from "./kind-sim.js";
+import { alertSignals, useKindSimulator } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
 const RG = "rg-ai";
@@ -96,27 +96,15 @@ function seed(): Seed {
   };
 }
 
-function alertSignal(condition: "Fired" | "Resolved", sid: string): Signal {
-  const id = `alert-rl-${sid}-${condition}-${Math.random().toString(36).slice(2)}`;
-  return {
-    source: "monitor",
-    type: `alert.${condition}`,
-    id,
-    dedupeKey: `${id}|${condition}`,
-    correlationId: id,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { alert: "apim-tokens-burn", condition },
-    targets: [{ resourceId: SVC_ID, resourceType: "Microsoft.ApiManagement/service", subscriptionId: SUB }],
-    alert: {
-      alertId: id,
-      ruleName: "apim-tokens-burn",
-      condition,
-      firedAt: "2030-03-02T09:58:00.000Z",
-      dimensions: { ApimSubscriptionId: sid },
-    },
-  };
-}
+const alerts = alertSignals({
+  rule: "apim-tokens-burn",
+  subscriptionId: SUB,
+  resourceType: "Microsoft.ApiManagement/service",
+  now: NOW,
+  firedAt: "2030-03-02T09:58:00.000Z",
+});
+const alertSignal = (condition: "Fired" | "Resolved", sid: string) =>
+  alerts(condition, SVC_ID, { ApimSubscriptionId: sid });
 
 describe("rate-limit against the simulator", () => {
   const env = useKindSimulator(seed, { resetEachTest: true });
