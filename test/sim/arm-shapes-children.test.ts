@@ -17,13 +17,12 @@ const nsgFixture = loadShapeFixture("nsg");
 const aksFixture = loadShapeFixture("aks");
 const apimFixture = loadShapeFixture("apim");
 
-const env = useShapeSimulator(() => [
+const { env, raw } = useShapeSimulator(() => [
   expectedBody(nsgFixture, "get"),
   expectedBody(aksFixture, "getCluster"),
   expectedBody(apimFixture, "getService"),
   expectedBody(apimFixture, "getSubscription"),
 ]);
-const { raw } = env;
 const lro = { updateIntervalInMs: 0 };
 
 /** A rule from the fixture as driftguard's ruleDefinition() should see it through the SDK. */

@@ -33,7 +33,7 @@ const vault = expectedBody(loadShapeFixture("key-vault"), "get");
 const account = expectedBody(loadShapeFixture("storage-account"), "get");
 const WORKSPACE = expectedBody(settingFixture, "createOrUpdate").properties.workspaceId as string;
 
-const env = useShapeSimulator(() => {
+const { env, raw } = useShapeSimulator(() => {
   const blob = expectedBody(blobFixture, "get");
   return [
     vault,
@@ -47,7 +47,6 @@ const env = useShapeSimulator(() => {
     renamed(expectedBody(settingFixture, "get"), "kv-shapes", "kv-kind"),
   ];
 });
-const { raw } = env;
 
 describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at 2021-05-01-preview)", () => {
   const f = settingFixture;

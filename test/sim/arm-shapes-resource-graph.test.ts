@@ -24,7 +24,7 @@ const setting = expectedBody(loadShapeFixture("diagnostic-setting"), "get");
 const site = expectedBody(loadShapeFixture("web-site"), "getSite");
 const siteConfig = expectedBody(loadShapeFixture("web-site"), "getConfig");
 
-const env = useShapeSimulator(() => [
+const { env } = useShapeSimulator(() => [
   cognitive,
   vault,
   account,

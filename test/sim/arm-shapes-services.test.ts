@@ -29,7 +29,7 @@ const siteFixture = loadShapeFixture("web-site");
 const apimFixture = loadShapeFixture("apim");
 const apisFixture = loadShapeFixture("apim-apis-products");
 
-const env = useShapeSimulator(() => {
+const { env, raw } = useShapeSimulator(() => {
   const cosmos = expectedBody(cosmosFixture, "get");
   const site = expectedBody(siteFixture, "getSite");
   const config = expectedBody(siteFixture, "getConfig");
@@ -46,7 +46,6 @@ const env = useShapeSimulator(() => {
     ...["getApi", "getProduct", "getProductPolicy"].map((name) => expectedBody(apisFixture, name)),
   ];
 });
-const { raw } = env;
 const lro = { updateIntervalInMs: 0 };
 
 describe("Cosmos DB account (DatabaseAccounts_Get / DatabaseAccounts_Update, long-running)", () => {

@@ -28,8 +28,7 @@ const fixtures = {
   cognitive: loadShapeFixture("cognitive-account"),
 };
 
-const env = useShapeSimulator(() => Object.values(fixtures).map((f) => f.responses.get!.body));
-const { raw } = env;
+const { env, raw } = useShapeSimulator(() => Object.values(fixtures).map((f) => f.responses.get!.body));
 const lro = { updateIntervalInMs: 0 };
 
 /** Raw HTTPS call at the api-version the pinned SDK uses. */

@@ -1,22 +1,17 @@
 /**
- * The set-up every arm-shapes-*.test.ts shares: one simulator seeded with fixture bodies (through
- * `seedResource`, so the simulator computes etags and provisioning states itself), the real SDK
- * clients, a raw HTTPS call at an explicit api-version, and the policy a kind run there uses.
+ * The set-up every arm-shapes-*.test.ts shares: one simulator (test/remediations/kind-sim.ts) seeded
+ * with fixture bodies (through `seedResource`, so the simulator computes etags and provisioning
+ * states itself), a raw HTTPS call at an explicit api-version, and the policy a kind run there uses.
  */
-import { afterAll, beforeAll } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { beforeAll } from "vitest";
 import type { Policy } from "../../shared/policy/schema.js";
-import { simulatorClients } from "../helpers/harness.js";
+import { type KindSimulator, useKindSimulator } from "../remediations/kind-sim.js";
 import { seedResource } from "./arm-shapes.js";
-import { call, type SimResponse, tls } from "./helpers.js";
+import { call, type SimResponse } from "./helpers.js";
 
 export interface ShapeSimulator {
-  /** Set before the first test runs. */
-  readonly sim: AzureSimulator;
-  readonly clients: AzureClients;
-  readonly tls: LocalTls;
+  /** The simulator, its clients and TLS (test/remediations/kind-sim.ts). */
+  env: KindSimulator;
   /** A plain HTTPS call to `id` at `apiVersion`, with a bearer token (the simulator reads no claims). */
   raw(
     method: string,
@@ -29,34 +24,14 @@ export interface ShapeSimulator {
 
 /** Starts the simulator before the tests, seeded with `bodies()` in order, and closes it after them. */
 export function useShapeSimulator(bodies: () => unknown[]): ShapeSimulator {
-  let sim: AzureSimulator | undefined;
-  let clients: AzureClients | undefined;
-  let localTls: LocalTls | undefined;
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error("the simulator starts in beforeAll: use it inside a test");
-    return value;
-  };
-  beforeAll(async () => {
-    localTls = await tls();
-    sim = await startAzureSimulator({ tls: localTls });
-    for (const body of bodies()) sim.putResource(seedResource(body));
-    clients = simulatorClients(sim, localTls);
-  });
-  afterAll(async () => {
-    await sim?.close();
+  const env = useKindSimulator(() => ({}));
+  beforeAll(() => {
+    for (const body of bodies()) env.sim.putResource(seedResource(body));
   });
   return {
-    get sim() {
-      return started(sim);
-    },
-    get clients() {
-      return started(clients);
-    },
-    get tls() {
-      return started(localTls);
-    },
+    env,
     raw: (method, id, apiVersion, body, headers = {}) =>
-      call(`${started(sim).url}${id}?api-version=${apiVersion}`, started(localTls).cert, method, body, {
+      call(`${env.sim.url}${id}?api-version=${apiVersion}`, env.tls.cert, method, body, {
         authorization: "Bearer shape-test",
         ...headers,
       }),
