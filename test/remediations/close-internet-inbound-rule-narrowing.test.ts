@@ -9,7 +9,6 @@ import type { ArmResource, Seed } from "../../dev/azure-sim/index.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   remediation as closeInternetInboundRule,
-  type InboundRuleData,
   NSG_TYPE,
   RULE_TYPE,
 } from "../../shared/remediations/close-internet-inbound-rule/kind.js";
@@ -18,7 +17,7 @@ import {
   withoutInternetSources,
 } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 import type { ChangePlan } from "../../shared/remediations/types.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
 import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c2";
@@ -233,11 +232,8 @@ describe("narrowing against the simulator", () => {
   });
 
   it("412: the rule's ETag moved after the plan (same definition) → re-read, PUT again with the new ETag", async () => {
-    const ctx = ctxFor(ruleId("nsg-one", "ssh-mixed"));
-    const plan = (await closeInternetInboundRule.plan(
-      await closeInternetInboundRule.read(ctx),
-      ctx,
-    )) as ChangePlan<InboundRuleData>;
+    const { ctx, plan } = await planOnly(closeInternetInboundRule, ctxFor(ruleId("nsg-one", "ssh-mixed")));
+    expectChange(plan);
     const planned = plan.data.narrowings![0]!.etag;
     // Another writer re-applies the same rule: a new ETag, the same definition.
     env.sim.putResource({ ...env.sim.getResource(ruleId("nsg-one", "ssh-mixed"))!, etag: undefined });
@@ -251,11 +247,8 @@ describe("narrowing against the simulator", () => {
   });
 
   it("a rule whose definition changed after the plan is not written (RuleChanged, retryable)", async () => {
-    const ctx = ctxFor(nsgId("nsg-all"));
-    const plan = (await closeInternetInboundRule.plan(
-      await closeInternetInboundRule.read(ctx),
-      ctx,
-    )) as ChangePlan<InboundRuleData>;
+    const { ctx, plan } = await planOnly(closeInternetInboundRule, ctxFor(nsgId("nsg-all")));
+    expectChange(plan);
     const current = env.sim.getResource(ruleId("nsg-all", "ssh-mixed"))!;
     env.sim.putResource({
       ...current,

@@ -10,7 +10,6 @@ import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
-  type ModelStorageData,
   paramsSchema,
   remediation as protectModelStorage,
 } from "../../shared/remediations/protect-model-storage/kind.js";
@@ -18,9 +17,8 @@ import {
   isProtected,
   protectionChanges,
 } from "../../shared/remediations/protect-model-storage/protection.js";
-import type { ChangePlan } from "../../shared/remediations/types.js";
 import { armResource } from "../helpers/seed.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
 import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d1";
@@ -278,9 +276,8 @@ describe("protect-model-storage against the simulator", () => {
   });
 
   it("a change between plan and write (no ETag to catch it): the re-read sees it, nothing is written", async () => {
-    const ctx = ctxFor(blobId("stmodels"));
-    const current = await protectModelStorage.read(ctx);
-    const plan = (await protectModelStorage.plan(current, ctx)) as ChangePlan<ModelStorageData>;
+    const { ctx, plan } = await planOnly(protectModelStorage, ctxFor(blobId("stmodels")));
+    expectChange(plan);
     // A person turns versioning on meanwhile.
     env.sim.putResource(
       blobService("stmodels", {

@@ -15,7 +15,7 @@ import {
 } from "../../shared/remediations/require-api-subscription/kind.js";
 import type { ChangePlan } from "../../shared/remediations/types.js";
 import { armResource } from "../helpers/seed.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
 import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d2";
@@ -162,11 +162,8 @@ describe("require-api-subscription against the simulator", () => {
   });
 
   it("412: another writer changed the API (ETag only) → re-read, PATCH again with the new ETag", async () => {
-    const ctx = ctxFor(apiId("chat"));
-    const plan = (await requireApiSubscription.plan(
-      await requireApiSubscription.read(ctx),
-      ctx,
-    )) as ChangePlan<ApiData>;
+    const { ctx, plan } = await planOnly(requireApiSubscription, ctxFor(apiId("chat")));
+    expectChange(plan);
     const apim = env.clients.apiManagement(SUB).api;
     const got = await apim.get(RG, SVC, "chat");
     await apim.update(RG, SVC, "chat", got.eTag!, { description: "edited by the API team" });
@@ -184,11 +181,8 @@ describe("require-api-subscription against the simulator", () => {
   });
 
   it("412 where the other writer closed it themselves → ConcurrentChange, no second PATCH", async () => {
-    const ctx = ctxFor(apiId("chat"));
-    const plan = (await requireApiSubscription.plan(
-      await requireApiSubscription.read(ctx),
-      ctx,
-    )) as ChangePlan<ApiData>;
+    const { ctx, plan } = await planOnly(requireApiSubscription, ctxFor(apiId("chat")));
+    expectChange(plan);
     const apim = env.clients.apiManagement(SUB).api;
     await apim.update(RG, SVC, "chat", (await apim.get(RG, SVC, "chat")).eTag!, {
       subscriptionRequired: true,
