@@ -5,7 +5,7 @@
  * delivery (non-2xx if any event failed, so Event Grid would redeliver). The real host cannot be
  * installed here; this stands in for it, driven by the very table `functions/index.ts` registers.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import functions, { type HttpResponseInit } from "@azure/functions";
@@ -21,6 +21,7 @@ import type { Logger } from "../shared/log.js";
 import { redactText } from "../shared/redact.js";
 import { MAX_BODY_BYTES, parseJsonBody } from "../shared/signals/body.js";
 import { parseEventGridDelivery } from "../shared/signals/eventgrid.js";
+import { readCapped, sameSecret } from "./request.js";
 
 const { HttpRequest, InvocationContext } = functions;
 
@@ -50,30 +51,11 @@ export function generateFunctionKey(): string {
   return randomBytes(30).toString("base64url");
 }
 
-function sameKey(given: string | undefined | null, expected: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on("end", () =>
-      tooLarge
-        ? reject(new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413))
-        : resolve(Buffer.concat(chunks)),
-    );
-    req.on("error", reject);
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const body = await readCapped(req, limit);
+  if (body === "too-large")
+    throw new InputError("PayloadTooLarge", `request body exceeds ${limit} bytes`, "", 413);
+  return body;
 }
 
 function send(
@@ -154,7 +136,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
         },
       });
     if (
-      !sameKey(
+      !sameSecret(
         url.searchParams.get("code") ?? (req.headers["x-functions-key"] as string | undefined),
         functionKey,
       )
@@ -253,7 +235,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     }
     if (fn.authLevel !== "anonymous") {
       const given = (req.headers["x-functions-key"] as string | undefined) ?? url.searchParams.get("code");
-      if (!sameKey(given, functionKey))
+      if (!sameSecret(given, functionKey))
         return send(res, 401, {
           error: {
             code: "Unauthorized",

@@ -80,6 +80,21 @@ const writesTo = (name: string) => h!.sim.writes({ pathIncludes: name }).filter(
 const recordsOf = async (name: string) =>
   (await h!.records()).filter((r) => r.resourceId.toLowerCase() === id(name).toLowerCase());
 
+/** The harness (both kinds) on a clock the test moves, its gate wrapped so that the test can kill the host. */
+async function startWithDyingGate() {
+  const clock = new ManualClock(new Date());
+  const dying = new DyingGate();
+  h = await startHarness({
+    seed,
+    policies: policies(),
+    extraKinds: [noSharedKey],
+    clock,
+    busyWaitMs: 0,
+    wrapGate: (g) => dying.wrap(g),
+  });
+  return { clock, dying, harness: h };
+}
+
 describe("several kinds per resource", () => {
   it("one write that opens a storage account to the Internet and to shared keys gets both fixes: one write and one record each", async () => {
     h = await startHarness({ seed, policies: policies(), extraKinds: [noSharedKey] });
@@ -139,28 +154,19 @@ describe("several kinds per resource", () => {
   });
 
   it("a host that dies between kinds: the redelivery skips the decided kind and fixes the other, once", async () => {
-    const clock = new ManualClock(new Date());
-    const dying = new DyingGate();
-    h = await startHarness({
-      seed,
-      policies: policies(),
-      extraKinds: [noSharedKey],
-      clock,
-      busyWaitMs: 0,
-      wrapGate: (g) => dying.wrap(g),
-    });
+    const { clock, dying, harness } = await startWithDyingGate();
     // The host dies right after the first kind's record is committed: nothing more from it, not
     // even leaving the gate (its lease stays until it runs out).
     dying.afterCommits = 1;
     const s = event(names[3]!);
-    await expect(h.handle(s)).rejects.toThrow(/host died/);
+    await expect(harness.handle(s)).rejects.toThrow(/host died/);
     expect((await recordsOf(names[3]!)).map((r) => r.kind)).toEqual([PUBLIC]);
     expect(writesTo(names[3]!)).toHaveLength(1);
     // Redelivered while the dead host's lease runs: busy, asked again.
     dying.afterCommits = undefined;
-    expect((await h.handle(s)).map((d) => d.outcome)).toEqual(["busy", "busy"]);
+    expect((await harness.handle(s)).map((d) => d.outcome)).toEqual(["busy", "busy"]);
     clock.advance(7 * 60_000);
-    const redelivered = await h.handle(s);
+    const redelivered = await harness.handle(s);
     expect(redelivered.map((d) => [d.kind, d.outcome])).toEqual([
       [PUBLIC, "duplicate"],
       [TEST_KIND, "remediated"],
@@ -170,30 +176,21 @@ describe("several kinds per resource", () => {
       [PUBLIC, "remediated"],
       [TEST_KIND, "remediated"],
     ]);
-    expect((await h.handle(s)).map((d) => d.outcome)).toEqual(["duplicate", "duplicate"]);
+    expect((await harness.handle(s)).map((d) => d.outcome)).toEqual(["duplicate", "duplicate"]);
   });
 
   it("a host that dies after the second kind's write, before its record: the redelivery settles that intent as `remediated`, never writes again", async () => {
-    const clock = new ManualClock(new Date());
-    const dying = new DyingGate();
-    h = await startHarness({
-      seed,
-      policies: policies(),
-      extraKinds: [noSharedKey],
-      clock,
-      busyWaitMs: 0,
-      wrapGate: (g) => dying.wrap(g),
-    });
+    const { clock, dying, harness } = await startWithDyingGate();
     // First commit (kind 1) goes through; the second (kind 2's record, after its ARM write) dies.
     dying.afterCommits = 1;
     dying.dieAt = "commit";
     const s = event(names[4]!);
-    await expect(h.handle(s)).rejects.toThrow(/host died/);
+    await expect(harness.handle(s)).rejects.toThrow(/host died/);
     expect(writesTo(names[4]!)).toHaveLength(2); // both writes reached Azure
     expect((await recordsOf(names[4]!)).map((r) => r.kind)).toEqual([PUBLIC]);
     dying.afterCommits = undefined;
     clock.advance(7 * 60_000);
-    const redelivered = await h.handle(s);
+    const redelivered = await harness.handle(s);
     expect(redelivered.map((d) => [d.kind, d.outcome])).toEqual([
       [PUBLIC, "duplicate"],
       [TEST_KIND, "remediated"],

@@ -6,12 +6,13 @@
  * simulator (ARM and Key Vault events); and event subscriptions delivering to webhooks with Event
  * Grid's handshake, batching, retry schedule and dead-lettering (delivery.ts).
  */
-import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { readTokenClaims } from "../../shared/azure/local-credential.js";
+import { readCapped, sameSecret } from "../request.js";
 import {
   callWebhook,
   type DeadLetter,
@@ -138,25 +139,9 @@ function gridError(code: string, message: string, field?: string) {
   };
 }
 
-function readLimited(req: IncomingMessage, limit: number): Promise<string | "too-large"> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) over = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(over ? "too-large" : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+async function readLimited(req: IncomingMessage, limit: number): Promise<string | "too-large"> {
+  const body = await readCapped(req, limit);
+  return body === "too-large" ? body : body.toString("utf8");
 }
 
 export async function startLocalEventGrid(opts: LocalEventGridOptions): Promise<LocalEventGrid> {

@@ -2,11 +2,12 @@
  * Request handling of the Teams stand-in's HTTPS origin: the Bot Connector routes a bot calls, the
  * Teams Workflows webhook, and the `/_sim/` admin routes that read what was posted.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { audienceOf, readTokenClaims } from "../../shared/azure/local-credential.js";
 import { BOT_FRAMEWORK_SCOPE } from "../../shared/teams/bot-framework.js";
 import { parseUrl, readBody, sendJson, sleep } from "../azure-sim/common.js";
+import { sameSecret } from "../request.js";
 import { cardOfActivity, type StoredActivity, type TeamsStore } from "./store.js";
 
 /** What `POST /_sim/press` takes: which card, which button, who presses (default: the first roster member). */
@@ -46,13 +47,6 @@ export interface RouteOptions {
 }
 
 const connectorError = (code: string, message: string) => ({ error: { code, message } });
-
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** `/v3/conversations/{id}/activities[/{activityId}]`, optionally under one region segment (`/amer`). */
 const ACTIVITIES = /^(?:\/[A-Za-z0-9-]+)?\/v3\/conversations\/([^/]+)\/activities(?:\/([^/]+))?\/?$/;

@@ -4,9 +4,16 @@
  * not shaped like the parameter it claims to be gets that far (InputError → 400 naming it).
  */
 import { InputError } from "../errors.js";
+import {
+  queryReader,
+  readContinuationToken,
+  readLimit,
+  readPolicyName,
+  readTimeRange,
+} from "../query-reader.js";
 import { parseResourceId } from "../resource-id.js";
 import { SIGNAL_SOURCES, type SignalSource } from "../signals/types.js";
-import { canonicalTime, DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN_LENGTH } from "./paging.js";
+import { DEFAULT_LIMIT, MAX_LIMIT } from "./paging.js";
 import { type AuditQuery, type AuditRecord, OUTCOMES, type Outcome } from "./types.js";
 
 export type AuditFormat = "json" | "csv";
@@ -30,28 +37,10 @@ const KNOWN = new Set([
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const KIND = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
-const POLICY = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ACTOR = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
 
 export function parseAuditQueryParams(params: URLSearchParams): AuditQuery & { format: AuditFormat } {
-  const seen = new Set<string>();
-  for (const key of params.keys()) {
-    if (!KNOWN.has(key))
-      throw new InputError(
-        "UnknownParameter",
-        `unknown query parameter '${key.slice(0, 64)}'`,
-        key.slice(0, 64),
-      );
-    if (seen.has(key))
-      throw new InputError("DuplicateParameter", `query parameter '${key}' given more than once`, key);
-    seen.add(key);
-  }
-  const get = (name: string): string | undefined => {
-    const v = params.get(name);
-    if (v === null) return undefined;
-    if (v === "") throw new InputError("EmptyParameter", `${name} must not be empty`, name);
-    return v;
-  };
+  const get = queryReader(params, KNOWN);
   const out: AuditQuery & { format: AuditFormat } = { format: "json", limit: DEFAULT_LIMIT };
 
   const resourceId = get("resourceId");
@@ -88,16 +77,8 @@ export function parseAuditQueryParams(params: URLSearchParams): AuditQuery & { f
       throw new InputError("InvalidOutcome", `outcome must be one of ${OUTCOMES.join(", ")}`, "outcome");
     out.outcome = outcome as Outcome;
   }
-  const policy = get("policy");
-  if (policy !== undefined) {
-    if (!POLICY.test(policy))
-      throw new InputError(
-        "InvalidPolicy",
-        "policy must be a policy name (lower-case letters, digits and '-')",
-        "policy",
-      );
-    out.policy = policy;
-  }
+  const policy = readPolicyName(get);
+  if (policy !== undefined) out.policy = policy;
   const actor = get("actor");
   if (actor !== undefined) {
     if (!ACTOR.test(actor))
@@ -114,37 +95,13 @@ export function parseAuditQueryParams(params: URLSearchParams): AuditQuery & { f
       throw new InputError("InvalidSource", `source must be one of ${SIGNAL_SOURCES.join(", ")}`, "source");
     out.source = source as SignalSource;
   }
-  const from = get("from");
-  if (from !== undefined) {
-    canonicalTime(from, "from");
-    out.from = from;
-  }
-  const to = get("to");
-  if (to !== undefined) {
-    canonicalTime(to, "to");
-    out.to = to;
-  }
-  if (out.from !== undefined && out.to !== undefined && Date.parse(out.from) >= Date.parse(out.to)) {
-    throw new InputError("InvalidRange", "to must be later than from", "to");
-  }
-  const limit = get("limit");
-  if (limit !== undefined) {
-    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) {
-      throw new InputError("InvalidLimit", `limit must be an integer from 1 to ${MAX_LIMIT}`, "limit");
-    }
-    out.limit = Number(limit);
-  }
-  const token = get("continuationToken");
-  if (token !== undefined) {
-    if (token.length > MAX_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
-      throw new InputError(
-        "InvalidContinuationToken",
-        `continuationToken must be an opaque token of at most ${MAX_TOKEN_LENGTH} characters`,
-        "continuationToken",
-      );
-    }
-    out.continuationToken = token;
-  }
+  const { from, to } = readTimeRange(get);
+  if (from) out.from = from.given;
+  if (to) out.to = to.given;
+  const limit = readLimit(get, MAX_LIMIT);
+  if (limit !== undefined) out.limit = limit;
+  const token = readContinuationToken(get);
+  if (token !== undefined) out.continuationToken = token;
   const format = get("format");
   if (format !== undefined) {
     if (format !== "json" && format !== "csv")

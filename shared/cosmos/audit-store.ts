@@ -174,6 +174,14 @@ export class CosmosAuditStore implements AuditStore {
   }
 
   async verify(opts: { resourceId?: string } = {}): Promise<VerifyReport> {
+    const { chains, heads } = await this.readChains(opts);
+    return verifyChains(chains, heads, { retention: this.retentionDays > 0 });
+  }
+
+  /** @internal (verify, evidence) Every record per partition key, and every head document. */
+  async readChains(
+    opts: { resourceId?: string } = {},
+  ): Promise<{ chains: Map<string, AuditRecord[]>; heads: Map<string, HeadDoc> }> {
     const chains = new Map<string, AuditRecord[]>();
     const heads = new Map<string, HeadDoc>();
     const pk = opts.resourceId ? resourceKey(opts.resourceId) : undefined;
@@ -198,7 +206,7 @@ export class CosmosAuditStore implements AuditStore {
       .getAsyncIterator()) {
       for (const h of page.resources) heads.set(h.pk, h);
     }
-    return verifyChains(chains, heads, { retention: this.retentionDays > 0 });
+    return { chains, heads };
   }
 
   /** @internal (the gate) */

@@ -1,19 +1,18 @@
 /**
  * Evidence reads and the few documents evidence keeps, in the `audit` container (docs/audit.md#cosmos-db-layout):
  * policy files (`docType: "policy-file"`, id = pk = `policy-file-<sha256>`, never expire) and the last
- * verification result (`docType: "verification"`, id = pk = `last-verification`). Chains and heads are
- * read as the audit store writes them (shared/cosmos/audit-store.ts).
+ * verification result (`docType: "verification"`, id = pk = `last-verification`). Chains and heads come
+ * from the audit store that writes them (`readChains`, shared/cosmos/audit-store.ts).
  */
-import type { Container, SqlParameter } from "@azure/cosmos";
+import type { Container } from "@azure/cosmos";
 import { type ChainHead, recordId, resourceKey } from "../audit/chain.js";
-import type { AuditRecord } from "../audit/types.js";
 import type {
   ChainSnapshot,
   EvidenceStore,
   StoredPolicyFile,
   VerificationSummary,
 } from "../ports/evidence-store.js";
-import type { CosmosAuditStore, HeadDoc } from "./audit-store.js";
+import type { CosmosAuditStore } from "./audit-store.js";
 import { isConflict, stripFields } from "./errors.js";
 
 const policyFileId = (sha256: string) => `policy-file-${sha256}`;
@@ -44,32 +43,11 @@ export class CosmosEvidenceStore implements EvidenceStore {
   }
 
   async snapshot(opts: { resourceId?: string } = {}): Promise<ChainSnapshot> {
-    const chains = new Map<string, AuditRecord[]>();
-    const heads = new Map<string, ChainHead>();
-    const pk = opts.resourceId ? resourceKey(opts.resourceId) : undefined;
-    const where = pk ? "c.pk = @pk AND " : "";
-    const parameters: SqlParameter[] = pk ? [{ name: "@pk", value: pk }] : [];
-    const options = pk ? { partitionKey: pk, maxItemCount: 1000 } : { maxItemCount: 1000 };
-    for await (const page of this.container.items
-      .query<Record<string, unknown>>(
-        { query: `SELECT * FROM c WHERE ${where}c.docType = "record"`, parameters },
-        options,
-      )
-      .getAsyncIterator()) {
-      for (const doc of page.resources) {
-        const key = String(doc.pk);
-        const list = chains.get(key) ?? [];
-        list.push(this.audit.toRecord(doc));
-        chains.set(key, list);
-      }
-    }
-    for await (const page of this.container.items
-      .query<HeadDoc>({ query: `SELECT * FROM c WHERE ${where}c.docType = "head"`, parameters }, options)
-      .getAsyncIterator()) {
-      for (const h of page.resources)
-        heads.set(h.pk, { resourceId: h.resourceId, seq: h.seq, hash: h.hash, recordId: h.recordId });
-    }
-    return { chains, heads };
+    const { chains, heads } = await this.audit.readChains(opts);
+    const chainHeads = new Map<string, ChainHead>();
+    for (const [pk, h] of heads)
+      chainHeads.set(pk, { resourceId: h.resourceId, seq: h.seq, hash: h.hash, recordId: h.recordId });
+    return { chains, heads: chainHeads };
   }
 
   async putPolicyFile(file: Omit<StoredPolicyFile, "storedAt">, now: Date): Promise<void> {

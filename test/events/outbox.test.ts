@@ -15,7 +15,7 @@ import { CosmosAuditStore } from "../../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../../shared/cosmos/client.js";
 import { CosmosResourceGate } from "../../shared/cosmos/resource-gate.js";
 import type { DecisionCloudEvent } from "../../shared/events/decision-event.js";
-import { DecisionPublisher, type EventSink } from "../../shared/events/publisher.js";
+import { DecisionPublisher, type EventSink, type PublisherOptions } from "../../shared/events/publisher.js";
 import { InMemoryAuditStore } from "../../shared/fakes/audit-store.js";
 import { InMemoryResourceGate } from "../../shared/fakes/resource-gate.js";
 import { silentLogger } from "../../shared/log.js";
@@ -69,6 +69,16 @@ const variants: [string, (selection: OutboxSelection) => Promise<Stores>][] = [
 ];
 
 const NOW = new Date("2025-03-01T10:00:00Z");
+
+/** A publisher of the stores' outbox to `sink`, as CloudEvents from `source`. */
+function publisherOf(
+  s: Stores,
+  sink: EventSink,
+  source: string,
+  opts: Partial<Omit<PublisherOptions, "outbox" | "sink" | "source">> = {},
+) {
+  return new DecisionPublisher({ outbox: s.outbox, sink, source, log: silentLogger, ...opts });
+}
 const later = (ms: number) => () => new Date(Date.now() + ms);
 
 async function commitOne(
@@ -88,12 +98,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
   it("a committed record is published once, as the record, and its outbox entry is gone", async () => {
     const s = await open({});
     const sink = new RecordingSink();
-    const publisher = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/test",
-      log: silentLogger,
-    });
+    const publisher = publisherOf(s, sink, "/driftguard/test");
     const record = await commitOne(s.gate, WORKSPACE, "c1");
     await publisher.settled();
     expect(sink.accepted).toHaveLength(1);
@@ -134,14 +139,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
   it("a topic outage leaves the events queued; the timer sends them in chain order, none twice", async () => {
     const s = await open({});
     const sink = new RecordingSink();
-    const publisher = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/test",
-      log: silentLogger,
-      minAgeMs: 0,
-      pauseMs: 0,
-    });
+    const publisher = publisherOf(s, sink, "/driftguard/test", { minAgeMs: 0, pauseMs: 0 });
     sink.down = true;
     const a1 = await commitOne(s.gate, WORKSPACE, "o1");
     const b1 = await commitOne(s.gate, STORAGE, "o2", "failed");
@@ -171,21 +169,11 @@ describe.each(variants)("decision events, %s", (_name, open) => {
     const s = await open({});
     const sink = new RecordingSink();
     sink.down = true;
-    const writer = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/a",
-      log: silentLogger,
-    });
+    const writer = publisherOf(s, sink, "/driftguard/a");
     const record = await commitOne(s.gate, WORKSPACE, "y1");
     await writer.settled();
     sink.down = false;
-    const timer = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/a",
-      log: silentLogger,
-    });
+    const timer = publisherOf(s, sink, "/driftguard/a");
     expect((await timer.publishPending()).published).toBe(0); // younger than 30 s
     if (s.raw) {
       // An entry whose record never landed (the stand-in applies a failed batch halfway).
@@ -200,13 +188,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
         atMs: Date.now() - 60_000,
       });
     }
-    const old = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/a",
-      log: silentLogger,
-      clock: later(60_000),
-    });
+    const old = publisherOf(s, sink, "/driftguard/a", { clock: later(60_000) });
     const report = await old.publishPending();
     expect(report.published).toBe(1);
     expect(report.orphansRemoved).toBe(s.raw ? 1 : 0);
@@ -217,12 +199,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
   it("DRIFTGUARD_EVENTS_OUTCOMES: only the listed outcomes are queued and published", async () => {
     const s = await open({ outcomes: ["remediated", "failed"] });
     const sink = new RecordingSink();
-    const publisher = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/t",
-      log: silentLogger,
-    });
+    const publisher = publisherOf(s, sink, "/driftguard/t");
     const kept = await commitOne(s.gate, WORKSPACE, "f1", "remediated");
     await commitOne(s.gate, WORKSPACE, "f2", "compliant");
     const failed = await commitOne(s.gate, WORKSPACE, "f3", "failed");
@@ -238,14 +215,7 @@ describe.each(variants)("decision events, %s", (_name, open) => {
   it("many resources and records: exactly one event per record by ID, each resource in chain order", async () => {
     const s = await open({});
     const sink = new RecordingSink();
-    const publisher = new DecisionPublisher({
-      outbox: s.outbox,
-      sink,
-      source: "/driftguard/t",
-      log: silentLogger,
-      minAgeMs: 0,
-      pauseMs: 0,
-    });
+    const publisher = publisherOf(s, sink, "/driftguard/t", { minAgeMs: 0, pauseMs: 0 });
     const written: AuditRecord[] = [];
     const ids = [WORKSPACE, STORAGE, `${WORKSPACE}x`];
     for (let i = 0; i < 12; i++) {

@@ -4,19 +4,11 @@
  * of the rule with If-Match) and keeps serving the rest; an Internet-only rule is still deleted.
  * Rule-level and NSG-level, concurrency (412, a changed rule), failures and the pipeline's records.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type ArmResource,
-  type AzureSimulator,
-  type Seed,
-  startAzureSimulator,
-} from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
+import type { ArmResource, Seed } from "../../dev/azure-sim/index.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   remediation as closeInternetInboundRule,
-  type InboundRuleData,
   NSG_TYPE,
   RULE_TYPE,
 } from "../../shared/remediations/close-internet-inbound-rule/kind.js";
@@ -25,9 +17,8 @@ import {
   withoutInternetSources,
 } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 import type { ChangePlan } from "../../shared/remediations/types.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
+import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c2";
 const RG = "rg-net";
@@ -97,23 +88,12 @@ function seed(): Seed {
   };
 }
 
-let eventSeq = 0;
-function writeSignal(resourceId: string): Signal {
-  const n = ++eventSeq;
-  const resourceType = resourceId.includes("/securityRules/") ? RULE_TYPE : NSG_TYPE;
-  return {
-    source: "eventgrid",
-    type: "Microsoft.Resources.ResourceWriteSuccess",
-    id: `evt-narrow-${n}`,
-    dedupeKey: `evt-narrow-${n}`,
-    correlationId: `corr-narrow-${n}`,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
-    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
-    operationName: `${resourceType}/write`,
-  };
-}
+const writeSignal = writeSignals({
+  prefix: "narrow",
+  subscriptionId: SUB,
+  now: NOW,
+  typeOf: (resourceId) => (resourceId.includes("/securityRules/") ? RULE_TYPE : NSG_TYPE),
+});
 
 describe("withoutInternetSources (pure)", () => {
   const r = (sources: Partial<NsgRule>): NsgRule => ({
@@ -165,34 +145,17 @@ describe("withoutInternetSources (pure)", () => {
 });
 
 describe("narrowing against the simulator", () => {
-  let sim: AzureSimulator;
-  let clients: AzureClients;
-  let baseSeq = 0;
+  const env = useKindSimulator(seed, { resetEachTest: true });
+  const { since, writes } = env;
   const ctxFor = (resourceId: string, params: Record<string, unknown> = {}) =>
     kindContext(closeInternetInboundRule, writeSignal(resourceId), {
       policy: POLICY,
       params,
-      clients,
+      clients: env.clients,
       now: NOW,
     });
-  const since = () => sim.requests().filter((r) => r.seq > baseSeq);
-  const writes = () => sim.writes().filter((w) => w.seq > baseSeq);
   const ruleProps = (n: string, r: string) =>
-    sim.getResource(ruleId(n, r))?.properties as Record<string, unknown> | undefined;
-
-  beforeAll(async () => {
-    const tls = await loadOrCreateLocalTls();
-    sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-    clients = simulatorClients(sim, tls);
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
-  beforeEach(() => {
-    sim.clearFaults();
-    for (const r of seed().resources!) sim.putResource(structuredClone(r));
-    baseSeq = sim.requests().at(-1)?.seq ?? 0;
-  });
+    env.sim.getResource(ruleId(n, r))?.properties as Record<string, unknown> | undefined;
 
   it("rule-level: one PUT of the rule with If-Match; the private prefixes stay, the record keeps the rule as it was", async () => {
     const { current, plan, changes, verified } = await runKind(
@@ -269,15 +232,12 @@ describe("narrowing against the simulator", () => {
   });
 
   it("412: the rule's ETag moved after the plan (same definition) → re-read, PUT again with the new ETag", async () => {
-    const ctx = ctxFor(ruleId("nsg-one", "ssh-mixed"));
-    const plan = (await closeInternetInboundRule.plan(
-      await closeInternetInboundRule.read(ctx),
-      ctx,
-    )) as ChangePlan<InboundRuleData>;
+    const { ctx, plan } = await planOnly(closeInternetInboundRule, ctxFor(ruleId("nsg-one", "ssh-mixed")));
+    expectChange(plan);
     const planned = plan.data.narrowings![0]!.etag;
     // Another writer re-applies the same rule: a new ETag, the same definition.
-    sim.putResource({ ...sim.getResource(ruleId("nsg-one", "ssh-mixed"))!, etag: undefined });
-    baseSeq = sim.requests().at(-1)?.seq ?? 0;
+    env.sim.putResource({ ...env.sim.getResource(ruleId("nsg-one", "ssh-mixed"))!, etag: undefined });
+    env.mark();
     await closeInternetInboundRule.apply(plan, ctx);
     const puts = since().filter((r) => r.method === "PUT" && !r.faulted);
     expect(puts.map((p) => p.status)).toEqual([412, 200]);
@@ -287,20 +247,17 @@ describe("narrowing against the simulator", () => {
   });
 
   it("a rule whose definition changed after the plan is not written (RuleChanged, retryable)", async () => {
-    const ctx = ctxFor(nsgId("nsg-all"));
-    const plan = (await closeInternetInboundRule.plan(
-      await closeInternetInboundRule.read(ctx),
-      ctx,
-    )) as ChangePlan<InboundRuleData>;
-    const current = sim.getResource(ruleId("nsg-all", "ssh-mixed"))!;
-    sim.putResource({
+    const { ctx, plan } = await planOnly(closeInternetInboundRule, ctxFor(nsgId("nsg-all")));
+    expectChange(plan);
+    const current = env.sim.getResource(ruleId("nsg-all", "ssh-mixed"))!;
+    env.sim.putResource({
       ...current,
       properties: {
         ...current.properties,
         sourceAddressPrefixes: ["10.1.0.0/16", "0.0.0.0/0", "172.16.0.0/12"],
       },
     });
-    baseSeq = sim.requests().at(-1)?.seq ?? 0;
+    env.mark();
     await expect(closeInternetInboundRule.apply(plan, ctx)).rejects.toMatchObject({
       code: "RuleChanged",
       step: "apply",
@@ -311,7 +268,7 @@ describe("narrowing against the simulator", () => {
   });
 
   it("412 twice → PreconditionFailed, retryable, at step apply", async () => {
-    sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 412, count: 2 });
+    env.sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 412, count: 2 });
     await expect(
       runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-one", "ssh-mixed"))),
     ).rejects.toMatchObject({
@@ -325,8 +282,8 @@ describe("narrowing against the simulator", () => {
   });
 
   it("transient 429 (Retry-After) and 500 on the PUT are retried; a 403 fails at apply, not retryable", async () => {
-    sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 429, retryAfter: 0 });
-    sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 500 });
+    env.sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 429, retryAfter: 0 });
+    env.sim.addFault({ method: "PUT", path: "/securityRules/ssh-mixed", status: 500 });
     const { verified } = await runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-one", "ssh-mixed")));
     expect(verified).toEqual({ ok: true });
     expect(
@@ -335,7 +292,7 @@ describe("narrowing against the simulator", () => {
         .map((r) => r.status),
     ).toEqual([429, 500, 200]);
 
-    sim.addFault({ method: "PUT", path: "/securityRules/rdp-mixed", status: 403, count: -1 });
+    env.sim.addFault({ method: "PUT", path: "/securityRules/rdp-mixed", status: 403, count: -1 });
     await expect(
       runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-one", "rdp-mixed"))),
     ).rejects.toMatchObject({
@@ -348,20 +305,7 @@ describe("narrowing against the simulator", () => {
 });
 
 describe("narrowing through the pipeline", () => {
-  let h: Harness | undefined;
-  afterAll(async () => {
-    await h?.close();
-  });
-  async function fresh(policy: Partial<Policy> = {}, mode?: "enforce" | "dry-run") {
-    await h?.close();
-    h = await startHarness({
-      seed: seed(),
-      policies: { version: 1, policies: [{ ...POLICY, ...policy }] },
-      now: NOW,
-      ...(mode ? { mode } : {}),
-    });
-    return h;
-  }
+  const fresh = useFreshHarness(seed, POLICY, NOW);
 
   it("enforce: `remediated`, the record holds the rule as it was and as narrowed", async () => {
     const hh = await fresh();

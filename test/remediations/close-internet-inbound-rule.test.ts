@@ -1,12 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ArmResource,
-  type AzureSimulator,
-  type Seed,
-  startAzureSimulator,
-} from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
+import type { ArmResource, AzureSimulator, Seed } from "../../dev/azure-sim/index.js";
 import { RemediationError } from "../../shared/errors.js";
 import { validatePolicyText } from "../../shared/policy/load.js";
 import type { Policy } from "../../shared/policy/schema.js";
@@ -21,9 +14,8 @@ import {
 import { type NsgRule, offendingRules } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 import { kindContext, runKind } from "./kind-run.js";
+import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000c1";
 const RG = "rg-net";
@@ -313,23 +305,12 @@ const POLICY: Policy = {
   maxActionsPerHour: 100,
 };
 
-let eventSeq = 0;
-function writeSignal(resourceId: string): Signal {
-  const n = ++eventSeq;
-  const resourceType = resourceId.includes("/securityRules/") ? RULE_TYPE : NSG_TYPE;
-  return {
-    source: "eventgrid",
-    type: "Microsoft.Resources.ResourceWriteSuccess",
-    id: `evt-nsg-${n}`,
-    dedupeKey: `evt-nsg-${n}`,
-    correlationId: `corr-${n}`,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
-    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
-    operationName: `${resourceType}/write`,
-  };
-}
+const writeSignal = writeSignals({
+  prefix: "nsg",
+  subscriptionId: SUB,
+  now: NOW,
+  typeOf: (resourceId) => (resourceId.includes("/securityRules/") ? RULE_TYPE : NSG_TYPE),
+});
 
 /** Definition fields of every custom rule of an NSG in the simulator, by name. */
 function simRules(sim: AzureSimulator, nsgName: string): Record<string, Record<string, unknown>> {
@@ -353,17 +334,7 @@ function deletes(sim: AzureSimulator, nsgName: string) {
 }
 
 describe("close-internet-inbound-rule against the simulator", () => {
-  let sim: AzureSimulator;
-  let clients: AzureClients;
-
-  beforeAll(async () => {
-    const tls = await loadOrCreateLocalTls();
-    sim = await startAzureSimulator({ port: 0, tls, seed: structuredClone(SEED) });
-    clients = simulatorClients(sim, tls);
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
+  const env = useKindSimulator(() => structuredClone(SEED));
 
   // These tests pin deletion; narrowing mixed-source rules (the default) has its own suite
   // (close-internet-inbound-rule-narrowing.test.ts).
@@ -374,7 +345,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     return kindContext(closeInternetInboundRule, writeSignal(resourceId), {
       policy: POLICY,
       params: { narrowMixedRules: false, ...params },
-      clients,
+      clients: env.clients,
       now: NOW,
     });
   }
@@ -434,13 +405,16 @@ describe("close-internet-inbound-rule against the simulator", () => {
       },
     ]);
     expect(verified).toEqual({ ok: true });
-    const writes = deletes(sim, "nsg-rule");
+    const writes = deletes(env.sim, "nsg-rule");
     expect(writes.map((w) => `${w.method} ${w.path}`)).toEqual([
       `DELETE ${ruleId("nsg-rule", "allow-ssh-any")}`,
     ]);
-    expect(sim.getResource(ruleId("nsg-rule", "allow-ssh-any"))).toBeUndefined();
+    expect(env.sim.getResource(ruleId("nsg-rule", "allow-ssh-any"))).toBeUndefined();
     // The other Internet-open rule in the same NSG is not this signal's business.
-    expect(Object.keys(simRules(sim, "nsg-rule")).sort()).toEqual(["allow-https-vnet", "allow-rdp-internet"]);
+    expect(Object.keys(simRules(env.sim, "nsg-rule")).sort()).toEqual([
+      "allow-https-vnet",
+      "allow-rdp-internet",
+    ]);
   });
 
   it("rule-level: a compliant rule or a rule that is gone → noop, no write", async () => {
@@ -450,13 +424,13 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(gone.plan).toEqual({ action: "noop", reason: "security rule 'allow-ssh-any' no longer exists" });
     const noNsg = await runKind(closeInternetInboundRule, ctxFor(ruleId("nsg-does-not-exist", "x")));
     expect(noNsg.plan.action).toBe("noop");
-    expect(deletes(sim, "nsg-rule")).toHaveLength(1); // only the earlier test's delete
+    expect(deletes(env.sim, "nsg-rule")).toHaveLength(1); // only the earlier test's delete
   });
 
   it("NSG-level write with mixed rules: exactly the 2 offending rules are deleted, nothing else changes", async () => {
-    const before = simRules(sim, "nsg-mixed");
+    const before = simRules(env.sim, "nsg-mixed");
     const defaultsBefore = structuredClone(
-      sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules,
+      env.sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules,
     );
     const { plan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-mixed")));
     expect(plan.action).toBe("change");
@@ -472,18 +446,18 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(plan.changes.every((c) => c.to === null)).toBe(true);
     expect(verified).toEqual({ ok: true });
 
-    const writes = deletes(sim, "nsg-mixed");
+    const writes = deletes(env.sim, "nsg-mixed");
     expect(writes.map((w) => `${w.method} ${w.path}`).sort()).toEqual(
       [`DELETE ${ruleId("nsg-mixed", "open-rdp-list")}`, `DELETE ${ruleId("nsg-mixed", "open-ssh")}`].sort(),
     );
-    const after = simRules(sim, "nsg-mixed");
+    const after = simRules(env.sim, "nsg-mixed");
     const { "open-ssh": _a, "open-rdp-list": _b, ...kept } = before;
     expect(after).toEqual(kept);
-    expect(sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules).toEqual(defaultsBefore);
+    expect(env.sim.getResource(nsgId("nsg-mixed"))?.properties?.defaultSecurityRules).toEqual(defaultsBefore);
   });
 
   it("an NSG with 32 mixed rules loses exactly the offending ones (never a compliant rule)", async () => {
-    const before = simRules(sim, "nsg-many");
+    const before = simRules(env.sim, "nsg-many");
     // Allow + Inbound + an Internet source (s0: "Internet", s1: a list with "::/0"), any port.
     const expected = [
       "r-allow-inbound-s0-p22",
@@ -503,10 +477,10 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual(
       expected.map((n) => `properties.securityRules[${n}]`),
     );
-    const writes = deletes(sim, "nsg-many");
+    const writes = deletes(env.sim, "nsg-many");
     expect(writes.every((w) => w.method === "DELETE")).toBe(true);
     expect(writes.map((w) => w.path.split("/").pop()).sort()).toEqual([...expected].sort());
-    const after = simRules(sim, "nsg-many");
+    const after = simRules(env.sim, "nsg-many");
     expect(Object.keys(after)).toHaveLength(28);
     for (const [name, props] of Object.entries(before)) {
       if (expected.includes(name)) expect(after[name]).toBeUndefined();
@@ -515,7 +489,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     // Second run: nothing left to do.
     const again = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-many")));
     expect(again.plan.action).toBe("noop");
-    expect(deletes(sim, "nsg-many")).toHaveLength(4);
+    expect(deletes(env.sim, "nsg-many")).toHaveLength(4);
   });
 
   it("ports filter: policy ports [22] leaves an Internet-open 443 rule alone", async () => {
@@ -527,12 +501,12 @@ describe("close-internet-inbound-rule against the simulator", () => {
       "properties.securityRules[open-ssh]",
     ]);
     expect(verified).toEqual({ ok: true });
-    expect(Object.keys(simRules(sim, "nsg-ports"))).toEqual(["open-https"]);
-    expect(deletes(sim, "nsg-ports").map((w) => w.path)).toEqual([ruleId("nsg-ports", "open-ssh")]);
+    expect(Object.keys(simRules(env.sim, "nsg-ports"))).toEqual(["open-https"]);
+    expect(deletes(env.sim, "nsg-ports").map((w) => w.path)).toEqual([ruleId("nsg-ports", "open-ssh")]);
     // The remaining 443 rule is compliant for this policy: noop, no write.
     const again = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-ports"), { ports: [22] }));
     expect(again.plan.action).toBe("noop");
-    expect(deletes(sim, "nsg-ports")).toHaveLength(1);
+    expect(deletes(env.sim, "nsg-ports")).toHaveLength(1);
   });
 
   it('ports filter: range "20-30" matches the port-22 rule only', async () => {
@@ -543,7 +517,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(plan.action === "change" && plan.changes.map((c) => c.path)).toEqual([
       "properties.securityRules[open-ssh]",
     ]);
-    expect(Object.keys(simRules(sim, "nsg-range"))).toEqual(["open-https"]);
+    expect(Object.keys(simRules(env.sim, "nsg-range"))).toEqual(["open-https"]);
   });
 
   it("already compliant NSG → noop, no write", async () => {
@@ -552,37 +526,37 @@ describe("close-internet-inbound-rule against the simulator", () => {
       action: "noop",
       reason: "NSG 'nsg-compliant' has no rule allowing inbound traffic from the Internet",
     });
-    expect(deletes(sim, "nsg-compliant")).toEqual([]);
+    expect(deletes(env.sim, "nsg-compliant")).toEqual([]);
   });
 
   it("429 with Retry-After and then a 500 on the DELETE: the SDK retries and the rule is removed", async () => {
     const path = "/networkSecurityGroups/nsg-faults/securityRules/open-ssh";
-    sim.addFault({ method: "DELETE", path, status: 429, retryAfter: 1, count: 1 });
-    sim.addFault({ method: "DELETE", path, status: 500, count: 1 });
+    env.sim.addFault({ method: "DELETE", path, status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "DELETE", path, status: 500, count: 1 });
     const started = Date.now();
     const { plan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-faults")));
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // Retry-After: 1 was honoured
     expect(plan.action).toBe("change");
     expect(verified).toEqual({ ok: true });
-    const attempts = sim.requests({ method: "DELETE", pathIncludes: path });
+    const attempts = env.sim.requests({ method: "DELETE", pathIncludes: path });
     expect(attempts.map((r) => r.status)).toEqual([429, 500, 202]);
-    expect(deletes(sim, "nsg-faults").map((w) => w.path)).toEqual([ruleId("nsg-faults", "open-ssh")]);
-    expect(Object.keys(simRules(sim, "nsg-faults"))).toEqual(["allow-corp"]);
+    expect(deletes(env.sim, "nsg-faults").map((w) => w.path)).toEqual([ruleId("nsg-faults", "open-ssh")]);
+    expect(Object.keys(simRules(env.sim, "nsg-faults"))).toEqual(["allow-corp"]);
   });
 
   it("permanent failure (403) on a DELETE → RemediationError at step apply; the other rules stay consistent", async () => {
-    sim.addFault({
+    env.sim.addFault({
       method: "DELETE",
       path: "/networkSecurityGroups/nsg-forbidden/securityRules/open-b",
       status: 403,
       count: -1,
     });
-    const before = simRules(sim, "nsg-forbidden");
+    const before = simRules(env.sim, "nsg-forbidden");
     const ctx = ctxFor(nsgId("nsg-forbidden"));
     const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
-    sim.clearFaults();
+    env.sim.clearFaults();
     expect(err).toBeInstanceOf(RemediationError);
     const re = err as RemediationError;
     expect(re.step).toBe("apply");
@@ -590,7 +564,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect(re.retryable).toBe(false);
     expect(re.resourceId).toBe(ruleId("nsg-forbidden", "open-b"));
     expect(re.message).toContain("already done: 'open-a'");
-    const after = simRules(sim, "nsg-forbidden");
+    const after = simRules(env.sim, "nsg-forbidden");
     expect(after["open-a"]).toBeUndefined(); // deleted before the failure, as the message says
     expect(after["open-b"]).toEqual(before["open-b"]); // the failed one is intact
     expect(after["allow-corp"]).toEqual(before["allow-corp"]);
@@ -601,7 +575,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
   });
 
   it("409 AnotherOperationInProgress on the DELETE → retryable RemediationError at step apply, rule intact", async () => {
-    sim.putResource(
+    env.sim.putResource(
       nsg("nsg-busy", [
         rule("open-x", {
           priority: 100,
@@ -612,7 +586,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
         }),
       ]),
     );
-    sim.addFault({
+    env.sim.addFault({
       method: "DELETE",
       path: "/networkSecurityGroups/nsg-busy/securityRules/open-x",
       status: 409,
@@ -628,10 +602,10 @@ describe("close-internet-inbound-rule against the simulator", () => {
     const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     const err = await closeInternetInboundRule.apply(plan, ctx).catch((e: unknown) => e);
-    sim.clearFaults();
+    env.sim.clearFaults();
     expect(err).toBeInstanceOf(RemediationError);
     expect(err).toMatchObject({ step: "apply", statusCode: 409, retryable: true });
-    expect(sim.getResource(ruleId("nsg-busy", "open-x"))).toBeDefined();
+    expect(env.sim.getResource(ruleId("nsg-busy", "open-x"))).toBeDefined();
   });
 
   it("acts on current state: a rule narrowed to a restricted source between plan and apply is not deleted", async () => {
@@ -640,7 +614,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     if (plan.action !== "change") throw new Error("expected a change plan");
     expect(plan.changes).toHaveLength(2);
     // Someone fixes open-web by hand before we apply.
-    sim.putResource({
+    env.sim.putResource({
       id: ruleId("nsg-race", "open-web"),
       name: "open-web",
       type: RULE_TYPE,
@@ -660,7 +634,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     expect((err as RemediationError).code).toBe("RuleChanged");
     expect((err as RemediationError).step).toBe("apply");
     expect((err as RemediationError).retryable).toBe(true);
-    expect(deletes(sim, "nsg-race").filter((w) => w.method === "DELETE")).toEqual([]);
+    expect(deletes(env.sim, "nsg-race").filter((w) => w.method === "DELETE")).toEqual([]);
 
     // The redelivery re-reads: only the still-open rule goes.
     const { plan: replan, verified } = await runKind(closeInternetInboundRule, ctxFor(nsgId("nsg-race")));
@@ -668,11 +642,11 @@ describe("close-internet-inbound-rule against the simulator", () => {
       "properties.securityRules[open-ssh]",
     ]);
     expect(verified).toEqual({ ok: true });
-    expect(simRules(sim, "nsg-race")["open-web"]).toMatchObject({ sourceAddressPrefix: "10.0.0.0/8" });
+    expect(simRules(env.sim, "nsg-race")["open-web"]).toMatchObject({ sourceAddressPrefix: "10.0.0.0/8" });
   });
 
   it("a planned rule already gone at apply time is skipped (no DELETE) and verification passes", async () => {
-    sim.putResource(
+    env.sim.putResource(
       nsg("nsg-gone", [
         rule("open-x", {
           priority: 100,
@@ -687,14 +661,14 @@ describe("close-internet-inbound-rule against the simulator", () => {
     const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     // Removed by someone else in between (directly in the store: no request through ARM).
-    sim.putResource({ ...nsg("nsg-gone", []) });
+    env.sim.putResource({ ...nsg("nsg-gone", []) });
     await closeInternetInboundRule.apply(plan as ChangePlan<InboundRuleData>, ctx);
-    expect(deletes(sim, "nsg-gone")).toEqual([]);
+    expect(deletes(env.sim, "nsg-gone")).toEqual([]);
     expect(await closeInternetInboundRule.verify(plan, ctx)).toEqual({ ok: true });
   });
 
   it("verify notices a sibling rule that changed after the plan", async () => {
-    sim.putResource(
+    env.sim.putResource(
       nsg("nsg-verify", [
         rule("open-x", {
           priority: 100,
@@ -716,7 +690,7 @@ describe("close-internet-inbound-rule against the simulator", () => {
     const { plan } = await runKind(closeInternetInboundRule, ctx, { apply: false });
     if (plan.action !== "change") throw new Error("expected a change plan");
     await closeInternetInboundRule.apply(plan, ctx);
-    sim.putResource({
+    env.sim.putResource({
       id: ruleId("nsg-verify", "corp"),
       name: "corp",
       type: RULE_TYPE,
@@ -751,7 +725,6 @@ describe("close-internet-inbound-rule against the simulator", () => {
 // Through the pipeline (harness): audit records
 
 describe("close-internet-inbound-rule through the pipeline", () => {
-  const policies = { version: 1 as const, policies: [{ ...POLICY }] };
   const harnessSeed = (): Seed => ({
     resources: [
       nsg("nsg-a", MIXED),
@@ -779,15 +752,7 @@ describe("close-internet-inbound-rule through the pipeline", () => {
       ),
     ],
   });
-  let h: Harness | undefined;
-  afterAll(async () => {
-    await h?.close();
-  });
-  async function fresh(mode?: "enforce" | "dry-run") {
-    await h?.close();
-    h = await startHarness({ seed: harnessSeed(), policies, now: NOW, ...(mode ? { mode } : {}) });
-    return h;
-  }
+  const fresh = useFreshHarness(harnessSeed, POLICY, NOW);
 
   it("enforce: one `remediated` record with the full rule definitions in `changes`", async () => {
     const hh = await fresh();
@@ -866,7 +831,7 @@ describe("close-internet-inbound-rule through the pipeline", () => {
   });
 
   it("dry-run: a `dry-run` record with exactly the planned changes and zero writes", async () => {
-    const hh = await fresh("dry-run");
+    const hh = await fresh({}, "dry-run");
     const [d] = await hh.handle(writeSignal(ruleId("nsg-b", "open-ssh")));
     expect(d?.outcome).toBe("dry-run");
     const [rec] = await hh.records();

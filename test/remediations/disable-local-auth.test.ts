@@ -7,23 +7,15 @@
  * mode, whose summary says which clients break), enforce, opt-out, dry-run and the action limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
-import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   isLocalAuthDisabled,
   localAuthChanges,
 } from "../../shared/remediations/disable-local-auth/compliance.js";
-import {
-  remediation as dla,
-  KIND,
-  type LocalAuthData,
-} from "../../shared/remediations/disable-local-auth/kind.js";
-import type { ChangePlan, Plan } from "../../shared/remediations/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { remediation as dla, KIND } from "../../shared/remediations/disable-local-auth/kind.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+import { expectChange, kindContext, planOnly, remediationFailure, runKind } from "./kind-run.js";
+import { useKindSimulator } from "./kind-sim.js";
 import { armSignal, cognitive, cosmos, ids, requestsTo, storage, T, writesTo } from "./resource-fixtures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000e1";
@@ -60,41 +52,14 @@ const SEED = [
   cosmos(id.cosmos("cosmos-failed"), { disableLocalAuth: false }),
 ];
 
-let sim: AzureSimulator;
-let clients: AzureClients;
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED } });
-  clients = simulatorClients(sim, tls);
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
+const env = useKindSimulator(() => ({ resources: SEED }));
 
 const ctxFor = (resourceId: string, type: string) =>
-  kindContext(dla, armSignal(resourceId, type, SUB), { policy: POLICY, clients });
+  kindContext(dla, armSignal(resourceId, type, SUB), { policy: POLICY, clients: env.clients });
 
-function expectChange(plan: Plan<LocalAuthData>): asserts plan is ChangePlan<LocalAuthData> {
-  expect(plan.action).toBe("change");
-}
+const planFor = (resourceId: string, type: string) => planOnly(dla, ctxFor(resourceId, type));
 
-async function planFor(resourceId: string, type: string) {
-  const ctx = ctxFor(resourceId, type);
-  return { ctx, ...(await runKind(dla, ctx, { apply: false })) };
-}
-
-async function failure(p: Promise<unknown>): Promise<RemediationError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RemediationError);
-  return err as RemediationError;
-}
-
-const props = (resourceId: string) => sim.getResource(resourceId)!.properties!;
+const props = (resourceId: string) => env.sim.getResource(resourceId)!.properties!;
 
 describe("keys on → off with exactly one write", () => {
   it.each([
@@ -125,14 +90,14 @@ describe("keys on → off with exactly one write", () => {
     expectChange(run.plan);
     expect(run.changes).toEqual([c.change]);
     expect(run.verified).toEqual({ ok: true });
-    const writes = writesTo(sim, c.rid);
+    const writes = writesTo(env.sim, c.rid);
     expect(writes.map((w) => w.method)).toEqual(["PATCH"]);
     expect(writes[0]!.body).toEqual(c.body);
     expect(writes[0]!.apiVersion).toBe(c.apiVersion);
     const [name, value] = Object.entries(c.body.properties)[0]!;
     expect(props(c.rid)[name]).toBe(value);
     // Nothing else of the resource changed.
-    expect(sim.getResource(c.rid)!.tags).toEqual(SEED.find((r) => r.id === c.rid)!.tags);
+    expect(env.sim.getResource(c.rid)!.tags).toEqual(SEED.find((r) => r.id === c.rid)!.tags);
     // Running again finds nothing to do.
     expect((await planFor(c.rid, c.type)).plan).toEqual({
       action: "noop",
@@ -142,11 +107,11 @@ describe("keys on → off with exactly one write", () => {
 
   it("the Cosmos DB PATCH is a long-running operation polled to its end before verify", async () => {
     const rid = id.cosmos("cosmos-default");
-    sim.clearRequests();
+    env.sim.clearRequests();
     const run = await runKind(dla, ctxFor(rid, T.cosmos));
     expect(run.changes).toEqual([{ path: "properties.disableLocalAuth", from: null, to: true }]);
     expect(run.verified).toEqual({ ok: true });
-    const polls = sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" });
+    const polls = env.sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" });
     expect(polls.length).toBeGreaterThanOrEqual(2);
     expect(polls.at(-1)!.status).toBe(200);
     expect(props(rid).disableLocalAuth).toBe(true);
@@ -165,11 +130,11 @@ describe("compliant: noop, zero writes", () => {
     { type: T.st, rid: id.st("stnokeys") },
     { type: T.cosmos, rid: id.cosmos("cosmos-nokeys") },
   ])("$type", async (c) => {
-    const before = sim.writes().length;
+    const before = env.sim.writes().length;
     const { plan, current } = await planFor(c.rid, c.type);
     expect(plan).toEqual({ action: "noop", reason: "key (local) authentication already disabled" });
     expect(isLocalAuthDisabled(current.state.resourceType, current.state.properties)).toBe(true);
-    expect(sim.writes().length).toBe(before);
+    expect(env.sim.writes().length).toBe(before);
   });
 
   it("the compliance functions decide from ARM properties alone", () => {
@@ -191,19 +156,22 @@ describe("concurrent changes", () => {
     const { ctx, plan, current } = await planFor(rid, T.cog);
     expectChange(plan);
     expect(current.state.etag).toBeTruthy();
-    sim.putResource({ ...sim.getResource(rid)!, tags: { model: "gpt-4o", changedBy: "someone-else" } });
-    const err = await failure(dla.apply(plan, ctx));
+    env.sim.putResource({
+      ...env.sim.getResource(rid)!,
+      tags: { model: "gpt-4o", changedBy: "someone-else" },
+    });
+    const err = await remediationFailure(dla.apply(plan, ctx));
     expect(err).toMatchObject({
       code: "PreconditionFailed",
       step: "apply",
       statusCode: 412,
       retryable: true,
     });
-    expect(requestsTo(sim, rid, "PATCH")[0]!.headers["if-match"]).toBe(current.state.etag);
+    expect(requestsTo(env.sim, rid, "PATCH")[0]!.headers["if-match"]).toBe(current.state.etag);
     expect(props(rid).disableLocalAuth).toBe(false);
     const again = await runKind(dla, ctxFor(rid, T.cog));
     expect(again.verified).toEqual({ ok: true });
-    expect(sim.getResource(rid)!.tags).toEqual({ model: "gpt-4o", changedBy: "someone-else" });
+    expect(env.sim.getResource(rid)!.tags).toEqual({ model: "gpt-4o", changedBy: "someone-else" });
   });
 
   it.each([
@@ -215,24 +183,32 @@ describe("concurrent changes", () => {
       const { ctx, plan } = await planFor(c.rid, c.type);
       expectChange(plan);
       // Someone fixes (or otherwise changes) the field after our plan.
-      sim.putResource({ ...sim.getResource(c.rid)!, properties: { ...props(c.rid), [c.field]: c.other } });
-      sim.clearRequests();
-      const err = await failure(dla.apply(plan, ctx));
+      env.sim.putResource({
+        ...env.sim.getResource(c.rid)!,
+        properties: { ...props(c.rid), [c.field]: c.other },
+      });
+      env.sim.clearRequests();
+      const err = await remediationFailure(dla.apply(plan, ctx));
       expect(err).toMatchObject({
         code: "ResourceChanged",
         step: "apply",
         retryable: true,
         resourceId: c.rid,
       });
-      expect(requestsTo(sim, c.rid).map((r) => r.method)).toEqual(["GET"]);
-      expect(writesTo(sim, c.rid)).toEqual([]);
+      expect(requestsTo(env.sim, c.rid).map((r) => r.method)).toEqual(["GET"]);
+      expect(writesTo(env.sim, c.rid)).toEqual([]);
       // Unchanged since the plan: the re-read comes first, then the write, with no If-Match.
-      sim.putResource({ ...sim.getResource(c.rid)!, properties: { ...props(c.rid), [c.field]: !c.other } });
+      env.sim.putResource({
+        ...env.sim.getResource(c.rid)!,
+        properties: { ...props(c.rid), [c.field]: !c.other },
+      });
       const fresh = await planFor(c.rid, c.type);
       expectChange(fresh.plan);
-      sim.clearRequests();
+      env.sim.clearRequests();
       await dla.apply(fresh.plan, fresh.ctx);
-      const seen = requestsTo(sim, c.rid).filter((r) => r.method !== "GET" || !r.path.includes("operation"));
+      const seen = requestsTo(env.sim, c.rid).filter(
+        (r) => r.method !== "GET" || !r.path.includes("operation"),
+      );
       expect(seen.map((r) => r.method).slice(0, 2)).toEqual(["GET", "PATCH"]);
       expect(seen[1]!.headers["if-match"]).toBeUndefined();
       expect(props(c.rid)[c.field]).toBe(c.other);
@@ -245,9 +221,9 @@ describe("failures", () => {
     const rid = id.cog("oai-throttled");
     const { ctx, plan } = await planFor(rid, T.cog);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: rid, status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: rid, status: 429, retryAfter: 1, count: 1 });
     await dla.apply(plan, ctx);
-    expect(requestsTo(sim, rid, "PATCH").map((r) => r.status)).toEqual([429, 200]);
+    expect(requestsTo(env.sim, rid, "PATCH").map((r) => r.status)).toEqual([429, 200]);
     expect(props(rid).disableLocalAuth).toBe(true);
   });
 
@@ -257,10 +233,10 @@ describe("failures", () => {
   ])("a $status once on the $type PATCH recovers", async (c) => {
     const { ctx, plan } = await planFor(c.rid, c.type);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: c.rid, status: c.status, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: c.rid, status: c.status, count: 1 });
     await dla.apply(plan, ctx);
-    expect(requestsTo(sim, c.rid, "PATCH").map((r) => r.status)).toEqual([c.status, 200]);
-    expect(writesTo(sim, c.rid)).toHaveLength(1);
+    expect(requestsTo(env.sim, c.rid, "PATCH").map((r) => r.status)).toEqual([c.status, 200]);
+    expect(writesTo(env.sim, c.rid)).toHaveLength(1);
     expect(props(c.rid)[c.field]).toBe(c.want);
   });
 
@@ -270,10 +246,10 @@ describe("failures", () => {
   ])("a permanent $status → RemediationError at step apply, not retried, resource unchanged", async (c) => {
     const { ctx, plan } = await planFor(c.rid, c.type);
     expectChange(plan);
-    const before = sim.getResource(c.rid);
-    sim.addFault({ method: "PATCH", path: c.rid, status: c.status, count: -1 });
+    const before = env.sim.getResource(c.rid);
+    env.sim.addFault({ method: "PATCH", path: c.rid, status: c.status, count: -1 });
     try {
-      const err = await failure(dla.apply(plan, ctx));
+      const err = await remediationFailure(dla.apply(plan, ctx));
       expect(err).toMatchObject({
         step: "apply",
         resourceId: c.rid,
@@ -281,10 +257,10 @@ describe("failures", () => {
         retryable: false,
         code: c.code,
       });
-      expect(requestsTo(sim, c.rid, "PATCH")).toHaveLength(1);
-      expect(sim.getResource(c.rid)).toEqual(before);
+      expect(requestsTo(env.sim, c.rid, "PATCH")).toHaveLength(1);
+      expect(env.sim.getResource(c.rid)).toEqual(before);
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 
@@ -292,7 +268,7 @@ describe("failures", () => {
     const rid = id.cosmos("cosmos-failed");
     const { ctx, plan } = await planFor(rid, T.cosmos);
     expectChange(plan);
-    sim.addFault({
+    env.sim.addFault({
       method: "GET",
       path: "/operationStatuses/",
       status: 200,
@@ -300,17 +276,17 @@ describe("failures", () => {
       count: -1,
     });
     try {
-      const err = await failure(dla.apply(plan, ctx));
+      const err = await remediationFailure(dla.apply(plan, ctx));
       expect(err).toMatchObject({ code: "OperationFailed", step: "apply", resourceId: rid, retryable: true });
       expect(props(rid).disableLocalAuth).toBe(false);
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 
   it("a missing resource fails at step read with 404", async () => {
     const rid = id.cosmos("does-not-exist");
-    const err = await failure(dla.read(ctxFor(rid, T.cosmos)));
+    const err = await remediationFailure(dla.read(ctxFor(rid, T.cosmos)));
     expect(err).toMatchObject({ step: "read", resourceId: rid, statusCode: 404, retryable: false });
   });
 });

@@ -8,10 +8,8 @@
 import https from "node:https";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type ArmResource, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { type LocalTls, loadOrCreateLocalTls } from "../../dev/tls.js";
 import type { Change } from "../../shared/audit/types.js";
 import { AzureClients } from "../../shared/azure/clients.js";
-import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { classicIfMatchOnce, tagsOf } from "../../shared/remediations/arm-helpers.js";
 import {
@@ -19,14 +17,14 @@ import {
   remediation as dpna,
   KIND,
   type Params,
-  type PublicNetworkAccessData,
   type PublicNetworkAccessState,
 } from "../../shared/remediations/disable-public-network-access/kind.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
-import type { ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
-import { kindContext, runKind } from "./kind-run.js";
+import type { RemediationContext } from "../../shared/remediations/types.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+import { expectChange, kindContext, planOnly, remediationFailure, runKind } from "./kind-run.js";
+import { useKindSimulator } from "./kind-sim.js";
+import { armSignal } from "./resource-fixtures.js";
 
 type Sim = Awaited<ReturnType<typeof startAzureSimulator>>;
 
@@ -192,45 +190,31 @@ const POLICY: Policy = {
   maxActionsPerHour: 20,
 };
 
-let tls: LocalTls;
-let sim: Sim;
-let clients: AzureClients;
-
-function signalFor(resourceId: string, resourceType: string): Signal {
-  return {
-    source: "eventgrid",
-    type: "Microsoft.Resources.ResourceWriteSuccess",
-    id: `evt-${resourceId.split("/").pop()}`,
-    dedupeKey: `evt-${resourceId}-${Math.random()}`,
-    time: new Date().toISOString(),
-    subscriptionId: SUB,
-    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
-    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
-  };
-}
+const env = useKindSimulator(() => ({ resources: SEED_RESOURCES }));
+const signalFor = (resourceId: string, resourceType: string) => armSignal(resourceId, resourceType, SUB);
 
 function ctxFor(resourceId: string, resourceType: string): RemediationContext<Params> {
-  return kindContext(dpna, signalFor(resourceId, resourceType), { policy: POLICY, clients });
+  return kindContext(dpna, signalFor(resourceId, resourceType), { policy: POLICY, clients: env.clients });
 }
 
 /** Writes that reached the simulator's handler for exactly this resource (not its children). */
 function writesTo(resourceId: string) {
-  return sim.writes().filter((w) => w.path.toLowerCase() === resourceId.toLowerCase());
+  return env.sim.writes().filter((w) => w.path.toLowerCase() === resourceId.toLowerCase());
 }
 
 function requestsTo(resourceId: string, method: string) {
-  return sim
+  return env.sim
     .requests()
     .filter((r) => r.method === method && r.path.toLowerCase() === resourceId.toLowerCase());
 }
 
 /** Plain HTTPS GET on the simulator, as any client would read ARM (`?api-version=` required). */
 function armGet(resourceId: string, apiVersion: string): Promise<{ status: number; body: ArmResource }> {
-  const url = new URL(`${resourceId}?api-version=${apiVersion}`, sim.url);
+  const url = new URL(`${resourceId}?api-version=${apiVersion}`, env.sim.url);
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method: "GET", ca: tls.cert, headers: { authorization: "Bearer any-token" } },
+      { method: "GET", ca: env.tls.cert, headers: { authorization: "Bearer any-token" } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -252,7 +236,7 @@ function armRequest(
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method, ca: tls.cert, headers: { authorization: "Bearer any-token" } },
+      { method, ca: env.tls.cert, headers: { authorization: "Bearer any-token" } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -273,7 +257,7 @@ function armRequest(
 
 /** DELETE with plain HTTPS, following Azure-AsyncOperation until the operation ends. */
 async function armDelete(resourceId: string, apiVersion: string): Promise<number> {
-  const res = await armRequest("DELETE", new URL(`${resourceId}?api-version=${apiVersion}`, sim.url));
+  const res = await armRequest("DELETE", new URL(`${resourceId}?api-version=${apiVersion}`, env.sim.url));
   const op = res.headers["azure-asyncoperation"];
   if (typeof op === "string") {
     for (let i = 0; i < 10; i++) {
@@ -284,16 +268,7 @@ async function armDelete(resourceId: string, apiVersion: string): Promise<number
   return res.status;
 }
 
-async function planFor(resourceId: string, type: string) {
-  const ctx = ctxFor(resourceId, type);
-  return { ctx, ...(await runKind(dpna, ctx, { apply: false })) };
-}
-
-function expectChange(
-  plan: Awaited<ReturnType<typeof planFor>>["plan"],
-): asserts plan is ChangePlan<PublicNetworkAccessData> {
-  expect(plan.action).toBe("change");
-}
+const planFor = (resourceId: string, type: string) => planOnly(dpna, ctxFor(resourceId, type));
 
 /** read → plan → apply → verify, the way the pipeline runs an enforce-mode remediation. */
 async function remediate(resourceId: string, type: string) {
@@ -302,31 +277,12 @@ async function remediate(resourceId: string, type: string) {
   return { current, plan, verified: verified! };
 }
 
-async function expectRemediationError(p: Promise<unknown>): Promise<RemediationError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RemediationError);
-  return err as RemediationError;
-}
-
 function pnaOf(r: ArmResource | undefined): unknown {
   return (r?.properties as Record<string, unknown> | undefined)?.publicNetworkAccess;
 }
 
-beforeAll(async () => {
-  tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED_RESOURCES } });
-  clients = simulatorClients(sim, tls);
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
-
 beforeEach(() => {
-  sim.clearFaults();
+  env.sim.clearFaults();
 });
 
 describe("registration and params", () => {
@@ -349,20 +305,18 @@ describe("registration and params", () => {
   });
 
   it("refuses an unsupported or malformed target at step read, without calling Azure", async () => {
-    const before = sim.requests().length;
+    const before = env.sim.requests().length;
     const nsg = `${PROV}/Microsoft.Network/networkSecurityGroups/nsg1`;
-    const e1 = await expectRemediationError(
-      dpna.read(ctxFor(nsg, "Microsoft.Network/networkSecurityGroups")),
-    );
+    const e1 = await remediationFailure(dpna.read(ctxFor(nsg, "Microsoft.Network/networkSecurityGroups")));
     expect(e1).toMatchObject({
       code: "UnsupportedResourceType",
       step: "read",
       resourceId: nsg,
       retryable: false,
     });
-    const e2 = await expectRemediationError(dpna.read(ctxFor("/subscriptions/x/../y", T.ws)));
+    const e2 = await remediationFailure(dpna.read(ctxFor("/subscriptions/x/../y", T.ws)));
     expect(e2).toMatchObject({ code: "InvalidResourceId", step: "read", retryable: false });
-    expect(sim.requests().length).toBe(before);
+    expect(env.sim.requests().length).toBe(before);
   });
 });
 
@@ -403,7 +357,7 @@ describe("apply on each supported type", () => {
     // or the final GET that follow it.
     expect(write.headers["if-match"]).toBeTruthy();
     if (c.type !== T.ep) expect(write.headers["if-match"]).toBe(current.state.etag);
-    const after = sim.requests().filter((r) => r.seq > write.seq);
+    const after = env.sim.requests().filter((r) => r.seq > write.seq);
     expect(after.length).toBeGreaterThan(0);
     for (const r of after) expect(r.headers["if-match"]).toBeUndefined();
     if (c.type === T.ep) {
@@ -417,7 +371,7 @@ describe("apply on each supported type", () => {
             : { publicNetworkAccess: "Disabled" },
       });
     }
-    const stored = sim.getResource(c.id);
+    const stored = env.sim.getResource(c.id);
     expect(pnaOf(stored)).toBe("Disabled");
     const viaHttps = await armGet(c.id, c.api);
     expect(viaHttps.status).toBe(200);
@@ -436,10 +390,10 @@ describe("apply on each supported type", () => {
   it("the online endpoint PUT keeps every other field of the endpoint", async () => {
     const id = epId("ws-open", "ep-full");
     const original = SEED_RESOURCES.find((r) => r.id === id)!;
-    const before = sim.getResource(id)!;
+    const before = env.sim.getResource(id)!;
     expect(pnaOf(before)).toBe("Enabled");
     await remediate(id, T.ep);
-    const after = sim.getResource(id)!;
+    const after = env.sim.getResource(id)!;
     const strip = (r: ArmResource) => {
       const { etag: _e, systemData: _s, ...rest } = r;
       const {
@@ -476,11 +430,11 @@ describe("already compliant: noop, zero writes", () => {
     { type: T.kv, id: kvId("kv-closed") },
     { type: T.cog, id: cogId("oai-closed") },
   ])("$type", async (c) => {
-    const writesBefore = sim.writes().length;
+    const writesBefore = env.sim.writes().length;
     const { plan, current } = await planFor(c.id, c.type);
     expect(plan).toEqual({ action: "noop", reason: "public network access already disabled" });
     expect(changesFor(current.state)).toEqual([]);
-    expect(sim.writes().length).toBe(writesBefore);
+    expect(env.sim.writes().length).toBe(writesBefore);
   });
 
   it("Key Vault's lower-case 'disabled' counts as disabled", async () => {
@@ -495,7 +449,7 @@ describe("companion flags and defaults", () => {
     const id = stId("stblobonly");
     const { plan } = await remediate(id, T.st);
     expect(plan.changes).toEqual([{ path: "properties.allowBlobPublicAccess", from: true, to: false }]);
-    const after = sim.getResource(id)!.properties!;
+    const after = env.sim.getResource(id)!.properties!;
     expect(after.allowBlobPublicAccess).toBe(false);
     expect(after.publicNetworkAccess).toBe("Disabled");
   });
@@ -507,7 +461,7 @@ describe("companion flags and defaults", () => {
       { path: "properties.publicNetworkAccess", from: null, to: "Disabled" },
       { path: "properties.allowBlobPublicAccess", from: null, to: false },
     ]);
-    expect(sim.getResource(id)!.properties).toMatchObject({
+    expect(env.sim.getResource(id)!.properties).toMatchObject({
       publicNetworkAccess: "Disabled",
       allowBlobPublicAccess: false,
       minimumTlsVersion: "TLS1_2",
@@ -515,7 +469,7 @@ describe("companion flags and defaults", () => {
   });
 
   it("Key Vault: network ACLs (IP rules, default action) are left as they were", async () => {
-    const acls = sim.getResource(kvId("kv-open"))!.properties!.networkAcls;
+    const acls = env.sim.getResource(kvId("kv-open"))!.properties!.networkAcls;
     expect(acls).toEqual({
       bypass: "AzureServices",
       defaultAction: "Allow",
@@ -537,13 +491,13 @@ describe("faults", () => {
     const id = cogId("oai-throttled");
     const { ctx, plan } = await planFor(id, T.cog);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
     const started = Date.now();
     await dpna.apply(plan, ctx);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(requestsTo(id, "PATCH").length).toBe(2);
     expect(writesTo(id).length).toBe(1);
-    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+    expect(pnaOf(env.sim.getResource(id))).toBe("Disabled");
     expect(await dpna.verify(plan, ctx)).toEqual({ ok: true });
   });
 
@@ -551,13 +505,13 @@ describe("faults", () => {
     const id = stId("stthrottled");
     const { ctx, plan } = await planFor(id, T.st);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: id, status: 429, retryAfter: 1, count: 1 });
     const started = Date.now();
     await dpna.apply(plan, ctx);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(requestsTo(id, "PATCH").length).toBe(2);
     expect(writesTo(id).length).toBe(1);
-    expect(sim.getResource(id)!.properties).toMatchObject({
+    expect(env.sim.getResource(id)!.properties).toMatchObject({
       publicNetworkAccess: "Disabled",
       allowBlobPublicAccess: false,
     });
@@ -567,22 +521,22 @@ describe("faults", () => {
     const id = kvId("kv-flaky");
     const { ctx, plan } = await planFor(id, T.kv);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: id, status: 503, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: id, status: 503, count: 1 });
     await dpna.apply(plan, ctx);
     expect(requestsTo(id, "PATCH").length).toBe(2);
     expect(writesTo(id).length).toBe(1);
-    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+    expect(pnaOf(env.sim.getResource(id))).toBe("Disabled");
   });
 
   it("a 500 once on the PATCH recovers", async () => {
     const id = wsId("ws-flaky");
     const { ctx, plan } = await planFor(id, T.ws);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: id, status: 500, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: id, status: 500, count: 1 });
     await dpna.apply(plan, ctx);
     expect(requestsTo(id, "PATCH").length).toBe(2);
     expect(writesTo(id).length).toBe(1);
-    expect(pnaOf(sim.getResource(id))).toBe("Disabled");
+    expect(pnaOf(env.sim.getResource(id))).toBe("Disabled");
   });
 
   it.each([
@@ -592,9 +546,9 @@ describe("faults", () => {
   ])("a permanent $status on $type → RemediationError step apply, resource unchanged", async (c) => {
     const { ctx, plan } = await planFor(c.id, c.type);
     expectChange(plan);
-    const before = sim.getResource(c.id);
-    sim.addFault({ method: "PATCH", path: c.id, status: c.status, count: -1 });
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    const before = env.sim.getResource(c.id);
+    env.sim.addFault({ method: "PATCH", path: c.id, status: c.status, count: -1 });
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({
       step: "apply",
       resourceId: c.id,
@@ -602,8 +556,8 @@ describe("faults", () => {
       retryable: false,
       code: c.code,
     });
-    expect(sim.getResource(c.id)).toEqual(before);
-    expect(pnaOf(sim.getResource(c.id))).toBe("Enabled");
+    expect(env.sim.getResource(c.id)).toEqual(before);
+    expect(pnaOf(env.sim.getResource(c.id))).toBe("Enabled");
     expect(writesTo(c.id).length).toBe(0);
     // No retries on a permanent 4xx.
     expect(requestsTo(c.id, "PATCH").length).toBe(1);
@@ -614,8 +568,8 @@ describe("faults", () => {
     const { ctx, plan } = await planFor(id, T.ws);
     expectChange(plan);
     const failed = { ...workspace("ws-failed", "Disabled"), properties: { provisioningState: "Failed" } };
-    sim.addFault({ method: "PATCH", path: id, status: 200, body: failed, count: 1 });
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    env.sim.addFault({ method: "PATCH", path: id, status: 200, body: failed, count: 1 });
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({ code: "ProvisioningFailed", step: "apply", resourceId: id });
   });
 
@@ -623,40 +577,40 @@ describe("faults", () => {
     const id = cogId("oai-failed");
     const { ctx, plan } = await planFor(id, T.cog);
     expectChange(plan);
-    const before = sim.getResource(id);
+    const before = env.sim.getResource(id);
     // The simulator runs writes as ARM does (PATCH → 200 + Azure-AsyncOperation); the operation
     // status then reports Failed.
-    sim.addFault({
+    env.sim.addFault({
       method: "GET",
       path: "/operationStatuses/",
       status: 200,
       body: { status: "Failed", error: { code: "InternalError", message: "provisioning failed" } },
       count: -1,
     });
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({ code: "OperationFailed", step: "apply", resourceId: id, retryable: true });
     expect(err.message).toContain("provisioning failed");
     expect(requestsTo(id, "PATCH").length).toBe(1);
     expect(
-      sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" }).length,
+      env.sim.requests({ method: "GET", pathIncludes: "/operationStatuses/" }).length,
     ).toBeGreaterThanOrEqual(1);
-    expect(sim.getResource(id)).toEqual(before);
+    expect(env.sim.getResource(id)).toEqual(before);
   });
 
   it("a long-running operation ending Canceled → RemediationError OperationCanceled at step apply", async () => {
     const id = wsId("ws-canceled");
     const { ctx, plan } = await planFor(id, T.ws);
     expectChange(plan);
-    sim.addFault({
+    env.sim.addFault({
       method: "GET",
       path: "/operationStatuses/",
       status: 200,
       body: { status: "Canceled" },
       count: -1,
     });
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({ code: "OperationCanceled", step: "apply", resourceId: id });
-    expect(pnaOf(sim.getResource(id))).toBe("Enabled");
+    expect(pnaOf(env.sim.getResource(id))).toBe("Enabled");
   });
 
   it.each([
@@ -667,14 +621,14 @@ describe("faults", () => {
     const { ctx, plan } = await planFor(c.id, c.type);
     expectChange(plan);
     expect([200, 202, 204]).toContain(await armDelete(c.id, c.api));
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({ step: "apply", resourceId: c.id, statusCode: 404, retryable: false });
-    expect(sim.getResource(c.id)).toBeUndefined();
+    expect(env.sim.getResource(c.id)).toBeUndefined();
   });
 
   it("a missing resource fails at step read with 404", async () => {
     const id = cogId("does-not-exist");
-    const err = await expectRemediationError(dpna.read(ctxFor(id, T.cog)));
+    const err = await remediationFailure(dpna.read(ctxFor(id, T.cog)));
     expect(err).toMatchObject({ step: "read", resourceId: id, statusCode: 404 });
   });
 
@@ -685,19 +639,22 @@ describe("faults", () => {
     expect(current.state.etag).toBeTruthy();
     expect(plan.data.etag).toBe(current.state.etag);
     // Someone else writes the resource (new etag) before we apply.
-    sim.putResource({ ...sim.getResource(id)!, tags: { model: "gpt-4o", changedBy: "someone-else" } });
-    const err = await expectRemediationError(dpna.apply(plan, ctx));
+    env.sim.putResource({
+      ...env.sim.getResource(id)!,
+      tags: { model: "gpt-4o", changedBy: "someone-else" },
+    });
+    const err = await remediationFailure(dpna.apply(plan, ctx));
     expect(err).toMatchObject({
       code: "PreconditionFailed",
       step: "apply",
       statusCode: 412,
       retryable: true,
     });
-    expect(pnaOf(sim.getResource(id))).toBe("Enabled");
+    expect(pnaOf(env.sim.getResource(id))).toBe("Enabled");
     // A redelivery re-reads and succeeds.
     const { verified } = await remediate(id, T.cog);
     expect(verified.ok).toBe(true);
-    expect(sim.getResource(id)!.tags).toEqual({ model: "gpt-4o", changedBy: "someone-else" });
+    expect(env.sim.getResource(id)!.tags).toEqual({ model: "gpt-4o", changedBy: "someone-else" });
   });
 
   it("verify reports a resource that is still public, and a read failure at step verify", async () => {
@@ -708,8 +665,8 @@ describe("faults", () => {
       ok: false,
       detail: 'properties.publicNetworkAccess is "Enabled", expected "Disabled"',
     });
-    sim.addFault({ method: "GET", path: id, status: 403, count: -1 });
-    const err = await expectRemediationError(dpna.verify(plan, ctx));
+    env.sim.addFault({ method: "GET", path: id, status: 403, count: -1 });
+    const err = await remediationFailure(dpna.verify(plan, ctx));
     expect(err).toMatchObject({ step: "verify", resourceId: id, statusCode: 403 });
   });
 });
@@ -745,11 +702,11 @@ describe("against a simulator that completes writes at once (lro: sync)", () => 
   beforeAll(async () => {
     syncSim = await startAzureSimulator({
       port: 0,
-      tls,
+      tls: env.tls,
       seed: { resources: cases.map((c) => c.res) },
       lro: "sync",
     });
-    syncClients = new AzureClients({ ...clients.settings, armEndpoint: syncSim.url });
+    syncClients = new AzureClients({ ...env.clients.settings, armEndpoint: syncSim.url });
   });
 
   afterAll(async () => {

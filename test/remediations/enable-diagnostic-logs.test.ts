@@ -10,22 +10,15 @@
 import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { armWriteEvent } from "../../dev/arm-event-builder.js";
-import { type ArmResource, type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
-import { RemediationError } from "../../shared/errors.js";
+import type { ArmResource } from "../../dev/azure-sim/index.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { decideLogs, settingView } from "../../shared/remediations/enable-diagnostic-logs/compliance.js";
-import {
-  type DiagnosticLogsData,
-  remediation as edl,
-  KIND,
-} from "../../shared/remediations/enable-diagnostic-logs/kind.js";
-import type { ChangePlan, Plan } from "../../shared/remediations/types.js";
+import { remediation as edl, KIND } from "../../shared/remediations/enable-diagnostic-logs/kind.js";
 import { parseEventGridDelivery } from "../../shared/signals/eventgrid.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+import { expectChange, kindContext, planOnly, remediationFailure, runKind } from "./kind-run.js";
+import { useKindSimulator } from "./kind-sim.js";
 import {
   apimService,
   armSignal,
@@ -102,39 +95,13 @@ const SEED: ArmResource[] = [
   vault(id.kv("kv-flaky")),
 ];
 
-let sim: AzureSimulator;
-let clients: AzureClients;
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED } });
-  clients = simulatorClients(sim, tls);
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
+const env = useKindSimulator(() => ({ resources: SEED }));
 
 const ctxFor = (resourceId: string, type: string, params: unknown = POLICY.params) =>
-  kindContext(edl, armSignal(resourceId, type, SUB), { policy: POLICY, params, clients });
+  kindContext(edl, armSignal(resourceId, type, SUB), { policy: POLICY, params, clients: env.clients });
 
-function expectChange(plan: Plan<DiagnosticLogsData>): asserts plan is ChangePlan<DiagnosticLogsData> {
-  expect(plan.action).toBe("change");
-}
-
-async function planFor(resourceId: string, type: string, params?: unknown) {
-  const ctx = ctxFor(resourceId, type, params);
-  return { ctx, ...(await runKind(edl, ctx, { apply: false })) };
-}
-
-async function failure(p: Promise<unknown>): Promise<RemediationError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RemediationError);
-  return err as RemediationError;
-}
+const planFor = (resourceId: string, type: string, params?: unknown) =>
+  planOnly(edl, ctxFor(resourceId, type, params));
 
 const AUDIT_TO_LAW = { workspaceId: LAW, logs: [{ categoryGroup: "audit", enabled: true }] };
 
@@ -162,13 +129,13 @@ describe("a missing setting is created with one PUT", () => {
       },
     ]);
     expect(run.verified).toEqual({ ok: true });
-    const writes = sim.writes().filter((w) => w.path.toLowerCase().startsWith(c.rid.toLowerCase()));
+    const writes = env.sim.writes().filter((w) => w.path.toLowerCase().startsWith(c.rid.toLowerCase()));
     expect(writes.map((w) => [w.method, w.path, w.apiVersion, w.body])).toEqual([
       ["PUT", setting(c.scope), API, { properties: AUDIT_TO_LAW }],
     ]);
-    expect(sim.getResource(setting(c.scope))!.properties).toMatchObject(AUDIT_TO_LAW);
+    expect(env.sim.getResource(setting(c.scope))!.properties).toMatchObject(AUDIT_TO_LAW);
     // The resource itself is never written.
-    expect(writesTo(sim, c.rid)).toEqual([]);
+    expect(writesTo(env.sim, c.rid)).toEqual([]);
     expect((await planFor(c.rid, c.type)).plan).toEqual({
       action: "noop",
       reason: "diagnostic setting 'driftguard' already sends audit logs to the workspace",
@@ -178,10 +145,10 @@ describe("a missing setting is created with one PUT", () => {
 
 describe("existing settings", () => {
   it("compliant: noop, zero writes", async () => {
-    const before = sim.writes().length;
+    const before = env.sim.writes().length;
     const { plan } = await planFor(id.kv("kv-compliant"), T.kv);
     expect(plan.action).toBe("noop");
-    expect(sim.writes().length).toBe(before);
+    expect(env.sim.writes().length).toBe(before);
   });
 
   it("ours pointing elsewhere and missing a group is corrected; its metrics and other entries stay", async () => {
@@ -194,7 +161,7 @@ describe("existing settings", () => {
     expect(run.verified).toEqual({ ok: true });
     // Written back as read: each entry with the retention policy ARM shows (off).
     const noRetention = { retentionPolicy: { enabled: false, days: 0 } };
-    expect(sim.getResource(setting(rid))!.properties).toEqual({
+    expect(env.sim.getResource(setting(rid))!.properties).toEqual({
       workspaceId: LAW,
       logs: [
         { categoryGroup: "audit", enabled: true, ...noRetention },
@@ -211,16 +178,16 @@ describe("existing settings", () => {
     expect(more.changes).toEqual([
       { path: "diagnosticSettings[driftguard].properties.logs[allLogs].enabled", from: false, to: true },
     ]);
-    expect(writesTo(sim, setting(rid))).toHaveLength(2);
+    expect(writesTo(env.sim, setting(rid))).toHaveLength(2);
   });
 
   it("a foreign setting is left untouched, ours is created beside it", async () => {
     const rid = id.kv("kv-foreign");
-    const foreignBefore = sim.getResource(setting(rid, "ops-team"));
+    const foreignBefore = env.sim.getResource(setting(rid, "ops-team"));
     await runKind(edl, ctxFor(rid, T.kv));
-    expect(sim.getResource(setting(rid, "ops-team"))).toEqual(foreignBefore);
-    expect(writesTo(sim, setting(rid, "ops-team"))).toEqual([]);
-    expect(sim.getResource(setting(rid))!.properties).toMatchObject(AUDIT_TO_LAW);
+    expect(env.sim.getResource(setting(rid, "ops-team"))).toEqual(foreignBefore);
+    expect(writesTo(env.sim, setting(rid, "ops-team"))).toEqual([]);
+    expect(env.sim.getResource(setting(rid))!.properties).toMatchObject(AUDIT_TO_LAW);
   });
 
   it("another setting already sending the groups to the workspace: noop naming it (Azure refuses a duplicate)", async () => {
@@ -229,7 +196,7 @@ describe("existing settings", () => {
       action: "noop",
       reason: "diagnostic setting 'secops' already sends audit logs to the workspace",
     });
-    expect(writesTo(sim, setting(id.kv("kv-covered")))).toEqual([]);
+    expect(writesTo(env.sim, setting(id.kv("kv-covered")))).toEqual([]);
   });
 
   it("the decision is a pure function of the listed settings", () => {
@@ -284,19 +251,19 @@ describe("no ETag: the setting is read again right before the PUT", () => {
     const rid = id.kv("kv-raced");
     const { ctx, plan } = await planFor(rid, T.kv);
     expectChange(plan);
-    sim.putResource(diagnosticSetting(rid, "driftguard", { workspaceId: OTHER_LAW, logs: [] }));
-    sim.clearRequests();
-    const err = await failure(edl.apply(plan, ctx));
+    env.sim.putResource(diagnosticSetting(rid, "driftguard", { workspaceId: OTHER_LAW, logs: [] }));
+    env.sim.clearRequests();
+    const err = await remediationFailure(edl.apply(plan, ctx));
     expect(err).toMatchObject({ code: "ResourceChanged", step: "apply", retryable: true, resourceId: rid });
-    expect(requestsTo(sim, setting(rid)).map((r) => r.method)).toEqual(["GET"]);
+    expect(requestsTo(env.sim, setting(rid)).map((r) => r.method)).toEqual(["GET"]);
     // The redelivery re-plans from the new state: a correction, read-then-PUT.
-    sim.clearRequests();
+    env.sim.clearRequests();
     const again = await runKind(edl, ctxFor(rid, T.kv));
     expect(again.changes!.map((c) => c.path)).toEqual([
       "diagnosticSettings[driftguard].properties.workspaceId",
       "diagnosticSettings[driftguard].properties.logs[audit].enabled",
     ]);
-    expect(requestsTo(sim, setting(rid)).map((r) => r.method)).toEqual(["GET", "PUT", "GET"]);
+    expect(requestsTo(env.sim, setting(rid)).map((r) => r.method)).toEqual(["GET", "PUT", "GET"]);
   });
 });
 
@@ -305,24 +272,24 @@ describe("failures", () => {
     const rid = id.kv("kv-throttled");
     const { ctx, plan } = await planFor(rid, T.kv);
     expectChange(plan);
-    sim.addFault({ method: "PUT", path: setting(rid), status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "PUT", path: setting(rid), status: 429, retryAfter: 1, count: 1 });
     await edl.apply(plan, ctx);
-    expect(requestsTo(sim, setting(rid), "PUT").map((r) => r.status)).toEqual([429, 200]);
+    expect(requestsTo(env.sim, setting(rid), "PUT").map((r) => r.status)).toEqual([429, 200]);
     expect(await edl.verify(plan, ctx)).toEqual({ ok: true });
   });
 
   it("a 503 once on the list recovers; a persistent 500 fails at step read, retryable", async () => {
     const rid = id.kv("kv-flaky");
     const list = `${rid}/providers/Microsoft.Insights/diagnosticSettings`;
-    sim.addFault({ method: "GET", path: `^${list}$`, status: 503, count: 1 });
+    env.sim.addFault({ method: "GET", path: `^${list}$`, status: 503, count: 1 });
     const { plan } = await planFor(rid, T.kv);
     expect(plan.action).toBe("change");
-    sim.addFault({ method: "GET", path: `^${list}$`, status: 500, count: -1 });
+    env.sim.addFault({ method: "GET", path: `^${list}$`, status: 500, count: -1 });
     try {
-      const err = await failure(edl.read(ctxFor(rid, T.kv)));
+      const err = await remediationFailure(edl.read(ctxFor(rid, T.kv)));
       expect(err).toMatchObject({ step: "read", resourceId: rid, statusCode: 500, retryable: true });
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 
@@ -330,19 +297,19 @@ describe("failures", () => {
     const rid = id.kv("kv-forbidden");
     const { ctx, plan } = await planFor(rid, T.kv);
     expectChange(plan);
-    sim.addFault({ method: "PUT", path: setting(rid), status: 403, count: -1 });
+    env.sim.addFault({ method: "PUT", path: setting(rid), status: 403, count: -1 });
     try {
-      const err = await failure(edl.apply(plan, ctx));
+      const err = await remediationFailure(edl.apply(plan, ctx));
       expect(err).toMatchObject({
         step: "apply",
         statusCode: 403,
         code: "AuthorizationFailed",
         retryable: false,
       });
-      expect(requestsTo(sim, setting(rid), "PUT")).toHaveLength(1);
-      expect(sim.getResource(setting(rid))).toBeUndefined();
+      expect(requestsTo(env.sim, setting(rid), "PUT")).toHaveLength(1);
+      expect(env.sim.getResource(setting(rid))).toBeUndefined();
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 
@@ -475,7 +442,7 @@ policies:
   });
 
   async function deleteSetting(rid: string): Promise<number> {
-    const ca = (await loadOrCreateLocalTls()).cert;
+    const ca = h.tls.cert;
     return new Promise<number>((resolve, reject) => {
       const req = https.request(
         new URL(`${setting(rid)}?api-version=${API}`, h.sim.url),

@@ -1,17 +1,20 @@
 /**
  * The shared way remediation tests drive one kind directly (without the pipeline): a context built
  * as the pipeline builds it — params parsed once by the kind's schema, clients limited to the
- * services the kind declares — and read → plan → apply → verify as in enforce mode.
+ * services the kind declares — read → plan → apply → verify as in enforce mode, and the assertions
+ * every kind test makes of a plan or a failure.
  */
-
+import { expect } from "vitest";
 import type { Change } from "../../shared/audit/types.js";
 import { AZURE_SERVICES, type AzureClients } from "../../shared/azure/clients.js";
+import { RemediationError } from "../../shared/errors.js";
 import { type Logger, silentLogger } from "../../shared/log.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import type {
   AnyRemediation,
   AuditHistory,
   AzureService,
+  ChangePlan,
   Current,
   Plan,
   Remediation,
@@ -94,4 +97,24 @@ export async function runKind<P, S, D>(
   const changes = await remediation.apply(plan, ctx);
   const verified = await remediation.verify({ ...plan, changes }, ctx);
   return { current, plan, changes, verified };
+}
+
+/** read → plan only: what the kind would do, with the context it planned in. */
+export async function planOnly<P, S, D>(remediation: Remediation<P, S, D>, ctx: RemediationContext<P>) {
+  return { ctx, ...(await runKind(remediation, ctx, { apply: false })) };
+}
+
+/** Asserts that the kind planned a change (and narrows the plan's type). */
+export function expectChange<D>(plan: Plan<D>): asserts plan is ChangePlan<D> {
+  expect(plan.action).toBe("change");
+}
+
+/** Asserts that `p` fails with a RemediationError, and returns it. */
+export async function remediationFailure(p: Promise<unknown>): Promise<RemediationError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RemediationError);
+  return err as RemediationError;
 }

@@ -4,15 +4,12 @@
  * (blob service properties have no ETag), `requireTag`, transient and permanent failures, and the
  * pipeline's outcomes (remediated, dry-run, approval, opt-out, action limit, failed).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
+import type { Seed } from "../../dev/azure-sim/index.js";
 import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
-  type ModelStorageData,
   paramsSchema,
   remediation as protectModelStorage,
 } from "../../shared/remediations/protect-model-storage/kind.js";
@@ -20,11 +17,9 @@ import {
   isProtected,
   protectionChanges,
 } from "../../shared/remediations/protect-model-storage/protection.js";
-import type { ChangePlan } from "../../shared/remediations/types.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
+import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d1";
 const RG = "rg-models";
@@ -105,50 +100,28 @@ function seed(): Seed {
   };
 }
 
-let eventSeq = 0;
-function writeSignal(resourceId: string): Signal {
-  const n = ++eventSeq;
-  const resourceType = resourceId.toLowerCase().endsWith("/blobservices/default")
-    ? "Microsoft.Storage/storageAccounts/blobServices"
-    : "Microsoft.Storage/storageAccounts";
-  return {
-    source: "eventgrid",
-    type: "Microsoft.Resources.ResourceWriteSuccess",
-    id: `evt-pms-${n}`,
-    dedupeKey: `evt-pms-${n}`,
-    correlationId: `corr-pms-${n}`,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
-    targets: [{ resourceId, resourceType, subscriptionId: SUB }],
-    operationName: `${resourceType}/write`,
-  };
-}
+const writeSignal = writeSignals({
+  prefix: "pms",
+  subscriptionId: SUB,
+  now: NOW,
+  typeOf: (resourceId) =>
+    resourceId.toLowerCase().endsWith("/blobservices/default")
+      ? "Microsoft.Storage/storageAccounts/blobServices"
+      : "Microsoft.Storage/storageAccounts",
+});
 
-let sim: AzureSimulator;
-let clients: AzureClients;
-let baseSeq = 0;
+const env = useKindSimulator(seed, { resetEachTest: true });
+const { since, writes } = env;
 
 const ctxFor = (resourceId: string, params: Record<string, unknown> = {}) =>
-  kindContext(protectModelStorage, writeSignal(resourceId), { policy: POLICY, params, clients, now: NOW });
+  kindContext(protectModelStorage, writeSignal(resourceId), {
+    policy: POLICY,
+    params,
+    clients: env.clients,
+    now: NOW,
+  });
 
-const props = (name: string) => sim.getResource(blobId(name))?.properties as Record<string, unknown>;
-const since = () => sim.requests().filter((r) => r.seq > baseSeq);
-const writes = () => sim.writes().filter((w) => w.seq > baseSeq);
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-  clients = simulatorClients(sim, tls);
-});
-afterAll(async () => {
-  await sim?.close();
-});
-beforeEach(() => {
-  sim.clearFaults();
-  for (const r of seed().resources!) sim.putResource(structuredClone(r));
-  baseSeq = sim.requests().at(-1)?.seq ?? 0;
-});
+const props = (name: string) => env.sim.getResource(blobId(name))?.properties as Record<string, unknown>;
 
 describe("the protection rules (pure)", () => {
   it("raises 7 days to 30, keeps 90, enables what is off and keeps a longer disabled retention", () => {
@@ -303,11 +276,10 @@ describe("protect-model-storage against the simulator", () => {
   });
 
   it("a change between plan and write (no ETag to catch it): the re-read sees it, nothing is written", async () => {
-    const ctx = ctxFor(blobId("stmodels"));
-    const current = await protectModelStorage.read(ctx);
-    const plan = (await protectModelStorage.plan(current, ctx)) as ChangePlan<ModelStorageData>;
+    const { ctx, plan } = await planOnly(protectModelStorage, ctxFor(blobId("stmodels")));
+    expectChange(plan);
     // A person turns versioning on meanwhile.
-    sim.putResource(
+    env.sim.putResource(
       blobService("stmodels", {
         cors: CORS,
         isVersioningEnabled: true,
@@ -326,8 +298,8 @@ describe("protect-model-storage against the simulator", () => {
   });
 
   it("transient: 429 with Retry-After and a 500 on the PUT are retried; the write lands once", async () => {
-    sim.addFault({ method: "PUT", path: "/blobServices/default", status: 429, retryAfter: 0 });
-    sim.addFault({ method: "PUT", path: "/blobServices/default", status: 500 });
+    env.sim.addFault({ method: "PUT", path: "/blobServices/default", status: 429, retryAfter: 0 });
+    env.sim.addFault({ method: "PUT", path: "/blobServices/default", status: 500 });
     const { verified } = await runKind(protectModelStorage, ctxFor(blobId("stmodels")));
     expect(verified).toEqual({ ok: true });
     const puts = since().filter((r) => r.method === "PUT");
@@ -337,8 +309,8 @@ describe("protect-model-storage against the simulator", () => {
 
   it("permanent: a 403 on the PUT fails at step apply, not retryable; a 400 too", async () => {
     for (const status of [403, 400]) {
-      sim.clearFaults();
-      sim.addFault({ method: "PUT", path: "/blobServices/default", status, count: -1 });
+      env.sim.clearFaults();
+      env.sim.addFault({ method: "PUT", path: "/blobServices/default", status, count: -1 });
       const ctx = ctxFor(blobId("stmodels"));
       const err = await runKind(protectModelStorage, ctx).catch((e: unknown) => e);
       expect(err).toMatchObject({ step: "apply", retryable: false, statusCode: status });
@@ -360,20 +332,7 @@ describe("protect-model-storage against the simulator", () => {
 });
 
 describe("protect-model-storage through the pipeline", () => {
-  let h: Harness | undefined;
-  afterAll(async () => {
-    await h?.close();
-  });
-  async function fresh(policy: Partial<Policy> = {}, mode?: "enforce" | "dry-run") {
-    await h?.close();
-    h = await startHarness({
-      seed: seed(),
-      policies: { version: 1, policies: [{ ...POLICY, ...policy }] },
-      now: NOW,
-      ...(mode ? { mode } : {}),
-    });
-    return h;
-  }
+  const fresh = useFreshHarness(seed, POLICY, NOW);
 
   it("enforce: one `remediated` record holding only this kind's fields; the next event is compliant", async () => {
     const hh = await fresh();

@@ -3,10 +3,8 @@
  * API gets `subscriptionRequired: true` with If-Match, `allowApis` stay open, 412 on a concurrent
  * change, transient and permanent failures, and the pipeline's outcomes (approval as shipped).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
+import type { Seed } from "../../dev/azure-sim/index.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
 import {
@@ -16,10 +14,9 @@ import {
   remediation as requireApiSubscription,
 } from "../../shared/remediations/require-api-subscription/kind.js";
 import type { ChangePlan } from "../../shared/remediations/types.js";
-import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
+import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d2";
 const RG = "rg-apim";
@@ -76,47 +73,26 @@ function seed(): Seed {
   };
 }
 
-let eventSeq = 0;
-function writeSignal(resourceId: string): Signal {
-  const n = ++eventSeq;
-  return {
-    source: "eventgrid",
-    type: "Microsoft.Resources.ResourceWriteSuccess",
-    id: `evt-api-${n}`,
-    dedupeKey: `evt-api-${n}`,
-    correlationId: `corr-api-${n}`,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { eventGrid: "Microsoft.Resources.ResourceWriteSuccess" },
-    targets: [{ resourceId, resourceType: "Microsoft.ApiManagement/service/apis", subscriptionId: SUB }],
-    operationName: "Microsoft.ApiManagement/service/apis/write",
-  };
-}
+const writeSignal = writeSignals({
+  prefix: "api",
+  subscriptionId: SUB,
+  now: NOW,
+  typeOf: () => "Microsoft.ApiManagement/service/apis",
+});
 
-let sim: AzureSimulator;
-let clients: AzureClients;
-let baseSeq = 0;
+const env = useKindSimulator(seed, { resetEachTest: true });
+const { since, writes } = env;
 
 const ctxFor = (resourceId: string, params: Record<string, unknown> = {}) =>
-  kindContext(requireApiSubscription, writeSignal(resourceId), { policy: POLICY, params, clients, now: NOW });
+  kindContext(requireApiSubscription, writeSignal(resourceId), {
+    policy: POLICY,
+    params,
+    clients: env.clients,
+    now: NOW,
+  });
 const required = (name: string, svc = SVC) =>
-  (sim.getResource(apiId(name, svc))!.properties as { subscriptionRequired?: boolean }).subscriptionRequired;
-const since = () => sim.requests().filter((r) => r.seq > baseSeq);
-const writes = () => sim.writes().filter((w) => w.seq > baseSeq);
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-  clients = simulatorClients(sim, tls);
-});
-afterAll(async () => {
-  await sim?.close();
-});
-beforeEach(() => {
-  sim.clearFaults();
-  for (const r of seed().resources!) sim.putResource(structuredClone(r));
-  baseSeq = sim.requests().at(-1)?.seq ?? 0;
-});
+  (env.sim.getResource(apiId(name, svc))!.properties as { subscriptionRequired?: boolean })
+    .subscriptionRequired;
 
 describe("require-api-subscription: rules and params", () => {
   it("an API is compliant when it requires a key (absent = APIM's default) or is allowed open", () => {
@@ -159,7 +135,7 @@ describe("require-api-subscription against the simulator", () => {
     expect(get?.apiVersion).toBeTruthy();
     expect(required("chat")).toBe(true);
     // Nothing else of the API changed.
-    expect(sim.getResource(apiId("chat"))?.properties).toMatchObject({
+    expect(env.sim.getResource(apiId("chat"))?.properties).toMatchObject({
       path: "chat",
       serviceUrl: "https://oai.example/chat",
     });
@@ -186,38 +162,32 @@ describe("require-api-subscription against the simulator", () => {
   });
 
   it("412: another writer changed the API (ETag only) → re-read, PATCH again with the new ETag", async () => {
-    const ctx = ctxFor(apiId("chat"));
-    const plan = (await requireApiSubscription.plan(
-      await requireApiSubscription.read(ctx),
-      ctx,
-    )) as ChangePlan<ApiData>;
-    const apim = clients.apiManagement(SUB).api;
+    const { ctx, plan } = await planOnly(requireApiSubscription, ctxFor(apiId("chat")));
+    expectChange(plan);
+    const apim = env.clients.apiManagement(SUB).api;
     const got = await apim.get(RG, SVC, "chat");
     await apim.update(RG, SVC, "chat", got.eTag!, { description: "edited by the API team" });
-    baseSeq = sim.requests().at(-1)!.seq;
+    env.mark();
     await requireApiSubscription.apply(plan, ctx);
     const patches = since().filter((r) => r.method === "PATCH");
     expect(patches.map((p) => p.status)).toEqual([412, 200]);
     expect(patches[0]!.headers["if-match"]).toBe(plan.data.etag);
     expect(patches[1]!.headers["if-match"]).not.toBe(plan.data.etag);
     expect(await requireApiSubscription.verify(plan, ctx)).toEqual({ ok: true });
-    expect(sim.getResource(apiId("chat"))?.properties).toMatchObject({
+    expect(env.sim.getResource(apiId("chat"))?.properties).toMatchObject({
       subscriptionRequired: true,
       description: "edited by the API team",
     });
   });
 
   it("412 where the other writer closed it themselves → ConcurrentChange, no second PATCH", async () => {
-    const ctx = ctxFor(apiId("chat"));
-    const plan = (await requireApiSubscription.plan(
-      await requireApiSubscription.read(ctx),
-      ctx,
-    )) as ChangePlan<ApiData>;
-    const apim = clients.apiManagement(SUB).api;
+    const { ctx, plan } = await planOnly(requireApiSubscription, ctxFor(apiId("chat")));
+    expectChange(plan);
+    const apim = env.clients.apiManagement(SUB).api;
     await apim.update(RG, SVC, "chat", (await apim.get(RG, SVC, "chat")).eTag!, {
       subscriptionRequired: true,
     });
-    baseSeq = sim.requests().at(-1)!.seq;
+    env.mark();
     await expect(requireApiSubscription.apply(plan, ctx)).rejects.toMatchObject({
       code: "ConcurrentChange",
       step: "apply",
@@ -231,8 +201,8 @@ describe("require-api-subscription against the simulator", () => {
   });
 
   it("transient 429 (Retry-After) and 500 are retried by the client; permanent 403/400 fail at apply", async () => {
-    sim.addFault({ method: "PATCH", path: "/apis/chat", status: 429, retryAfter: 0 });
-    sim.addFault({ method: "PATCH", path: "/apis/chat", status: 500 });
+    env.sim.addFault({ method: "PATCH", path: "/apis/chat", status: 429, retryAfter: 0 });
+    env.sim.addFault({ method: "PATCH", path: "/apis/chat", status: 500 });
     const { verified } = await runKind(requireApiSubscription, ctxFor(apiId("chat")));
     expect(verified).toEqual({ ok: true });
     expect(
@@ -242,9 +212,9 @@ describe("require-api-subscription against the simulator", () => {
     ).toEqual([429, 500, 200]);
 
     for (const status of [403, 400]) {
-      sim.putResource(api("chat", false));
-      sim.clearFaults();
-      sim.addFault({ method: "PATCH", path: "/apis/chat", status, count: -1 });
+      env.sim.putResource(api("chat", false));
+      env.sim.clearFaults();
+      env.sim.addFault({ method: "PATCH", path: "/apis/chat", status, count: -1 });
       const err = await runKind(requireApiSubscription, ctxFor(apiId("chat"))).catch((e: unknown) => e);
       expect(err).toMatchObject({ step: "apply", retryable: false, statusCode: status });
       expect(required("chat")).toBe(false);
@@ -252,7 +222,7 @@ describe("require-api-subscription against the simulator", () => {
   });
 
   it("a transient failure reading the API fails at step read, retryable", async () => {
-    sim.addFault({ method: "GET", path: "/apis/chat", status: 503, count: -1 });
+    env.sim.addFault({ method: "GET", path: "/apis/chat", status: 503, count: -1 });
     await expect(requireApiSubscription.read(ctxFor(apiId("chat")))).rejects.toMatchObject({
       step: "read",
       retryable: true,
@@ -261,20 +231,7 @@ describe("require-api-subscription against the simulator", () => {
 });
 
 describe("require-api-subscription through the pipeline", () => {
-  let h: Harness | undefined;
-  afterAll(async () => {
-    await h?.close();
-  });
-  async function fresh(policy: Partial<Policy> = {}, mode?: "enforce" | "dry-run") {
-    await h?.close();
-    h = await startHarness({
-      seed: seed(),
-      policies: { version: 1, policies: [{ ...POLICY, ...policy }] },
-      now: NOW,
-      ...(mode ? { mode } : {}),
-    });
-    return h;
-  }
+  const fresh = useFreshHarness(seed, POLICY, NOW);
 
   it("approval (as shipped): pending-approval naming the change; nothing written", async () => {
     const hh = await fresh({ mode: "approval" });

@@ -7,24 +7,16 @@
  * pipeline: enforce (the shipped mode), approval, opt-out, dry-run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
-import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   cosmosTransportChanges,
   siteTransportChanges,
   storageTransportChanges,
 } from "../../shared/remediations/require-secure-transport/compliance.js";
-import {
-  KIND,
-  remediation as rst,
-  type TransportData,
-} from "../../shared/remediations/require-secure-transport/kind.js";
-import type { ChangePlan, Plan } from "../../shared/remediations/types.js";
-import { type Harness, simulatorClients, startHarness } from "../helpers/harness.js";
-import { kindContext, runKind } from "./kind-run.js";
+import { KIND, remediation as rst } from "../../shared/remediations/require-secure-transport/kind.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+import { expectChange, kindContext, planOnly, remediationFailure, runKind } from "./kind-run.js";
+import { useKindSimulator } from "./kind-sim.js";
 import {
   armSignal,
   cosmos,
@@ -77,41 +69,15 @@ const SEED = [
   webConfig(id.site("func-badconfig"), "1.0"),
 ];
 
-let sim: AzureSimulator;
-let clients: AzureClients;
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: { resources: SEED } });
-  clients = simulatorClients(sim, tls);
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
+const env = useKindSimulator(() => ({ resources: SEED }));
 
 const ctxFor = (resourceId: string, type: string, params: unknown = POLICY.params) =>
-  kindContext(rst, armSignal(resourceId, type, SUB), { policy: POLICY, params, clients });
+  kindContext(rst, armSignal(resourceId, type, SUB), { policy: POLICY, params, clients: env.clients });
 
-function expectChange(plan: Plan<TransportData>): asserts plan is ChangePlan<TransportData> {
-  expect(plan.action).toBe("change");
-}
+const planFor = (resourceId: string, type: string, params?: unknown) =>
+  planOnly(rst, ctxFor(resourceId, type, params));
 
-async function planFor(resourceId: string, type: string, params?: unknown) {
-  const ctx = ctxFor(resourceId, type, params);
-  return { ctx, ...(await runKind(rst, ctx, { apply: false })) };
-}
-
-async function failure(p: Promise<unknown>): Promise<RemediationError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(RemediationError);
-  return err as RemediationError;
-}
-
-const props = (resourceId: string) => sim.getResource(resourceId)!.properties!;
+const props = (resourceId: string) => env.sim.getResource(resourceId)!.properties!;
 
 describe("drifted → one write per resource, then verified", () => {
   it("Storage: HTTPS only and TLS1_0 → TLS1_2 in one PATCH", async () => {
@@ -122,7 +88,7 @@ describe("drifted → one write per resource, then verified", () => {
       { path: "properties.minimumTlsVersion", from: "TLS1_0", to: "TLS1_2" },
     ]);
     expect(run.verified).toEqual({ ok: true });
-    const writes = writesTo(sim, rid);
+    const writes = writesTo(env.sim, rid);
     expect(writes.map((w) => [w.method, w.apiVersion])).toEqual([["PATCH", "2025-08-01"]]);
     expect(writes[0]!.body).toEqual({
       properties: { supportsHttpsTrafficOnly: true, minimumTlsVersion: "TLS1_2" },
@@ -134,7 +100,7 @@ describe("drifted → one write per resource, then verified", () => {
     const rid = id.st("sthttponly");
     const run = await runKind(rst, ctxFor(rid, T.st));
     expect(run.changes).toEqual([{ path: "properties.supportsHttpsTrafficOnly", from: false, to: true }]);
-    expect(writesTo(sim, rid)[0]!.body).toEqual({
+    expect(writesTo(env.sim, rid)[0]!.body).toEqual({
       properties: { supportsHttpsTrafficOnly: true, minimumTlsVersion: "TLS1_3" },
     });
     expect(props(rid)).toMatchObject({ supportsHttpsTrafficOnly: true, minimumTlsVersion: "TLS1_3" });
@@ -142,12 +108,14 @@ describe("drifted → one write per resource, then verified", () => {
 
   it("Cosmos DB: Tls → Tls12, a long-running PATCH polled to its end", async () => {
     const rid = id.cosmos("cosmos-old");
-    sim.clearRequests();
+    env.sim.clearRequests();
     const run = await runKind(rst, ctxFor(rid, T.cosmos));
     expect(run.changes).toEqual([{ path: "properties.minimalTlsVersion", from: "Tls", to: "Tls12" }]);
     expect(run.verified).toEqual({ ok: true });
-    expect(writesTo(sim, rid).map((w) => w.body)).toEqual([{ properties: { minimalTlsVersion: "Tls12" } }]);
-    expect(sim.requests({ pathIncludes: "/operationStatuses/" }).length).toBeGreaterThanOrEqual(2);
+    expect(writesTo(env.sim, rid).map((w) => w.body)).toEqual([
+      { properties: { minimalTlsVersion: "Tls12" } },
+    ]);
+    expect(env.sim.requests({ pathIncludes: "/operationStatuses/" }).length).toBeGreaterThanOrEqual(2);
     expect(props(rid).minimalTlsVersion).toBe("Tls12");
   });
 
@@ -159,10 +127,10 @@ describe("drifted → one write per resource, then verified", () => {
       { path: "properties.siteConfig.minTlsVersion", from: "1.0", to: "1.2" },
     ]);
     expect(run.verified).toEqual({ ok: true });
-    expect(writesTo(sim, rid).map((w) => [w.method, w.body, w.apiVersion])).toEqual([
+    expect(writesTo(env.sim, rid).map((w) => [w.method, w.body, w.apiVersion])).toEqual([
       ["PATCH", { properties: { httpsOnly: true } }, "2025-05-01"],
     ]);
-    expect(writesTo(sim, `${rid}/config/web`).map((w) => [w.method, w.body])).toEqual([
+    expect(writesTo(env.sim, `${rid}/config/web`).map((w) => [w.method, w.body])).toEqual([
       ["PATCH", { properties: { minTlsVersion: "1.2" } }],
     ]);
     expect(props(rid).httpsOnly).toBe(true);
@@ -173,8 +141,8 @@ describe("drifted → one write per resource, then verified", () => {
     const rid = id.site("func-tlsonly");
     const run = await runKind(rst, ctxFor(rid, T.site));
     expect(run.changes).toEqual([{ path: "properties.siteConfig.minTlsVersion", from: "1.1", to: "1.2" }]);
-    expect(writesTo(sim, rid)).toEqual([]);
-    expect(writesTo(sim, `${rid}/config/web`)).toHaveLength(1);
+    expect(writesTo(env.sim, rid)).toEqual([]);
+    expect(writesTo(env.sim, `${rid}/config/web`)).toHaveLength(1);
   });
 });
 
@@ -189,13 +157,13 @@ describe("compliant or higher: noop, zero writes, never lowered", () => {
     { type: T.site, rid: id.site("func-good"), params: { minimumTlsVersion: "1.3" } },
     { type: T.site, rid: id.site("func-default"), params: { minimumTlsVersion: "1.2" } },
   ])("$type $rid under a $params.minimumTlsVersion floor", async (c) => {
-    const before = sim.writes().length;
+    const before = env.sim.writes().length;
     const { plan } = await planFor(c.rid, c.type, c.params);
     expect(plan).toEqual({
       action: "noop",
       reason: `HTTPS only and TLS ${c.params.minimumTlsVersion} or newer already required`,
     });
-    expect(sim.writes().length).toBe(before);
+    expect(env.sim.writes().length).toBe(before);
   });
 
   it("a 1.3 floor raises TLS1_2 to TLS1_3", async () => {
@@ -240,19 +208,19 @@ describe("no ETag: a fresh read right before each write", () => {
     const rid = id.site("func-raced");
     const { ctx, plan } = await planFor(rid, T.site);
     expectChange(plan);
-    sim.putResource(webConfig(rid, "1.1"));
-    sim.clearRequests();
-    const err = await failure(rst.apply(plan, ctx));
+    env.sim.putResource(webConfig(rid, "1.1"));
+    env.sim.clearRequests();
+    const err = await remediationFailure(rst.apply(plan, ctx));
     expect(err).toMatchObject({ code: "ResourceChanged", step: "apply", retryable: true, resourceId: rid });
-    expect(sim.writes()).toEqual([]);
+    expect(env.sim.writes()).toEqual([]);
     expect(props(`${rid}/config/web`).minTlsVersion).toBe("1.1");
 
     const fresh = await planFor(rid, T.site);
     expectChange(fresh.plan);
-    sim.clearRequests();
+    env.sim.clearRequests();
     await rst.apply(fresh.plan, fresh.ctx);
-    expect(requestsTo(sim, `${rid}/config/web`).map((r) => r.method)).toEqual(["GET", "PATCH"]);
-    expect(requestsTo(sim, `${rid}/config/web`, "PATCH")[0]!.headers["if-match"]).toBeUndefined();
+    expect(requestsTo(env.sim, `${rid}/config/web`).map((r) => r.method)).toEqual(["GET", "PATCH"]);
+    expect(requestsTo(env.sim, `${rid}/config/web`, "PATCH")[0]!.headers["if-match"]).toBeUndefined();
     expect(props(`${rid}/config/web`).minTlsVersion).toBe("1.2");
   });
 
@@ -260,13 +228,13 @@ describe("no ETag: a fresh read right before each write", () => {
     const rid = id.st("straced");
     const { ctx, plan } = await planFor(rid, T.st);
     expectChange(plan);
-    sim.putResource({
-      ...sim.getResource(rid)!,
+    env.sim.putResource({
+      ...env.sim.getResource(rid)!,
       properties: { ...props(rid), supportsHttpsTrafficOnly: true },
     });
-    const err = await failure(rst.apply(plan, ctx));
+    const err = await remediationFailure(rst.apply(plan, ctx));
     expect(err).toMatchObject({ code: "ResourceChanged", retryable: true });
-    expect(writesTo(sim, rid)).toEqual([]);
+    expect(writesTo(env.sim, rid)).toEqual([]);
   });
 });
 
@@ -275,9 +243,9 @@ describe("failures", () => {
     const rid = id.site("func-throttled");
     const { ctx, plan } = await planFor(rid, T.site);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: `^${rid}$`, status: 429, retryAfter: 1, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: `^${rid}$`, status: 429, retryAfter: 1, count: 1 });
     await rst.apply(plan, ctx);
-    expect(requestsTo(sim, rid, "PATCH").map((r) => r.status)).toEqual([429, 200]);
+    expect(requestsTo(env.sim, rid, "PATCH").map((r) => r.status)).toEqual([429, 200]);
     expect(props(rid).httpsOnly).toBe(true);
   });
 
@@ -285,9 +253,9 @@ describe("failures", () => {
     const rid = id.cosmos("cosmos-flaky");
     const { ctx, plan } = await planFor(rid, T.cosmos);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: rid, status: 503, count: 1 });
+    env.sim.addFault({ method: "PATCH", path: rid, status: 503, count: 1 });
     await rst.apply(plan, ctx);
-    expect(requestsTo(sim, rid, "PATCH").map((r) => r.status)).toEqual([503, 200]);
+    expect(requestsTo(env.sim, rid, "PATCH").map((r) => r.status)).toEqual([503, 200]);
     expect(props(rid).minimalTlsVersion).toBe("Tls12");
   });
 
@@ -309,9 +277,9 @@ describe("failures", () => {
   ])("a permanent $status → RemediationError at step apply, not retried", async (c) => {
     const { ctx, plan } = await planFor(c.rid, c.type);
     expectChange(plan);
-    sim.addFault({ method: "PATCH", path: c.path, status: c.status, count: -1 });
+    env.sim.addFault({ method: "PATCH", path: c.path, status: c.status, count: -1 });
     try {
-      const err = await failure(rst.apply(plan, ctx));
+      const err = await remediationFailure(rst.apply(plan, ctx));
       expect(err).toMatchObject({
         step: "apply",
         resourceId: c.rid,
@@ -319,20 +287,20 @@ describe("failures", () => {
         code: c.code,
         retryable: false,
       });
-      expect(requestsTo(sim, c.path, "PATCH")).toHaveLength(1);
+      expect(requestsTo(env.sim, c.path, "PATCH")).toHaveLength(1);
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 
   it("a read failure names step read; a 5xx there is retryable", async () => {
     const rid = id.site("func-good");
-    sim.addFault({ method: "GET", path: `${rid}/config/web`, status: 502, count: -1 });
+    env.sim.addFault({ method: "GET", path: `${rid}/config/web`, status: 502, count: -1 });
     try {
-      const err = await failure(rst.read(ctxFor(rid, T.site)));
+      const err = await remediationFailure(rst.read(ctxFor(rid, T.site)));
       expect(err).toMatchObject({ step: "read", resourceId: rid, statusCode: 502, retryable: true });
     } finally {
-      sim.clearFaults();
+      env.sim.clearFaults();
     }
   });
 });

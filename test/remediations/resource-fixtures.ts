@@ -33,102 +33,85 @@ export function ids(sub: string, rg: string) {
 const omitUndefined = (o: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-export function cognitive(
-  id: string,
-  props: Record<string, unknown> = {},
-  tags: Record<string, string> = {},
-): ArmResource {
-  const name = id.split("/").pop()!;
-  return {
-    id,
-    name,
-    type: T.cog,
-    location: "swedencentral",
-    kind: "OpenAI",
-    sku: { name: "S0" },
-    tags: { model: "gpt-4o", ...tags },
-    properties: omitUndefined({
-      customSubDomainName: name,
-      endpoint: `https://${name}.openai.azure.com/`,
-      publicNetworkAccess: "Disabled",
-      ...props,
-    }),
+/**
+ * A builder of one type's fixtures: `(id, props, tags)` → the resource as ARM shows it, its name the
+ * ID's last segment, `tags` over the type's default tags and `props` over its default properties
+ * (a property given as `undefined` is left out).
+ */
+function fixture(
+  type: string,
+  shape: Omit<ArmResource, "id" | "name" | "type" | "tags" | "properties">,
+  defaultTags: Record<string, string>,
+  defaultProps: (name: string) => Record<string, unknown>,
+) {
+  return (
+    id: string,
+    props: Record<string, unknown> = {},
+    tags: Record<string, string> = {},
+  ): ArmResource => {
+    const name = id.split("/").pop()!;
+    return {
+      id,
+      name,
+      type,
+      ...shape,
+      tags: { ...defaultTags, ...tags },
+      properties: omitUndefined({ ...defaultProps(name), ...props }),
+    };
   };
 }
 
-export function storage(
-  id: string,
-  props: Record<string, unknown> = {},
-  tags: Record<string, string> = {},
-): ArmResource {
-  return {
-    id,
-    name: id.split("/").pop()!,
-    type: T.st,
-    location: "westeurope",
-    kind: "StorageV2",
-    sku: { name: "Standard_LRS", tier: "Standard" },
-    tags: { data: "training", ...tags },
-    properties: omitUndefined({
-      publicNetworkAccess: "Disabled",
-      allowBlobPublicAccess: false,
-      networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
-      ...props,
-    }),
-  };
-}
+export const cognitive = fixture(
+  T.cog,
+  { location: "swedencentral", kind: "OpenAI", sku: { name: "S0" } },
+  { model: "gpt-4o" },
+  (name) => ({
+    customSubDomainName: name,
+    endpoint: `https://${name}.openai.azure.com/`,
+    publicNetworkAccess: "Disabled",
+  }),
+);
 
-export function cosmos(
-  id: string,
-  props: Record<string, unknown> = {},
-  tags: Record<string, string> = {},
-): ArmResource {
-  const name = id.split("/").pop()!;
-  return {
-    id,
-    name,
-    type: T.cosmos,
-    location: "westeurope",
-    kind: "GlobalDocumentDB",
-    tags: { app: "chat-history", ...tags },
-    properties: omitUndefined({
-      documentEndpoint: `https://${name}.documents.azure.com:443/`,
-      databaseAccountOfferType: "Standard",
-      consistencyPolicy: {
-        defaultConsistencyLevel: "Session",
-        maxIntervalInSeconds: 5,
-        maxStalenessPrefix: 100,
-      },
-      locations: [{ locationName: "West Europe", failoverPriority: 0, isZoneRedundant: false }],
-      publicNetworkAccess: "Disabled",
-      ...props,
-    }),
-  };
-}
+export const storage = fixture(
+  T.st,
+  { location: "westeurope", kind: "StorageV2", sku: { name: "Standard_LRS", tier: "Standard" } },
+  { data: "training" },
+  () => ({
+    publicNetworkAccess: "Disabled",
+    allowBlobPublicAccess: false,
+    networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
+  }),
+);
 
-export function site(
-  id: string,
-  props: Record<string, unknown> = {},
-  tags: Record<string, string> = {},
-): ArmResource {
-  const name = id.split("/").pop()!;
-  return {
-    id,
-    name,
-    type: T.site,
-    location: "westeurope",
-    kind: "functionapp,linux",
-    tags: { app: "inference-gateway", ...tags },
-    properties: omitUndefined({
-      state: "Running",
-      hostNames: [`${name}.azurewebsites.net`],
-      enabled: true,
-      reserved: true,
-      clientAffinityEnabled: false,
-      ...props,
-    }),
-  };
-}
+export const cosmos = fixture(
+  T.cosmos,
+  { location: "westeurope", kind: "GlobalDocumentDB" },
+  { app: "chat-history" },
+  (name) => ({
+    documentEndpoint: `https://${name}.documents.azure.com:443/`,
+    databaseAccountOfferType: "Standard",
+    consistencyPolicy: {
+      defaultConsistencyLevel: "Session",
+      maxIntervalInSeconds: 5,
+      maxStalenessPrefix: 100,
+    },
+    locations: [{ locationName: "West Europe", failoverPriority: 0, isZoneRedundant: false }],
+    publicNetworkAccess: "Disabled",
+  }),
+);
+
+export const site = fixture(
+  T.site,
+  { location: "westeurope", kind: "functionapp,linux" },
+  { app: "inference-gateway" },
+  (name) => ({
+    state: "Running",
+    hostNames: [`${name}.azurewebsites.net`],
+    enabled: true,
+    reserved: true,
+    clientAffinityEnabled: false,
+  }),
+);
 
 /** A site's `…/config/web` with the given TLS floor. */
 export function webConfig(siteId: string, minTlsVersion: string | undefined): ArmResource {

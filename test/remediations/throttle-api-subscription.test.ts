@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
+import type { Seed } from "../../dev/azure-sim/index.js";
 import type { AuditQuery, AuditRecord, Outcome } from "../../shared/audit/types.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
 import { RemediationError } from "../../shared/errors.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import { builtinRegistry } from "../../shared/remediations/index.js";
@@ -24,8 +22,9 @@ import {
 import type { AuditHistory, ChangePlan, RemediationContext } from "../../shared/remediations/types.js";
 import { parseResourceId } from "../../shared/resource-id.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, ManualClock, simulatorClients, startHarness } from "../helpers/harness.js";
+import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
 import { kindContext, runKind } from "./kind-run.js";
+import { alertSignals, useKindSimulator } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000aa";
 const RG = "rg-ai";
@@ -93,31 +92,15 @@ function seed(): Seed {
   };
 }
 
-function alertSignal(
-  condition: "Fired" | "Resolved",
-  dimensions: Record<string, string>,
-  target = SVC_ID,
-): Signal {
-  const id = `alert-${Math.random().toString(36).slice(2)}`;
-  return {
-    source: "monitor",
-    type: `alert.${condition}`,
-    id,
-    dedupeKey: `${id}|${condition}`,
-    correlationId: id,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { alert: "apim-token-abuse", condition },
-    targets: [{ resourceId: target, resourceType: "Microsoft.ApiManagement/service", subscriptionId: SUB }],
-    alert: {
-      alertId: id,
-      ruleName: "apim-token-abuse",
-      condition,
-      firedAt: "2030-03-01T09:58:00.000Z",
-      dimensions,
-    },
-  };
-}
+const alerts = alertSignals({
+  rule: "apim-token-abuse",
+  subscriptionId: SUB,
+  resourceType: "Microsoft.ApiManagement/service",
+  now: NOW,
+  firedAt: "2030-03-01T09:58:00.000Z",
+});
+const alertSignal = (condition: "Fired" | "Resolved", dimensions: Record<string, string>, target = SVC_ID) =>
+  alerts(condition, target, dimensions);
 
 /** In-memory audit history with the store's query semantics: filters, newest first, paging. */
 class FakeHistory implements AuditHistory {
@@ -167,8 +150,7 @@ class FakeHistory implements AuditHistory {
   }
 }
 
-let sim: AzureSimulator;
-let clients: AzureClients;
+const env = useKindSimulator(seed);
 let history: FakeHistory;
 
 function ctxFor(
@@ -178,48 +160,35 @@ function ctxFor(
   return kindContext(throttleApiSubscription, signal, {
     policy: opts.policy ?? POLICY,
     params: opts.params,
-    clients,
+    clients: env.clients,
     history,
     now: opts.now ?? NOW,
   });
 }
 
 function stateOf(sid: string, svc = SVC_ID) {
-  const r = sim.getResource(subId(sid, svc));
+  const r = env.sim.getResource(subId(sid, svc));
   return r?.properties as { state: string; stateComment?: string } | undefined;
 }
 
 /** Writes to APIM subscriptions that reached the simulator's handler and succeeded, since the test began. */
 function subWrites(sid?: string) {
-  return sim
+  return env
     .writes()
     .filter(
       (w) =>
-        w.seq > baseSeq &&
         w.status < 300 &&
         w.path.toLowerCase().includes(sid ? `/subscriptions/${sid}` : "microsoft.apimanagement"),
     );
 }
 
-let baseSeq = 0;
-
-beforeAll(async () => {
-  const tls = await loadOrCreateLocalTls();
-  sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-  clients = simulatorClients(sim, tls);
-});
-
-afterAll(async () => {
-  await sim?.close();
-});
-
 beforeEach(() => {
   history = new FakeHistory();
-  sim.clearFaults();
-  baseSeq = sim.requests().at(-1)?.seq ?? 0;
+  env.sim.clearFaults();
+  env.mark();
   // Fresh state for the three seeded subscriptions.
   for (const r of seed().resources!) {
-    if (r.type === "Microsoft.ApiManagement/service/subscriptions") sim.putResource(structuredClone(r));
+    if (r.type === "Microsoft.ApiManagement/service/subscriptions") env.sim.putResource(structuredClone(r));
   }
 });
 
@@ -300,7 +269,7 @@ describe("resolving the APIM subscription from the dimension value", () => {
 describe("Fired: suspend the named subscription", () => {
   it("suspends team-a-key with If-Match on the current ETag and a stateComment; others untouched", async () => {
     const ctx = ctxFor(alertSignal("Fired", { apimsubscriptionid: "team-a-key", ApiName: "chat" }));
-    const before = sim.requests().length;
+    const before = env.sim.requests().length;
     const { current, plan, verified } = await runKind(throttleApiSubscription, ctx);
     expect(current.tags).toEqual({ team: "ai-platform" });
     expect(plan.action).toBe("change");
@@ -312,7 +281,7 @@ describe("Fired: suspend the named subscription", () => {
     expect(verified).toEqual({ ok: true });
 
     // The PATCH carried If-Match = the ETag the GET returned.
-    const reqs = sim.requests().slice(before);
+    const reqs = env.sim.requests().slice(before);
     const get = reqs.find(
       (r) => r.method === "GET" && r.path.toLowerCase().endsWith("/subscriptions/team-a-key"),
     );
@@ -437,15 +406,15 @@ describe("Fired: suspend the named subscription", () => {
     const current = await throttleApiSubscription.read(ctx);
     const plan = (await throttleApiSubscription.plan(current, ctx)) as ChangePlan<ThrottleData>;
     // Another writer renames the subscription: its ETag changes.
-    const apim = clients.apiManagement(SUB).subscription;
+    const apim = env.clients.apiManagement(SUB).subscription;
     const got = await apim.get(RG, SVC, "team-a-key");
     await apim.update(RG, SVC, "team-a-key", got.eTag!, { displayName: "Team A (renamed)" });
     const fresh = (await apim.get(RG, SVC, "team-a-key")).eTag;
     expect(fresh).not.toBe(plan.data.etag);
 
-    const before = sim.requests().length;
+    const before = env.sim.requests().length;
     await throttleApiSubscription.apply(plan, ctx);
-    const patches = sim
+    const patches = env.sim
       .requests()
       .slice(before)
       .filter((r) => r.method === "PATCH");
@@ -453,7 +422,7 @@ describe("Fired: suspend the named subscription", () => {
     expect(patches[0]!.headers["if-match"]).toBe(plan.data.etag);
     expect(patches[1]!.headers["if-match"]).toBe(fresh);
     expect(await throttleApiSubscription.verify(plan, ctx)).toEqual({ ok: true });
-    const st = sim.getResource(subId("team-a-key"))!.properties as Record<string, unknown>;
+    const st = env.sim.getResource(subId("team-a-key"))!.properties as Record<string, unknown>;
     expect(st.state).toBe("suspended");
     expect(st.displayName).toBe("Team A (renamed)");
   });
@@ -462,7 +431,7 @@ describe("Fired: suspend the named subscription", () => {
     const ctx = ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" }));
     const current = await throttleApiSubscription.read(ctx);
     const plan = (await throttleApiSubscription.plan(current, ctx)) as ChangePlan<ThrottleData>;
-    const apim = clients.apiManagement(SUB).subscription;
+    const apim = env.clients.apiManagement(SUB).subscription;
     const got = await apim.get(RG, SVC, "team-a-key");
     await apim.update(RG, SVC, "team-a-key", got.eTag!, {
       state: "suspended",
@@ -478,21 +447,21 @@ describe("Fired: suspend the named subscription", () => {
   });
 
   it("recovers from 429 with Retry-After and from a 500", async () => {
-    sim.addFault({
+    env.sim.addFault({
       method: "PATCH",
       path: "/subscriptions/team-a-key",
       status: 429,
       retryAfter: 0,
       count: 1,
     });
-    sim.addFault({ method: "PATCH", path: "/subscriptions/team-a-key", status: 500, count: 1 });
-    const before = sim.requests().length;
+    env.sim.addFault({ method: "PATCH", path: "/subscriptions/team-a-key", status: 500, count: 1 });
+    const before = env.sim.requests().length;
     const { verified } = await runKind(
       throttleApiSubscription,
       ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
     );
     expect(verified).toEqual({ ok: true });
-    const patches = sim
+    const patches = env.sim
       .requests()
       .slice(before)
       .filter((r) => r.method === "PATCH");
@@ -501,7 +470,7 @@ describe("Fired: suspend the named subscription", () => {
   });
 
   it("a 500 on the GET is retried too", async () => {
-    sim.addFault({ method: "GET", path: "/subscriptions/team-b-key", status: 500, count: 1 });
+    env.sim.addFault({ method: "GET", path: "/subscriptions/team-b-key", status: 500, count: 1 });
     const { verified } = await runKind(
       throttleApiSubscription,
       ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-b-key" })),
@@ -510,7 +479,7 @@ describe("Fired: suspend the named subscription", () => {
   });
 
   it("a permanent 400 → RemediationError at step apply, not retryable", async () => {
-    sim.addFault({
+    env.sim.addFault({
       method: "PATCH",
       path: "/subscriptions/team-a-key",
       status: 400,
@@ -552,7 +521,7 @@ describe("Resolved: restore what we suspended", () => {
       ctxFor(alertSignal("Fired", { ApimSubscriptionId: "team-a-key" })),
     );
     expect(stateOf("team-a-key")!.state).toBe("suspended");
-    const before = sim.requests().length;
+    const before = env.sim.requests().length;
     const { plan, verified } = await runKind(
       throttleApiSubscription,
       ctxFor(alertSignal("Resolved", { ApimSubscriptionId: "team-a-key" })),
@@ -563,7 +532,7 @@ describe("Resolved: restore what we suspended", () => {
     expect(change.changes).toEqual([{ path: "properties.state", from: "suspended", to: "active" }]);
     expect(change.followUp).toEqual({ apimSubscriptionId: subId("team-a-key") });
     expect(verified).toEqual({ ok: true });
-    const patch = sim
+    const patch = env.sim
       .requests()
       .slice(before)
       .find((r) => r.method === "PATCH")!;
@@ -574,7 +543,7 @@ describe("Resolved: restore what we suspended", () => {
   });
 
   it("leaves a subscription a person suspended alone", async () => {
-    const apim = clients.apiManagement(SUB).subscription;
+    const apim = env.clients.apiManagement(SUB).subscription;
     const got = await apim.get(RG, SVC, "team-b-key");
     await apim.update(RG, SVC, "team-b-key", got.eTag!, {
       state: "suspended",

@@ -4,10 +4,8 @@
  * keeps working there, and returns to its exact original scope on resolve or after the cooldown.
  * Real arm-apimanagement client against the simulator; round trips through the pipeline.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type AzureSimulator, type Seed, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import { loadOrCreateLocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AzureSimulator, Seed } from "../../dev/azure-sim/index.js";
 import type { Policy } from "../../shared/policy/schema.js";
 import {
   findDueRestorations,
@@ -18,9 +16,10 @@ import type { ScopeChangeData } from "../../shared/remediations/throttle-api-sub
 import { throttlePolicyXml } from "../../shared/remediations/throttle-api-subscription/rate-limit.js";
 import type { ChangePlan } from "../../shared/remediations/types.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { type Harness, ManualClock, simulatorClients, startHarness } from "../helpers/harness.js";
+import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
 import { armResource } from "../helpers/seed.js";
 import { kindContext, runKind } from "./kind-run.js";
+import { alertSignals, useKindSimulator } from "./kind-sim.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000ab";
 const RG = "rg-ai";
@@ -97,60 +96,31 @@ function seed(): Seed {
   };
 }
 
-function alertSignal(condition: "Fired" | "Resolved", sid: string): Signal {
-  const id = `alert-rl-${sid}-${condition}-${Math.random().toString(36).slice(2)}`;
-  return {
-    source: "monitor",
-    type: `alert.${condition}`,
-    id,
-    dedupeKey: `${id}|${condition}`,
-    correlationId: id,
-    time: NOW.toISOString(),
-    subscriptionId: SUB,
-    trigger: { alert: "apim-tokens-burn", condition },
-    targets: [{ resourceId: SVC_ID, resourceType: "Microsoft.ApiManagement/service", subscriptionId: SUB }],
-    alert: {
-      alertId: id,
-      ruleName: "apim-tokens-burn",
-      condition,
-      firedAt: "2030-03-02T09:58:00.000Z",
-      dimensions: { ApimSubscriptionId: sid },
-    },
-  };
-}
+const alerts = alertSignals({
+  rule: "apim-tokens-burn",
+  subscriptionId: SUB,
+  resourceType: "Microsoft.ApiManagement/service",
+  now: NOW,
+  firedAt: "2030-03-02T09:58:00.000Z",
+});
+const alertSignal = (condition: "Fired" | "Resolved", sid: string) =>
+  alerts(condition, SVC_ID, { ApimSubscriptionId: sid });
 
 describe("rate-limit against the simulator", () => {
-  let sim: AzureSimulator;
-  let clients: AzureClients;
-  let baseSeq = 0;
+  const env = useKindSimulator(seed, { resetEachTest: true });
+  const { since, writes } = env;
   const ctxFor = (signal: Signal, params: Record<string, unknown> = {}) =>
     kindContext(throttle, signal, {
       policy: POLICY,
       params: { ...POLICY.params, ...params },
-      clients,
+      clients: env.clients,
       now: NOW,
     });
-  const scopeOf = (sid: string) => (sim.getResource(subId(sid))!.properties as { scope: string }).scope;
-  const since = () => sim.requests().filter((r) => r.seq > baseSeq);
-  const writes = () => sim.writes().filter((w) => w.seq > baseSeq);
-  const productApis = () => apisOfThrottledProduct(sim);
-
-  beforeAll(async () => {
-    const tls = await loadOrCreateLocalTls();
-    sim = await startAzureSimulator({ port: 0, tls, seed: seed() });
-    clients = simulatorClients(sim, tls);
-  });
-  afterAll(async () => {
-    await sim?.close();
-  });
-  beforeEach(() => {
-    sim.clearFaults();
-    for (const r of seed().resources!) sim.putResource(structuredClone(r));
-    baseSeq = sim.requests().at(-1)?.seq ?? 0;
-  });
+  const scopeOf = (sid: string) => (env.sim.getResource(subId(sid))!.properties as { scope: string }).scope;
+  const productApis = () => apisOfThrottledProduct(env.sim);
 
   it("creates the product, its policy and the APIs the subscription reached, then moves the subscription (If-Match)", async () => {
-    deleteThrottledProduct(sim);
+    deleteThrottledProduct(env.sim);
     const { plan, changes, verified } = await runKind(throttle, ctxFor(alertSignal("Fired", "team-a-key")));
     const data = (plan as ChangePlan<ScopeChangeData>).data;
     expect(changes).toEqual([
@@ -193,16 +163,16 @@ describe("rate-limit against the simulator", () => {
 
     // The subscription works in the throttled product: active, scoped to it, and the product holds
     // the rate limit and every API the subscription could call before.
-    const sub = sim.getResource(subId("team-a-key"))!.properties as Record<string, string>;
+    const sub = env.sim.getResource(subId("team-a-key"))!.properties as Record<string, string>;
     expect(sub).toMatchObject({ state: "active", scope: THROTTLED });
     expect(sub.stateComment).toMatch(
       /^driftguard: rate-limited \(10 calls\/min, 5000 tokens\/min\) by policy slow-down-token-hogs/,
     );
-    expect(sim.getResource(THROTTLED)?.properties).toMatchObject({
+    expect(env.sim.getResource(THROTTLED)?.properties).toMatchObject({
       subscriptionRequired: true,
       state: "published",
     });
-    const policy = sim.getResource(`${THROTTLED}/policies/policy`)!.properties as { value: string };
+    const policy = env.sim.getResource(`${THROTTLED}/policies/policy`)!.properties as { value: string };
     expect(policy.value).toContain('<rate-limit calls="10" renewal-period="60" />');
     expect(policy.value).toContain(
       '<azure-openai-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="5000" estimate-prompt-tokens="false" />',
@@ -213,9 +183,9 @@ describe("rate-limit against the simulator", () => {
   });
 
   it("a second subscription (all APIs) reuses the product: only the missing API is added", async () => {
-    deleteThrottledProduct(sim);
+    deleteThrottledProduct(env.sim);
     await runKind(throttle, ctxFor(alertSignal("Fired", "team-a-key")));
-    baseSeq = sim.requests().at(-1)!.seq;
+    env.mark();
     const { changes, verified } = await runKind(throttle, ctxFor(alertSignal("Fired", "team-b-key")));
     expect(changes).toEqual([
       { path: "products[driftguard-throttled].apis[images]", from: null, to: true },
@@ -226,15 +196,15 @@ describe("rate-limit against the simulator", () => {
   });
 
   it("an existing policy of the product is left as it is", async () => {
-    deleteThrottledProduct(sim);
-    sim.putResource(
+    deleteThrottledProduct(env.sim);
+    env.sim.putResource(
       armResource(THROTTLED, {
         properties: { displayName: "tuned", subscriptionRequired: true, state: "published" },
       }),
     );
     const tuned =
       '<policies><inbound><base /><rate-limit calls="3" renewal-period="60" /></inbound></policies>';
-    sim.putResource(
+    env.sim.putResource(
       armResource(`${THROTTLED}/policies/policy`, { properties: { format: "rawxml", value: tuned } }),
     );
     const { changes } = await runKind(throttle, ctxFor(alertSignal("Fired", "team-c-key")));
@@ -242,15 +212,15 @@ describe("rate-limit against the simulator", () => {
       "products[driftguard-throttled].apis[chat]",
       "properties.scope",
     ]);
-    expect((sim.getResource(`${THROTTLED}/policies/policy`)!.properties as { value: string }).value).toBe(
+    expect((env.sim.getResource(`${THROTTLED}/policies/policy`)!.properties as { value: string }).value).toBe(
       tuned,
     );
-    expect(sim.getResource(THROTTLED)!.properties).toMatchObject({ displayName: "tuned" });
+    expect(env.sim.getResource(THROTTLED)!.properties).toMatchObject({ displayName: "tuned" });
   });
 
   it("already throttled, not active, master, or a scope APIM does not know → no write", async () => {
     await runKind(throttle, ctxFor(alertSignal("Fired", "team-c-key")));
-    baseSeq = sim.requests().at(-1)!.seq;
+    env.mark();
     const again = await runKind(throttle, ctxFor(alertSignal("Fired", "team-c-key")));
     expect(again.plan).toMatchObject({
       action: "noop",
@@ -272,17 +242,17 @@ describe("rate-limit against the simulator", () => {
   it("412 on the subscription PATCH: re-read, still in its original scope → PATCH again with the new ETag", async () => {
     const ctx = ctxFor(alertSignal("Fired", "team-c-key"));
     const plan = (await throttle.plan(await throttle.read(ctx), ctx)) as ChangePlan<ScopeChangeData>;
-    const apim = clients.apiManagement(SUB).subscription;
+    const apim = env.clients.apiManagement(SUB).subscription;
     await apim.update(RG, SVC, "team-c-key", (await apim.get(RG, SVC, "team-c-key")).eTag!, {
       displayName: "Team C",
     });
-    baseSeq = sim.requests().at(-1)!.seq;
+    env.mark();
     await throttle.apply(plan, ctx);
     const patches = since().filter((r) => r.method === "PATCH");
     expect(patches.map((p) => p.status)).toEqual([412, 200]);
     expect(patches[0]!.headers["if-match"]).toBe(plan.data.etag);
     expect(await throttle.verify(plan, ctx)).toEqual({ ok: true });
-    expect(sim.getResource(subId("team-c-key"))!.properties).toMatchObject({
+    expect(env.sim.getResource(subId("team-c-key"))!.properties).toMatchObject({
       scope: THROTTLED,
       displayName: "Team C",
     });
@@ -291,7 +261,7 @@ describe("rate-limit against the simulator", () => {
   it("412 where the owner moved the subscription meanwhile → ConcurrentChange, it stays where the owner put it", async () => {
     const ctx = ctxFor(alertSignal("Fired", "team-c-key"));
     const plan = (await throttle.plan(await throttle.read(ctx), ctx)) as ChangePlan<ScopeChangeData>;
-    const apim = clients.apiManagement(SUB).subscription;
+    const apim = env.clients.apiManagement(SUB).subscription;
     await apim.update(RG, SVC, "team-c-key", (await apim.get(RG, SVC, "team-c-key")).eTag!, {
       scope: "/products/starter",
     });
@@ -304,9 +274,9 @@ describe("rate-limit against the simulator", () => {
   });
 
   it("transient 429/500 on the product PUT are retried; a permanent 403 on the policy fails at apply and the subscription stays put", async () => {
-    deleteThrottledProduct(sim);
-    sim.addFault({ method: "PUT", path: "/products/driftguard-throttled", status: 429, retryAfter: 0 });
-    sim.addFault({ method: "PUT", path: "/products/driftguard-throttled", status: 500 });
+    deleteThrottledProduct(env.sim);
+    env.sim.addFault({ method: "PUT", path: "/products/driftguard-throttled", status: 429, retryAfter: 0 });
+    env.sim.addFault({ method: "PUT", path: "/products/driftguard-throttled", status: 500 });
     const { verified } = await runKind(throttle, ctxFor(alertSignal("Fired", "team-c-key")));
     expect(verified).toEqual({ ok: true });
     const productPuts = since().filter(
@@ -314,8 +284,8 @@ describe("rate-limit against the simulator", () => {
     );
     expect(productPuts.map((p) => p.status)).toEqual([429, 500, 201]);
 
-    deleteThrottledProduct(sim);
-    sim.addFault({ method: "PUT", path: "/policies/policy", status: 403, count: -1 });
+    deleteThrottledProduct(env.sim);
+    env.sim.addFault({ method: "PUT", path: "/policies/policy", status: 403, count: -1 });
     const err = await runKind(throttle, ctxFor(alertSignal("Fired", "team-b-key"))).catch((e: unknown) => e);
     expect(err).toMatchObject({ step: "apply", retryable: false, statusCode: 403 });
     expect(scopeOf("team-b-key")).toBe(`${SVC_ID}/apis`);

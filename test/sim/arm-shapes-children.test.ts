@@ -5,21 +5,11 @@
  * and through the pinned SDK client as driftguard does, write it as driftguard does.
  */
 import type { AgentPool } from "@azure/arm-containerservice";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
 import { tagsOf } from "../../shared/remediations/arm-helpers.js";
 import { type NsgRule, ruleDefinition } from "../../shared/remediations/close-internet-inbound-rule/rules.js";
-import { simulatorClients } from "../helpers/harness.js";
-import {
-  expectedBody,
-  loadShapeFixture,
-  responseRecorder,
-  seedResource,
-  shapeProblems,
-} from "./arm-shapes.js";
-import { call, tls } from "./helpers.js";
+import { expectedBody, loadShapeFixture, responseRecorder, shapeProblems } from "./arm-shapes.js";
+import { useShapeSimulator } from "./shape-sim.js";
 
 const RG = "rg-arm-shapes";
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -27,29 +17,13 @@ const nsgFixture = loadShapeFixture("nsg");
 const aksFixture = loadShapeFixture("aks");
 const apimFixture = loadShapeFixture("apim");
 
-let sim: AzureSimulator;
-let localTls: LocalTls;
-let clients: AzureClients;
+const { env, raw } = useShapeSimulator(() => [
+  expectedBody(nsgFixture, "get"),
+  expectedBody(aksFixture, "getCluster"),
+  expectedBody(apimFixture, "getService"),
+  expectedBody(apimFixture, "getSubscription"),
+]);
 const lro = { updateIntervalInMs: 0 };
-
-beforeAll(async () => {
-  localTls = await tls();
-  sim = await startAzureSimulator({ tls: localTls });
-  sim.putResource(seedResource(expectedBody(nsgFixture, "get")));
-  sim.putResource(seedResource(expectedBody(aksFixture, "getCluster")));
-  sim.putResource(seedResource(expectedBody(apimFixture, "getService")));
-  sim.putResource(seedResource(expectedBody(apimFixture, "getSubscription")));
-  clients = simulatorClients(sim, localTls);
-});
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function raw(method: string, id: string, apiVersion: string, body?: unknown) {
-  return call(`${sim.url}${id}?api-version=${apiVersion}`, localTls.cert, method, body, {
-    authorization: "Bearer shape-test",
-  });
-}
 
 /** A rule from the fixture as driftguard's ruleDefinition() should see it through the SDK. */
 function definitionOf(rule: { name: string; id: string; properties: Record<string, unknown> }) {
@@ -72,7 +46,7 @@ describe("NSG and security rules (NetworkSecurityGroups_Get / SecurityRules_Get 
   });
 
   it("the SDK models carry every rule field close-internet-inbound-rule reads, and the etags", async () => {
-    const network = clients.network(SUB);
+    const network = env.clients.network(SUB);
     const group = await network.networkSecurityGroups.get(RG, nsg.name);
     expect((group.securityRules ?? []).map((r) => ruleDefinition(r as NsgRule))).toEqual(
       nsg.properties.securityRules.map(definitionOf),
@@ -87,7 +61,7 @@ describe("NSG and security rules (NetworkSecurityGroups_Get / SecurityRules_Get 
   it("DELETE of a rule answers an example status and leaves the NSG in its shape", async () => {
     const other = nsg.properties.securityRules[1];
     const rec = responseRecorder();
-    await clients
+    await env.clients
       .network(SUB)
       .securityRules.beginDeleteAndWait(RG, nsg.name, other.name, { ...lro, onResponse: rec.onResponse });
     expect(f.responses.deleteRule!.status).toContain(rec.first("DELETE")?.status);
@@ -101,7 +75,7 @@ describe("AKS cluster and agent pools (ManagedClusters_Get / AgentPools_List, _G
   const f = aksFixture;
   const cluster = expectedBody(f, "getCluster");
   const pool = expectedBody(f, "getPool");
-  const aks = () => clients.containerService(SUB);
+  const aks = () => env.clients.containerService(SUB);
 
   it("GET of the cluster, the pool list and one pool over HTTPS keep every field of the examples", async () => {
     const res = await raw("GET", cluster.id, f.sdk.apiVersion);
@@ -167,7 +141,7 @@ describe("API Management service and subscriptions (ApiManagementService_Get / S
   const service = expectedBody(f, "getService");
   const subscription = expectedBody(f, "getSubscription");
   const sid = subscription.name;
-  const apim = () => clients.apiManagement(SUB);
+  const apim = () => env.clients.apiManagement(SUB);
 
   it("GET of the service and of a subscription over HTTPS keep every field of the examples", async () => {
     const res = await raw("GET", service.id, f.sdk.apiVersion);

@@ -6,11 +6,7 @@
  * fixture, read it back raw and as driftguard reads it, write it as driftguard writes it (the kinds
  * enable-diagnostic-logs and protect-model-storage included).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
-import type { Policy } from "../../shared/policy/schema.js";
+import { describe, expect, it } from "vitest";
 import {
   desiredProperties,
   settingView,
@@ -18,18 +14,16 @@ import {
 import { remediation as enableDiagnosticLogs } from "../../shared/remediations/enable-diagnostic-logs/kind.js";
 import { remediation as protectModelStorage } from "../../shared/remediations/protect-model-storage/kind.js";
 import { blobProtectionOf } from "../../shared/remediations/protect-model-storage/protection.js";
-import { simulatorClients } from "../helpers/harness.js";
 import { kindContext, runKind } from "../remediations/kind-run.js";
 import { armSignal } from "../remediations/resource-fixtures.js";
 import {
   expectedBody,
   loadShapeFixture,
   responseRecorder,
-  seedResource,
   shapeProblems,
   withoutFields,
 } from "./arm-shapes.js";
-import { call, tls } from "./helpers.js";
+import { renamed, shapePolicy, useShapeSimulator } from "./shape-sim.js";
 
 const RG = "rg-arm-shapes";
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -39,19 +33,9 @@ const vault = expectedBody(loadShapeFixture("key-vault"), "get");
 const account = expectedBody(loadShapeFixture("storage-account"), "get");
 const WORKSPACE = expectedBody(settingFixture, "createOrUpdate").properties.workspaceId as string;
 
-let sim: AzureSimulator;
-let localTls: LocalTls;
-let clients: AzureClients;
-
-function renamed<T>(body: T, from: string, to: string): T {
-  return JSON.parse(JSON.stringify(body).replaceAll(from, to)) as T;
-}
-
-beforeAll(async () => {
-  localTls = await tls();
-  sim = await startAzureSimulator({ tls: localTls });
+const { env, raw } = useShapeSimulator(() => {
   const blob = expectedBody(blobFixture, "get");
-  for (const body of [
+  return [
     vault,
     renamed(vault, "kv-shapes", "kv-kind"),
     account,
@@ -61,32 +45,8 @@ beforeAll(async () => {
     renamed(account, "stshapes001", "stshapes003"),
     expectedBody(settingFixture, "get"),
     renamed(expectedBody(settingFixture, "get"), "kv-shapes", "kv-kind"),
-  ])
-    sim.putResource(seedResource(body));
-  clients = simulatorClients(sim, localTls);
+  ];
 });
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function raw(method: string, id: string, apiVersion: string, body?: unknown) {
-  return call(`${sim.url}${id}?api-version=${apiVersion}`, localTls.cert, method, body, {
-    authorization: "Bearer shape-test",
-  });
-}
-
-function policyOf(kind: string, resourceTypes: string[], params: Record<string, unknown> = {}): Policy {
-  return {
-    name: `shapes-${kind}`,
-    resourceTypes,
-    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
-    kind,
-    params,
-    mode: "enforce",
-    scope: [],
-    maxActionsPerHour: 20,
-  };
-}
 
 describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at 2021-05-01-preview)", () => {
   const f = settingFixture;
@@ -105,13 +65,15 @@ describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at
   });
 
   it("driftguard's client reads what enable-diagnostic-logs decides on (an empty workspaceId is no workspace)", async () => {
-    const listed = await clients.monitor().list(vault.id);
+    const listed = await env.clients.monitor().list(vault.id);
     expect(listed.map(settingView)).toEqual([
       { name: existing.name, workspaceId: null, logs: [{ categoryGroup: "allLogs", enabled: true }] },
     ]);
-    const one = await clients.monitor().get(vault.id, existing.name);
+    const one = await env.clients.monitor().get(vault.id, existing.name);
     expect(one.properties.storageAccountId).toBe(existing.properties.storageAccountId);
-    await expect(clients.monitor().get(vault.id, "driftguard")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(env.clients.monitor().get(vault.id, "driftguard")).rejects.toMatchObject({
+      statusCode: 404,
+    });
   });
 
   it("PUT of what driftguard sends answers 200 in the example's shape, ID and type", async () => {
@@ -123,7 +85,7 @@ describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at
     expect(shapeProblems(expectedBody(f, "createOrUpdate"), put.body)).toEqual([]);
     expect(put.body.type).toBe("Microsoft.Insights/diagnosticSettings");
     expect(put.body.id.toLowerCase()).toBe(`${settings}/driftguard`.toLowerCase());
-    const viaClient = await clients.monitor().createOrUpdate(vault.id, "driftguard", body);
+    const viaClient = await env.clients.monitor().createOrUpdate(vault.id, "driftguard", body);
     expect(settingView(viaClient)).toEqual({
       name: "driftguard",
       workspaceId: WORKSPACE,
@@ -148,11 +110,14 @@ describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at
 
   it("enable-diagnostic-logs creates its setting beside the example's and verifies it; a second run is a noop", async () => {
     const target = renamed(vault, "kv-shapes", "kv-kind");
-    const policy = policyOf("enable-diagnostic-logs", [target.type], { workspaceId: WORKSPACE });
+    const policy = shapePolicy("enable-diagnostic-logs", [target.type], { workspaceId: WORKSPACE });
     const run = () =>
       runKind(
         enableDiagnosticLogs,
-        kindContext(enableDiagnosticLogs, armSignal(target.id, target.type, SUB), { policy, clients }),
+        kindContext(enableDiagnosticLogs, armSignal(target.id, target.type, SUB), {
+          policy,
+          clients: env.clients,
+        }),
       );
     const first = await run();
     expect(first.plan.action).toBe("change");
@@ -174,7 +139,7 @@ describe("diagnostic settings (DiagnosticSettings_Get, _List, _CreateOrUpdate at
 describe("blob service (BlobServices_GetServiceProperties / _SetServiceProperties)", () => {
   const f = blobFixture;
   const body = expectedBody(f, "get");
-  const blobServices = () => clients.storage(SUB).blobServices;
+  const blobServices = () => env.clients.storage(SUB).blobServices;
 
   it("GET over HTTPS keeps every field of the example", async () => {
     const res = await raw("GET", body.id, f.sdk.apiVersion);
@@ -244,8 +209,8 @@ describe("blob service (BlobServices_GetServiceProperties / _SetServicePropertie
     const run = await runKind(
       protectModelStorage,
       kindContext(protectModelStorage, armSignal(target.id, target.type, SUB), {
-        policy: policyOf("protect-model-storage", [target.type]),
-        clients,
+        policy: shapePolicy("protect-model-storage", [target.type]),
+        clients: env.clients,
       }),
     );
     expect(run.plan.action).toBe("change");

@@ -5,14 +5,11 @@
  * token; a token carries the page size and `$skip`/`$top` beside it override it; what the `resources`
  * table holds. Then driftguard's own client (shared/azure/resource-graph.ts) pages through it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
 import { buildQuery } from "../../shared/sweep/select.js";
-import { simulatorClients } from "../helpers/harness.js";
-import { expectedBody, loadShapeFixture, seedResource, shapeProblems } from "./arm-shapes.js";
-import { call, tls } from "./helpers.js";
+import { expectedBody, loadShapeFixture, shapeProblems } from "./arm-shapes.js";
+import { call } from "./helpers.js";
+import { renamed, useShapeSimulator } from "./shape-sim.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const OTHER_SUB = "00000000-0000-0000-0000-000000000002";
@@ -27,39 +24,25 @@ const setting = expectedBody(loadShapeFixture("diagnostic-setting"), "get");
 const site = expectedBody(loadShapeFixture("web-site"), "getSite");
 const siteConfig = expectedBody(loadShapeFixture("web-site"), "getConfig");
 
-let sim: AzureSimulator;
-let localTls: LocalTls;
-let clients: AzureClients;
+const { env } = useShapeSimulator(() => [
+  cognitive,
+  vault,
+  account,
+  workspace,
+  endpoint,
+  cosmos,
+  setting,
+  site,
+  siteConfig,
+  renamed(account, SUB, OTHER_SUB),
+]);
 let caller = 0;
-
-beforeAll(async () => {
-  localTls = await tls();
-  sim = await startAzureSimulator({ tls: localTls });
-  const elsewhere = JSON.parse(JSON.stringify(account).replaceAll(SUB, OTHER_SUB));
-  for (const body of [
-    cognitive,
-    vault,
-    account,
-    workspace,
-    endpoint,
-    cosmos,
-    setting,
-    site,
-    siteConfig,
-    elsewhere,
-  ])
-    sim.putResource(seedResource(body));
-  clients = simulatorClients(sim, localTls);
-});
-afterAll(async () => {
-  await sim?.close();
-});
 
 /** One query as its own caller (Resource Graph's quota is per caller). */
 function query(body: unknown) {
   return call(
-    `${sim.url}/providers/Microsoft.ResourceGraph/resources?api-version=${f.sdk.apiVersion}`,
-    localTls.cert,
+    `${env.sim.url}/providers/Microsoft.ResourceGraph/resources?api-version=${f.sdk.apiVersion}`,
+    env.tls.cert,
     "POST",
     body,
     { authorization: `Bearer rg-shapes-${++caller}` },
@@ -134,7 +117,7 @@ describe("Resource Graph answers (the Resources operation at 2022-10-01)", () =>
 
 describe("driftguard's Resource Graph client against it", () => {
   it("pages the sweep's query to the end, scoped to the subscriptions asked for, with ARM's properties", async () => {
-    const graph = clients.resourceGraph();
+    const graph = env.clients.resourceGraph();
     const q = buildQuery(["microsoft.storage/storageaccounts", "microsoft.keyvault/vaults"]);
     const rows: Record<string, unknown>[] = [];
     let token: string | undefined;

@@ -5,16 +5,11 @@
  * method as arm-shapes.test.ts: seed each fixture, read it back raw and through the pinned SDK
  * client as driftguard reads it, write it as driftguard writes it (the kinds themselves included).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
-import type { Policy } from "../../shared/policy/schema.js";
+import { describe, expect, it } from "vitest";
 import { provisioningStateOf, tagsOf } from "../../shared/remediations/arm-helpers.js";
 import { remediation as disableLocalAuth } from "../../shared/remediations/disable-local-auth/kind.js";
 import { remediation as requireApiSubscription } from "../../shared/remediations/require-api-subscription/kind.js";
 import { remediation as requireSecureTransport } from "../../shared/remediations/require-secure-transport/kind.js";
-import { simulatorClients } from "../helpers/harness.js";
 import { kindContext, runKind } from "../remediations/kind-run.js";
 import { armSignal } from "../remediations/resource-fixtures.js";
 import {
@@ -25,7 +20,7 @@ import {
   shapeProblems,
   withoutFields,
 } from "./arm-shapes.js";
-import { call, tls } from "./helpers.js";
+import { renamed, shapePolicy, useShapeSimulator } from "./shape-sim.js";
 
 const RG = "rg-arm-shapes";
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -34,65 +29,29 @@ const siteFixture = loadShapeFixture("web-site");
 const apimFixture = loadShapeFixture("apim");
 const apisFixture = loadShapeFixture("apim-apis-products");
 
-let sim: AzureSimulator;
-let localTls: LocalTls;
-let clients: AzureClients;
-const lro = { updateIntervalInMs: 0 };
-
-/** A second account and site, for the kinds' own runs (the first ones are written by hand below). */
-function renamed<T extends { id: string; name: string }>(body: T, from: string, to: string): T {
-  return JSON.parse(JSON.stringify(body).replaceAll(from, to)) as T;
-}
-
-beforeAll(async () => {
-  localTls = await tls();
-  sim = await startAzureSimulator({ tls: localTls });
+const { env, raw } = useShapeSimulator(() => {
   const cosmos = expectedBody(cosmosFixture, "get");
   const site = expectedBody(siteFixture, "getSite");
   const config = expectedBody(siteFixture, "getConfig");
-  for (const body of [cosmos, renamed(cosmos, "cosmos-shapes", "cosmos-kind")])
-    sim.putResource(seedResource(body));
-  for (const body of [
+  return [
+    cosmos,
+    // A second account and site, for the kinds' own runs (the first ones are written by hand below).
+    renamed(cosmos, "cosmos-shapes", "cosmos-kind"),
     site,
     config,
     renamed(site, "app-shapes", "app-kind"),
     renamed(config, "app-shapes", "app-kind"),
-  ])
-    sim.putResource(seedResource(body));
-  sim.putResource(seedResource(expectedBody(apimFixture, "getService")));
-  sim.putResource(seedResource(expectedBody(apimFixture, "getSubscription")));
-  for (const name of ["getApi", "getProduct", "getProductPolicy"])
-    sim.putResource(seedResource(expectedBody(apisFixture, name)));
-  clients = simulatorClients(sim, localTls);
+    expectedBody(apimFixture, "getService"),
+    expectedBody(apimFixture, "getSubscription"),
+    ...["getApi", "getProduct", "getProductPolicy"].map((name) => expectedBody(apisFixture, name)),
+  ];
 });
-afterAll(async () => {
-  await sim?.close();
-});
-
-async function raw(method: string, id: string, apiVersion: string, body?: unknown, headers = {}) {
-  return call(`${sim.url}${id}?api-version=${apiVersion}`, localTls.cert, method, body, {
-    authorization: "Bearer shape-test",
-    ...headers,
-  });
-}
-
-function policyOf(kind: string, resourceTypes: string[]): Policy {
-  return {
-    name: `shapes-${kind}`,
-    resourceTypes,
-    triggers: [{ eventGrid: "Microsoft.Resources.ResourceWriteSuccess" }],
-    kind,
-    params: {},
-    mode: "enforce",
-    scope: [],
-    maxActionsPerHour: 20,
-  };
-}
+const lro = { updateIntervalInMs: 0 };
 
 describe("Cosmos DB account (DatabaseAccounts_Get / DatabaseAccounts_Update, long-running)", () => {
   const f = cosmosFixture;
   const body = expectedBody(f, "get");
-  const cosmos = () => clients.cosmosDb(SUB).databaseAccounts;
+  const cosmos = () => env.clients.cosmosDb(SUB).databaseAccounts;
 
   it("GET over HTTPS keeps every field of the example (and no body etag, as the example)", async () => {
     const res = await raw("GET", body.id, f.sdk.apiVersion);
@@ -122,7 +81,7 @@ describe("Cosmos DB account (DatabaseAccounts_Get / DatabaseAccounts_Update, lon
     const first = rec.first("PATCH");
     expect(f.responses.update!.status).toContain(first?.status);
     expect(shapeProblems(expectedBody(f, "update"), first?.body)).toEqual([]);
-    const patch = sim.requests({ method: "PATCH", pathIncludes: "/databaseAccounts/cosmos-shapes" });
+    const patch = env.sim.requests({ method: "PATCH", pathIncludes: "/databaseAccounts/cosmos-shapes" });
     expect(patch).toHaveLength(1);
     expect([result.disableLocalAuth, result.minimalTlsVersion]).toEqual([true, "Tls12"]);
     const after = await raw("GET", body.id, f.sdk.apiVersion);
@@ -141,13 +100,16 @@ describe("Cosmos DB account (DatabaseAccounts_Get / DatabaseAccounts_Update, lon
     const signal = () => armSignal(id, type, SUB);
     const keys = await runKind(
       disableLocalAuth,
-      kindContext(disableLocalAuth, signal(), { policy: policyOf("disable-local-auth", [type]), clients }),
+      kindContext(disableLocalAuth, signal(), {
+        policy: shapePolicy("disable-local-auth", [type]),
+        clients: env.clients,
+      }),
     );
     const tls = await runKind(
       requireSecureTransport,
       kindContext(requireSecureTransport, signal(), {
-        policy: policyOf("require-secure-transport", [type]),
-        clients,
+        policy: shapePolicy("require-secure-transport", [type]),
+        clients: env.clients,
       }),
     );
     for (const run of [keys, tls]) {
@@ -167,7 +129,7 @@ describe("App Service site and config/web (WebApps_Get, _Update, _GetConfigurati
   const f = siteFixture;
   const site = expectedBody(f, "getSite");
   const config = expectedBody(f, "getConfig");
-  const web = () => clients.appService(SUB).webApps;
+  const web = () => env.clients.appService(SUB).webApps;
 
   it("GET of the site and of its config/web over HTTPS keep every field of the examples", async () => {
     const res = await raw("GET", site.id, f.sdk.apiVersion);
@@ -208,7 +170,7 @@ describe("App Service site and config/web (WebApps_Get, _Update, _GetConfigurati
 
   it("a site whose config/web nobody wrote has one in the example's shape, with the site's kind", async () => {
     const other = renamed(site, "app-shapes", "app-fresh");
-    sim.putResource(seedResource(other));
+    env.sim.putResource(seedResource(other));
     const res = await raw("GET", `${other.id}/config/web`, f.sdk.apiVersion);
     expect(res.status).toBe(200);
     // ARM's defaults for what driftguard reads and the documented fields; not every field the example lists.
@@ -223,13 +185,13 @@ describe("App Service site and config/web (WebApps_Get, _Update, _GetConfigurati
   it("require-secure-transport ends compliant from the example's state (two PATCHes)", async () => {
     const id = site.id.replace("app-shapes", "app-kind");
     const ctx = kindContext(requireSecureTransport, armSignal(id, f.resourceType, SUB), {
-      policy: policyOf("require-secure-transport", [f.resourceType]),
-      clients,
+      policy: shapePolicy("require-secure-transport", [f.resourceType]),
+      clients: env.clients,
     });
     const run = await runKind(requireSecureTransport, ctx);
     expect(run.plan.action).toBe("change");
     expect(run.verified).toEqual({ ok: true });
-    const writes = sim.writes().filter((w) => w.path.toLowerCase().includes("/sites/app-kind"));
+    const writes = env.sim.writes().filter((w) => w.path.toLowerCase().includes("/sites/app-kind"));
     expect(writes.map((w) => `${w.method} ${w.path.split("/").slice(-2).join("/")}`)).toEqual([
       "PATCH sites/app-kind",
       "PATCH config/web",
@@ -241,7 +203,7 @@ describe("API Management APIs, products, product policies and product APIs", () 
   const f = apisFixture;
   const api = expectedBody(f, "getApi");
   const svc = expectedBody(apimFixture, "getService").name as string;
-  const apim = () => clients.apiManagement(SUB);
+  const apim = () => env.clients.apiManagement(SUB);
 
   it("GET of an API, a product and its policy over HTTPS keep every field of the examples, with an ETag", async () => {
     for (const name of ["getApi", "getProduct", "getProductPolicy"]) {
@@ -344,13 +306,13 @@ describe("API Management APIs, products, product policies and product APIs", () 
   it("require-api-subscription ends compliant from the example's API (PATCH with If-Match, example shape after)", async () => {
     const type = "Microsoft.ApiManagement/service/apis";
     const ctx = kindContext(requireApiSubscription, armSignal(api.id, type, SUB), {
-      policy: policyOf("require-api-subscription", [type]),
-      clients,
+      policy: shapePolicy("require-api-subscription", [type]),
+      clients: env.clients,
     });
     const run = await runKind(requireApiSubscription, ctx);
     expect(run.plan.action).toBe("change");
     expect(run.verified).toEqual({ ok: true });
-    const patch = sim.requests({ method: "PATCH", pathIncludes: "/apis/chat" });
+    const patch = env.sim.requests({ method: "PATCH", pathIncludes: "/apis/chat" });
     expect(patch.map((r) => [r.status, typeof r.headers["if-match"]])).toEqual([[200, "string"]]);
     const after = await raw("GET", api.id, f.sdk.apiVersion);
     expect(shapeProblems(expectedBody(f, "updateApi"), after.body)).toEqual([]);

@@ -5,22 +5,17 @@
  * driftguard writes it. A field the simulator drops or renames, or an SDK model field driftguard
  * reads that comes back empty, fails the test.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AzureSimulator, startAzureSimulator } from "../../dev/azure-sim/index.js";
-import type { LocalTls } from "../../dev/tls.js";
-import type { AzureClients } from "../../shared/azure/clients.js";
+import { describe, expect, it } from "vitest";
 import { provisioningStateOf, tagsOf } from "../../shared/remediations/arm-helpers.js";
-import { simulatorClients } from "../helpers/harness.js";
 import {
   at,
   expectedBody,
   loadShapeFixture,
   responseRecorder,
-  seedResource,
   shapeProblems,
   withoutFields,
 } from "./arm-shapes.js";
-import { call, tls } from "./helpers.js";
+import { useShapeSimulator } from "./shape-sim.js";
 
 const RG = "rg-arm-shapes";
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -33,27 +28,10 @@ const fixtures = {
   cognitive: loadShapeFixture("cognitive-account"),
 };
 
-let sim: AzureSimulator;
-let localTls: LocalTls;
-let clients: AzureClients;
+const { env, raw } = useShapeSimulator(() => Object.values(fixtures).map((f) => f.responses.get!.body));
 const lro = { updateIntervalInMs: 0 };
 
-beforeAll(async () => {
-  localTls = await tls();
-  sim = await startAzureSimulator({ tls: localTls });
-  for (const f of Object.values(fixtures)) sim.putResource(seedResource(f.responses.get!.body));
-  clients = simulatorClients(sim, localTls);
-});
-afterAll(async () => {
-  await sim?.close();
-});
-
 /** Raw HTTPS call at the api-version the pinned SDK uses. */
-async function raw(method: string, id: string, apiVersion: string, body?: unknown) {
-  return call(`${sim.url}${id}?api-version=${apiVersion}`, localTls.cert, method, body, {
-    authorization: "Bearer shape-test",
-  });
-}
 
 describe("shape comparison", () => {
   it("reports a dropped, a renamed and a retyped field, and accepts a superset", () => {
@@ -86,18 +64,18 @@ describe("ML workspace (Workspaces_Get / Workspaces_Update)", () => {
   });
 
   it("the SDK model carries what disable-public-network-access reads", async () => {
-    const ws = await clients.machineLearning(SUB).workspaces.get(RG, body.name);
+    const ws = await env.clients.machineLearning(SUB).workspaces.get(RG, body.name);
     expect(ws.publicNetworkAccess).toBe(body.properties.publicNetworkAccess);
     expect(provisioningStateOf(ws)).toBe("Succeeded");
     expect(tagsOf(ws)).toEqual(body.tags);
     const listed = [];
-    for await (const w of clients.machineLearning(SUB).workspaces.listByResourceGroup(RG)) listed.push(w);
+    for await (const w of env.clients.machineLearning(SUB).workspaces.listByResourceGroup(RG)) listed.push(w);
     expect(listed.map((w) => [w.id, w.name, w.tags])).toEqual([[body.id, body.name, body.tags]]);
   });
 
   it("PATCH publicNetworkAccess answers the Workspace shape and keeps every field", async () => {
     const rec = responseRecorder();
-    await clients.machineLearning(SUB).workspaces.beginUpdateAndWait(
+    await env.clients.machineLearning(SUB).workspaces.beginUpdateAndWait(
       RG,
       body.name,
       { publicNetworkAccess: "Disabled" },
@@ -127,14 +105,14 @@ describe("ML online endpoint (OnlineEndpoints_Get / OnlineEndpoints_CreateOrUpda
   });
 
   it("the SDK model carries what disable-public-network-access reads", async () => {
-    const ep = await clients.machineLearning(SUB).onlineEndpoints.get(RG, ws, body.name);
+    const ep = await env.clients.machineLearning(SUB).onlineEndpoints.get(RG, ws, body.name);
     expect(ep.properties.publicNetworkAccess).toBe(body.properties.publicNetworkAccess);
     expect(provisioningStateOf(ep)).toBe("Succeeded");
     expect(tagsOf(ep)).toEqual(body.tags);
   });
 
   it("GET + PUT of the whole endpoint answers its shape and loses no server-owned field", async () => {
-    const client = clients.machineLearning(SUB).onlineEndpoints;
+    const client = env.clients.machineLearning(SUB).onlineEndpoints;
     const endpoint = await client.get(RG, ws, body.name);
     const rec = responseRecorder();
     await client.beginCreateOrUpdateAndWait(
@@ -167,7 +145,7 @@ describe("AML compute (Compute_Get / Compute_Update)", () => {
   });
 
   it("the SDK model (get and list) carries what scale-gpu-pool reads, nested twice", async () => {
-    const ml = clients.machineLearning(SUB);
+    const ml = env.clients.machineLearning(SUB);
     const direct = await ml.computeOperations.get(RG, ws, body.name);
     const listed = [];
     for await (const c of ml.computeOperations.list(RG, ws)) listed.push(c);
@@ -182,7 +160,7 @@ describe("AML compute (Compute_Get / Compute_Update)", () => {
 
   it("PATCH scaleSettings answers the example's shape and keeps every field", async () => {
     const rec = responseRecorder();
-    await clients
+    await env.clients
       .machineLearning(SUB)
       .computeOperations.beginUpdateAndWait(
         RG,
@@ -203,7 +181,7 @@ describe("AML compute (Compute_Get / Compute_Update)", () => {
 describe("Storage account (GetProperties / Update / ListKeys / RegenerateKey)", () => {
   const f = fixtures.storage;
   const body = expectedBody(f, "get");
-  const storage = () => clients.storage(SUB).storageAccounts;
+  const storage = () => env.clients.storage(SUB).storageAccounts;
 
   it("GET over HTTPS keeps every field of the example", async () => {
     const res = await raw("GET", body.id, f.sdk.apiVersion);
@@ -261,7 +239,7 @@ describe("Key Vault vault (Vaults_Get / Vaults_Update)", () => {
   });
 
   it("the SDK model carries what disable-public-network-access reads", async () => {
-    const vault = await clients.keyVaultManagement(SUB).vaults.get(RG, body.name);
+    const vault = await env.clients.keyVaultManagement(SUB).vaults.get(RG, body.name);
     expect(vault.properties?.publicNetworkAccess).toBe(body.properties.publicNetworkAccess);
     expect(provisioningStateOf(vault)).toBe("Succeeded");
     expect(tagsOf(vault)).toEqual(body.tags);
@@ -269,7 +247,7 @@ describe("Key Vault vault (Vaults_Get / Vaults_Update)", () => {
 
   it("PATCH properties.publicNetworkAccess answers the example's shape", async () => {
     const rec = responseRecorder();
-    const result = await clients.keyVaultManagement(SUB).vaults.update(
+    const result = await env.clients.keyVaultManagement(SUB).vaults.update(
       RG,
       body.name,
       { properties: { publicNetworkAccess: "Disabled" } },
@@ -289,7 +267,7 @@ describe("Key Vault vault (Vaults_Get / Vaults_Update)", () => {
 describe("Cognitive Services account (Accounts_Get / Update / ListKeys / RegenerateKey)", () => {
   const f = fixtures.cognitive;
   const body = expectedBody(f, "get");
-  const accounts = () => clients.cognitiveServices(SUB).accounts;
+  const accounts = () => env.clients.cognitiveServices(SUB).accounts;
 
   it("GET over HTTPS keeps every field of the example", async () => {
     const res = await raw("GET", body.id, f.sdk.apiVersion);

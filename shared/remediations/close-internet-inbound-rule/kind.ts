@@ -26,6 +26,7 @@
 import { z } from "zod";
 import { RemediationError, type Step, withStep } from "../../errors.js";
 import { parseTargetId } from "../arm-helpers.js";
+import { unsupportedType } from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { deleteRule, narrowRule, readNsgRules, readRule, ruleIdOf } from "./arm.js";
 import {
@@ -114,15 +115,7 @@ function resolveTarget(resourceId: string, step: Step): Target {
     !nsgPair ||
     (type !== NSG_TYPE.toLowerCase() && type !== RULE_TYPE.toLowerCase())
   ) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
+    throw unsupportedType(KIND, id.type, resourceId, step);
   }
   const nsgName = nsgPair[1];
   const nsgId = `/subscriptions/${id.subscriptionId}/resourceGroups/${id.resourceGroup}/providers/${id.namespace}/${nsgPair[0]}/${nsgName}`;

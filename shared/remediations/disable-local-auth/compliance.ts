@@ -4,6 +4,7 @@
  * and a sweep over Resource Graph rows all decide the same way.
  */
 import type { Change } from "../../audit/types.js";
+import { canonicalTypeIn } from "../kind-steps.js";
 
 export const SUPPORTED_TYPES = [
   "Microsoft.CognitiveServices/accounts",
@@ -13,8 +14,7 @@ export const SUPPORTED_TYPES = [
 export type SupportedType = (typeof SUPPORTED_TYPES)[number];
 
 export function canonicalType(type: string): SupportedType | undefined {
-  const lower = type.toLowerCase();
-  return SUPPORTED_TYPES.find((t) => t.toLowerCase() === lower);
+  return canonicalTypeIn(SUPPORTED_TYPES, type);
 }
 
 /** The one property per type that turns key (local) authentication off, and its compliant value. */

@@ -17,17 +17,21 @@
  */
 import { z } from "zod";
 import type { Change } from "../../audit/types.js";
-import { RemediationError, withStep } from "../../errors.js";
-import type { ResourceId } from "../../resource-id.js";
+import { withStep } from "../../errors.js";
 import {
-  assertProvisioned,
   assertUnchanged,
   captureRaw,
   classicIfMatchOnce,
-  parseTargetId,
   provisioningStateOf,
   tagsOf,
 } from "../arm-helpers.js";
+import {
+  applyWrite,
+  describeChanges,
+  resolveTypedTarget,
+  type TypedTarget,
+  verifyReadBack,
+} from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { canonicalType, LOCAL_AUTH_PROPERTY, localAuthChanges, type SupportedType } from "./compliance.js";
 import { localAuthSweep } from "./sweep.js";
@@ -73,29 +77,10 @@ export interface LocalAuthData {
 
 type Ctx = RemediationContext<Params>;
 
-interface Target {
-  id: ResourceId;
-  type: SupportedType;
-  resourceGroup: string;
-  name: string;
-}
+type Target = TypedTarget<SupportedType>;
 
-function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): Target {
-  const id = parseTargetId(resourceId, step);
-  const type = canonicalType(id.type);
-  if (!type || !id.resourceGroup) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
-  }
-  return { id, type, resourceGroup: id.resourceGroup, name: id.name };
-}
+const resolveTarget = (resourceId: string, step: "read" | "apply" | "verify"): Target =>
+  resolveTypedTarget(KIND, resourceId, step, canonicalType);
 
 /** The deciding property as ARM's `properties` would carry it (absent when the model has none). */
 function propertiesOf(type: SupportedType, value: unknown): Record<string, boolean> {
@@ -230,7 +215,7 @@ export const remediation: Remediation<Params, LocalAuthState, LocalAuthData> = {
     const changes = localAuthChanges(state.resourceType, state.properties);
     if (changes.length === 0)
       return { action: "noop", reason: "key (local) authentication already disabled" };
-    const what = changes.map((c) => `${c.path.replace(/^properties\./, "")} → ${String(c.to)}`).join(", ");
+    const what = describeChanges(changes);
     return {
       action: "change",
       changes,
@@ -245,27 +230,23 @@ export const remediation: Remediation<Params, LocalAuthState, LocalAuthData> = {
 
   async apply(plan: ChangePlan<LocalAuthData>, ctx: Ctx): Promise<Change[]> {
     const t = resolveTarget(ctx.target.resourceId, "apply");
-    const result = await withStep({ step: "apply", resourceId: t.id.id }, () => write(t, plan.data, ctx));
-    assertProvisioned(result, "apply", t.id.id);
-    ctx.log.info({ kind: KIND, resourceId: t.id.id, changes: plan.changes }, "key authentication disabled");
-    return plan.changes;
+    return applyWrite(
+      KIND,
+      t.id.id,
+      plan,
+      ctx,
+      () => write(t, plan.data, ctx),
+      "key authentication disabled",
+    );
   },
 
   async verify(plan: ChangePlan<LocalAuthData>, ctx: Ctx): Promise<VerifyResult> {
     const t = resolveTarget(ctx.target.resourceId, "verify");
-    const { state } = await withStep({ step: "verify", resourceId: t.id.id }, () => readResource(t, ctx));
-    if (state.provisioningState?.toLowerCase() === "failed")
-      return { ok: false, detail: `provisioningState is '${state.provisioningState}'` };
-    const remaining = localAuthChanges(state.resourceType, state.properties).filter((c) =>
-      plan.changes.some((p) => p.path === c.path),
+    return verifyReadBack(
+      t.id.id,
+      plan.changes,
+      async () => (await readResource(t, ctx)).state,
+      (state) => localAuthChanges(state.resourceType, state.properties),
     );
-    if (remaining.length > 0)
-      return {
-        ok: false,
-        detail: remaining
-          .map((c) => `${c.path} is ${JSON.stringify(c.from)}, expected ${JSON.stringify(c.to)}`)
-          .join("; "),
-      };
-    return { ok: true };
   },
 };

@@ -18,16 +18,21 @@
 import { z } from "zod";
 import type { Change } from "../../audit/types.js";
 import { RemediationError, withStep } from "../../errors.js";
-import type { ResourceId } from "../../resource-id.js";
 import {
-  assertProvisioned,
   captureRaw,
   classicIfMatchOnce,
   modularIfMatch,
-  parseTargetId,
   provisioningStateOf,
   tagsOf,
 } from "../arm-helpers.js";
+import {
+  applyWrite,
+  canonicalTypeIn,
+  describeChanges,
+  resolveTypedTarget,
+  type TypedTarget,
+  verifyReadBack,
+} from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { publicNetworkAccessSweep } from "./sweep.js";
 
@@ -87,29 +92,17 @@ export interface PublicNetworkAccessData {
 type Ctx = RemediationContext<Params>;
 
 function canonicalType(type: string): SupportedType | undefined {
-  const lower = type.toLowerCase();
-  return SUPPORTED_TYPES.find((t) => t.toLowerCase() === lower);
+  return canonicalTypeIn(SUPPORTED_TYPES, type);
 }
 
-interface Target {
-  id: ResourceId;
-  type: SupportedType;
-  resourceGroup: string;
-  /** `[typeSegment, name]` names; for endpoints: workspace then endpoint. */
+interface Target extends TypedTarget<SupportedType> {
+  /** The names along the ID; for endpoints: workspace then endpoint. */
   names: string[];
 }
 
 function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): Target {
-  const id = parseTargetId(resourceId, step);
-  const type = canonicalType(id.type);
-  if (!type || !id.resourceGroup) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      { step, resourceId, retryable: false },
-    );
-  }
-  return { id, type, resourceGroup: id.resourceGroup, names: id.names.map(([, n]) => n) };
+  const t = resolveTypedTarget(KIND, resourceId, step, canonicalType);
+  return { ...t, names: t.id.names.map(([, n]) => n) };
 }
 
 function isDisabled(value: string | null | undefined): boolean {
@@ -346,7 +339,7 @@ export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNe
     const changes = changesFor(state);
     if (changes.length === 0) return { action: "noop", reason: "public network access already disabled" };
     const name = state.resourceId.split("/").pop();
-    const what = changes.map((c) => `${c.path.replace(/^properties\./, "")} → ${String(c.to)}`).join(", ");
+    const what = describeChanges(changes);
     return {
       action: "change",
       changes,
@@ -361,30 +354,18 @@ export const remediation: Remediation<Params, PublicNetworkAccessState, PublicNe
 
   async apply(plan: ChangePlan<PublicNetworkAccessData>, ctx: Ctx) {
     const t = resolveTarget(ctx.target.resourceId, "apply");
-    const result = await withStep({ step: "apply", resourceId: t.id.id }, () => write(t, plan.data, ctx));
-    assertProvisioned(result, "apply", t.id.id);
-    ctx.log.info(
-      { kind: KIND, resourceId: t.id.id, changes: plan.changes },
+    return applyWrite(
+      KIND,
+      t.id.id,
+      plan,
+      ctx,
+      () => write(t, plan.data, ctx),
       "public network access disabled",
     );
-    return plan.changes;
   },
 
   async verify(plan: ChangePlan<PublicNetworkAccessData>, ctx: Ctx): Promise<VerifyResult> {
     const t = resolveTarget(ctx.target.resourceId, "verify");
-    const { state } = await withStep({ step: "verify", resourceId: t.id.id }, () => readResource(t, ctx));
-    if (state.provisioningState?.toLowerCase() === "failed") {
-      return { ok: false, detail: `provisioningState is '${state.provisioningState}'` };
-    }
-    const remaining = changesFor(state).filter((c) => plan.changes.some((p) => p.path === c.path));
-    if (remaining.length > 0) {
-      return {
-        ok: false,
-        detail: remaining
-          .map((c) => `${c.path} is ${JSON.stringify(c.from)}, expected ${JSON.stringify(c.to)}`)
-          .join("; "),
-      };
-    }
-    return { ok: true };
+    return verifyReadBack(t.id.id, plan.changes, async () => (await readResource(t, ctx)).state, changesFor);
   },
 };

@@ -8,6 +8,7 @@
  * same workspace, and the logs flow either way. Other settings are never changed.
  */
 import type { Change } from "../../audit/types.js";
+import { canonicalTypeIn } from "../kind-steps.js";
 
 export const SUPPORTED_TYPES = [
   "Microsoft.KeyVault/vaults",
@@ -24,8 +25,7 @@ export const CATEGORY_GROUPS = ["audit", "allLogs"] as const;
 export type CategoryGroup = (typeof CATEGORY_GROUPS)[number];
 
 export function canonicalType(type: string): SupportedType | undefined {
-  const lower = type.toLowerCase();
-  return SUPPORTED_TYPES.find((t) => t.toLowerCase() === lower);
+  return canonicalTypeIn(SUPPORTED_TYPES, type);
 }
 
 /** The deciding part of a diagnostic setting. */

@@ -23,9 +23,10 @@
 import { z } from "zod";
 import type { Change } from "../../audit/types.js";
 import type { DiagnosticSettingResource } from "../../azure/diagnostic-settings.js";
-import { RemediationError, withStep } from "../../errors.js";
+import { withStep } from "../../errors.js";
 import { parseResourceId, type ResourceId, ResourceIdError } from "../../resource-id.js";
 import { assertUnchanged, orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import { describeMismatches, unsupportedTarget } from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   CATEGORY_GROUPS,
@@ -140,15 +141,7 @@ function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): T
   const type = canonicalType(id.type);
   const blobService = type === "Microsoft.Storage/storageAccounts/blobServices";
   if (!type || !id.resourceGroup || (blobService && id.name.toLowerCase() !== "default")) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource '${id.type}/${id.name}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
+    throw unsupportedTarget(`${KIND} does not support resource '${id.type}/${id.name}'`, resourceId, step);
   }
   const storage = type.startsWith("Microsoft.Storage/");
   return {
@@ -282,11 +275,6 @@ export const remediation: Remediation<Params, DiagnosticLogsState, DiagnosticLog
     if (!setting) return { ok: false, detail: `diagnostic setting '${plan.data.settingName}' is missing` };
     const decision = decideLogs([settingView(setting)], ctx.params, prefixOf(t));
     if (decision.compliant) return { ok: true };
-    return {
-      ok: false,
-      detail: decision.changes
-        .map((c) => `${c.path} is ${JSON.stringify(c.from)}, expected ${JSON.stringify(c.to)}`)
-        .join("; "),
-    };
+    return { ok: false, detail: describeMismatches(decision.changes) };
   },
 };

@@ -20,6 +20,7 @@ import { z } from "zod";
 import { RemediationError, type Step, withStep } from "../../errors.js";
 import { sameType } from "../../resource-id.js";
 import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import { describeMismatches, unsupportedTarget, unsupportedType } from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import {
   applyChanges,
@@ -109,28 +110,10 @@ function resolveTarget(resourceId: string, step: Step): Target {
   const id = parseTargetId(resourceId, step);
   const isAccount = sameType(id.type, ACCOUNT_TYPE);
   const isBlobService = sameType(id.type, BLOB_SERVICE_TYPE);
-  if (!id.resourceGroup || (!isAccount && !isBlobService)) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
-  }
-  if (isBlobService && id.name.toLowerCase() !== "default") {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `a storage account has only the blob service 'default'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
-  }
+  if (!id.resourceGroup || (!isAccount && !isBlobService))
+    throw unsupportedType(KIND, id.type, resourceId, step);
+  if (isBlobService && id.name.toLowerCase() !== "default")
+    throw unsupportedTarget("a storage account has only the blob service 'default'", resourceId, step);
   const accountName = id.names[0]![1];
   return {
     accountId: `/subscriptions/${id.subscriptionId}/resourceGroups/${id.resourceGroup}/providers/${id.namespace}/${id.names[0]![0]}/${accountName}`,
@@ -275,16 +258,11 @@ export const remediation: Remediation<Params, ModelStorageState, ModelStorageDat
     );
     const state = blobProtectionOf(blob);
     const wrong = plan.changes.filter((c) => valueAt(state, c.path) !== c.to);
-    if (wrong.length > 0) {
+    if (wrong.length > 0)
       return {
         ok: false,
-        detail: wrong
-          .map(
-            (c) => `${c.path} is ${JSON.stringify(valueAt(state, c.path))}, expected ${JSON.stringify(c.to)}`,
-          )
-          .join("; "),
+        detail: describeMismatches(wrong.map((c) => ({ ...c, from: valueAt(state, c.path) }))),
       };
-    }
     return { ok: true };
   },
 };

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { asRemediationError, httpStatusOf, RemediationError, type Step, withStep } from "../../errors.js";
 import { sameType } from "../../resource-id.js";
 import { orNotFound, parseTargetId, tagsOf } from "../arm-helpers.js";
+import { unsupportedType } from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { API_TYPE, isAllowedOpen, requiresSubscription } from "./rules.js";
 import { apiSubscriptionSweep } from "./sweep.js";
@@ -92,17 +93,8 @@ interface Target {
 
 function resolveTarget(resourceId: string, step: Step): Target {
   const id = parseTargetId(resourceId, step);
-  if (!id.resourceGroup || !sameType(id.type, API_TYPE)) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
-  }
+  if (!id.resourceGroup || !sameType(id.type, API_TYPE))
+    throw unsupportedType(KIND, id.type, resourceId, step);
   return {
     apiId: id.id,
     resourceGroup: id.resourceGroup,

@@ -8,6 +8,7 @@
  * then applies the type's old default, which for older resources allows TLS 1.0).
  */
 import type { Change } from "../../audit/types.js";
+import { canonicalTypeIn } from "../kind-steps.js";
 
 export const SUPPORTED_TYPES = [
   "Microsoft.Storage/storageAccounts",
@@ -20,8 +21,7 @@ export type SupportedType = (typeof SUPPORTED_TYPES)[number];
 export type TlsFloor = "1.2" | "1.3";
 
 export function canonicalType(type: string): SupportedType | undefined {
-  const lower = type.toLowerCase();
-  return SUPPORTED_TYPES.find((t) => t.toLowerCase() === lower);
+  return canonicalTypeIn(SUPPORTED_TYPES, type);
 }
 
 /** Each type's TLS values, oldest first, and the value for each floor. */

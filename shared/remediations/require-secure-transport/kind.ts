@@ -17,15 +17,15 @@
  */
 import { z } from "zod";
 import type { Change } from "../../audit/types.js";
-import { RemediationError, withStep } from "../../errors.js";
-import type { ResourceId } from "../../resource-id.js";
+import { withStep } from "../../errors.js";
+import { assertProvisioned, assertUnchanged, provisioningStateOf, tagsOf } from "../arm-helpers.js";
 import {
-  assertProvisioned,
-  assertUnchanged,
-  parseTargetId,
-  provisioningStateOf,
-  tagsOf,
-} from "../arm-helpers.js";
+  applyWrite,
+  describeChanges,
+  resolveTypedTarget,
+  type TypedTarget,
+  verifyReadBack,
+} from "../kind-steps.js";
 import type { ChangePlan, Current, Plan, Remediation, RemediationContext, VerifyResult } from "../types.js";
 import { canonicalType, type SupportedType, type TlsFloor, transportChanges } from "./compliance.js";
 import { transportSweep } from "./sweep.js";
@@ -79,29 +79,10 @@ export interface TransportData {
 
 type Ctx = RemediationContext<Params>;
 
-interface Target {
-  id: ResourceId;
-  type: SupportedType;
-  resourceGroup: string;
-  name: string;
-}
+type Target = TypedTarget<SupportedType>;
 
-function resolveTarget(resourceId: string, step: "read" | "apply" | "verify"): Target {
-  const id = parseTargetId(resourceId, step);
-  const type = canonicalType(id.type);
-  if (!type || !id.resourceGroup) {
-    throw new RemediationError(
-      "UnsupportedResourceType",
-      `${KIND} does not support resource type '${id.type}'`,
-      {
-        step,
-        resourceId,
-        retryable: false,
-      },
-    );
-  }
-  return { id, type, resourceGroup: id.resourceGroup, name: id.name };
-}
+const resolveTarget = (resourceId: string, step: "read" | "apply" | "verify"): Target =>
+  resolveTypedTarget(KIND, resourceId, step, canonicalType);
 
 /** `{name: value}` for the values that are present. */
 function present(fields: Record<string, unknown>): Record<string, unknown> {
@@ -255,7 +236,7 @@ export const remediation: Remediation<Params, TransportState, TransportData> = {
         action: "noop",
         reason: `HTTPS only and TLS ${ctx.params.minimumTlsVersion} or newer already required`,
       };
-    const what = changes.map((c) => `${c.path.replace(/^properties\./, "")} → ${String(c.to)}`).join(", ");
+    const what = describeChanges(changes);
     return {
       action: "change",
       changes,
@@ -270,27 +251,16 @@ export const remediation: Remediation<Params, TransportState, TransportData> = {
 
   async apply(plan: ChangePlan<TransportData>, ctx: Ctx): Promise<Change[]> {
     const t = resolveTarget(ctx.target.resourceId, "apply");
-    const result = await withStep({ step: "apply", resourceId: t.id.id }, () => write(t, plan, ctx));
-    assertProvisioned(result, "apply", t.id.id);
-    ctx.log.info({ kind: KIND, resourceId: t.id.id, changes: plan.changes }, "secure transport required");
-    return plan.changes;
+    return applyWrite(KIND, t.id.id, plan, ctx, () => write(t, plan, ctx), "secure transport required");
   },
 
   async verify(plan: ChangePlan<TransportData>, ctx: Ctx): Promise<VerifyResult> {
     const t = resolveTarget(ctx.target.resourceId, "verify");
-    const { state } = await withStep({ step: "verify", resourceId: t.id.id }, () => readResource(t, ctx));
-    if (state.provisioningState?.toLowerCase() === "failed")
-      return { ok: false, detail: `provisioningState is '${state.provisioningState}'` };
-    const remaining = changesOf(state, ctx.params.minimumTlsVersion).filter((c) =>
-      plan.changes.some((p) => p.path === c.path),
+    return verifyReadBack(
+      t.id.id,
+      plan.changes,
+      async () => (await readResource(t, ctx)).state,
+      (state) => changesOf(state, ctx.params.minimumTlsVersion),
     );
-    if (remaining.length > 0)
-      return {
-        ok: false,
-        detail: remaining
-          .map((c) => `${c.path} is ${JSON.stringify(c.from)}, expected ${JSON.stringify(c.to)}`)
-          .join("; "),
-      };
-    return { ok: true };
   },
 };
