@@ -92,7 +92,20 @@ export class SimAdminClient {
     this.agent.destroy();
   }
 
-  private call<T>(method: string, route: string, body?: unknown): Promise<T> {
+  /** A kept-alive socket the simulator closed while idle (its keep-alive timeout is 5 s: a test that
+   *  waits longer races it) answers the next request with ECONNRESET; a read is safe to send again. */
+  private async call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce<T>(method, route, body);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (method !== "GET" || attempt >= 3 || (code !== "ECONNRESET" && code !== "EPIPE")) throw err;
+      }
+    }
+  }
+
+  private callOnce<T>(method: string, route: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
       const req = https.request(
