@@ -20,7 +20,14 @@
  * days, per record); the head never expires. See docs/audit.md.
  */
 import type { Container, JSONObject, OperationInput, SqlParameter } from "@azure/cosmos";
-import { canonicalJson, chainRecord, GENESIS_HASH, resourceKey, verifyChains } from "../audit/chain.js";
+import {
+  canonicalJson,
+  chainRecord,
+  GENESIS_HASH,
+  recordId,
+  resourceKey,
+  verifyChains,
+} from "../audit/chain.js";
 import { encodeContinuation, normalizeQuery, sortKey } from "../audit/paging.js";
 import { storableRecordInput } from "../audit/record.js";
 import type { AuditPage, AuditQuery, AuditRecord, AuditRecordInput, VerifyReport } from "../audit/types.js";
@@ -219,6 +226,23 @@ export class CosmosAuditStore implements AuditStore {
   async readRecordDoc(pk: string, id: string): Promise<AuditRecord | undefined> {
     const { resource } = await this.container.item(id, pk).read<Record<string, unknown>>();
     return resource ? this.toRecord(resource) : undefined;
+  }
+
+  /**
+   * @internal (the gate) Records of a chain after `seq`, newest first, at most `max`: point reads
+   * of seq + 1, seq + 2, … by their deterministic IDs until one is missing. No query: this runs on a
+   * decision's path (an interrupted intent is settled by the next holder), where a point read costs
+   * 1 RU and a query also costs the SDK's query-plan round trip; a head that lags (the record was
+   * written, the head not yet) is walked past, as an append walks past it.
+   */
+  async recordsAfter(pk: string, resourceId: string, seq: number, max: number): Promise<AuditRecord[]> {
+    const found: AuditRecord[] = [];
+    for (let next = seq + 1; found.length < max; next++) {
+      const record = await this.readRecordDoc(pk, recordId(resourceId, next));
+      if (!record) break;
+      found.push(record);
+    }
+    return found.reverse();
   }
 
   /** Moves the head forward to `record` (If-Match; never backwards), keeping the gate's fields.

@@ -37,7 +37,6 @@ import {
   type RecentFix,
   type ResourceGate,
   recentFixesIn,
-  recordsAfterSeq,
   validateLease,
 } from "../ports/resource-gate.js";
 import { type CosmosAuditStore, type HeadDoc, headId, sameContent } from "./audit-store.js";
@@ -49,6 +48,9 @@ import {
   isPreconditionFailed,
   withoutSystemProperties,
 } from "./errors.js";
+
+/** Most records read after an interrupted intent (the intent's own record comes first after it). */
+const RECORDS_SINCE_MAX = 50;
 
 /** Marks "the head has not been read yet" (undefined means "read: there is none"). */
 const UNREAD = Symbol("unread");
@@ -323,8 +325,10 @@ class CosmosGateSession implements GateSession {
     this.closed = true;
   }
 
+  /** Point reads of the records after the intent (usually one, or none, plus the read that finds
+   *  the end), never a query: see `CosmosAuditStore.recordsAfter`. */
   async recordsSince(intent: Intent): Promise<AuditRecord[]> {
-    return recordsAfterSeq(this.gate.store, this.resourceId, intent.seqBefore);
+    return this.gate.store.recordsAfter(this.pk, this.resourceId, intent.seqBefore, RECORDS_SINCE_MAX);
   }
 
   /**
