@@ -29,6 +29,11 @@ export async function startEmbeddedCosmos(opts: {
   const server = createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, keepAlive: true } as Parameters<
     typeof createHttpsServer
   >[0]);
+  // Node closes an idle kept-alive socket after 5 s; a client that reuses it at that moment gets
+  // ECONNRESET on a write it cannot safely resend. The clients here (the hosts' Cosmos DB pools) keep
+  // their sockets far longer, as Azure Cosmos DB's gateway does: keep idle sockets open for 2 minutes.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once("error", onError);
