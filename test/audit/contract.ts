@@ -46,6 +46,37 @@ export function input(overrides: Partial<AuditRecordInput> = {}): AuditRecordInp
 }
 
 /** A real-shaped ARM event (Event Grid schema) with personal claims, as a parser would see it. */
+/** An intent to close an ML workspace, as the pipeline records before its write (gate tests). */
+export function workspaceIntent(
+  resourceId: string,
+  cause: string,
+  signal: Intent["signal"],
+  plannedAt: Date,
+): Intent {
+  return {
+    id: `intent-${Math.random().toString(36).slice(2, 10)}`,
+    cause,
+    plannedAt: plannedAt.toISOString(),
+    seqBefore: 0,
+    policy: "ml-workspace-private",
+    kind: "disable-public-network-access",
+    params: {},
+    mode: "enforce",
+    signal,
+    recordSignal: input().signal,
+    target: {
+      resourceId,
+      resourceType: "Microsoft.MachineLearningServices/workspaces",
+      subscriptionId: SUB,
+    },
+    changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
+    changesHash: "a".repeat(64),
+    summary: "Disable public network access",
+    reverts: false,
+    actor: "driftguard",
+  };
+}
+
 export const ARM_EVENT = {
   id: "5e4b6c1a-0f1e-4c55-9d1b-2f7f8a1b0c01",
   topic: `/subscriptions/${SUB}`,
@@ -573,28 +604,8 @@ export function describePortsContract(name: string, impl: PortsImpl): void {
     });
     const t = (s: number) => new Date(Date.parse("2025-06-01T12:00:00.000Z") + s * 1000);
 
-    const intentFor = (resourceId: string, cause: string): Intent => ({
-      id: `intent-${Math.random().toString(36).slice(2, 10)}`,
-      cause,
-      plannedAt: t(0).toISOString(),
-      seqBefore: 0,
-      policy: "ml-workspace-private",
-      kind: "disable-public-network-access",
-      params: {},
-      mode: "enforce",
-      signal: approval().signal,
-      recordSignal: input().signal,
-      target: {
-        resourceId,
-        resourceType: "Microsoft.MachineLearningServices/workspaces",
-        subscriptionId: SUB,
-      },
-      changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
-      changesHash: "a".repeat(64),
-      summary: "Disable public network access",
-      reverts: false,
-      actor: "driftguard",
-    });
+    const intentFor = (resourceId: string, cause: string): Intent =>
+      workspaceIntent(resourceId, cause, approval().signal, t(0));
     const resource = () =>
       `${RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-${Math.random().toString(36).slice(2, 10)}`;
     const enterOk = async (

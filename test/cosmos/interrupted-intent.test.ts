@@ -16,7 +16,7 @@ import { CosmosAuditStore } from "../../shared/cosmos/audit-store.js";
 import { createCosmosClient, ensureContainers } from "../../shared/cosmos/client.js";
 import { CosmosResourceGate } from "../../shared/cosmos/resource-gate.js";
 import type { GateSession, Intent } from "../../shared/ports/resource-gate.js";
-import { input, RG, SUB } from "../audit/contract.js";
+import { input, RG, workspaceIntent } from "../audit/contract.js";
 
 let cosmos: EmbeddedCosmos;
 let client: CosmosClient;
@@ -64,28 +64,8 @@ async function enter(resourceId: string, cause: string, at: number): Promise<Gat
 }
 
 function intentFor(resourceId: string, cause: string): Intent {
-  return {
-    id: `intent-${n}`,
-    cause,
-    plannedAt: t(0).toISOString(),
-    seqBefore: 0,
-    policy: "ml-workspace-private",
-    kind: "disable-public-network-access",
-    params: {},
-    mode: "enforce",
-    signal: { source: "eventgrid", id: cause.split("|")[0] } as unknown as Intent["signal"],
-    recordSignal: input().signal,
-    target: {
-      resourceId,
-      resourceType: "Microsoft.MachineLearningServices/workspaces",
-      subscriptionId: SUB,
-    },
-    changes: [{ path: "properties.publicNetworkAccess", from: "Enabled", to: "Disabled" }],
-    changesHash: "a".repeat(64),
-    summary: "Disable public network access",
-    reverts: false,
-    actor: "driftguard",
-  };
+  const signal = { source: "eventgrid", id: cause.split("|")[0] } as unknown as Intent["signal"];
+  return workspaceIntent(resourceId, cause, signal, t(0));
 }
 
 /** A holder that committed one record, then recorded an intent, appended `appended` records (the
