@@ -14,6 +14,9 @@ import { afterEach, describe, expect, it } from "vitest";
 
 const children: ChildProcess[] = [];
 
+/** Every server of the stack on a port the system picks (tests run side by side). */
+const FREE_PORTS = ["--port", "0", "--cosmos-port", "0", "--azure-port", "0"];
+
 function start(
   args: string[],
   opts: { viaNpm?: boolean; env?: Record<string, string | undefined>; stackFile?: string } = {},
@@ -101,7 +104,7 @@ afterEach(async () => {
 
 describe("npm start", () => {
   it("boots on embedded defaults, replays the sample scenario and prints every kind's decision", async () => {
-    const run = start(["--port", "0", "--cosmos-port", "0", "--azure-port", "0"]);
+    const run = start([...FREE_PORTS]);
     const out = await run.waitFor(/Demo done/, 60_000);
     expect(out).toMatch(/^driftguard ready/m);
     for (const kind of [
@@ -150,12 +153,7 @@ describe("npm start", () => {
     const key = "acceptance-key-0123456789";
     const run = start([
       "--no-demo",
-      "--port",
-      "0",
-      "--cosmos-port",
-      "0",
-      "--azure-port",
-      "0",
+      ...FREE_PORTS,
       "--seed",
       path.join(dir, "seed.json"),
       "--policy",
@@ -206,18 +204,7 @@ describe("npm start", () => {
   it("--hosts 2: the demo runs across separate host processes, and Ctrl-C ends them all", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
     const readyFile = path.join(dir, "ready.json");
-    const run = start([
-      "--hosts",
-      "2",
-      "--port",
-      "0",
-      "--cosmos-port",
-      "0",
-      "--azure-port",
-      "0",
-      "--ready-file",
-      readyFile,
-    ]);
+    const run = start(["--hosts", "2", ...FREE_PORTS, "--ready-file", readyFile]);
     const out = await run.waitFor(/Demo done/, 120_000);
     expect(out).toMatch(/^driftguard ready/m);
     expect(out).toMatch(/processes: cosmos, azure-sim, event-grid, blob and 2 host\(s\)/);
@@ -262,10 +249,7 @@ describe("npm start", () => {
     const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
     const readyFile = path.join(dir, "ready.json");
     const stackFile = path.join(dir, "stack.json");
-    const run = start(
-      ["--no-demo", "--port", "0", "--cosmos-port", "0", "--azure-port", "0", "--ready-file", readyFile],
-      { viaNpm: true, stackFile },
-    );
+    const run = start(["--no-demo", ...FREE_PORTS, "--ready-file", readyFile], { viaNpm: true, stackFile });
     await run.waitFor(/^driftguard ready/m, 60_000);
     const ready = JSON.parse(await readFile(readyFile, "utf8")) as Record<string, string>;
     const stackPid = (JSON.parse(await readFile(stackFile, "utf8")) as { pid: number }).pid;
@@ -283,17 +267,7 @@ describe("npm start", () => {
   it("stops on SIGHUP (a closed terminal) too", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
     const readyFile = path.join(dir, "ready.json");
-    const run = start([
-      "--no-demo",
-      "--port",
-      "0",
-      "--cosmos-port",
-      "0",
-      "--azure-port",
-      "0",
-      "--ready-file",
-      readyFile,
-    ]);
+    const run = start(["--no-demo", ...FREE_PORTS, "--ready-file", readyFile]);
     await run.waitFor(/^driftguard ready/m, 60_000);
     const ready = JSON.parse(await readFile(readyFile, "utf8")) as Record<string, string>;
     run.child.kill("SIGHUP");
@@ -306,10 +280,9 @@ describe("npm start", () => {
     const userBot = "7e0c2f1a-3b4d-4c5e-8f90-a1b2c3d4e5f6";
     const dir = await mkdtemp(path.join(tmpdir(), "driftguard-start-"));
     const readyFile = path.join(dir, "ready.json");
-    const run = start(
-      ["--no-demo", "--port", "0", "--cosmos-port", "0", "--azure-port", "0", "--ready-file", readyFile],
-      { env: { TEAMS_BOT_APP_ID: userBot, TEAMS_CONVERSATION_ID: "19:my-team@thread.tacv2" } },
-    );
+    const run = start(["--no-demo", ...FREE_PORTS, "--ready-file", readyFile], {
+      env: { TEAMS_BOT_APP_ID: userBot, TEAMS_CONVERSATION_ID: "19:my-team@thread.tacv2" },
+    });
     const out = await run.waitFor(/^driftguard ready/m, 60_000);
     expect(out).toContain(
       "Teams settings — yours: TEAMS_BOT_APP_ID, TEAMS_CONVERSATION_ID; the Teams stand-in is not started",
