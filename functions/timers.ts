@@ -23,7 +23,10 @@ export async function runFollowUps(_timer: Timer | undefined, context: Invocatio
       runtime.log.info({ invocationId: context.invocationId, followUp: run.followUp, ...s }, "follow-up");
 }
 
-/** Marks approval requests past their deadline as expired (one `expired` record each). */
+/**
+ * Marks approval requests past their deadline as expired (one `expired` record each), and writes
+ * the closing records (expired, superseded, rejected) a host closed but did not get to record.
+ */
 export async function expireApprovals(_timer: Timer | undefined, context: InvocationContext): Promise<void> {
   const runtime = await getRuntime();
   const decisions = await runtime.approvalLifecycle.expireDue();

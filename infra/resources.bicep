@@ -324,6 +324,9 @@ var cosmosContainers = [
         {
           path: '/cardPostFailed/*'
         }
+        {
+          path: '/recordDue/?'
+        }
       ]
       excludedPaths: [
         {

@@ -22,6 +22,7 @@ import {
   type DecidingPrincipal,
   type Refusal,
 } from "./authorize.js";
+import { decisionDetails, expiryDetails, storedApprover } from "./closing-records.js";
 import { alreadyOpenReason, reusableApproval, type SupersedeDeps, supersede } from "./open-approval.js";
 import { reasonLine } from "./reasons.js";
 import { ApprovalTrail, BUSY } from "./trail.js";
@@ -183,9 +184,11 @@ export class ApprovalLifecycle implements ApprovalRequests {
       const now = (await approvals.get(id)) ?? existing;
       return { approval: now, decisions: [], error: `${closedError(now)} (decided concurrently)` };
     }
-    const first = await this.recordDecision(decided, decision, approver);
-    // Recorded later: the `resumeWork` timer writes a missing `approved` record before it runs the change.
+    const first = await this.trail.record(decided, decision, decisionDetails(decided, decision, approver));
+    // Recorded later: the `resumeWork` timer writes a missing `approved` record before it runs the
+    // change, the `expireApprovals` timer a missing `rejected` one (the approval is `recordDue`).
     if (first === BUSY) return { approval: decided, decisions: [], busy: true };
+    if (decision === "rejected") await this.deps.approvals.markRecorded(id);
     await this.changed(decided, "decided");
     if (decision === "rejected") return { approval: decided, decisions: first };
     const runs = await this.deps.runApproved(decided, approver);
@@ -194,13 +197,20 @@ export class ApprovalLifecycle implements ApprovalRequests {
     return { approval: settled ?? decided, decisions: [...first, ...runs] };
   }
 
-  /** Expires pending approvals past their deadline (timer): one `expired` record each. */
+  /**
+   * Expires pending approvals past their deadline (timer): one `expired` record each. Then writes
+   * the closing records a host did not get to (an approval closed as expired, superseded or
+   * rejected whose record is missing: it died in between, or the resource's gate stayed busy).
+   */
   async expireDue(): Promise<Decision[]> {
-    const due = await this.deps.approvals.listExpired(this.deps.clock.now());
     const out: Decision[] = [];
-    for (const a of due) {
+    for (const a of await this.deps.approvals.listExpired(this.deps.clock.now())) {
       const expired = await this.expireOne(a);
       if (expired !== BUSY) out.push(...expired);
+    }
+    for (const a of await this.deps.approvals.listRecordDue()) {
+      const recorded = await this.recordClosing(a);
+      if (recorded !== BUSY) out.push(...recorded);
     }
     return out;
   }
@@ -218,14 +228,10 @@ export class ApprovalLifecycle implements ApprovalRequests {
         if (gaveUp !== BUSY) out.push(...gaveUp);
         continue;
       }
-      const approver: RecordApprover = {
-        id: a.decidedBy ?? "unknown",
-        decidedAt: a.decidedAt ?? a.createdAt,
-        via: a.decidedVia ?? "approval-page",
-      };
+      const approver = storedApprover(a);
       // The `approved` record may be missing if the decision's own request failed after the store
       // accepted it: it is written once, here, before the change runs.
-      const first = await this.recordDecision(a, "approved", approver);
+      const first = await this.trail.record(a, "approved", decisionDetails(a, "approved", approver));
       if (first === BUSY) continue;
       out.push(...first);
       const runs = await this.deps.runApproved(a, approver);
@@ -251,20 +257,6 @@ export class ApprovalLifecycle implements ApprovalRequests {
       ...(decision.reason ? { reason: decision.reason } : {}),
       ...(decision.record ? { recordId: decision.record.id } : {}),
       updatedAt: this.deps.clock.now().toISOString(),
-    });
-  }
-
-  private recordDecision(
-    a: Approval,
-    decision: "approved" | "rejected",
-    approver: RecordApprover,
-  ): Promise<Decision[] | typeof BUSY> {
-    return this.trail.record(a, decision, {
-      outcome: decision,
-      changes: a.changes,
-      actor: `approver:${approver.id}`,
-      approver,
-      reason: decision === "approved" ? "approved; applying against current state" : "rejected by approver",
     });
   }
 
@@ -306,15 +298,25 @@ export class ApprovalLifecycle implements ApprovalRequests {
     // Decided by someone else in between, or expired already by a decision attempt: record once anyway.
     const expired = done ?? (await this.deps.approvals.get(a.id));
     if (expired?.state !== "expired") return [];
-    const decisions = await this.trail.record(expired, "expired", {
-      outcome: "expired",
-      changes: a.changes,
-      actor: "driftguard",
-      approver: null,
-      reason: `no decision before ${a.expiresAt}`,
-    });
-    // Only the expiry that was recorded now updates the card (a repeated expiry finds it done).
-    if (decisions !== BUSY && decisions.length > 0) await this.changed(expired, "expired");
+    // Approvals closed before closes marked `recordDue` are recorded here too (once, by cause).
+    return this.recordClosing({ ...expired, recordDue: expired.recordDue ?? "expired" });
+  }
+
+  /**
+   * Writes the record of a closed approval's `recordDue` step (once: a repeated step finds its cause
+   * done), updates its card when this call wrote it, and clears the mark.
+   */
+  private async recordClosing(a: Approval): Promise<Decision[] | typeof BUSY> {
+    if (a.recordDue === undefined) return [];
+    const details =
+      a.recordDue === "rejected"
+        ? decisionDetails(a, "rejected", storedApprover(a))
+        : expiryDetails(a, a.supersededBy ? await this.deps.approvals.get(a.supersededBy) : undefined);
+    const decisions = await this.trail.record(a, a.recordDue, details);
+    if (decisions === BUSY) return BUSY;
+    const recorded = (await this.deps.approvals.markRecorded(a.id)) ?? a;
+    if (decisions.length > 0)
+      await this.changed(recorded, a.recordDue === "rejected" ? "decided" : "expired");
     return decisions;
   }
 

@@ -12,6 +12,7 @@
 import type { Approval, ApprovalStore } from "../ports/approval-store.js";
 import type { Clock } from "../ports/clock.js";
 import type { GateSession } from "../ports/resource-gate.js";
+import { expiryDetails } from "./closing-records.js";
 import type { ApprovalTrail } from "./trail.js";
 
 /**
@@ -33,13 +34,6 @@ export function reusableApproval(
   return open.find((a) => a.changesHash === changesHash && requestRecorded(a, session));
 }
 
-/** The `expired` record's reason for an approval `by` replaced. */
-export function supersededReason(old: Approval, by: Approval): string {
-  return old.changesHash === by.changesHash
-    ? `superseded by approval ${by.id}, which asks for the same change`
-    : `superseded by approval ${by.id}: the resource changed and the new plan needs its own decision`;
-}
-
 /** The reason a later cause's `pending-approval` record gives when it names `open` again. */
 export function alreadyOpenReason(reason: string, open: Approval): string {
   return `${reason}; approval ${open.id} already waits for this change (no new card)`;
@@ -52,9 +46,11 @@ export interface SupersedeDeps {
 }
 
 /**
- * Closes every approval of `open` but `by` as `expired`, naming `by`, each with its one `expired`
- * record written in `session` (the caller's, in the resource's gate): from then on none can act.
- * One decided meanwhile stays as decided. Returns the closed ones (their cards are updated later).
+ * Closes every approval of `open` but `by` as `expired`, naming `by` in the same write, each with its
+ * one `expired` record written in `session` (the caller's, in the resource's gate): from then on none
+ * can act. One decided meanwhile stays as decided. If the record is not written (the session's
+ * store failed, the host died), the close left the approval `recordDue` and the `expireApprovals`
+ * timer writes it. Returns the closed ones (their cards are updated later).
  */
 export async function supersede(
   deps: SupersedeDeps,
@@ -65,20 +61,17 @@ export async function supersede(
   const closed: Approval[] = [];
   for (const old of open) {
     if (old.id === by.id) continue;
-    const done = await deps.approvals.closePending(old.id, "expired", undefined, deps.clock.now());
+    const done = await deps.approvals.closePending(
+      old.id,
+      "expired",
+      undefined,
+      deps.clock.now(),
+      undefined,
+      by.id,
+    );
     if (!done) continue;
-    const annotated = (await deps.approvals.annotate(old.id, { supersededBy: by.id })) ?? {
-      ...done,
-      supersededBy: by.id,
-    };
-    await deps.trail.recordInSession(session, annotated, "expired", {
-      outcome: "expired",
-      changes: old.changes,
-      actor: "driftguard",
-      approver: null,
-      reason: supersededReason(old, by),
-    });
-    closed.push(annotated);
+    await deps.trail.recordInSession(session, done, "expired", expiryDetails(done, by));
+    closed.push((await deps.approvals.markRecorded(done.id)) ?? done);
   }
   return closed;
 }

@@ -15,11 +15,13 @@ import {
   type ApprovalStore,
   type ApprovedRun,
   annotateTransition,
+  byDecided,
   byExpiry,
   byNewest,
   byRunDue,
   closePendingTransition,
   isApprovalId,
+  recordedTransition,
   refusalTransition,
   resourceKindKey,
   runDueAt,
@@ -87,10 +89,11 @@ export class CosmosApprovalStore implements ApprovalStore {
     by: string | undefined,
     now: Date,
     via?: Approval["decidedVia"],
+    supersededBy?: string,
   ): Promise<Approval | undefined> {
     let granted = false;
     const updated = await this.update(id, (current) => {
-      const t = closePendingTransition(current, state, by, now, via);
+      const t = closePendingTransition(current, state, by, now, via, supersededBy);
       granted = !!t?.granted;
       return t?.next;
     });
@@ -107,6 +110,23 @@ export class CosmosApprovalStore implements ApprovalStore {
 
   async annotate(id: string, note: ApprovalNote): Promise<Approval | undefined> {
     return this.update(id, (current) => annotateTransition(current, note));
+  }
+
+  async markRecorded(id: string): Promise<Approval | undefined> {
+    return this.update(id, recordedTransition);
+  }
+
+  async listRecordDue(): Promise<Approval[]> {
+    const { resources } = await this.container.items
+      .query<ApprovalDoc>({
+        query: "SELECT * FROM c WHERE c.recordDue IN (@expired, @rejected)",
+        parameters: [
+          { name: "@expired", value: "expired" },
+          { name: "@rejected", value: "rejected" },
+        ],
+      })
+      .fetchAll();
+    return resources.map(toApproval).sort(byDecided);
   }
 
   async listCardPostFailures(limit: number): Promise<Approval[]> {

@@ -88,7 +88,7 @@ const POINT_READ_ONLY: IndexingPolicy = {
   excludedPaths: [{ path: "/*" }],
 };
 
-/** Approvals: the timers' fields, `openFor` (the open approval of a resource and kind), and what
+/** Approvals: the timers' fields (`recordDue`: a closing step whose record may be missing), `openFor` (the open approval of a resource and kind), and what
  *  `doctor` filters and orders unposted cards by (Cosmos DB refuses a filter or ORDER BY on a path
  *  excluded from the index). */
 export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
@@ -101,6 +101,7 @@ export const APPROVALS_INDEXING_POLICY: IndexingPolicy = {
     { path: "/openFor/?" },
     { path: "/createdAt/?" },
     { path: "/cardPostFailed/*" },
+    { path: "/recordDue/?" },
   ],
   excludedPaths: [{ path: "/*" }, { path: '/"_etag"/?' }],
 };

@@ -11,6 +11,7 @@ import {
   type ApprovalStore,
   type ApprovedRun,
   annotateTransition,
+  byDecided,
   byExpiry,
   byNewest,
   byRunDue,
@@ -19,6 +20,7 @@ import {
   isExpiredPending,
   isOpenFor,
   isUnposted,
+  recordedTransition,
   refusalTransition,
   runTransition,
   storableApproval,
@@ -54,10 +56,11 @@ export class InMemoryApprovalStore implements ApprovalStore {
     by: string | undefined,
     now: Date,
     via?: Approval["decidedVia"],
+    supersededBy?: string,
   ): Promise<Approval | undefined> {
     const e = this.items.get(id);
     if (!e) return undefined;
-    const t = closePendingTransition(e.approval, state, by, now, via);
+    const t = closePendingTransition(e.approval, state, by, now, via, supersededBy);
     if (!t) return undefined;
     const etag = this.nextEtag();
     this.items.set(id, { approval: t.next, etag });
@@ -74,6 +77,17 @@ export class InMemoryApprovalStore implements ApprovalStore {
 
   async annotate(id: string, note: ApprovalNote): Promise<Approval | undefined> {
     return this.update(id, (a) => annotateTransition(a, note));
+  }
+
+  async markRecorded(id: string): Promise<Approval | undefined> {
+    return this.update(id, recordedTransition);
+  }
+
+  async listRecordDue(): Promise<Approval[]> {
+    return [...this.items.values()]
+      .filter((e) => e.approval.recordDue !== undefined)
+      .map(withEtag)
+      .sort(byDecided);
   }
 
   async listCardPostFailures(limit: number): Promise<Approval[]> {

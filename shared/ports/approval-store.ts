@@ -110,6 +110,13 @@ export interface Approval {
   requestCause?: string;
   /** Closed (`expired`) before its deadline because this newer approval replaced it. */
   supersededBy?: string;
+  /**
+   * The closing step (`expired`, `rejected`) whose record is not yet known to be written: set by the
+   * close itself, in the same write, and cleared once the record is. A host that dies between the
+   * two leaves it set, and the `expireApprovals` timer writes the record (once: the step's cause is
+   * kept by the resource's gate). An approval's `approved` record is the due run's (see `listDueRuns`).
+   */
+  recordDue?: "expired" | "rejected";
   etag?: string;
 }
 
@@ -119,7 +126,8 @@ export interface ApprovalStore {
   /**
    * Moves a pending approval to a final state (a person's approval or rejection, or the timer's
    * expiry); returns undefined when it was no longer pending (already closed / past `expiresAt` /
-   * etag changed). An approval gets a `due` run.
+   * etag changed). An approval gets a `due` run; an expiry or rejection its `recordDue`.
+   * `supersededBy` names the approval that replaces an `expired` one (written with the close).
    */
   closePending(
     id: string,
@@ -127,7 +135,12 @@ export interface ApprovalStore {
     by: string | undefined,
     now: Date,
     via?: RecordApprover["via"],
+    supersededBy?: string,
   ): Promise<Approval | undefined>;
+  /** The closing step's record is written: clears `recordDue` (undefined when it was not set). */
+  markRecorded(id: string): Promise<Approval | undefined>;
+  /** Closed approvals whose closing step's record may be missing (`recordDue` set), oldest decision first. */
+  listRecordDue(): Promise<Approval[]>;
   /** Updates the approved run (no-op unless the approval is approved); returns the new approval. */
   updateRun(id: string, run: ApprovedRun): Promise<Approval | undefined>;
   /** Keeps a refused decision attempt on a pending approval (bounded list). */
@@ -187,19 +200,25 @@ export class ApprovalExistsError extends Error {
 }
 
 /** How a pending approval closes, in every store: only from `pending`, and never after `expiresAt`
- *  (then it expires; `granted` is false). An approval starts its run as `due`, so a crash before
- *  the run still leaves it to the timer. */
+ *  (then it expires; `granted` is false). An approval starts its run as `due`, an expiry or a
+ *  rejection its `recordDue`, so a crash before the run or the record still leaves it to a timer. */
 export function closePendingTransition(
   current: Approval,
   state: Exclude<ApprovalState, "pending">,
   by: string | undefined,
   now: Date,
   via?: Approval["decidedVia"],
+  supersededBy?: string,
 ): { next: Approval; granted: boolean } | undefined {
   if (current.state !== "pending") return undefined;
   const expired = Date.parse(current.expiresAt) <= now.getTime();
   if (expired && state !== "expired") {
-    const next: Approval = { ...current, state: "expired", decidedAt: now.toISOString() };
+    const next: Approval = {
+      ...current,
+      state: "expired",
+      decidedAt: now.toISOString(),
+      recordDue: "expired",
+    };
     delete next.decidedBy;
     return { next, granted: false };
   }
@@ -209,7 +228,22 @@ export function closePendingTransition(
   if (via !== undefined) next.decidedVia = via;
   if (state === "approved")
     next.run = { state: "due", attempts: 0, nextAttemptAt: now.toISOString(), updatedAt: now.toISOString() };
+  else next.recordDue = state;
+  if (state === "expired" && supersededBy !== undefined) next.supersededBy = supersededBy;
   return { next, granted: true };
+}
+
+/** The closing step's record is written (no change when none was due). */
+export function recordedTransition(current: Approval): Approval | undefined {
+  if (current.recordDue === undefined) return undefined;
+  const next = { ...current };
+  delete next.recordDue;
+  return next;
+}
+
+/** Order of `listRecordDue`: oldest decision first (then by ID). */
+export function byDecided(a: Approval, b: Approval): number {
+  return compare(a.decidedAt ?? a.createdAt, b.decidedAt ?? b.createdAt) || compare(a.id, b.id);
 }
 
 /** Run updates apply to approved approvals only. */
@@ -219,14 +253,13 @@ export function runTransition(current: Approval, run: ApprovedRun): Approval | u
 }
 
 /** What `annotate` may set. */
-export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed" | "supersededBy">>;
+export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed">>;
 
 export function annotateTransition(current: Approval, note: ApprovalNote): Approval {
   return {
     ...current,
     ...(note.context ? { context: note.context.slice(0, 20) } : {}),
     ...(note.cardPostFailed ? { cardPostFailed: note.cardPostFailed } : {}),
-    ...(note.supersededBy ? { supersededBy: note.supersededBy } : {}),
   };
 }
 

@@ -6,13 +6,7 @@
  * new approval and closes the older one so it can never act. A decided approval no longer counts.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { ArmResource } from "../../dev/azure-sim/index.js";
 import { botApprovalCard, botCardStateOf } from "../../shared/approvals/card.js";
-import type { AuditRecord } from "../../shared/audit/types.js";
-import type { Approval } from "../../shared/ports/approval-store.js";
-import type { ApprovalChange, Notifier } from "../../shared/ports/notifier.js";
-import type { GateSession, ResourceGate } from "../../shared/ports/resource-gate.js";
-import { dispatchCandidate } from "../../shared/sweep/dispatch.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
 import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
 import {
@@ -23,55 +17,22 @@ import {
   storageIds,
   writeEvent,
 } from "../kinds/storage-kinds-setup.js";
-
-const SUB = "00000000-0000-0000-0000-0000000000d7";
-const ACCOUNT = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stdedupe`;
-const ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts";
-const KIND = "disable-local-auth";
-const APPROVER = { objectId: "1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b" };
-const DAY_MS = 24 * 3600_000;
-
-const policies = `
-version: 1
-policies:
-  - name: no-local-auth
-    resourceTypes: [Microsoft.Storage/storageAccounts]
-    triggers: [{ eventGrid: Microsoft.Resources.ResourceWriteSuccess }]
-    kind: disable-local-auth
-    mode: approval
-`;
-
-/** A storage account that accepts shared keys (and is otherwise locked down). */
-function account(): ArmResource {
-  return {
-    id: ACCOUNT,
-    name: "stdedupe",
-    type: ACCOUNT_TYPE,
-    location: "westeurope",
-    kind: "StorageV2",
-    sku: { name: "Standard_LRS", tier: "Standard" },
-    tags: {},
-    properties: {
-      publicNetworkAccess: "Disabled",
-      allowBlobPublicAccess: false,
-      allowSharedKeyAccess: true,
-      minimumTlsVersion: "TLS1_2",
-      supportsHttpsTrafficOnly: true,
-    },
-  };
-}
-
-/** Posted cards and card updates, as a Teams notifier would get them. */
-class CardLog implements Notifier {
-  readonly posted: Approval[] = [];
-  readonly changed: { id: string; state: string; change: ApprovalChange }[] = [];
-  async requestApproval(a: Approval): Promise<void> {
-    this.posted.push(a);
-  }
-  async approvalChanged(a: Approval, change: ApprovalChange): Promise<void> {
-    this.changed.push({ id: a.id, state: a.state, change });
-  }
-}
+import {
+  ACCOUNT,
+  ACCOUNT_TYPE,
+  APPROVER,
+  CardLog,
+  DAY_MS,
+  drift,
+  FlakyCommits,
+  KIND,
+  localAuthWrites,
+  SUB,
+  startApprovalHarness,
+  sweep,
+  trail,
+  write,
+} from "./local-auth-approval-setup.js";
 
 let h: Harness | undefined;
 let cards: CardLog;
@@ -80,71 +41,10 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** A gate whose next commit fails (the store is unavailable): the session's record is not written. */
-class FlakyCommits {
-  failNext = false;
-  wrap(gate: ResourceGate): ResourceGate {
-    const failing = () => {
-      this.failNext = false;
-      return Promise.reject(Object.assign(new Error("store unavailable"), { statusCode: 503 }));
-    };
-    return {
-      listInterrupted: (now, limit) => gate.listInterrupted(now, limit),
-      enter: async (resourceId, causes, opts) => {
-        const entry = await gate.enter(resourceId, causes, opts);
-        if (entry.status !== "entered") return entry;
-        const session = new Proxy(entry.session, {
-          get: (target, prop) => {
-            if (prop === "commit" && this.failNext) return failing;
-            const v = Reflect.get(target, prop, target);
-            return typeof v === "function" ? v.bind(target) : v;
-          },
-        }) as GateSession;
-        return { status: "entered", session };
-      },
-    };
-  }
-}
-
 async function start(clock?: ManualClock, flaky?: FlakyCommits): Promise<Harness> {
   cards = new CardLog();
-  h = await startHarness({
-    seed: { resources: [account()] },
-    policies,
-    notifier: cards,
-    ...(clock ? { clock } : {}),
-    ...(flaky ? { wrapGate: (g: ResourceGate) => flaky.wrap(g) } : {}),
-  });
+  h = await startApprovalHarness(cards, clock, flaky);
   return h;
-}
-
-const write = () => writeEvent(ACCOUNT, ACCOUNT_TYPE, SUB);
-
-async function sweep(harness: Harness, runId = crypto.randomUUID()) {
-  const policy = harness.pipeline.deps.policies.find((p) => p.name === "no-local-auth")!;
-  return dispatchCandidate(
-    harness.pipeline,
-    { runId, startedAt: harness.clock.now().toISOString(), dryRun: false, actor: "driftguard:sweep" },
-    { resourceId: ACCOUNT, resourceType: ACCOUNT_TYPE },
-    policy,
-  );
-}
-
-/** This resource's records of the kind, oldest first. */
-async function trail(harness: Harness): Promise<AuditRecord[]> {
-  return (await harness.records()).filter((r) => r.resourceId === ACCOUNT && r.kind === KIND);
-}
-
-const localAuthWrites = (harness: Harness) =>
-  harness.sim
-    .writes()
-    .filter((w) => "allowSharedKeyAccess" in ((w.body as { properties?: object })?.properties ?? {}));
-
-/** Someone changes the account so the planned change differs (its `from` value). */
-function drift(harness: Harness, props: Record<string, unknown>): void {
-  const current = harness.sim.getResource(ACCOUNT)!;
-  const { allowSharedKeyAccess: _old, ...rest } = current.properties as Record<string, unknown>;
-  harness.sim.putResource({ ...current, properties: { ...rest, ...props } });
 }
 
 describe("one open approval per resource and kind", () => {

@@ -111,11 +111,52 @@ describe.each([
     await store.closePending(rejected.id, "rejected", "p-bbbbbbbbbbbbbbbbbbbbbbbb", NOW, "approval-page");
     await store.closePending(expired.id, "expired", undefined, NOW);
     expect((await second.listPendingFor(WORKSPACE, KIND, NOW)).map((a) => a.id)).toEqual([superseded.id]);
-    await second.closePending(superseded.id, "expired", undefined, NOW);
-    const noted = await store.annotate(superseded.id, { supersededBy: approved.id });
+    // Superseded: closed as expired naming its successor, in the one write.
+    const noted = await second.closePending(superseded.id, "expired", undefined, NOW, undefined, approved.id);
     expect(noted).toMatchObject({ state: "expired", supersededBy: approved.id });
-    expect((await second.get(superseded.id))?.supersededBy).toBe(approved.id);
+    expect((await store.get(superseded.id))?.supersededBy).toBe(approved.id);
     expect(await store.listPendingFor(WORKSPACE, KIND, NOW)).toEqual([]);
+  });
+
+  it("a close marks the record it owes (expired, rejected; an approval's is its due run) until markRecorded clears it", async () => {
+    const { store, second } = await open();
+    const [approved, rejected, expired, late] = [-40, -30, -20, -10].map((m) =>
+      approval({ createdAt: at(m), expiresAt: m === -10 ? at(0) : at(60) }),
+    );
+    if (!approved || !rejected || !expired || !late) throw new Error("four approvals expected");
+    for (const a of [approved, rejected, expired, late]) await store.create(a);
+    expect(await second.listRecordDue()).toEqual([]);
+
+    const ok = await store.closePending(approved.id, "approved", "p-aaaaaaaaaaaaaaaaaaaaaaaa", NOW, "teams");
+    expect(ok?.recordDue).toBeUndefined();
+    expect(ok?.run?.state).toBe("due");
+    const no = await store.closePending(
+      rejected.id,
+      "rejected",
+      "p-bbbbbbbbbbbbbbbbbbbbbbbb",
+      new Date(at(1)),
+    );
+    expect(no).toMatchObject({ state: "rejected", recordDue: "rejected" });
+    const gone = await second.closePending(expired.id, "expired", undefined, new Date(at(2)));
+    expect(gone).toMatchObject({ state: "expired", recordDue: "expired" });
+    // A decision after the deadline expires it instead (not granted): that expiry owes its record too.
+    expect(
+      await store.closePending(late.id, "approved", "p-cccccccccccccccccccccccc", new Date(at(3))),
+    ).toBeUndefined();
+    expect(await second.get(late.id)).toMatchObject({ state: "expired", recordDue: "expired" });
+
+    // Oldest decision first, seen by another instance.
+    expect((await second.listRecordDue()).map((a) => [a.id, a.recordDue])).toEqual([
+      [rejected.id, "rejected"],
+      [expired.id, "expired"],
+      [late.id, "expired"],
+    ]);
+    const cleared = await second.markRecorded(rejected.id);
+    expect(cleared?.state).toBe("rejected");
+    expect(cleared).not.toHaveProperty("recordDue");
+    expect(await store.markRecorded(rejected.id)).toBeUndefined();
+    expect(await store.markRecorded("no-such-approval")).toBeUndefined();
+    expect((await store.listRecordDue()).map((a) => a.id)).toEqual([expired.id, late.id]);
   });
 });
 
@@ -126,7 +167,9 @@ describe("open approval of a resource and kind: Cosmos DB documents", () => {
     const { resource: def } = await container.read();
     const indexed = def?.indexingPolicy?.includedPaths?.map((p) => p.path) ?? [];
     expect(indexed).toEqual(APPROVALS_INDEXING_POLICY.includedPaths?.map((p) => p.path));
-    expect(indexed).toEqual(expect.arrayContaining(["/openFor/?", "/state/?", "/expiresAtMs/?"]));
+    expect(indexed).toEqual(
+      expect.arrayContaining(["/openFor/?", "/state/?", "/expiresAtMs/?", "/recordDue/?"]),
+    );
 
     const a = approval({ expiresAt: at(60), target: on(WORKSPACE.toUpperCase()) });
     await store.create(a);
