@@ -6,7 +6,8 @@
  *    Only the local stack without approvers lets an unsigned person decide, as the local developer.
  * 2. With approvers configured (`APPROVER_OBJECT_IDS`), and always in Azure, the principal must be
  *    one of them; in Azure without any configured, nobody may decide.
- * 3. The person whose operation caused the drift may not decide its fix (self-approval).
+ * 3. A person whose operation caused the drift may not decide its fix (self-approval): the one
+ *    whose cause asked for the approval, and anyone whose later cause named it again.
  *
  * People are named by their pseudonym only (as the trail does).
  */
@@ -54,7 +55,7 @@ export const REFUSAL_TEXT: Record<Refusal, string> = {
  * the page's first check). Pure: the caller records refusals (`ApprovalLifecycle.decide`).
  */
 export function authorize(
-  decision: { approval?: Pick<Approval, "causedBy"> },
+  decision: { approval?: Pick<Approval, "causedBy" | "alsoCausedBy"> },
   principal: DecidingPrincipal,
   rules: ApproverRules,
 ): Authorization {
@@ -84,7 +85,12 @@ export function authorize(
           : `${REFUSAL_TEXT["not-an-approver"]}: no approvers are configured (APPROVER_OBJECT_IDS)`,
       personId,
     };
-  if (decision.approval?.causedBy && decision.approval.causedBy === personId)
+  if (decision.approval && causedByPerson(decision.approval, personId))
     return { allowed: false, refusal: "self-approval", reason: REFUSAL_TEXT["self-approval"], personId };
   return { allowed: true, approverId: personId };
+}
+
+/** Whether the person with pseudonym `personId` caused the drift the approval would fix. */
+export function causedByPerson(a: Pick<Approval, "causedBy" | "alsoCausedBy">, personId: string): boolean {
+  return a.causedBy === personId || (a.alsoCausedBy ?? []).includes(personId);
 }

@@ -5,7 +5,7 @@
  */
 import templating from "adaptivecards-templating";
 import type { Approval } from "../ports/approval-store.js";
-import type { Refusal } from "./authorize.js";
+import { causedByPerson, type Refusal } from "./authorize.js";
 import { reasonText } from "./reasons.js";
 
 const { Template } = templating as unknown as {
@@ -366,8 +366,7 @@ export interface CardViewer {
 export function botCardStateOf(a: Approval, viewer?: CardViewer): BotCardState {
   switch (a.state) {
     case "pending":
-      if (viewer && a.causedBy && a.causedBy === viewer.id)
-        return { state: "refused", reason: "self-approval" };
+      if (viewer && causedByPerson(a, viewer.id)) return { state: "refused", reason: "self-approval" };
       return {
         state: "pending",
         ...(viewer && !viewer.approver ? { canDecide: false } : {}),

@@ -19,6 +19,7 @@ import {
   type ApproverRules,
   type Authorization,
   authorize,
+  causedByPerson,
   type DecidingPrincipal,
   type Refusal,
 } from "./authorize.js";
@@ -102,6 +103,10 @@ export class ApprovalLifecycle implements ApprovalRequests {
     if (same) {
       // Older duplicates (stored before one open approval per resource and kind) close too.
       const closed = await supersede(this.closing, run.session, open, same);
+      // Whoever drifted it again caused this drift too: they may not approve its fix either.
+      const caller = run.signal.caller?.objectId;
+      const person = caller ? pseudonymize(caller, pseudonymKey) : undefined;
+      if (person && !causedByPerson(same, person)) await approvals.annotate(same.id, { causedBy: person });
       return {
         approvalId: same.id,
         reason: alreadyOpenReason(reason, same),
@@ -149,7 +154,10 @@ export class ApprovalLifecycle implements ApprovalRequests {
   }
 
   /** Whether `principal` may decide approval `a` (or decide at all, without one). */
-  authorize(a: Pick<Approval, "causedBy"> | undefined, principal: DecidingPrincipal): Authorization {
+  authorize(
+    a: Pick<Approval, "causedBy" | "alsoCausedBy"> | undefined,
+    principal: DecidingPrincipal,
+  ): Authorization {
     return authorize({ ...(a ? { approval: a } : {}) }, principal, this.deps.approvers);
   }
 

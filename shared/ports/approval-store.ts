@@ -82,6 +82,11 @@ export interface Approval {
   signal: Signal;
   /** Pseudonym of the principal whose operation caused the drift: they may not approve its fix. */
   causedBy?: string;
+  /**
+   * Pseudonyms of other principals whose later operations drifted the resource the same way while
+   * it was open (their causes named this approval again): they may not approve it either.
+   */
+  alsoCausedBy?: string[];
   /** Planned changes at the time of the request; an approval authorises exactly these. */
   changes: Change[];
   /** Hash of the planned changes (`changesHash` in shared/pipeline/binding.ts, the kind's volatile
@@ -253,11 +258,21 @@ export function runTransition(current: Approval, run: ApprovedRun): Approval | u
 }
 
 /** What `annotate` may set. */
-export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed">>;
+export type ApprovalNote = Partial<Pick<Approval, "context" | "cardPostFailed">> & {
+  /** One more person whose operation caused this drift (added once; the first stays `causedBy`). */
+  causedBy?: string;
+};
+
+/** Most principals kept in `alsoCausedBy`; the oldest drop out first. */
+const MAX_ALSO_CAUSED_BY = 20;
 
 export function annotateTransition(current: Approval, note: ApprovalNote): Approval {
+  const others = current.alsoCausedBy ?? [];
+  const addCause =
+    note.causedBy !== undefined && note.causedBy !== current.causedBy && !others.includes(note.causedBy);
   return {
     ...current,
+    ...(addCause ? { alsoCausedBy: [...others, note.causedBy as string].slice(-MAX_ALSO_CAUSED_BY) } : {}),
     ...(note.context ? { context: note.context.slice(0, 20) } : {}),
     ...(note.cardPostFailed ? { cardPostFailed: note.cardPostFailed } : {}),
   };

@@ -51,6 +51,16 @@ describe("authorize: one rule for both transports", () => {
     expect(authorize({}, { objectId: APPROVER }, rules()).allowed).toBe(true);
   });
 
+  it("nor may anyone whose later write drifted it the same way (alsoCausedBy)", () => {
+    const others = approval({ alsoCausedBy: [pseudonymize(APPROVER, KEY)] });
+    expect(others.causedBy).not.toBe(pseudonymize(APPROVER, KEY));
+    expect(authorize({ approval: others }, { objectId: APPROVER }, rules())).toMatchObject({
+      allowed: false,
+      refusal: "self-approval",
+    });
+    expect(authorize({ approval: approval() }, { objectId: APPROVER }, rules()).allowed).toBe(true);
+  });
+
   it("in Azure a decision always needs a signed-in, listed approver — with none configured, nobody decides", () => {
     const azure = rules({ objectIds: [], requireSignIn: true });
     expect(authorize({ approval: approval() }, {}, azure)).toMatchObject({ refusal: "sign-in" });

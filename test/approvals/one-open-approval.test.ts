@@ -7,8 +7,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { botApprovalCard, botCardStateOf } from "../../shared/approvals/card.js";
+import { pseudonymize } from "../../shared/redact.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
-import { type Harness, ManualClock, startHarness } from "../helpers/harness.js";
+import { type Harness, ManualClock, startHarness, TEST_PSEUDONYM_KEY } from "../helpers/harness.js";
 import {
   driftedStorage,
   KINDS,
@@ -94,6 +95,48 @@ describe("one open approval per resource and kind", () => {
     expect(localAuthWrites(harness)).toHaveLength(1);
     expect(harness.sim.getResource(ACCOUNT)!.properties).toMatchObject({ allowSharedKeyAccess: false });
     expect((await harness.audit.verify()).breaks).toEqual([]);
+  });
+
+  it("everyone whose write drifted the resource again is barred from approving the one approval; another approver's decision fixes it once", async () => {
+    const harness = await start();
+    const [first] = await harness.handle(write());
+    const id = first!.record!.approvalId!;
+    const alice = first!.record!.signal.caller!.id!;
+    // Bob writes the same drift again (the same plan): his cause names the open approval.
+    const BOB = "0b0b0b0b-1111-4222-8333-444455556666";
+    const bob = pseudonymize(BOB, TEST_PSEUDONYM_KEY);
+    const again = { ...write(), caller: { objectId: BOB } };
+    const [second] = await harness.handle(again);
+    expect(second!.record!.approvalId).toBe(id);
+    // Named again by Bob once more and by a sweep (no person): he is kept once, nobody else added.
+    await harness.handle({ ...write(), caller: { objectId: BOB } });
+    await sweep(harness);
+    const stored = (await harness.approvals.get(id))!;
+    expect(stored.causedBy).toBe(alice);
+    expect(stored.alsoCausedBy).toEqual([bob]);
+
+    // Neither may decide its fix; their cards say why. Nothing is written to the resource.
+    // Mutation: drop the annotate in ApprovalLifecycle.request's reuse branch → Bob's approval acts.
+    for (const objectId of [BOB, "6d1f6c2e-2a5b-4f8e-9c3d-7e8f9a0b1c2d"]) {
+      const refused = await harness.approvalLifecycle.decide(id, "approved", {
+        principal: { objectId },
+        via: "teams",
+      });
+      expect(refused.refused, objectId).toBe("self-approval");
+      expect(refused.decisions.map((d) => d.outcome)).toEqual(["pending-approval"]);
+    }
+    expect(botCardStateOf(stored, { id: bob, approver: true })).toEqual({
+      state: "refused",
+      reason: "self-approval",
+    });
+    expect(localAuthWrites(harness)).toEqual([]);
+
+    const approved = await harness.approvalLifecycle.decide(id, "approved", {
+      principal: APPROVER,
+      via: "approval-page",
+    });
+    expect(approved.decisions.map((d) => d.outcome)).toEqual(["approved", "remediated"]);
+    expect(localAuthWrites(harness)).toHaveLength(1);
   });
 
   it("a changed plan opens a new approval and closes the older one: approving the old one is refused and writes nothing, the new one acts", async () => {
