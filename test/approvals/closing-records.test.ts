@@ -7,32 +7,21 @@
  * Mutation: drop the `recordDue` that closePendingTransition sets (shared/ports/approval-store.ts)
  * → each test here ends with its record missing.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Harness, ManualClock } from "../helpers/harness.js";
 import {
   APPROVER,
-  CardLog,
+  approvalHarnesses,
   DAY_MS,
   drift,
   FlakyCommits,
   localAuthWrites,
-  startApprovalHarness,
   trail,
   write,
 } from "./local-auth-approval-setup.js";
 
-let h: Harness | undefined;
-let cards: CardLog;
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
-
-async function start(flaky: FlakyCommits, clock?: ManualClock): Promise<Harness> {
-  cards = new CardLog();
-  h = await startApprovalHarness(cards, clock, flaky);
-  return h;
-}
+const harnesses = approvalHarnesses();
+const start = harnesses.start;
 
 const outcomes = async (harness: Harness) =>
   (await trail(harness)).map((r) => [r.outcome, r.approvalId, r.reason]);
@@ -40,7 +29,7 @@ const outcomes = async (harness: Harness) =>
 describe("a closing step whose record was not written", () => {
   it("a rejection: the approval stays rejected and `recordDue`; the timer writes the `rejected` record once, naming the approver", async () => {
     const flaky = new FlakyCommits();
-    const harness = await start(flaky);
+    const harness = await start(undefined, flaky);
     const [requested] = await harness.handle(write());
     const id = requested!.record!.approvalId!;
 
@@ -60,7 +49,7 @@ describe("a closing step whose record was not written", () => {
     expect(rejected.actor).toBe(`approver:${rejected.approver?.id}`);
     expect(rejected.approver?.id).toMatch(/^p-[0-9a-f]{24}$/);
     expect(rejected.reason).toBe("rejected by approver");
-    expect(cards.changed).toEqual([{ id, state: "rejected", change: "decided" }]);
+    expect(harnesses.cards.changed).toEqual([{ id, state: "rejected", change: "decided" }]);
     expect(await harness.approvals.get(id)).not.toHaveProperty("recordDue");
 
     // Once only: the next tick finds nothing due, a repeated decision nothing to decide.
@@ -78,7 +67,7 @@ describe("a closing step whose record was not written", () => {
   it("an expiry by the timer: the next tick writes the `expired` record it owes, with the deadline as its reason", async () => {
     const flaky = new FlakyCommits();
     const clock = new ManualClock(new Date("2026-03-01T08:00:00.000Z"));
-    const harness = await start(flaky, clock);
+    const harness = await start(clock, flaky);
     const [requested] = await harness.handle(write());
     const id = requested!.record!.approvalId!;
     const { expiresAt } = (await harness.approvals.get(id))!;
@@ -96,7 +85,7 @@ describe("a closing step whose record was not written", () => {
       ["pending-approval", id, "policy no-local-auth requires approval"],
       ["expired", id, `no decision before ${expiresAt}`],
     ]);
-    expect(cards.changed).toEqual([{ id, state: "expired", change: "expired" }]);
+    expect(harnesses.cards.changed).toEqual([{ id, state: "expired", change: "expired" }]);
     expect(await harness.approvalLifecycle.expireDue()).toEqual([]);
     expect((await trail(harness)).length).toBe(2);
   });
@@ -104,7 +93,7 @@ describe("a closing step whose record was not written", () => {
   it("a decision after the deadline expires the approval instead: that expiry is recorded by the timer too", async () => {
     const flaky = new FlakyCommits();
     const clock = new ManualClock(new Date("2026-03-01T08:00:00.000Z"));
-    const harness = await start(flaky, clock);
+    const harness = await start(clock, flaky);
     const [requested] = await harness.handle(write());
     const id = requested!.record!.approvalId!;
     // The decision read the approval while it was open and closes it just after its deadline.
@@ -122,7 +111,7 @@ describe("a closing step whose record was not written", () => {
 
   it("a superseded approval: the pipeline's session fails after the close; the timer writes its `expired` record naming its successor, and the redelivery goes on", async () => {
     const flaky = new FlakyCommits();
-    const harness = await start(flaky);
+    const harness = await start(undefined, flaky);
     const [first] = await harness.handle(write());
     const oldId = first!.record!.approvalId!;
 
@@ -147,7 +136,7 @@ describe("a closing step whose record was not written", () => {
         `superseded by approval ${successor}: the resource changed and the new plan needs its own decision`,
       ],
     ]);
-    expect(cards.changed).toEqual([{ id: oldId, state: "expired", change: "expired" }]);
+    expect(harnesses.cards.changed).toEqual([{ id: oldId, state: "expired", change: "expired" }]);
 
     // Event Grid redelivers the event: one new approval is requested and carded; the old one is
     // not recorded again.
@@ -159,7 +148,7 @@ describe("a closing step whose record was not written", () => {
       outcome: "pending-approval",
       approvalId: redelivered!.record!.approvalId,
     });
-    expect(cards.posted.map((a) => a.id)).toEqual([oldId, redelivered!.record!.approvalId]);
+    expect(harnesses.cards.posted.map((a) => a.id)).toEqual([oldId, redelivered!.record!.approvalId]);
     expect(await harness.approvals.listRecordDue()).toEqual([]);
     expect(localAuthWrites(harness)).toEqual([]);
     expect((await harness.audit.verify()).breaks).toEqual([]);

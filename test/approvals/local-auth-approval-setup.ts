@@ -3,13 +3,14 @@
  * person (policy mode `approval`), on the simulator through the in-process harness. A card log
  * stands in for Teams; a gate wrapper fails the next commit as an unavailable store would.
  */
+import { afterEach } from "vitest";
 import type { ArmResource } from "../../dev/azure-sim/index.js";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import type { Approval } from "../../shared/ports/approval-store.js";
 import type { ApprovalChange, Notifier } from "../../shared/ports/notifier.js";
 import type { GateSession, ResourceGate } from "../../shared/ports/resource-gate.js";
 import { dispatchCandidate } from "../../shared/sweep/dispatch.js";
-import { type Harness, type ManualClock, startHarness } from "../helpers/harness.js";
+import { type Harness, type HarnessOptions, type ManualClock, startHarness } from "../helpers/harness.js";
 import { writeEvent } from "../kinds/storage-kinds-setup.js";
 
 export const SUB = "00000000-0000-0000-0000-0000000000d7";
@@ -85,6 +86,39 @@ export class FlakyCommits {
       },
     };
   }
+}
+
+/**
+ * One harness per test over the account, closed after each (registers the `afterEach` in the
+ * calling file); `cards` is the running harness's card log.
+ */
+export function approvalHarnesses(): {
+  start(clock?: ManualClock, flaky?: FlakyCommits): Promise<Harness>;
+  /** A harness over another seed and policies, its cards logged the same way. */
+  startWith(options: Omit<HarnessOptions, "notifier">): Promise<Harness>;
+  readonly cards: CardLog;
+} {
+  let harness: Harness | undefined;
+  let cards = new CardLog();
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+  return {
+    async start(clock, flaky) {
+      cards = new CardLog();
+      harness = await startApprovalHarness(cards, clock, flaky);
+      return harness;
+    },
+    async startWith(options) {
+      cards = new CardLog();
+      harness = await startHarness({ ...options, notifier: cards });
+      return harness;
+    },
+    get cards() {
+      return cards;
+    },
+  };
 }
 
 /** The harness over the account, its cards logged in `cards`. */

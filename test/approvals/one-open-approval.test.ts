@@ -5,11 +5,11 @@
  * `pending-approval` naming the approval already open, and posts no card. A changed plan opens a
  * new approval and closes the older one so it can never act. A decided approval no longer counts.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { botApprovalCard, botCardStateOf } from "../../shared/approvals/card.js";
 import { pseudonymize } from "../../shared/redact.js";
 import { adaptiveCardProblems } from "../helpers/adaptive-card-schema.js";
-import { type Harness, ManualClock, startHarness, TEST_PSEUDONYM_KEY } from "../helpers/harness.js";
+import { ManualClock, TEST_PSEUDONYM_KEY } from "../helpers/harness.js";
 import {
   driftedStorage,
   KINDS,
@@ -22,31 +22,20 @@ import {
   ACCOUNT,
   ACCOUNT_TYPE,
   APPROVER,
-  CardLog,
+  approvalHarnesses,
   DAY_MS,
   drift,
   FlakyCommits,
   KIND,
   localAuthWrites,
   SUB,
-  startApprovalHarness,
   sweep,
   trail,
   write,
 } from "./local-auth-approval-setup.js";
 
-let h: Harness | undefined;
-let cards: CardLog;
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
-
-async function start(clock?: ManualClock, flaky?: FlakyCommits): Promise<Harness> {
-  cards = new CardLog();
-  h = await startApprovalHarness(cards, clock, flaky);
-  return h;
-}
+const harnesses = approvalHarnesses();
+const start = harnesses.start;
 
 describe("one open approval per resource and kind", () => {
   it("the same plan from another write event, a sweep and a redelivery under a new cause: one approval, one card, one pending-approval record per cause naming it", async () => {
@@ -71,7 +60,7 @@ describe("one open approval per resource and kind", () => {
     expect(second[0]!.reason).toMatch(new RegExp(`approval ${approvalId} already waits for this change`));
 
     // One card, one approval.
-    expect(cards.posted.map((a) => a.id)).toEqual([approvalId]);
+    expect(harnesses.cards.posted.map((a) => a.id)).toEqual([approvalId]);
     expect(await harness.approvals.countPending()).toBe(1);
     expect(
       (await harness.approvals.listPendingFor(ACCOUNT, KIND, harness.clock.now())).map((a) => a.id),
@@ -150,12 +139,12 @@ describe("one open approval per resource and kind", () => {
     expect(second!.outcome).toBe("pending-approval");
     const newId = second!.record!.approvalId!;
     expect(newId).not.toBe(oldId);
-    expect(cards.posted.map((a) => a.id)).toEqual([oldId, newId]);
+    expect(harnesses.cards.posted.map((a) => a.id)).toEqual([oldId, newId]);
 
     // The older approval is closed (expired, superseded) and its card updated; only the new one is open.
     const old = await harness.approvals.get(oldId);
     expect(old).toMatchObject({ state: "expired", supersededBy: newId });
-    expect(cards.changed).toEqual([{ id: oldId, state: "expired", change: "expired" }]);
+    expect(harnesses.cards.changed).toEqual([{ id: oldId, state: "expired", change: "expired" }]);
     expect(
       (await harness.approvals.listPendingFor(ACCOUNT, KIND, harness.clock.now())).map((a) => a.id),
     ).toEqual([newId]);
@@ -234,7 +223,9 @@ describe("one open approval per resource and kind", () => {
     const [e] = await harness.handle(write());
     expect(e!.record!.approvalId).not.toBe(dId);
 
-    expect(cards.posted.map((x) => x.id)).toEqual([a, b, c, d, e].map((x) => x!.record!.approvalId));
+    expect(harnesses.cards.posted.map((x) => x.id)).toEqual(
+      [a, b, c, d, e].map((x) => x!.record!.approvalId),
+    );
     expect(await harness.approvals.countPending()).toBe(1);
     expect((await harness.audit.verify()).breaks).toEqual([]);
   });
@@ -249,13 +240,13 @@ describe("one open approval per resource and kind", () => {
     const [orphan] = await harness.approvals.listPendingFor(ACCOUNT, KIND, harness.clock.now());
     expect(orphan).toBeDefined();
     expect(await trail(harness)).toEqual([]);
-    expect(cards.posted).toEqual([]);
+    expect(harnesses.cards.posted).toEqual([]);
 
     const [redelivered] = await harness.handle(signal);
     expect(redelivered!.outcome).toBe("pending-approval");
     const newId = redelivered!.record!.approvalId!;
     expect(newId).not.toBe(orphan!.id);
-    expect(cards.posted.map((a) => a.id)).toEqual([newId]);
+    expect(harnesses.cards.posted.map((a) => a.id)).toEqual([newId]);
     expect(await harness.approvals.get(orphan!.id)).toMatchObject({ state: "expired", supersededBy: newId });
     expect((await trail(harness)).map((r) => [r.outcome, r.approvalId, r.reason])).toEqual([
       ["expired", orphan!.id, `superseded by approval ${newId}, which asks for the same change`],
@@ -264,7 +255,7 @@ describe("one open approval per resource and kind", () => {
     // From now on the recorded one is named again.
     const [later] = await harness.handle(write());
     expect(later!.record!.approvalId).toBe(newId);
-    expect(cards.posted).toHaveLength(1);
+    expect(harnesses.cards.posted).toHaveLength(1);
   });
 
   it("duplicates left open from before converge: the newest is named again, the others are closed", async () => {
@@ -292,8 +283,8 @@ describe("one open approval per resource and kind", () => {
     ).toEqual([current.id]);
     for (const x of [a, b])
       expect(await harness.approvals.get(x.id)).toMatchObject({ state: "expired", supersededBy: current.id });
-    expect(cards.posted.map((x) => x.id)).toEqual([current.id]);
-    expect(cards.changed.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
+    expect(harnesses.cards.posted.map((x) => x.id)).toEqual([current.id]);
+    expect(harnesses.cards.changed.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
   });
 
   it("a superseded approval's card and its decision say what replaced it; nothing can be decided on it", async () => {
@@ -325,14 +316,11 @@ describe("one open approval per resource and kind", () => {
   });
 
   it("the shipped policies, several kinds in one session: the approval kind supersedes between the other kinds' records, each cause keeps one record, the chain holds", async () => {
-    cards = new CardLog();
     const acct = storageIds(SUB).account("stdedupemix");
-    h = await startHarness({
+    const harness = await harnesses.startWith({
       seed: seedOf(driftedStorage(acct)),
       policies: shippedPolicies(),
-      notifier: cards,
     });
-    const harness = h;
     const event = () => writeEvent(acct, ACCOUNT_TYPE, SUB);
     const first = await harness.handle(event());
     expect(first.map((d) => d.outcome)).toEqual([
@@ -370,7 +358,7 @@ describe("one open approval per resource and kind", () => {
     ]);
     const newId = third[1]!.record!.approvalId!;
     expect(newId).not.toBe(oldId);
-    expect(cards.posted.map((a) => a.id)).toEqual([oldId, newId]);
+    expect(harnesses.cards.posted.map((a) => a.id)).toEqual([oldId, newId]);
     expect((await harness.approvals.get(oldId))?.supersededBy).toBe(newId);
 
     // The session's records, in chain order: the old approval's `expired` (it carries that
