@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import type { DriftguardConfig } from "../shared/config.js";
-import { CONTAINERS, createCosmosClient } from "../shared/cosmos/client.js";
+import { CONTAINERS, configuredCosmosClient } from "../shared/cosmos/client.js";
 import { CosmosTeamsConversationStore } from "../shared/cosmos/teams-store.js";
 import type { ConversationReference, PendingConversation } from "../shared/ports/teams-conversations.js";
 import type { CheckResult } from "./doctor-result.js";
@@ -43,12 +43,7 @@ export async function checkCardDestination(
   const out: CheckResult[] = [];
   let captured: ConversationReference | undefined;
   let pending: PendingConversation | undefined;
-  const client = createCosmosClient({
-    endpoint: config.cosmos.endpoint,
-    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
-    ca,
-    requestTimeoutMs: timeoutMs,
-  });
+  const client = configuredCosmosClient(config, credential, ca, timeoutMs);
   try {
     const store = new CosmosTeamsConversationStore(
       client.database(config.cosmos.database).container(CONTAINERS.approvals),

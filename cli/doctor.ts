@@ -11,7 +11,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { AzureClients, productionVaultUrl } from "../shared/azure/clients.js";
 import { type DriftguardConfig, loadConfig } from "../shared/config.js";
 import { CosmosApprovalStore } from "../shared/cosmos/approval-store.js";
-import { CONTAINERS, createCosmosClient } from "../shared/cosmos/client.js";
+import { CONTAINERS, configuredCosmosClient } from "../shared/cosmos/client.js";
 import { ConfigError } from "../shared/errors.js";
 import { loadPolicyFile, PolicyValidationError } from "../shared/policy/load.js";
 import type { Policy } from "../shared/policy/schema.js";
@@ -138,12 +138,7 @@ async function checkCosmos(
   ca: string | undefined,
   timeoutMs: number,
 ): Promise<CheckResult[]> {
-  const client = createCosmosClient({
-    endpoint: config.cosmos.endpoint,
-    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
-    ca,
-    requestTimeoutMs: timeoutMs,
-  });
+  const client = configuredCosmosClient(config, credential, ca, timeoutMs);
   try {
     const database = client.database(config.cosmos.database);
     try {

@@ -6,6 +6,7 @@
 import https from "node:https";
 import type { TokenCredential } from "@azure/core-auth";
 import { type Container, CosmosClient, type Database, type IndexingPolicy } from "@azure/cosmos";
+import type { DriftguardConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 
 export interface CosmosConnection {
@@ -18,6 +19,24 @@ export interface CosmosConnection {
   ca?: string;
   /** Request timeout (ms); default 10 s. */
   requestTimeoutMs?: number;
+}
+
+/**
+ * The client for the configured account: its key only on the local stack (COSMOS_KEY), else the
+ * app's Managed Identity (`credential`).
+ */
+export function configuredCosmosClient(
+  config: Pick<DriftguardConfig, "cosmos">,
+  credential: TokenCredential,
+  ca?: string,
+  requestTimeoutMs?: number,
+): CosmosClient {
+  return createCosmosClient({
+    endpoint: config.cosmos.endpoint,
+    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
+    ca,
+    requestTimeoutMs,
+  });
 }
 
 export function createCosmosClient(conn: CosmosConnection): CosmosClient {

@@ -5,7 +5,7 @@ import type { Stores } from "../ports/stores.js";
 import { CosmosActionLimit } from "./action-limit.js";
 import { CosmosApprovalStore } from "./approval-store.js";
 import { CosmosAuditStore } from "./audit-store.js";
-import { createCosmosClient, ensureContainers } from "./client.js";
+import { configuredCosmosClient, ensureContainers } from "./client.js";
 import { CosmosEvidenceStore } from "./evidence-store.js";
 import { CosmosResourceGate } from "./resource-gate.js";
 import { CosmosSweepStore } from "./sweep-store.js";
@@ -17,13 +17,7 @@ export async function createCosmosStores(
   ca?: string,
   opts: { requestTimeoutMs?: number } = {},
 ): Promise<Stores> {
-  const client = createCosmosClient({
-    endpoint: config.cosmos.endpoint,
-    // The key exists only for the local stack; in Azure the app's Managed Identity is used.
-    ...(config.cosmos.key ? { key: config.cosmos.key } : { credential }),
-    ca,
-    requestTimeoutMs: opts.requestTimeoutMs,
-  });
+  const client = configuredCosmosClient(config, credential, ca, opts.requestTimeoutMs);
   const containers = await ensureContainers(client, config.cosmos.database);
   const audit = new CosmosAuditStore(containers.audit, {
     retentionDays: config.cosmos.auditRetentionDays,
