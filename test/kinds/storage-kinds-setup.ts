@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { ArmResource, LoggedRequest, Seed } from "../../dev/azure-sim/index.js";
 import type { Signal } from "../../shared/signals/types.js";
-import { cosmos, diagnosticSetting, storage } from "../remediations/resource-fixtures.js";
+import { CORS, cosmos, diagnosticSetting, storage } from "../remediations/resource-fixtures.js";
 
 export const KINDS = {
   publicAccess: "disable-public-network-access",
@@ -59,18 +59,6 @@ export const storageIds = (sub: string) => {
     blob: (n: string) => `${prov}/Microsoft.Storage/storageAccounts/${n}/blobServices/default`,
     cosmos: (n: string) => `${prov}/Microsoft.DocumentDB/databaseAccounts/${n}`,
   };
-};
-
-export const CORS = {
-  corsRules: [
-    {
-      allowedOrigins: ["https://studio.example"],
-      allowedMethods: ["GET"],
-      maxAgeInSeconds: 60,
-      exposedHeaders: ["*"],
-      allowedHeaders: ["*"],
-    },
-  ],
 };
 
 /**

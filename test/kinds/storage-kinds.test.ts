@@ -10,9 +10,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuditRecord } from "../../shared/audit/types.js";
 import { type Harness, startHarness } from "../helpers/harness.js";
+import { CORS } from "../remediations/resource-fixtures.js";
 import {
   allEnforce,
-  CORS,
   changedPaths,
   driftedCosmos,
   driftedStorage,

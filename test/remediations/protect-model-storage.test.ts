@@ -20,6 +20,7 @@ import {
 import { armResource } from "../helpers/seed.js";
 import { expectChange, kindContext, planOnly, runKind } from "./kind-run.js";
 import { useFreshHarness, useKindSimulator, writeSignals } from "./kind-sim.js";
+import { CORS } from "./resource-fixtures.js";
 
 const SUB = "00000000-0000-0000-0000-0000000000d1";
 const RG = "rg-models";
@@ -48,18 +49,6 @@ function account(name: string, tags: Record<string, string> = {}, kind = "Storag
     properties: { publicNetworkAccess: "Disabled", allowBlobPublicAccess: false },
   });
 }
-
-const CORS = {
-  corsRules: [
-    {
-      allowedOrigins: ["https://studio.example"],
-      allowedMethods: ["GET"],
-      maxAgeInSeconds: 60,
-      exposedHeaders: ["*"],
-      allowedHeaders: ["*"],
-    },
-  ],
-};
 
 function blobService(name: string, properties: Record<string, unknown>) {
   return armResource(blobId(name), { sku: { name: "Standard_LRS", tier: "Standard" }, properties });

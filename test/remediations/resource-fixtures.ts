@@ -221,3 +221,16 @@ export function requestsTo(sim: AzureSimulator, path: string, method?: string) {
 export function writesTo(sim: AzureSimulator, path: string) {
   return sim.writes().filter((w) => w.path.toLowerCase() === path.toLowerCase());
 }
+
+/** A blob service's CORS rules: a setting the storage kinds must leave as it is. */
+export const CORS = {
+  corsRules: [
+    {
+      allowedOrigins: ["https://studio.example"],
+      allowedMethods: ["GET"],
+      maxAgeInSeconds: 60,
+      exposedHeaders: ["*"],
+      allowedHeaders: ["*"],
+    },
+  ],
+};
